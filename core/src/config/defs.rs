@@ -1,0 +1,246 @@
+//! The definitions of every config Weir knows, with Kafka's names, types,
+//! defaults and ranges: broker configs (`weir.toml`, DescribeConfigs on a
+//! broker) and topic configs (CreateTopics, AlterConfigs, DescribeConfigs on a
+//! topic), and which broker config supplies each topic config's default.
+
+/// The type of a config value and the range it must fall in.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Int(i64, i64),
+    Long(i64, i64),
+    Short(i64, i64),
+    Double(f64, f64),
+    Bool,
+    String,
+    /// Comma-separated list.
+    List,
+    /// One of these values (case-insensitive).
+    Enum(&'static [&'static str]),
+    /// A comma-separated list of these values.
+    EnumList(&'static [&'static str]),
+}
+
+/// A config, as Kafka's DescribeConfigs v3+ describes its type.
+impl Kind {
+    /// Kafka's `ConfigType` for DescribeConfigs (BOOLEAN 1, STRING 2, INT 3,
+    /// SHORT 4, LONG 5, DOUBLE 6, LIST 7).
+    pub fn config_type(&self) -> i8 {
+        match self {
+            Kind::Bool => 1,
+            Kind::String | Kind::Enum(_) => 2,
+            Kind::Int(..) => 3,
+            Kind::Short(..) => 4,
+            Kind::Long(..) => 5,
+            Kind::Double(..) => 6,
+            Kind::List | Kind::EnumList(_) => 7,
+        }
+    }
+
+    /// Checks a value, returning it in canonical form or a reason.
+    pub fn validate(&self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        let in_range = |n: i64, min: i64, max: i64| {
+            if n < min || n > max {
+                Err(format!("value {n} is outside [{min}, {max}]"))
+            } else {
+                Ok(n.to_string())
+            }
+        };
+        match *self {
+            Kind::Int(min, max) | Kind::Long(min, max) | Kind::Short(min, max) => value
+                .parse::<i64>()
+                .map_err(|_| format!("{value:?} is not an integer"))
+                .and_then(|n| in_range(n, min, max)),
+            Kind::Double(min, max) => match value.parse::<f64>() {
+                Ok(n) if n >= min && n <= max => Ok(n.to_string()),
+                Ok(n) => Err(format!("value {n} is outside [{min}, {max}]")),
+                Err(_) => Err(format!("{value:?} is not a number")),
+            },
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "true" => Ok("true".into()),
+                "false" => Ok("false".into()),
+                _ => Err(format!("{value:?} is not true or false")),
+            },
+            Kind::String => Ok(value.to_string()),
+            Kind::List => Ok(split_list(value).join(",")),
+            Kind::Enum(allowed) => allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(value))
+                .map(|a| a.to_string())
+                .ok_or_else(|| format!("{value:?} is not one of {}", allowed.join(", "))),
+            Kind::EnumList(allowed) => {
+                let items = split_list(value);
+                for item in &items {
+                    if !allowed.iter().any(|a| a.eq_ignore_ascii_case(item)) {
+                        return Err(format!("{item:?} is not one of {}", allowed.join(", ")));
+                    }
+                }
+                Ok(items.join(",").to_ascii_lowercase())
+            }
+        }
+    }
+}
+
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A broker config.
+#[derive(Debug)]
+pub struct BrokerDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// None: no default (null).
+    pub default: Option<&'static str>,
+    /// May be changed at runtime, cluster-wide, through AlterConfigs.
+    pub dynamic: bool,
+    pub doc: &'static str,
+}
+
+/// A topic config and the broker configs its default comes from, in order,
+/// each with a factor (e.g. `log.roll.hours` × 3,600,000 = `segment.ms`).
+#[derive(Debug)]
+pub struct TopicDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub synonyms: &'static [(&'static str, i64)],
+    pub doc: &'static str,
+}
+
+const MAX: i64 = i64::MAX;
+const IMAX: i64 = i32::MAX as i64;
+const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+const CLEANUP: &[&str] = &["delete", "compact"];
+const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
+
+macro_rules! broker {
+    ($name:literal, $kind:expr, $default:expr, $dynamic:literal, $doc:literal) => {
+        BrokerDef { name: $name, kind: $kind, default: $default, dynamic: $dynamic, doc: $doc }
+    };
+}
+
+pub static BROKER: &[BrokerDef] = &[
+    broker!("node.id", Kind::Int(0, IMAX), Some("1"), false, "This broker's id."),
+    broker!("listeners", Kind::List, Some("PLAINTEXT://127.0.0.1:9092"), false, "Addresses to listen on, as PLAINTEXT://host:port."),
+    broker!("advertised.listeners", Kind::List, None, false, "Addresses clients are told to use; defaults to listeners."),
+    broker!("log.dirs", Kind::List, None, false, "Data directories; defaults to log.dir."),
+    broker!("log.dir", Kind::String, Some("./weir-data"), false, "The data directory when log.dirs is not set."),
+    broker!("metadata.log.dir", Kind::String, None, false, "Where the metadata command log lives; defaults to the first log dir."),
+    broker!("log.engine", Kind::Enum(&["disk", "null"]), Some("disk"), false, "Weir: 'null' acknowledges produce without storing anything (benchmarks only)."),
+    broker!("num.partitions", Kind::Int(1, IMAX), Some("1"), true, "Default partition count of auto-created topics."),
+    broker!("default.replication.factor", Kind::Short(1, 32767), Some("1"), false, "Default replication factor of auto-created topics."),
+    broker!("auto.create.topics.enable", Kind::Bool, Some("true"), false, "Create a topic when a client asks for metadata of an unknown one."),
+    broker!("delete.topic.enable", Kind::Bool, Some("true"), false, "Allow DeleteTopics."),
+    broker!("message.max.bytes", Kind::Int(0, IMAX), Some("1048588"), true, "Largest record batch a topic accepts."),
+    broker!("socket.request.max.bytes", Kind::Int(1, IMAX), Some("104857600"), false, "Largest request frame; a larger frame closes the connection."),
+    broker!("connections.max.idle.ms", Kind::Long(1, MAX), Some("600000"), false, "Close connections idle this long."),
+    broker!("num.io.threads", Kind::Int(1, 1024), Some("8"), false, "Accepted for compatibility; Weir runs on one async runtime sized to the machine."),
+    broker!("num.network.threads", Kind::Int(1, 1024), Some("3"), false, "Accepted for compatibility."),
+    broker!("log.segment.bytes", Kind::Int(14, IMAX), Some("1073741824"), true, "Segment size before rolling."),
+    broker!("log.roll.ms", Kind::Long(1, MAX), None, true, "Segment age before rolling; defaults to log.roll.hours."),
+    broker!("log.roll.hours", Kind::Int(1, IMAX), Some("168"), false, "Segment age in hours before rolling."),
+    broker!("log.roll.jitter.ms", Kind::Long(0, MAX), None, true, "Jitter subtracted from the roll time."),
+    broker!("log.roll.jitter.hours", Kind::Int(0, IMAX), Some("0"), false, "Jitter in hours."),
+    broker!("log.index.interval.bytes", Kind::Int(0, IMAX), Some("4096"), true, "Bytes between offset index entries."),
+    broker!("log.index.size.max.bytes", Kind::Int(4, IMAX), Some("10485760"), true, "Largest offset index file."),
+    broker!("log.flush.interval.messages", Kind::Long(1, MAX), Some("9223372036854775807"), true, "fsync after this many messages."),
+    broker!("log.flush.interval.ms", Kind::Long(0, MAX), None, true, "fsync after this long; defaults to log.flush.scheduler.interval.ms."),
+    broker!("log.flush.scheduler.interval.ms", Kind::Long(0, MAX), Some("9223372036854775807"), false, "How often the flusher checks logs."),
+    broker!("log.flush.offset.checkpoint.interval.ms", Kind::Int(0, IMAX), Some("60000"), false, "How often recovery points are checkpointed."),
+    broker!("log.retention.ms", Kind::Long(-1, MAX), None, true, "Retention time; defaults to log.retention.minutes."),
+    broker!("log.retention.minutes", Kind::Int(-1, IMAX), None, false, "Retention time in minutes; defaults to log.retention.hours."),
+    broker!("log.retention.hours", Kind::Int(-1, IMAX), Some("168"), false, "Retention time in hours."),
+    broker!("log.retention.bytes", Kind::Long(-1, MAX), Some("-1"), true, "Retention size per partition."),
+    broker!("log.retention.check.interval.ms", Kind::Long(1, MAX), Some("300000"), false, "How often retention runs."),
+    broker!("log.cleanup.policy", Kind::EnumList(CLEANUP), Some("delete"), true, "delete and/or compact."),
+    broker!("log.cleaner.enable", Kind::Bool, Some("true"), false, "Run the log cleaner for compacted topics."),
+    broker!("log.cleaner.delete.retention.ms", Kind::Long(0, MAX), Some("86400000"), true, "How long tombstones are kept."),
+    broker!("log.cleaner.min.compaction.lag.ms", Kind::Long(0, MAX), Some("0"), true, "Minimum age before compaction."),
+    broker!("log.cleaner.max.compaction.lag.ms", Kind::Long(1, MAX), Some("9223372036854775807"), true, "Maximum age before compaction."),
+    broker!("log.cleaner.min.cleanable.ratio", Kind::Double(0.0, 1.0), Some("0.5"), true, "Dirty ratio that triggers compaction."),
+    broker!("log.segment.delete.delay.ms", Kind::Long(0, MAX), Some("60000"), true, "Delay before a deleted segment's files are removed."),
+    broker!("log.preallocate", Kind::Bool, Some("false"), true, "Preallocate segment files."),
+    broker!("log.message.timestamp.type", Kind::Enum(TIMESTAMP_TYPE), Some("CreateTime"), true, "CreateTime or LogAppendTime."),
+    broker!("log.message.timestamp.before.max.ms", Kind::Long(0, MAX), Some("9223372036854775807"), true, "How far in the past a CreateTime timestamp may be."),
+    broker!("log.message.timestamp.after.max.ms", Kind::Long(0, MAX), Some("3600000"), true, "How far in the future a CreateTime timestamp may be."),
+    broker!("compression.type", Kind::Enum(COMPRESSION), Some("producer"), true, "Final compression of a topic; 'producer' keeps what the producer sent."),
+    broker!("min.insync.replicas", Kind::Int(1, IMAX), Some("1"), true, "Replicas that must hold a batch for acks=all."),
+    broker!("unclean.leader.election.enable", Kind::Bool, Some("false"), true, "Allow a leader from outside the ISR."),
+    broker!("replica.lag.time.max.ms", Kind::Long(1, MAX), Some("30000"), false, "A follower this far behind leaves the ISR."),
+    broker!("offsets.topic.num.partitions", Kind::Int(1, IMAX), Some("50"), false, "Partitions of __consumer_offsets."),
+    broker!("offsets.topic.replication.factor", Kind::Short(1, 32767), Some("1"), false, "Replication factor of __consumer_offsets."),
+    broker!("offsets.retention.minutes", Kind::Int(1, IMAX), Some("10080"), false, "How long committed offsets of empty groups are kept."),
+    broker!("group.initial.rebalance.delay.ms", Kind::Int(0, IMAX), Some("3000"), false, "Delay of a new group's first rebalance."),
+    broker!("group.min.session.timeout.ms", Kind::Int(0, IMAX), Some("6000"), false, "Smallest session timeout a member may ask for."),
+    broker!("group.max.session.timeout.ms", Kind::Int(0, IMAX), Some("1800000"), false, "Largest session timeout a member may ask for."),
+];
+
+macro_rules! topic {
+    ($name:literal, $kind:expr, [$($syn:literal $(* $f:literal)?),*], $doc:literal) => {
+        TopicDef { name: $name, kind: $kind, synonyms: &[$(($syn, 1 $(* $f)?)),*], doc: $doc }
+    };
+}
+
+pub static TOPIC: &[TopicDef] = &[
+    topic!("cleanup.policy", Kind::EnumList(CLEANUP), ["log.cleanup.policy"], "delete and/or compact."),
+    topic!("compression.type", Kind::Enum(COMPRESSION), ["compression.type"], "Final compression; 'producer' keeps the producer's codec."),
+    topic!("delete.retention.ms", Kind::Long(0, MAX), ["log.cleaner.delete.retention.ms"], "How long tombstones are kept."),
+    topic!("file.delete.delay.ms", Kind::Long(0, MAX), ["log.segment.delete.delay.ms"], "Delay before deleted segment files are removed."),
+    topic!("flush.messages", Kind::Long(1, MAX), ["log.flush.interval.messages"], "fsync after this many messages."),
+    topic!("flush.ms", Kind::Long(0, MAX), ["log.flush.interval.ms", "log.flush.scheduler.interval.ms"], "fsync after this long."),
+    topic!("index.interval.bytes", Kind::Int(0, IMAX), ["log.index.interval.bytes"], "Bytes between offset index entries."),
+    topic!("max.compaction.lag.ms", Kind::Long(1, MAX), ["log.cleaner.max.compaction.lag.ms"], "Maximum age before compaction."),
+    topic!("max.message.bytes", Kind::Int(0, IMAX), ["message.max.bytes"], "Largest record batch accepted."),
+    topic!("message.timestamp.type", Kind::Enum(TIMESTAMP_TYPE), ["log.message.timestamp.type"], "CreateTime or LogAppendTime."),
+    topic!("message.timestamp.before.max.ms", Kind::Long(0, MAX), ["log.message.timestamp.before.max.ms"], "How far in the past a timestamp may be."),
+    topic!("message.timestamp.after.max.ms", Kind::Long(0, MAX), ["log.message.timestamp.after.max.ms"], "How far in the future a timestamp may be."),
+    topic!("min.cleanable.dirty.ratio", Kind::Double(0.0, 1.0), ["log.cleaner.min.cleanable.ratio"], "Dirty ratio that triggers compaction."),
+    topic!("min.compaction.lag.ms", Kind::Long(0, MAX), ["log.cleaner.min.compaction.lag.ms"], "Minimum age before compaction."),
+    topic!("min.insync.replicas", Kind::Int(1, IMAX), ["min.insync.replicas"], "Replicas that must hold a batch for acks=all."),
+    topic!("preallocate", Kind::Bool, ["log.preallocate"], "Preallocate segment files."),
+    topic!("retention.bytes", Kind::Long(-1, MAX), ["log.retention.bytes"], "Retention size per partition."),
+    topic!("retention.ms", Kind::Long(-1, MAX), ["log.retention.ms", "log.retention.minutes" * 60000, "log.retention.hours" * 3600000], "Retention time."),
+    topic!("segment.bytes", Kind::Int(14, IMAX), ["log.segment.bytes"], "Segment size before rolling."),
+    topic!("segment.index.bytes", Kind::Int(4, IMAX), ["log.index.size.max.bytes"], "Largest offset index file."),
+    topic!("segment.jitter.ms", Kind::Long(0, MAX), ["log.roll.jitter.ms", "log.roll.jitter.hours" * 3600000], "Jitter subtracted from the roll time."),
+    topic!("segment.ms", Kind::Long(1, MAX), ["log.roll.ms", "log.roll.hours" * 3600000], "Segment age before rolling."),
+    topic!("unclean.leader.election.enable", Kind::Bool, ["unclean.leader.election.enable"], "Allow a leader from outside the ISR."),
+];
+
+pub fn broker_def(name: &str) -> Option<&'static BrokerDef> {
+    BROKER.iter().find(|d| d.name == name)
+}
+
+pub fn topic_def(name: &str) -> Option<&'static TopicDef> {
+    TOPIC.iter().find(|d| d.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_topic_synonym_is_a_broker_config() {
+        for def in TOPIC {
+            for (synonym, _) in def.synonyms {
+                assert!(broker_def(synonym).is_some(), "{} -> {synonym}", def.name);
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_validate() {
+        assert_eq!(Kind::Int(1, 10).validate("5").unwrap(), "5");
+        assert!(Kind::Int(1, 10).validate("11").is_err());
+        assert!(Kind::Int(1, 10).validate("x").is_err());
+        assert_eq!(Kind::Bool.validate("TRUE").unwrap(), "true");
+        assert_eq!(Kind::Enum(TIMESTAMP_TYPE).validate("logappendtime").unwrap(), "LogAppendTime");
+        assert_eq!(Kind::EnumList(CLEANUP).validate("compact, delete").unwrap(), "compact,delete");
+        assert!(Kind::EnumList(CLEANUP).validate("compact,shred").is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! Configuration with Kafka's names: the broker config read from `weir.toml`,
+//! the cluster-wide dynamic overrides set through AlterConfigs, and topic
+//! configs resolved against both (topic override → dynamic broker default →
+//! static broker config → Kafka's default).
+
+pub mod defs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::log::LogConfig;
+use defs::{broker_def, topic_def, TopicDef};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("unknown config key `{0}`")]
+    Unknown(String),
+    #[error("invalid value for `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid TOML: {source}")]
+    Toml { path: PathBuf, source: toml::de::Error },
+}
+
+/// Where a config value came from, as Kafka's DescribeConfigs reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Topic,
+    DynamicBrokerDefault,
+    StaticBroker,
+    Default,
+}
+
+impl Source {
+    /// Kafka's ConfigSource code.
+    pub fn code(self) -> i8 {
+        match self {
+            Source::Topic => 1,
+            Source::DynamicBrokerDefault => 3,
+            Source::StaticBroker => 4,
+            Source::Default => 5,
+        }
+    }
+}
+
+/// A listener address (only PLAINTEXT for now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn parse(value: &str) -> Result<Listener, String> {
+        let rest = match value.split_once("://") {
+            Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
+            Some((proto, _)) => return Err(format!("security protocol {proto} is not supported yet; use PLAINTEXT")),
+            None => value,
+        };
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{value:?} is not host:port"))?;
+        let port = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = if host.is_empty() { "0.0.0.0" } else { host };
+        Ok(Listener { host: host.to_string(), port })
+    }
+}
+
+/// The static broker config: values set in `weir.toml` (or on the command
+/// line), each validated against its definition.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerConfig {
+    set: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    pub fn load(path: &Path) -> Result<BrokerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = BrokerConfig::default();
+        config.set_table("", &table)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Flattens nested tables so `log.dirs = ..` (a TOML dotted key) and
+    /// `"log.dirs" = ..` both name `log.dirs`.
+    fn set_table(&mut self, prefix: &str, table: &toml::Table) -> Result<(), ConfigError> {
+        for (key, value) in table {
+            let name = format!("{prefix}{key}");
+            let text = match value {
+                toml::Value::Table(inner) => {
+                    self.set_table(&format!("{name}."), inner)?;
+                    continue;
+                }
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                toml::Value::Datetime(d) => d.to_string(),
+            };
+            self.set(&name, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one value, validated against its definition.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let def = broker_def(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        let value = def.kind.validate(value).map_err(|reason| ConfigError::Invalid {
+            key: name.to_string(),
+            reason,
+        })?;
+        self.set.insert(name.to_string(), value);
+        Ok(())
+    }
+
+    /// Cross-field checks that single values cannot express.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for key in ["listeners", "advertised.listeners"] {
+            for l in self.list(key) {
+                Listener::parse(&l).map_err(|reason| ConfigError::Invalid {
+                    key: key.to_string(),
+                    reason,
+                })?;
+            }
+        }
+        if self.listeners().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "listeners".into(),
+                reason: "at least one listener is needed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The explicitly set value of `name`.
+    pub fn get_set(&self, name: &str) -> Option<&str> {
+        self.set.get(name).map(String::as_str)
+    }
+
+    /// The value of `name`: set, else its default.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.set
+            .get(name)
+            .cloned()
+            .or_else(|| broker_def(name).and_then(|d| d.default.map(str::to_string)))
+    }
+
+    fn num(&self, name: &str) -> i64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.get(name).as_deref() == Some("true")
+    }
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name).map(|v| defs::split_list(&v)).unwrap_or_default()
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.num("node.id") as i32
+    }
+    pub fn listeners(&self) -> Vec<Listener> {
+        self.list("listeners").iter().filter_map(|l| Listener::parse(l).ok()).collect()
+    }
+    pub fn advertised_listeners(&self) -> Vec<Listener> {
+        let advertised: Vec<Listener> = self
+            .list("advertised.listeners")
+            .iter()
+            .filter_map(|l| Listener::parse(l).ok())
+            .collect();
+        if advertised.is_empty() {
+            self.listeners()
+        } else {
+            advertised
+        }
+    }
+    pub fn log_dirs(&self) -> Vec<PathBuf> {
+        let dirs = self.list("log.dirs");
+        if dirs.is_empty() {
+            vec![PathBuf::from(self.get("log.dir").unwrap_or_default())]
+        } else {
+            dirs.into_iter().map(PathBuf::from).collect()
+        }
+    }
+    pub fn metadata_log_dir(&self) -> PathBuf {
+        self.get("metadata.log.dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.log_dirs()[0].clone())
+    }
+    pub fn null_log(&self) -> bool {
+        self.get("log.engine").as_deref() == Some("null")
+    }
+    pub fn num_partitions(&self) -> i32 {
+        self.num("num.partitions") as i32
+    }
+    pub fn default_replication_factor(&self) -> i16 {
+        self.num("default.replication.factor") as i16
+    }
+    pub fn auto_create_topics(&self) -> bool {
+        self.flag("auto.create.topics.enable")
+    }
+    pub fn delete_topic_enable(&self) -> bool {
+        self.flag("delete.topic.enable")
+    }
+    pub fn socket_request_max_bytes(&self) -> usize {
+        self.num("socket.request.max.bytes") as usize
+    }
+    pub fn connections_max_idle_ms(&self) -> u64 {
+        self.num("connections.max.idle.ms") as u64
+    }
+    pub fn flush_scheduler_interval_ms(&self) -> i64 {
+        self.num("log.flush.scheduler.interval.ms")
+    }
+    pub fn checkpoint_interval_ms(&self) -> i64 {
+        self.num("log.flush.offset.checkpoint.interval.ms")
+    }
+}
+
+/// The broker config as seen at runtime: dynamic cluster-wide overrides
+/// (from the metadata log) over the static config.
+pub struct ConfigView<'a> {
+    pub static_config: &'a BrokerConfig,
+    pub dynamic: &'a BTreeMap<String, String>,
+}
+
+impl ConfigView<'_> {
+    /// The value and source of a broker config, if it has one.
+    pub fn broker_value(&self, name: &str) -> Option<(String, Source)> {
+        if let Some(v) = self.dynamic.get(name) {
+            return Some((v.clone(), Source::DynamicBrokerDefault));
+        }
+        if let Some(v) = self.static_config.get_set(name) {
+            return Some((v.to_string(), Source::StaticBroker));
+        }
+        broker_def(name)
+            .and_then(|d| d.default)
+            .map(|v| (v.to_string(), Source::Default))
+    }
+
+    /// A topic config's value: the override if any, else the first synonym set
+    /// explicitly, else the first synonym default, scaled by its factor.
+    pub fn topic_value(&self, def: &TopicDef, overrides: &BTreeMap<String, String>) -> (String, Source) {
+        if let Some(v) = overrides.get(def.name) {
+            return (v.clone(), Source::Topic);
+        }
+        let scaled = |value: String, factor: i64| {
+            if factor == 1 {
+                value
+            } else {
+                value
+                    .parse::<i64>()
+                    .map(|n| if n < 0 { n } else { n.saturating_mul(factor) }.to_string())
+                    .unwrap_or(value)
+            }
+        };
+        for (name, factor) in def.synonyms {
+            if let Some((v, source)) = self.broker_value(name).filter(|(_, s)| *s != Source::Default) {
+                return (scaled(v, *factor), source);
+            }
+        }
+        for (name, factor) in def.synonyms {
+            if let Some((v, _)) = self.broker_value(name) {
+                return (scaled(v, *factor), Source::Default);
+            }
+        }
+        (String::new(), Source::Default)
+    }
+
+    fn topic_num(&self, name: &str, overrides: &BTreeMap<String, String>) -> i64 {
+        let def = topic_def(name).expect("known topic config");
+        self.topic_value(def, overrides).0.parse().unwrap_or(i64::MAX)
+    }
+
+    /// The log settings of a topic with these overrides.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let num = |name: &str| self.topic_num(name, overrides);
+        let timestamp_type = self.topic_value(topic_def("message.timestamp.type").expect("known"), overrides).0;
+        LogConfig {
+            segment_bytes: num("segment.bytes") as u64,
+            segment_ms: num("segment.ms"),
+            index_interval_bytes: num("index.interval.bytes") as usize,
+            segment_index_bytes: num("segment.index.bytes") as usize,
+            flush_messages: num("flush.messages"),
+            flush_ms: num("flush.ms"),
+            max_message_bytes: num("max.message.bytes") as usize,
+            log_append_time: timestamp_type == "LogAppendTime",
+            timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
+            timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
+            null: self.static_config.null_log(),
+        }
+    }
+
+    pub fn min_insync_replicas(&self, overrides: &BTreeMap<String, String>) -> i64 {
+        self.topic_num("min.insync.replicas", overrides)
+    }
+}
+
+/// Validates a topic config override, returning its canonical value.
+pub fn validate_topic_config(name: &str, value: &str) -> Result<String, String> {
+    let def = topic_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+    def.kind
+        .validate(value)
+        .map_err(|reason| format!("Invalid value {value} for configuration {name}: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_str(text: &str) -> Result<BrokerConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(&path, text).unwrap();
+        BrokerConfig::load(&path)
+    }
+
+    #[test]
+    fn reads_kafka_names_dotted_or_quoted() {
+        let config = from_str(
+            "listeners = \"PLAINTEXT://127.0.0.1:19092\"\nlog.dirs = [\"/a\", \"/b\"]\n\"num.partitions\" = 3\n[log.segment]\nbytes = 1048576\n",
+        )
+        .unwrap();
+        assert_eq!(config.listeners(), vec![Listener { host: "127.0.0.1".into(), port: 19092 }]);
+        assert_eq!(config.log_dirs(), vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(config.num_partitions(), 3);
+        assert_eq!(config.get("log.segment.bytes").unwrap(), "1048576");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values_by_name() {
+        let err = from_str("log.segmnt.bytes = 5\n").unwrap_err().to_string();
+        assert!(err.contains("log.segmnt.bytes"), "{err}");
+        let err = from_str("num.partitions = 0\n").unwrap_err().to_string();
+        assert!(err.contains("num.partitions"), "{err}");
+        let err = from_str("auto.create.topics.enable = \"maybe\"\n").unwrap_err().to_string();
+        assert!(err.contains("auto.create.topics.enable"), "{err}");
+        let err = from_str("listeners = \"SSL://x:1\"\n").unwrap_err().to_string();
+        assert!(err.contains("listeners"), "{err}");
+    }
+
+    #[test]
+    fn topic_values_fall_back_through_synonyms() {
+        let mut config = BrokerConfig::default();
+        let dynamic = BTreeMap::new();
+        let view = ConfigView { static_config: &config, dynamic: &dynamic };
+        let retention = topic_def("retention.ms").unwrap();
+        assert_eq!(view.topic_value(retention, &BTreeMap::new()), ("604800000".into(), Source::Default));
+        config.set("log.retention.minutes", "10").unwrap();
+        let view = ConfigView { static_config: &config, dynamic: &dynamic };
+        assert_eq!(view.topic_value(retention, &BTreeMap::new()), ("600000".into(), Source::StaticBroker));
+        let mut dynamic = BTreeMap::new();
+        dynamic.insert("log.retention.ms".to_string(), "5".to_string());
+        let view = ConfigView { static_config: &config, dynamic: &dynamic };
+        assert_eq!(view.topic_value(retention, &BTreeMap::new()).0, "5");
+        let overrides = BTreeMap::from([("retention.ms".to_string(), "7".to_string())]);
+        assert_eq!(view.topic_value(retention, &overrides), ("7".into(), Source::Topic));
+        let log = view.log_config(&BTreeMap::new());
+        assert_eq!(log.segment_ms, 168 * 3_600_000);
+        assert_eq!(log.flush_ms, i64::MAX);
+    }
+}

@@ -1,0 +1,288 @@
+//! The RecordBatch v2 header, read and patched in place.
+//!
+//! The log stores batches exactly as producers sent them. The broker only reads
+//! the fixed 61-byte header (to validate and index a batch) and writes the fields
+//! that are the broker's to write: base offset, partition leader epoch and, for
+//! LogAppendTime topics, the timestamps (which forces a fresh CRC).
+
+use thiserror::Error;
+
+/// Size of the fixed RecordBatch v2 header.
+pub const HEADER_SIZE: usize = 61;
+/// Bytes before the `batchLength` field ends: base offset (8) + length (4).
+pub const LOG_OVERHEAD: usize = 12;
+
+const BASE_OFFSET: usize = 0;
+const BATCH_LENGTH: usize = 8;
+const LEADER_EPOCH: usize = 12;
+const MAGIC: usize = 16;
+const CRC: usize = 17;
+const ATTRIBUTES: usize = 21;
+const LAST_OFFSET_DELTA: usize = 23;
+const BASE_TIMESTAMP: usize = 27;
+const MAX_TIMESTAMP: usize = 35;
+const PRODUCER_ID: usize = 43;
+const PRODUCER_EPOCH: usize = 51;
+const BASE_SEQUENCE: usize = 53;
+const RECORDS_COUNT: usize = 57;
+
+const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
+const TRANSACTIONAL_BIT: i16 = 1 << 4;
+const CONTROL_BIT: i16 = 1 << 5;
+
+/// Why a run of bytes is not a valid batch.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("record batch is truncated: {0}")]
+    Truncated(String),
+    #[error("record batch has magic {0}; only magic 2 is supported")]
+    UnsupportedMagic(i8),
+    #[error("record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CorruptCrc { stored: u32, computed: u32 },
+    #[error("invalid record batch: {0}")]
+    Invalid(String),
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The header fields of one batch, decoded from its first 61 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Total size of the batch on disk, including the 12-byte log overhead.
+    pub size: usize,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+impl BatchHeader {
+    /// Reads a header from the start of `bytes` (which must hold at least 61 bytes).
+    pub fn parse(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+        if bytes.len() < HEADER_SIZE {
+            return Err(BatchError::Truncated(format!(
+                "{} bytes, a header needs {HEADER_SIZE}",
+                bytes.len()
+            )));
+        }
+        let length = i32_at(bytes, BATCH_LENGTH);
+        if length < (HEADER_SIZE - LOG_OVERHEAD) as i32 {
+            return Err(BatchError::Invalid(format!("batch length {length} is too small")));
+        }
+        let magic = bytes[MAGIC] as i8;
+        if magic != 2 {
+            return Err(BatchError::UnsupportedMagic(magic));
+        }
+        Ok(BatchHeader {
+            base_offset: i64_at(bytes, BASE_OFFSET),
+            size: length as usize + LOG_OVERHEAD,
+            partition_leader_epoch: i32_at(bytes, LEADER_EPOCH),
+            magic,
+            crc: i32_at(bytes, CRC) as u32,
+            attributes: i16_at(bytes, ATTRIBUTES),
+            last_offset_delta: i32_at(bytes, LAST_OFFSET_DELTA),
+            base_timestamp: i64_at(bytes, BASE_TIMESTAMP),
+            max_timestamp: i64_at(bytes, MAX_TIMESTAMP),
+            producer_id: i64_at(bytes, PRODUCER_ID),
+            producer_epoch: i16_at(bytes, PRODUCER_EPOCH),
+            base_sequence: i32_at(bytes, BASE_SEQUENCE),
+            records_count: i32_at(bytes, RECORDS_COUNT),
+        })
+    }
+
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + self.last_offset_delta as i64
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+    pub fn compression(&self) -> i16 {
+        self.attributes & 0x7
+    }
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_BIT != 0
+    }
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_BIT != 0
+    }
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
+    }
+}
+
+/// CRC32C over the bytes the batch CRC covers (attributes to the end).
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    crc32c::crc32c(&batch[ATTRIBUTES..])
+}
+
+/// Parses the header of the batch at the start of `bytes` and checks that the
+/// whole batch is present and its CRC matches.
+pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(bytes)?;
+    if bytes.len() < header.size {
+        return Err(BatchError::Truncated(format!(
+            "batch declares {} bytes, {} present",
+            header.size,
+            bytes.len()
+        )));
+    }
+    let computed = compute_crc(&bytes[..header.size]);
+    if computed != header.crc {
+        return Err(BatchError::CorruptCrc {
+            stored: header.crc,
+            computed,
+        });
+    }
+    Ok(header)
+}
+
+/// Iterates over the batches of a buffer, validating each (used on produce and
+/// in recovery). Stops with an error at the first bad batch.
+pub struct Batches<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Batches<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Batches { bytes, position: 0 }
+    }
+}
+
+impl<'a> Iterator for Batches<'a> {
+    /// (position of the batch in the buffer, its header)
+    type Item = Result<(usize, BatchHeader), BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.position >= self.bytes.len() {
+            return None;
+        }
+        let start = self.position;
+        match validate(&self.bytes[start..]) {
+            Ok(header) => {
+                self.position += header.size;
+                Some(Ok((start, header)))
+            }
+            Err(e) => {
+                self.position = self.bytes.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Writes the broker-owned fields into a batch that is about to be appended.
+/// Base offset and leader epoch are outside the CRC; a LogAppendTime stamp is
+/// inside it, so the CRC is recomputed only in that case.
+pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    batch[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(now) = log_append_time {
+        let attributes = i16_at(batch, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
+        batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+        batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = compute_crc(batch);
+        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// Encodes `count` records (key `k{i}`, value `v{i}`) as one v2 batch.
+    pub fn make_batch(count: usize, timestamp: i64, compression: Compression) -> Vec<u8> {
+        let records: Vec<Record> = (0..count)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: timestamp + i as i64,
+                key: Some(format!("k{i}").into_bytes().into()),
+                value: Some(format!("v{i}").into_bytes().into()),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression,
+            },
+        )
+        .expect("encode batch");
+        buf.to_vec()
+    }
+
+    #[test]
+    fn parses_and_validates_an_encoded_batch() {
+        let batch = make_batch(3, 1_000, Compression::None);
+        let header = validate(&batch).unwrap();
+        assert_eq!(header.records_count, 3);
+        assert_eq!(header.last_offset_delta, 2);
+        assert_eq!(header.size, batch.len());
+        assert_eq!(header.max_timestamp, 1_002);
+    }
+
+    #[test]
+    fn detects_a_flipped_bit() {
+        let mut batch = make_batch(3, 1_000, Compression::Lz4);
+        let last = batch.len() - 1;
+        batch[last] ^= 1;
+        assert!(matches!(validate(&batch), Err(BatchError::CorruptCrc { .. })));
+    }
+
+    #[test]
+    fn assign_keeps_crc_valid() {
+        let mut batch = make_batch(2, 1_000, Compression::None);
+        assign(&mut batch, 42, 7, None);
+        let header = validate(&batch).unwrap();
+        assert_eq!((header.base_offset, header.partition_leader_epoch), (42, 7));
+        assign(&mut batch, 43, 7, Some(5_000));
+        let header = validate(&batch).unwrap();
+        assert!(header.is_log_append_time());
+        assert_eq!(header.max_timestamp, 5_000);
+    }
+
+    #[test]
+    fn iterates_and_stops_at_a_torn_tail() {
+        let mut bytes = make_batch(2, 0, Compression::None);
+        bytes.extend(make_batch(1, 0, Compression::None));
+        let whole = bytes.len();
+        bytes.extend(&make_batch(4, 0, Compression::None)[..30]);
+        let results: Vec<_> = Batches::new(&bytes).collect();
+        assert_eq!(results.len(), 3);
+        assert!(results[0].is_ok() && results[1].is_ok());
+        assert!(results[2].is_err());
+        let (pos, h) = results[1].clone().unwrap();
+        assert_eq!(pos + h.size, whole);
+    }
+}

@@ -1,0 +1,156 @@
+//! The log manager: the data directories (`log.dirs`). It loads every
+//! partition log at start-up (recovering after an unclean shutdown), creates
+//! and deletes partition directories, and writes the per-directory checkpoints
+//! and the clean-shutdown marker.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::checkpoint;
+use super::{LogConfig, PartitionLog, TopicPartition};
+
+const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
+const RECOVERY_POINT: &str = "recovery-point-offset-checkpoint";
+const HIGH_WATERMARK: &str = "replication-offset-checkpoint";
+const LOG_START: &str = "log-start-offset-checkpoint";
+const PARTITION_METADATA: &str = "partition.metadata";
+
+/// A log found on disk at start-up.
+pub struct LoadedLog {
+    pub tp: TopicPartition,
+    pub topic_id: Option<Uuid>,
+    pub high_watermark: Option<i64>,
+    pub log: PartitionLog,
+}
+
+/// What the checkpoints record for one partition.
+pub struct CheckpointEntry {
+    pub tp: TopicPartition,
+    pub dir: PathBuf,
+    pub recovery_point: i64,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+pub struct LogManager {
+    dirs: Vec<PathBuf>,
+}
+
+impl LogManager {
+    pub fn new(dirs: Vec<PathBuf>) -> io::Result<LogManager> {
+        for dir in &dirs {
+            fs::create_dir_all(dir)?;
+        }
+        Ok(LogManager { dirs })
+    }
+
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Loads every partition directory. `config_for` gives the log config of
+    /// a topic (None for directories of topics that no longer exist).
+    pub fn load_all(&self, config_for: impl Fn(&str) -> LogConfig) -> io::Result<Vec<LoadedLog>> {
+        let mut loaded = Vec::new();
+        for dir in &self.dirs {
+            let clean = dir.join(CLEAN_SHUTDOWN).exists();
+            let recovery = checkpoint::read_offsets(&dir.join(RECOVERY_POINT)).unwrap_or_default();
+            let starts = checkpoint::read_offsets(&dir.join(LOG_START)).unwrap_or_default();
+            let hws = checkpoint::read_offsets(&dir.join(HIGH_WATERMARK)).unwrap_or_default();
+            if !clean {
+                info!(dir = %dir.display(), "no clean shutdown marker: recovering logs");
+            }
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if !entry.file_type()?.is_dir() {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(tp) = TopicPartition::from_dir_name(&name) else {
+                    continue;
+                };
+                let key = (tp.topic.clone(), tp.partition);
+                let log = PartitionLog::open(
+                    &entry.path(),
+                    config_for(&tp.topic),
+                    recovery.get(&key).copied().unwrap_or(0),
+                    starts.get(&key).copied().unwrap_or(0),
+                    clean,
+                )?;
+                loaded.push(LoadedLog {
+                    topic_id: read_topic_id(&entry.path()),
+                    high_watermark: hws.get(&key).copied(),
+                    tp,
+                    log,
+                });
+            }
+            // Only now: a crash while loading must recover again next time.
+            if clean {
+                fs::remove_file(dir.join(CLEAN_SHUTDOWN))?;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Creates the directory of a new partition in the data directory that
+    /// holds the fewest partitions.
+    pub fn create_log(&self, tp: &TopicPartition, topic_id: Uuid, config: LogConfig) -> io::Result<PartitionLog> {
+        let dir = self
+            .dirs
+            .iter()
+            .min_by_key(|d| fs::read_dir(d).map(|r| r.count()).unwrap_or(0))
+            .expect("at least one log dir");
+        let path = dir.join(tp.dir_name());
+        if path.exists() {
+            warn!(partition = %tp, "removing a stale directory before creating the partition");
+            fs::remove_dir_all(&path)?;
+        }
+        fs::create_dir_all(&path)?;
+        write_topic_id(&path, topic_id)?;
+        PartitionLog::open(&path, config, 0, 0, true)
+    }
+
+    /// Writes the recovery-point, high-watermark and log-start checkpoints of
+    /// every data directory.
+    pub fn write_checkpoints(&self, entries: &[CheckpointEntry]) -> io::Result<()> {
+        for dir in &self.dirs {
+            let mut recovery = BTreeMap::new();
+            let mut hws = BTreeMap::new();
+            let mut starts = BTreeMap::new();
+            for e in entries.iter().filter(|e| e.dir.parent() == Some(dir.as_path())) {
+                let key = (e.tp.topic.clone(), e.tp.partition);
+                recovery.insert(key.clone(), e.recovery_point);
+                hws.insert(key.clone(), e.high_watermark);
+                starts.insert(key, e.log_start_offset);
+            }
+            checkpoint::write_offsets(&dir.join(RECOVERY_POINT), &recovery)?;
+            checkpoint::write_offsets(&dir.join(HIGH_WATERMARK), &hws)?;
+            checkpoint::write_offsets(&dir.join(LOG_START), &starts)?;
+        }
+        Ok(())
+    }
+
+    /// The last step of a clean shutdown, after every log is flushed and closed.
+    pub fn mark_clean_shutdown(&self) -> io::Result<()> {
+        for dir in &self.dirs {
+            fs::write(dir.join(CLEAN_SHUTDOWN), b"")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_topic_id(dir: &Path, topic_id: Uuid) -> io::Result<()> {
+    fs::write(dir.join(PARTITION_METADATA), format!("version: 0\ntopic_id: {topic_id}\n"))
+}
+
+fn read_topic_id(dir: &Path) -> Option<Uuid> {
+    let text = fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("topic_id: "))
+        .and_then(|id| id.trim().parse().ok())
+}

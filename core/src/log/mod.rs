@@ -1,0 +1,104 @@
+//! Storage: Kafka's on-disk layout. One directory per partition (`topic-N/`),
+//! segments named by base offset (`.log`, `.index`, `.timeindex`), checkpoint
+//! files per data directory, and recovery after an unclean shutdown.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod index;
+pub mod manager;
+pub mod partition_log;
+pub mod segment;
+
+pub use manager::LogManager;
+pub use partition_log::{AppendError, AppendInfo, PartitionLog, ReadError, ReadResult};
+pub use segment::SegmentSizes;
+
+/// The per-partition settings the log obeys, resolved from topic configs
+/// (which fall back to broker defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// `segment.bytes`
+    pub segment_bytes: u64,
+    /// `segment.ms`
+    pub segment_ms: i64,
+    /// `index.interval.bytes`
+    pub index_interval_bytes: usize,
+    /// `segment.index.bytes`
+    pub segment_index_bytes: usize,
+    /// `flush.messages`
+    pub flush_messages: i64,
+    /// `flush.ms`
+    pub flush_ms: i64,
+    /// `max.message.bytes`
+    pub max_message_bytes: usize,
+    /// `message.timestamp.type` is LogAppendTime
+    pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms`
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`
+    pub timestamp_after_max_ms: i64,
+    /// `log.engine = "null"`: acknowledge and assign offsets, store nothing
+    /// (to measure the protocol ceiling in benchmarks).
+    pub null: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 4096,
+            segment_index_bytes: 10 * 1024 * 1024,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            max_message_bytes: 1_048_588,
+            log_append_time: false,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: i64::MAX,
+            null: false,
+        }
+    }
+}
+
+impl LogConfig {
+    pub fn segment_sizes(&self) -> SegmentSizes {
+        SegmentSizes {
+            index_interval_bytes: self.index_interval_bytes,
+            max_index_bytes: self.segment_index_bytes,
+        }
+    }
+}
+
+/// A topic name and partition number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// The partition's directory name, `topic-N`.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.topic, self.partition)
+    }
+
+    /// Parses a `topic-N` directory name (topics may contain '-').
+    pub fn from_dir_name(name: &str) -> Option<TopicPartition> {
+        let (topic, partition) = name.rsplit_once('-')?;
+        let partition = partition.parse().ok()?;
+        (!topic.is_empty()).then(|| TopicPartition::new(topic, partition))
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}

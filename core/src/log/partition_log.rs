@@ -1,0 +1,524 @@
+//! The log of one partition: an ordered set of segments, the log end offset,
+//! the log start offset and the recovery point. It validates and appends
+//! produced batches, serves reads by offset and by timestamp, rolls segments
+//! and recovers after a crash.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::batch::{self, BatchError, BatchHeader};
+use super::checkpoint;
+use super::segment::{now_ms, LogSegment, SegmentSizes};
+use super::LogConfig;
+
+const EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+
+/// Why an append was refused. Nothing is written when any batch is bad.
+#[derive(Debug, Error)]
+pub enum AppendError {
+    #[error("{0}")]
+    Corrupt(BatchError),
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    #[error("timestamp {timestamp} is out of range (message.timestamp.before.max.ms / after.max.ms)")]
+    InvalidTimestamp { timestamp: i64 },
+    #[error("log I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker's timestamp for LogAppendTime topics, else -1.
+    pub log_append_time: i64,
+    pub records: i64,
+}
+
+/// A read of the log: stored bytes, as they are on disk.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    pub records: Bytes,
+}
+
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("offset {offset} is out of range [{start}, {end}]")]
+    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+    #[error("log I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, LogSegment>,
+    log_start_offset: i64,
+    next_offset: i64,
+    recovery_point: i64,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    /// Leader epoch cache: (epoch, first offset written in it), ascending.
+    epochs: Vec<(i32, i64)>,
+    scratch: Vec<u8>,
+}
+
+/// Checks every batch of a produce request before any is written: CRC, magic,
+/// size, record count and timestamps. Returns each batch's position and header.
+pub fn validate_batches(
+    bytes: &[u8],
+    config: &LogConfig,
+    now: i64,
+) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
+    let mut batches = Vec::new();
+    for item in batch::Batches::new(bytes) {
+        let (position, header) = item.map_err(AppendError::Corrupt)?;
+        if header.size > config.max_message_bytes {
+            return Err(AppendError::TooLarge {
+                size: header.size,
+                max: config.max_message_bytes,
+            });
+        }
+        if header.records_count <= 0 || header.last_offset_delta != header.records_count - 1 {
+            return Err(AppendError::InvalidRecord(format!(
+                "batch declares {} records with last offset delta {}",
+                header.records_count, header.last_offset_delta
+            )));
+        }
+        if !config.log_append_time && !header.is_control() {
+            let too_old = now.saturating_sub(header.base_timestamp) > config.timestamp_before_max_ms;
+            let too_new = header.max_timestamp.saturating_sub(now) > config.timestamp_after_max_ms;
+            if header.base_timestamp >= 0 && (too_old || too_new) {
+                return Err(AppendError::InvalidTimestamp {
+                    timestamp: if too_old { header.base_timestamp } else { header.max_timestamp },
+                });
+            }
+        }
+        batches.push((position, header));
+    }
+    if batches.is_empty() {
+        return Err(AppendError::InvalidRecord("produce request holds no record batch".into()));
+    }
+    Ok(batches)
+}
+
+impl PartitionLog {
+    /// Opens the log in `dir`. When the broker did not shut down cleanly, every
+    /// segment from the one holding `recovery_point` on is validated, its
+    /// indexes rebuilt and a torn tail truncated.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        recovery_point: i64,
+        log_start_offset: i64,
+        clean_shutdown: bool,
+    ) -> io::Result<PartitionLog> {
+        fs::create_dir_all(dir)?;
+        let mut bases: Vec<i64> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".log")?.parse().ok()
+            })
+            .collect();
+        bases.sort_unstable();
+        let sizes = config.segment_sizes();
+        let mut segments = BTreeMap::new();
+        for base in bases {
+            segments.insert(base, LogSegment::open(dir, base, sizes)?);
+        }
+        let epochs = checkpoint::read_epochs(&dir.join(EPOCH_CHECKPOINT)).unwrap_or_default();
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            next_offset: 0,
+            recovery_point,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms(),
+            epochs,
+            scratch: Vec::new(),
+        };
+        log.load(clean_shutdown)?;
+        Ok(log)
+    }
+
+    fn load(&mut self, clean_shutdown: bool) -> io::Result<()> {
+        if self.segments.is_empty() {
+            let base = self.log_start_offset.max(0);
+            self.segments.insert(base, LogSegment::open(&self.dir, base, self.config.segment_sizes())?);
+        }
+        let first_to_recover = if clean_shutdown {
+            // Still recover a segment whose index files look wrong.
+            self.segments
+                .values()
+                .find(|s| !s.indexes_sane())
+                .map(|s| s.base_offset())
+        } else {
+            let point = self.recovery_point;
+            Some(self.segments.range(..=point).next_back().map(|(b, _)| *b).unwrap_or(point))
+        };
+        if let Some(first) = first_to_recover {
+            self.recover_from(first)?;
+        }
+        self.next_offset = self.compute_next_offset()?;
+        if self.log_start_offset > self.next_offset || self.log_start_offset < self.first_base() {
+            self.log_start_offset = self.log_start_offset.clamp(self.first_base(), self.next_offset);
+        }
+        self.epochs.retain(|(_, start)| *start < self.next_offset);
+        self.recovery_point = self.recovery_point.min(self.next_offset);
+        Ok(())
+    }
+
+    /// Validates segments from `first` on; after the first damaged segment,
+    /// later segments cannot be trusted and are deleted (as Kafka does).
+    fn recover_from(&mut self, first: i64) -> io::Result<()> {
+        let bases: Vec<i64> = self.segments.range(first..).map(|(b, _)| *b).collect();
+        let mut damaged = false;
+        for base in bases {
+            if damaged {
+                warn!(dir = %self.dir.display(), base, "deleting segment after a damaged one");
+                if let Some(segment) = self.segments.remove(&base) {
+                    segment.delete()?;
+                }
+                continue;
+            }
+            let segment = self.segments.get_mut(&base).expect("segment listed above");
+            let (_, truncated) = segment.recover(self.config.max_message_bytes.max(1 << 20) * 2)?;
+            if truncated > 0 {
+                warn!(dir = %self.dir.display(), base, truncated, "truncated a torn or corrupt tail");
+                damaged = true;
+            }
+        }
+        if self.segments.is_empty() {
+            let base = self.log_start_offset.max(0);
+            self.segments.insert(base, LogSegment::open(&self.dir, base, self.config.segment_sizes())?);
+        }
+        info!(dir = %self.dir.display(), "recovered log");
+        Ok(())
+    }
+
+    /// The offset after the last batch of the last non-empty segment.
+    fn compute_next_offset(&self) -> io::Result<i64> {
+        for segment in self.segments.values().rev() {
+            if let Some((_, header)) = segment.last_batch()? {
+                return Ok(header.next_offset());
+            }
+        }
+        Ok(self.active().base_offset())
+    }
+
+    fn first_base(&self) -> i64 {
+        *self.segments.keys().next().expect("a log has at least one segment")
+    }
+    fn active(&self) -> &LogSegment {
+        self.segments.values().next_back().expect("a log has at least one segment")
+    }
+    fn active_mut(&mut self) -> &mut LogSegment {
+        self.segments.values_mut().next_back().expect("a log has at least one segment")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.next_offset
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+    pub fn size_in_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size() as u64).sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+    pub fn latest_epoch(&self) -> Option<(i32, i64)> {
+        self.epochs.last().copied()
+    }
+
+    /// Validates, assigns offsets to and appends the batches in `bytes`.
+    pub fn append(&mut self, bytes: &[u8], leader_epoch: i32) -> Result<AppendInfo, AppendError> {
+        let now = now_ms();
+        let mut batches = validate_batches(bytes, &self.config, now)?;
+        let base_offset = self.next_offset;
+        let log_append_time = self.config.log_append_time.then_some(now);
+        let records: i64 = batches.iter().map(|(_, h)| h.records_count as i64).sum();
+        self.maybe_roll(bytes.len(), now)?;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(bytes);
+        let mut next = base_offset;
+        for (position, header) in batches.iter_mut() {
+            let batch_bytes = &mut self.scratch[*position..*position + header.size];
+            batch::assign(batch_bytes, next, leader_epoch, log_append_time);
+            header.base_offset = next;
+            header.partition_leader_epoch = leader_epoch;
+            if let Some(time) = log_append_time {
+                header.max_timestamp = time;
+            }
+            next = header.next_offset();
+        }
+        if !self.config.null {
+            let scratch = std::mem::take(&mut self.scratch);
+            let result = self.active_mut().append(&scratch, &batches);
+            self.scratch = scratch;
+            result?;
+        }
+        self.next_offset = next;
+        self.assign_epoch(leader_epoch, base_offset);
+        self.unflushed_messages += records;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next - 1,
+            log_append_time: log_append_time.unwrap_or(-1),
+            records,
+        })
+    }
+
+    fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
+        if epoch < 0 || self.epochs.last().is_some_and(|(e, _)| *e >= epoch) {
+            return;
+        }
+        self.epochs.push((epoch, start_offset));
+        if let Err(e) = checkpoint::write_epochs(&self.dir.join(EPOCH_CHECKPOINT), &self.epochs) {
+            warn!(dir = %self.dir.display(), error = %e, "could not write leader epoch checkpoint");
+        }
+    }
+
+    /// Rolls to a new segment when the incoming bytes would overflow
+    /// `segment.bytes`, the segment is older than `segment.ms`, or its indexes are full.
+    fn maybe_roll(&mut self, incoming: usize, now: i64) -> io::Result<()> {
+        let active = self.active();
+        if active.size() == 0 {
+            return Ok(());
+        }
+        let full = active.size() as u64 + incoming as u64 > self.config.segment_bytes;
+        let old = now - active.created_ms() >= self.config.segment_ms;
+        if full || old || active.indexes_full() {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    pub fn roll(&mut self) -> io::Result<()> {
+        let base = self.next_offset;
+        if self.active().base_offset() == base {
+            return Ok(());
+        }
+        self.active_mut().close()?;
+        let segment = LogSegment::open(&self.dir, base, self.config.segment_sizes())?;
+        self.segments.insert(base, segment);
+        Ok(())
+    }
+
+    /// Reads stored batches from the one holding `offset`, at most `max_bytes`
+    /// (but a whole first batch when `min_one`), never past `max_offset`.
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<ReadResult, ReadError> {
+        if offset < self.log_start_offset || offset > self.next_offset {
+            return Err(ReadError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: self.next_offset,
+            });
+        }
+        if offset >= max_offset || self.config.null {
+            return Ok(ReadResult::default());
+        }
+        let from = self.segments.range(..=offset).next_back().map(|(b, _)| *b).unwrap_or(offset);
+        for segment in self.segments.range(from..).map(|(_, s)| s) {
+            let Some((position, header)) = segment.find(offset)? else {
+                continue;
+            };
+            if header.base_offset >= max_offset {
+                return Ok(ReadResult::default());
+            }
+            let end = if max_offset >= self.next_offset {
+                segment.size()
+            } else {
+                segment.find(max_offset)?.map(|(p, _)| p).unwrap_or(segment.size())
+            };
+            let len = if min_one { max_bytes.max(header.size) } else { max_bytes };
+            return Ok(ReadResult {
+                records: segment.read(position, len, end)?,
+            });
+        }
+        Ok(ReadResult::default())
+    }
+
+    /// The first record with a timestamp >= `timestamp`: (offset, timestamp).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> io::Result<Option<(i64, i64)>> {
+        for segment in self.segments.values() {
+            if segment.max_timestamp() < timestamp {
+                continue;
+            }
+            let Some((position, header)) = segment.find_by_timestamp(timestamp)? else {
+                continue;
+            };
+            let found = self.record_in_batch(segment, position, &header, |_, ts| ts >= timestamp)?;
+            if let Some((offset, ts)) = found.filter(|(o, _)| *o >= self.log_start_offset) {
+                return Ok(Some((offset, ts)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record with the largest timestamp (KIP-734): (offset, timestamp).
+    pub fn max_timestamp(&self) -> io::Result<Option<(i64, i64)>> {
+        let Some(segment) = self
+            .segments
+            .values()
+            .filter(|s| s.max_timestamp() >= 0)
+            .max_by_key(|s| s.max_timestamp())
+        else {
+            return Ok(None);
+        };
+        let max = segment.max_timestamp();
+        let Some((position, header)) = segment.find(segment.offset_of_max_timestamp())? else {
+            return Ok(None);
+        };
+        self.record_in_batch(segment, position, &header, |_, ts| ts == max)
+    }
+
+    /// Decodes one batch and returns the first record matching `pick`.
+    fn record_in_batch(
+        &self,
+        segment: &LogSegment,
+        position: u32,
+        header: &BatchHeader,
+        pick: impl Fn(i64, i64) -> bool,
+    ) -> io::Result<Option<(i64, i64)>> {
+        if header.is_log_append_time() {
+            return Ok(Some((header.base_offset, header.max_timestamp)));
+        }
+        let mut bytes = segment.read(position, header.size, segment.size())?;
+        let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(set
+            .records
+            .iter()
+            .find(|r| pick(r.offset, r.timestamp))
+            .map(|r| (r.offset, r.timestamp)))
+    }
+
+    /// Moves the log start offset forward (DeleteRecords) and deletes every
+    /// segment wholly below it.
+    pub fn delete_records_before(&mut self, offset: i64) -> io::Result<i64> {
+        let offset = offset.min(self.next_offset);
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.log_start_offset = offset;
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        for pair in bases.windows(2) {
+            if pair[1] <= offset {
+                if let Some(segment) = self.segments.remove(&pair[0]) {
+                    segment.delete()?;
+                }
+            }
+        }
+        Ok(self.log_start_offset)
+    }
+
+    /// Removes every record at or after `offset` (follower truncation).
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
+        if offset >= self.next_offset {
+            return Ok(());
+        }
+        let offset = offset.max(self.log_start_offset);
+        let later: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for base in later {
+            if self.segments.len() > 1 {
+                if let Some(segment) = self.segments.remove(&base) {
+                    segment.delete()?;
+                }
+            }
+        }
+        self.active_mut().truncate_to(offset)?;
+        self.next_offset = offset;
+        self.recovery_point = self.recovery_point.min(offset);
+        self.epochs.retain(|(_, start)| *start < offset);
+        Ok(())
+    }
+
+    /// fsyncs everything written so far; the recovery point becomes the log end.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.config.null {
+            return Ok(());
+        }
+        for segment in self.segments.range(self.recovery_point_segment()..).map(|(_, s)| s) {
+            segment.flush()?;
+        }
+        self.recovery_point = self.next_offset;
+        self.unflushed_messages = 0;
+        self.last_flush_ms = now_ms();
+        Ok(())
+    }
+
+    fn recovery_point_segment(&self) -> i64 {
+        self.segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map(|(b, _)| *b)
+            .unwrap_or(self.recovery_point)
+    }
+
+    /// True when `flush.ms` has passed since the last flush with data unflushed.
+    pub fn flush_due(&self, now: i64) -> bool {
+        self.unflushed_messages > 0 && now - self.last_flush_ms >= self.config.flush_ms
+    }
+
+    /// Trims the active segment's indexes (clean shutdown).
+    pub fn close(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.active_mut().close()
+    }
+
+    pub fn delete(self) -> io::Result<()> {
+        let dir = self.dir.clone();
+        drop(self);
+        fs::remove_dir_all(dir)
+    }
+
+    /// Read-only handles to flush segments without holding the log (used by
+    /// the periodic checkpoint): rolled segments above the recovery point.
+    pub fn rolled_unflushed(&self) -> Vec<File> {
+        let active = self.active().base_offset();
+        self.segments
+            .range(self.recovery_point_segment()..active)
+            .filter_map(|(base, _)| File::open(self.dir.join(super::segment::file_name(*base, ".log"))).ok())
+            .collect()
+    }
+
+    /// After `rolled_unflushed` files were fsynced: everything below the active
+    /// segment is durable.
+    pub fn mark_rolled_flushed(&mut self) {
+        let active = self.active().base_offset();
+        self.recovery_point = self.recovery_point.max(active);
+    }
+
+    pub fn segment_sizes(&self) -> SegmentSizes {
+        self.config.segment_sizes()
+    }
+}

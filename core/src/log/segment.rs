@@ -1,0 +1,395 @@
+//! One log segment: a `.log` file of record batches starting at `base_offset`,
+//! with its offset index and time index beside it, all named by the base offset
+//! in 20 digits as Kafka names them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use super::batch::{self, BatchHeader, HEADER_SIZE};
+use super::index::{OffsetIndex, TimeIndex};
+
+/// The sizes a segment needs to know, taken from the topic config.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentSizes {
+    pub index_interval_bytes: usize,
+    pub max_index_bytes: usize,
+}
+
+pub fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub struct LogSegment {
+    base_offset: i64,
+    path: PathBuf,
+    file: File,
+    size: u32,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    sizes: SegmentSizes,
+    bytes_since_last_index_entry: usize,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    created_ms: i64,
+}
+
+impl LogSegment {
+    /// Opens the segment at `base_offset` in `dir`, creating empty files if absent.
+    pub fn open(dir: &Path, base_offset: i64, sizes: SegmentSizes) -> io::Result<LogSegment> {
+        let path = dir.join(file_name(base_offset, ".log"));
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let meta = file.metadata()?;
+        let size = u32::try_from(meta.len()).map_err(|_| io::Error::other("segment over 4 GiB"))?;
+        let created_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_else(now_ms);
+        let index = OffsetIndex::open(
+            &dir.join(file_name(base_offset, ".index")),
+            base_offset,
+            sizes.max_index_bytes,
+        )?;
+        let time_index = TimeIndex::open(
+            &dir.join(file_name(base_offset, ".timeindex")),
+            base_offset,
+            sizes.max_index_bytes,
+        )?;
+        let (max_timestamp, offset_of_max_timestamp) = time_index.last().unwrap_or((-1, -1));
+        Ok(LogSegment {
+            base_offset,
+            path,
+            file,
+            size,
+            index,
+            time_index,
+            sizes,
+            bytes_since_last_index_entry: 0,
+            max_timestamp,
+            offset_of_max_timestamp,
+            created_ms: if size == 0 { now_ms() } else { created_ms },
+        })
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+    pub fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    pub fn offset_of_max_timestamp(&self) -> i64 {
+        self.offset_of_max_timestamp
+    }
+    /// True when no more index entries fit: the segment must roll.
+    pub fn indexes_full(&self) -> bool {
+        self.index.is_full() || self.time_index.is_full()
+    }
+    pub fn indexes_sane(&self) -> bool {
+        self.index.is_sane(self.size) && self.time_index.is_sane()
+    }
+
+    /// Appends already-validated, offset-assigned batches. `batches` lists the
+    /// position of each batch inside `bytes` and its header.
+    pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> io::Result<()> {
+        let start = self.size;
+        self.file.write_all(bytes)?;
+        for (position, header) in batches {
+            self.index_batch(start + *position as u32, header);
+        }
+        self.size += bytes.len() as u32;
+        Ok(())
+    }
+
+    /// Updates both indexes for one batch written at `position`.
+    fn index_batch(&mut self, position: u32, header: &BatchHeader) {
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = header.last_offset();
+        }
+        if self.bytes_since_last_index_entry > self.sizes.index_interval_bytes {
+            self.index.append(header.base_offset, position);
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp);
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += header.size;
+    }
+
+    /// Reads the header of the batch at `position`, if a whole header is there.
+    pub fn header_at(&self, position: u32) -> io::Result<Option<BatchHeader>> {
+        if position as usize + HEADER_SIZE > self.size as usize {
+            return Ok(None);
+        }
+        let mut buf = [0u8; HEADER_SIZE];
+        self.file.read_exact_at(&mut buf, position as u64)?;
+        Ok(BatchHeader::parse(&buf).ok())
+    }
+
+    /// Position and header of the first batch whose last offset is >= `offset`.
+    pub fn find(&self, offset: i64) -> io::Result<Option<(u32, BatchHeader)>> {
+        let (_, mut position) = self.index.lookup(offset);
+        while let Some(header) = self.header_at(position)? {
+            if header.last_offset() >= offset {
+                return Ok(Some((position, header)));
+            }
+            position += header.size as u32;
+        }
+        Ok(None)
+    }
+
+    /// The last batch of the segment, walking from the last index entry.
+    pub fn last_batch(&self) -> io::Result<Option<(u32, BatchHeader)>> {
+        let mut position = self.index.last().map(|(_, p)| p).unwrap_or(0);
+        let mut last = None;
+        while let Some(header) = self.header_at(position)? {
+            last = Some((position, header));
+            position += header.size as u32;
+        }
+        Ok(last)
+    }
+
+    /// Position and header of the first batch with a max timestamp >= `timestamp`.
+    pub fn find_by_timestamp(&self, timestamp: i64) -> io::Result<Option<(u32, BatchHeader)>> {
+        let start_offset = self.time_index.lookup(timestamp);
+        let Some((mut position, _)) = self.find(start_offset)? else {
+            return Ok(None);
+        };
+        while let Some(header) = self.header_at(position)? {
+            if header.max_timestamp >= timestamp {
+                return Ok(Some((position, header)));
+            }
+            position += header.size as u32;
+        }
+        Ok(None)
+    }
+
+    /// Reads `[position, min(position + len, end))` of the log file.
+    pub fn read(&self, position: u32, len: usize, end: u32) -> io::Result<Bytes> {
+        let end = end.min(self.size) as usize;
+        let len = len.min(end.saturating_sub(position as usize));
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, position as u64)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Validates every batch, rebuilds both indexes and truncates anything
+    /// after the last valid batch. Returns (next offset, bytes truncated).
+    pub fn recover(&mut self, max_batch_size: usize) -> io::Result<(Option<i64>, u64)> {
+        self.index.reset();
+        self.time_index.reset();
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.bytes_since_last_index_entry = 0;
+        let mut position = 0u32;
+        let mut next_offset = None;
+        let mut buf = Vec::new();
+        while let Some(header) = self.header_at(position)? {
+            let in_file = position as usize + header.size <= self.size as usize;
+            let in_order = next_offset.is_none_or(|n| header.base_offset >= n);
+            if !in_file || header.size > max_batch_size || !in_order {
+                break;
+            }
+            buf.resize(header.size, 0);
+            self.file.read_exact_at(&mut buf, position as u64)?;
+            if batch::validate(&buf).is_err() {
+                break;
+            }
+            self.index_batch(position, &header);
+            next_offset = Some(header.next_offset());
+            position += header.size as u32;
+        }
+        let truncated = (self.size - position) as u64;
+        if truncated > 0 {
+            self.file.set_len(position as u64)?;
+            self.size = position;
+        }
+        Ok((next_offset, truncated))
+    }
+
+    /// Removes every batch at or after `offset`.
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
+        let position = match self.find(offset)? {
+            Some((position, header)) if header.base_offset < offset => position + header.size as u32,
+            Some((position, _)) => position,
+            None => return Ok(()),
+        };
+        self.file.set_len(position as u64)?;
+        self.size = position;
+        self.index.truncate_to_position(position);
+        self.time_index.truncate_to_offset(offset);
+        (self.max_timestamp, self.offset_of_max_timestamp) = self.time_index.last().unwrap_or((-1, -1));
+        Ok(())
+    }
+
+    /// Makes the log and its indexes durable (fsync / msync).
+    pub fn flush(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.index.flush()?;
+        self.time_index.flush()
+    }
+
+    /// Called when the segment stops being active, and on shutdown: the index
+    /// files shrink to their entries so the next open reads them as they are.
+    pub fn close(&mut self) -> io::Result<()> {
+        self.time_index
+            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp);
+        self.index.trim()?;
+        self.time_index.trim()
+    }
+
+    pub fn delete(self) -> io::Result<()> {
+        let LogSegment { path, file, index, time_index, .. } = self;
+        drop(file);
+        index.delete()?;
+        time_index.delete()?;
+        std::fs::remove_file(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::make_batch;
+    use kafka_protocol::records::Compression;
+
+    const SIZES: SegmentSizes = SegmentSizes {
+        index_interval_bytes: 100,
+        max_index_bytes: 4096,
+    };
+
+    /// Appends `count` batches of 5 records each, starting at `next`.
+    fn fill(segment: &mut LogSegment, next: &mut i64, count: usize, ts: i64) {
+        for _ in 0..count {
+            let mut bytes = make_batch(5, ts + *next, Compression::None);
+            batch::assign(&mut bytes, *next, 0, None);
+            let header = batch::validate(&bytes).unwrap();
+            segment.append(&bytes, &[(0, header)]).unwrap();
+            *next += 5;
+        }
+    }
+
+    #[test]
+    fn append_then_find_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 50, 1_000);
+        assert!(segment.index.entries() > 5, "sparse index was written");
+        for target in [0, 3, 5, 122, 249] {
+            let (position, header) = segment.find(target).unwrap().unwrap();
+            assert!(header.base_offset <= target && target <= header.last_offset());
+            let bytes = segment.read(position, header.size, segment.size()).unwrap();
+            assert_eq!(batch::validate(&bytes).unwrap().base_offset, header.base_offset);
+        }
+        assert!(segment.find(250).unwrap().is_none());
+    }
+
+    #[test]
+    fn find_by_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 40, 10_000);
+        // batch n (5 records at offset o) has timestamps 10_000 + o + 0..5
+        let (_, header) = segment.find_by_timestamp(10_102).unwrap().unwrap();
+        assert_eq!(header.base_offset, 100);
+        let (_, header) = segment.find_by_timestamp(0).unwrap().unwrap();
+        assert_eq!(header.base_offset, 0);
+        assert!(segment.find_by_timestamp(99_999).unwrap().is_none());
+        assert_eq!(segment.max_timestamp(), 10_000 + 195 + 4);
+        assert_eq!(segment.offset_of_max_timestamp(), 199);
+    }
+
+    #[test]
+    fn recovery_truncates_a_torn_tail_byte_by_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 10, 0);
+        let good = segment.size();
+        let mut torn = make_batch(5, 0, Compression::Gzip);
+        batch::assign(&mut torn, next, 0, None);
+        drop(segment);
+        // Every prefix of the next batch is a torn write that recovery must cut.
+        for cut in [1, 11, 12, 40, 61, torn.len() - 1] {
+            let path = dir.path().join(file_name(0, ".log"));
+            let file = OpenOptions::new().append(true).open(&path).unwrap();
+            file.set_len(good as u64).unwrap();
+            (&file).write_all(&torn[..cut]).unwrap();
+            let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+            let (next_offset, truncated) = segment.recover(1 << 20).unwrap();
+            assert_eq!(next_offset, Some(50));
+            assert_eq!(truncated, cut as u64);
+            assert_eq!(segment.size(), good);
+            assert!(segment.indexes_sane());
+            assert!(segment.find(49).unwrap().is_some());
+        }
+    }
+
+    #[test]
+    fn recovery_stops_at_a_corrupt_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 4, 0);
+        let third = segment.find(10).unwrap().unwrap().0;
+        // (O_APPEND ignores pwrite offsets on Linux, so use a second handle.)
+        let path = dir.path().join(file_name(0, ".log"));
+        let raw = OpenOptions::new().write(true).open(path).unwrap();
+        raw.write_at(&[0xff], third as u64 + 70).unwrap();
+        let (next_offset, _) = segment.recover(1 << 20).unwrap();
+        assert_eq!(next_offset, Some(10));
+        assert_eq!(segment.size(), third);
+    }
+
+    #[test]
+    fn truncate_to_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 20, 0);
+        segment.truncate_to(50).unwrap();
+        assert!(segment.find(50).unwrap().is_none());
+        assert_eq!(segment.find(49).unwrap().unwrap().1.last_offset(), 49);
+        assert!(segment.indexes_sane());
+    }
+
+    #[test]
+    fn close_and_reopen_keeps_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        let mut next = 0;
+        fill(&mut segment, &mut next, 30, 0);
+        let entries = segment.index.entries();
+        let max_ts = segment.max_timestamp();
+        segment.close().unwrap();
+        drop(segment);
+        let segment = LogSegment::open(dir.path(), 0, SIZES).unwrap();
+        assert_eq!(segment.index.entries(), entries);
+        assert_eq!(segment.max_timestamp(), max_ts);
+        assert!(segment.indexes_sane());
+    }
+}

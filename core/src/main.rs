@@ -1,0 +1,76 @@
+//! The `weir` command: `weir serve [--config weir.toml]`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing::info;
+use weir::config::BrokerConfig;
+use weir::server::{self, Broker};
+
+#[derive(Parser)]
+#[command(name = "weir", version, about = "A streaming broker that speaks the Apache Kafka protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker (127.0.0.1:9092, data in ./weir-data unless configured).
+    Serve {
+        /// A TOML file with Kafka-named broker configs.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override one config: `--set log.dirs=/tmp/x` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, overrides } => serve(config, overrides),
+    }
+}
+
+fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
+    let mut config = match &path {
+        Some(path) => BrokerConfig::load(path)?,
+        None => BrokerConfig::default(),
+    };
+    for item in overrides {
+        let (key, value) = item
+            .split_once('=')
+            .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+        config.set(key.trim(), value)?;
+    }
+    config.check()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let broker = Arc::new(Broker::open(config)?);
+        let listeners = server::bind(&broker).await?;
+        broker.spawn_background_tasks();
+        server::serve(broker.clone(), listeners, shutdown_signal()).await;
+        broker.shutdown().context("clean shutdown failed")?;
+        info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
+        _ = term.recv() => info!("SIGTERM received, shutting down"),
+    }
+}

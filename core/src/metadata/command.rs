@@ -1,0 +1,54 @@
+//! The commands of the metadata log. Every change to cluster metadata is one
+//! of these, appended to an ordered log and then applied to the image; the
+//! same log will be replicated by the controller quorum over Raft.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The resource a config change applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigScope {
+    Topic(String),
+    /// The cluster-wide dynamic broker default (Kafka's broker resource "").
+    ClusterDefault,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// The first command of a new cluster.
+    InitCluster { cluster_id: String },
+    /// A broker's (or a restarted broker's) endpoint.
+    RegisterBroker {
+        id: i32,
+        host: String,
+        port: u16,
+        rack: Option<String>,
+    },
+    CreateTopic {
+        name: String,
+        topic_id: Uuid,
+        /// Replica broker ids of each partition; the first is the leader.
+        partitions: Vec<Vec<i32>>,
+        configs: BTreeMap<String, String>,
+    },
+    DeleteTopic { name: String, topic_id: Uuid },
+    /// Appends partitions to a topic.
+    CreatePartitions { name: String, partitions: Vec<Vec<i32>> },
+    /// Sets (`Some`) or removes (`None`) a config.
+    SetConfig {
+        scope: ConfigScope,
+        key: String,
+        value: Option<String>,
+    },
+    /// A new leader (and so a new leader epoch) for one partition.
+    SetPartitionLeader {
+        topic: String,
+        partition: i32,
+        leader: i32,
+        leader_epoch: i32,
+    },
+}

@@ -1,0 +1,145 @@
+//! The metadata image: the state every applied command leads to. `apply` is
+//! deterministic, so every node that applies the same log holds the same image.
+
+use std::collections::{BTreeMap, HashMap};
+
+use uuid::Uuid;
+
+use super::command::{Command, ConfigScope};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerImage {
+    pub id: i32,
+    pub host: String,
+    pub port: u16,
+    pub rack: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionImage {
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicImage {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<PartitionImage>,
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicImage {
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("__")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetadataImage {
+    pub cluster_id: String,
+    pub brokers: BTreeMap<i32, BrokerImage>,
+    pub topics: BTreeMap<String, TopicImage>,
+    pub topic_names: HashMap<Uuid, String>,
+    /// Cluster-wide dynamic broker config overrides.
+    pub cluster_configs: BTreeMap<String, String>,
+    /// How many commands have been applied.
+    pub applied: u64,
+}
+
+fn partition(replicas: Vec<i32>) -> PartitionImage {
+    PartitionImage {
+        leader: replicas.first().copied().unwrap_or(-1),
+        isr: replicas.clone(),
+        replicas,
+        leader_epoch: 0,
+        partition_epoch: 0,
+    }
+}
+
+impl MetadataImage {
+    pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {
+        self.topic_names.get(id).and_then(|name| self.topics.get(name))
+    }
+
+    pub fn apply(&mut self, command: &Command) {
+        self.applied += 1;
+        match command.clone() {
+            Command::InitCluster { cluster_id } => self.cluster_id = cluster_id,
+            Command::RegisterBroker { id, host, port, rack } => {
+                self.brokers.insert(id, BrokerImage { id, host, port, rack });
+            }
+            Command::CreateTopic { name, topic_id, partitions, configs } => {
+                self.topic_names.insert(topic_id, name.clone());
+                let partitions = partitions.into_iter().map(partition).collect();
+                self.topics.insert(name.clone(), TopicImage { name, id: topic_id, partitions, configs });
+            }
+            Command::DeleteTopic { name, topic_id } => {
+                if self.topics.get(&name).is_some_and(|t| t.id == topic_id) {
+                    self.topics.remove(&name);
+                    self.topic_names.remove(&topic_id);
+                }
+            }
+            Command::CreatePartitions { name, partitions } => {
+                if let Some(topic) = self.topics.get_mut(&name) {
+                    topic.partitions.extend(partitions.into_iter().map(partition));
+                }
+            }
+            Command::SetConfig { scope, key, value } => {
+                let map = match scope {
+                    ConfigScope::Topic(name) => match self.topics.get_mut(&name) {
+                        Some(topic) => &mut topic.configs,
+                        None => return,
+                    },
+                    ConfigScope::ClusterDefault => &mut self.cluster_configs,
+                };
+                match value {
+                    Some(value) => map.insert(key, value),
+                    None => map.remove(&key),
+                };
+            }
+            Command::SetPartitionLeader { topic, partition, leader, leader_epoch } => {
+                let found = self
+                    .topics
+                    .get_mut(&topic)
+                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                if let Some(p) = found {
+                    p.leader = leader;
+                    p.leader_epoch = leader_epoch;
+                    p.partition_epoch += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applying_the_same_log_gives_the_same_image() {
+        let id = Uuid::new_v4();
+        let log = vec![
+            Command::InitCluster { cluster_id: "c".into() },
+            Command::RegisterBroker { id: 1, host: "h".into(), port: 9092, rack: None },
+            Command::CreateTopic { name: "t".into(), topic_id: id, partitions: vec![vec![1], vec![1]], configs: BTreeMap::new() },
+            Command::CreatePartitions { name: "t".into(), partitions: vec![vec![1]] },
+            Command::SetConfig { scope: ConfigScope::Topic("t".into()), key: "retention.ms".into(), value: Some("5".into()) },
+            Command::SetPartitionLeader { topic: "t".into(), partition: 2, leader: 1, leader_epoch: 3 },
+        ];
+        let (mut a, mut b) = (MetadataImage::default(), MetadataImage::default());
+        log.iter().for_each(|c| a.apply(c));
+        log.iter().for_each(|c| b.apply(c));
+        let topic = &a.topics["t"];
+        assert_eq!(topic.partitions.len(), 3);
+        assert_eq!(topic.partitions[2].leader_epoch, 3);
+        assert_eq!(topic.configs["retention.ms"], "5");
+        assert_eq!(a.topics, b.topics);
+        a.apply(&Command::DeleteTopic { name: "t".into(), topic_id: id });
+        assert!(a.topics.is_empty() && a.topic_names.is_empty());
+    }
+}

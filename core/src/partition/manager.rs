@@ -1,0 +1,196 @@
+//! The replica manager: every partition this broker hosts. It makes the set of
+//! partition logs follow the metadata image (create, update configs and
+//! leadership, delete), serves lookups for the request handlers, wakes
+//! long-polling fetches when data arrives, and flushes and checkpoints logs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::{Leadership, Partition};
+use crate::config::{BrokerConfig, ConfigView};
+use crate::log::manager::{CheckpointEntry, LoadedLog};
+use crate::log::segment::now_ms;
+use crate::log::{LogManager, TopicPartition};
+use crate::metadata::MetadataImage;
+
+pub struct ReplicaManager {
+    node_id: i32,
+    config: Arc<BrokerConfig>,
+    logs: LogManager,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// Woken after every append, for fetches waiting on `fetch.min.bytes`.
+    appended: Notify,
+}
+
+impl ReplicaManager {
+    /// Loads the logs on disk and makes them match `image`.
+    pub fn start(config: Arc<BrokerConfig>, logs: LogManager, image: &MetadataImage) -> std::io::Result<ReplicaManager> {
+        let view = ConfigView { static_config: &config, dynamic: &image.cluster_configs };
+        let empty = Default::default();
+        let loaded = logs.load_all(|topic| {
+            view.log_config(image.topics.get(topic).map(|t| &t.configs).unwrap_or(&empty))
+        })?;
+        let manager = ReplicaManager {
+            node_id: config.node_id(),
+            config,
+            logs,
+            partitions: RwLock::new(HashMap::new()),
+            appended: Notify::new(),
+        };
+        manager.adopt(loaded, image)?;
+        manager.apply(image)?;
+        Ok(manager)
+    }
+
+    /// Takes the logs found on disk whose topic still exists with the same id;
+    /// deletes the others (topics deleted while the broker was down).
+    fn adopt(&self, loaded: Vec<LoadedLog>, image: &MetadataImage) -> std::io::Result<()> {
+        let mut partitions = self.partitions.write().expect("partitions lock");
+        for found in loaded {
+            let topic = image.topics.get(&found.tp.topic);
+            let current = topic.filter(|t| found.topic_id.is_none_or(|id| id == t.id));
+            let Some((topic, p)) = current.and_then(|t| t.partitions.get(found.tp.partition as usize).map(|p| (t, p))) else {
+                warn!(partition = %found.tp, "deleting the log of a partition that no longer exists");
+                found.log.delete()?;
+                continue;
+            };
+            let partition = Partition::new(
+                found.tp.clone(),
+                topic.id,
+                self.node_id,
+                found.log,
+                found.high_watermark.unwrap_or(0),
+                leadership(p),
+            );
+            partitions.insert(found.tp, Arc::new(partition));
+        }
+        Ok(())
+    }
+
+    /// Makes the hosted partitions match the image.
+    pub fn apply(&self, image: &MetadataImage) -> std::io::Result<()> {
+        let view = ConfigView { static_config: &self.config, dynamic: &image.cluster_configs };
+        let mut partitions = self.partitions.write().expect("partitions lock");
+        let stale: Vec<TopicPartition> = partitions
+            .iter()
+            .filter(|(tp, p)| {
+                let topic = image.topics.get(&tp.topic);
+                topic.is_none_or(|t| t.id != p.topic_id || tp.partition as usize >= t.partitions.len())
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in stale {
+            if let Some(partition) = partitions.remove(&tp) {
+                info!(partition = %tp, "deleting partition");
+                match Arc::try_unwrap(partition) {
+                    Ok(partition) => partition.state.into_inner().unwrap_or_else(|p| p.into_inner()).log.delete()?,
+                    Err(partition) => {
+                        // A request still holds it: remove the files; the handle dies with it.
+                        let dir = partition.with_state(|s| s.log.dir().to_path_buf());
+                        std::fs::remove_dir_all(dir)?;
+                    }
+                }
+            }
+        }
+        for topic in image.topics.values() {
+            let log_config = view.log_config(&topic.configs);
+            let min_isr = view.min_insync_replicas(&topic.configs);
+            for (index, p) in topic.partitions.iter().enumerate() {
+                if !p.replicas.contains(&self.node_id) {
+                    continue;
+                }
+                let tp = TopicPartition::new(topic.name.clone(), index as i32);
+                match partitions.get(&tp) {
+                    Some(partition) => partition.update(leadership(p), log_config.clone(), min_isr),
+                    None => {
+                        let log = self.logs.create_log(&tp, topic.id, log_config.clone())?;
+                        let partition = Partition::new(tp.clone(), topic.id, self.node_id, log, 0, leadership(p));
+                        partition.update(leadership(p), log_config.clone(), min_isr);
+                        partitions.insert(tp, Arc::new(partition));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
+        self.partitions.read().expect("partitions lock").get(tp).cloned()
+    }
+
+    pub fn get_by_name(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.get(&TopicPartition::new(topic, partition))
+    }
+
+    fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().expect("partitions lock").values().cloned().collect()
+    }
+
+    /// Wakes fetches waiting for data.
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    pub fn appended(&self) -> &Notify {
+        &self.appended
+    }
+
+    /// fsyncs logs whose `flush.ms` has passed.
+    pub fn flush_due_logs(&self) {
+        let now = now_ms();
+        for partition in self.all() {
+            partition.with_state(|s| {
+                if s.log.flush_due(now) {
+                    if let Err(e) = s.log.flush() {
+                        warn!(partition = %partition.tp, error = %e, "flush failed");
+                    }
+                }
+            });
+        }
+    }
+
+    /// fsyncs rolled segments (without holding the partition while syncing)
+    /// and writes the recovery-point, high-watermark and log-start checkpoints.
+    pub fn checkpoint(&self) -> std::io::Result<()> {
+        let mut entries = Vec::new();
+        for partition in self.all() {
+            let files = partition.with_state(|s| s.log.rolled_unflushed());
+            let synced = files.iter().all(|f| f.sync_data().is_ok());
+            entries.push(partition.with_state(|s| {
+                if synced && !files.is_empty() {
+                    s.log.mark_rolled_flushed();
+                }
+                CheckpointEntry {
+                    tp: partition.tp.clone(),
+                    dir: s.log.dir().to_path_buf(),
+                    recovery_point: s.log.recovery_point(),
+                    high_watermark: s.high_watermark,
+                    log_start_offset: s.log.log_start_offset(),
+                }
+            }));
+        }
+        self.logs.write_checkpoints(&entries)
+    }
+
+    /// Clean shutdown: flush and close every log, checkpoint, then write the
+    /// clean-shutdown marker so the next start skips recovery.
+    pub fn shutdown(&self) -> std::io::Result<()> {
+        for partition in self.all() {
+            partition.with_state(|s| s.log.close())?;
+        }
+        self.checkpoint()?;
+        self.logs.mark_clean_shutdown()
+    }
+}
+
+fn leadership(p: &crate::metadata::PartitionImage) -> Leadership {
+    Leadership {
+        leader: p.leader,
+        leader_epoch: p.leader_epoch,
+        replicas: p.replicas.clone(),
+        isr: p.isr.clone(),
+    }
+}

@@ -1,0 +1,223 @@
+//! A replica of one partition: its log, leader epoch, high watermark and ISR.
+//! The high watermark is kept apart from the log end offset: consumers read up
+//! to it, and `acks=all` completes when it passes the batch. On one node the
+//! ISR is this broker alone, so the high watermark follows each append; with
+//! follower replication it will follow the slowest in-sync follower.
+
+pub mod manager;
+
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::log::{AppendError, AppendInfo, LogConfig, PartitionLog, ReadError, TopicPartition};
+use crate::protocol::error::{ApiError, ResponseError};
+
+pub use manager::ReplicaManager;
+
+/// The replica set and leadership of a partition, from the metadata image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leadership {
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+pub struct PartitionState {
+    pub log: PartitionLog,
+    pub high_watermark: i64,
+    pub leadership: Leadership,
+    pub min_insync_replicas: i64,
+}
+
+/// One partition hosted by this broker.
+pub struct Partition {
+    pub tp: TopicPartition,
+    pub topic_id: Uuid,
+    node_id: i32,
+    state: Mutex<PartitionState>,
+}
+
+/// What a fetch of one partition returns.
+#[derive(Debug, Clone, Default)]
+pub struct FetchedData {
+    pub records: bytes::Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+/// Which offset ListOffsets asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    Earliest,
+    Latest,
+    MaxTimestamp,
+    /// KIP-1005: the local log start (same as earliest without tiered storage).
+    EarliestLocal,
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    pub fn from_timestamp(ts: i64) -> OffsetSpec {
+        match ts {
+            -2 => OffsetSpec::Earliest,
+            -1 => OffsetSpec::Latest,
+            -3 => OffsetSpec::MaxTimestamp,
+            -4 => OffsetSpec::EarliestLocal,
+            -5 => OffsetSpec::Latest, // latest tiered: no tiered storage, same as latest
+            ts => OffsetSpec::Timestamp(ts),
+        }
+    }
+}
+
+impl Partition {
+    pub fn new(tp: TopicPartition, topic_id: Uuid, node_id: i32, log: PartitionLog, high_watermark: i64, leadership: Leadership) -> Partition {
+        let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
+        let mut state = PartitionState {
+            log,
+            high_watermark,
+            leadership,
+            min_insync_replicas: 1,
+        };
+        maybe_advance_high_watermark(&mut state, node_id);
+        Partition {
+            tp,
+            topic_id,
+            node_id,
+            state: Mutex::new(state),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PartitionState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` with the partition state locked (for the replica manager).
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut PartitionState) -> T) -> T {
+        f(&mut self.state())
+    }
+
+    pub fn update(&self, leadership: Leadership, config: LogConfig, min_insync_replicas: i64) {
+        let mut state = self.state();
+        state.leadership = leadership;
+        state.min_insync_replicas = min_insync_replicas;
+        if state.log.config() != &config {
+            state.log.set_config(config);
+        }
+        maybe_advance_high_watermark(&mut state, self.node_id);
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.state().leadership.leader_epoch
+    }
+    pub fn high_watermark(&self) -> i64 {
+        self.state().high_watermark
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.state().log.log_start_offset()
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.state().log.log_end_offset()
+    }
+
+    fn check_leader(&self, state: &PartitionState) -> Result<(), ApiError> {
+        if state.leadership.leader != self.node_id {
+            return Err(ApiError::new(ResponseError::NotLeaderOrFollower, format!("This broker is not the leader of {}", self.tp)));
+        }
+        Ok(())
+    }
+
+    /// Appends a producer's batches as leader. `acks` is -1, 0 or 1.
+    pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<(AppendInfo, i64), ApiError> {
+        let mut state = self.state();
+        self.check_leader(&state)?;
+        if acks == -1 && (state.leadership.isr.len() as i64) < state.min_insync_replicas {
+            return Err(ApiError::new(
+                ResponseError::NotEnoughReplicas,
+                format!(
+                    "The size of the current ISR {:?} is insufficient to satisfy the min.isr requirement of {} for partition {}",
+                    state.leadership.isr, state.min_insync_replicas, self.tp
+                ),
+            ));
+        }
+        let epoch = state.leadership.leader_epoch;
+        let info = state.log.append(records, epoch).map_err(|e| append_error(&self.tp, e))?;
+        maybe_advance_high_watermark(&mut state, self.node_id);
+        Ok((info, state.log.log_start_offset()))
+    }
+
+    /// Reads from `offset` for a consumer (up to the high watermark).
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<FetchedData, ApiError> {
+        let state = self.state();
+        self.check_leader(&state)?;
+        let result = state
+            .log
+            .read(offset, max_bytes, state.high_watermark, min_one)
+            .map_err(|e| match e {
+                ReadError::OffsetOutOfRange { .. } => ApiError::new(ResponseError::OffsetOutOfRange, e.to_string()),
+                ReadError::Io(e) => ApiError::new(ResponseError::KafkaStorageError, e.to_string()),
+            })?;
+        Ok(FetchedData {
+            records: result.records,
+            high_watermark: state.high_watermark,
+            log_start_offset: state.log.log_start_offset(),
+            log_end_offset: state.log.log_end_offset(),
+        })
+    }
+
+    /// ListOffsets: (offset, timestamp, leader epoch), or None when no record matches.
+    pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<(i64, i64)>, ApiError> {
+        let state = self.state();
+        self.check_leader(&state)?;
+        let storage = |e: std::io::Error| ApiError::new(ResponseError::KafkaStorageError, e.to_string());
+        Ok(match spec {
+            OffsetSpec::Earliest | OffsetSpec::EarliestLocal => Some((state.log.log_start_offset(), -1)),
+            OffsetSpec::Latest => Some((state.high_watermark, -1)),
+            OffsetSpec::MaxTimestamp => state.log.max_timestamp().map_err(storage)?,
+            OffsetSpec::Timestamp(ts) => state
+                .log
+                .offset_for_timestamp(ts)
+                .map_err(storage)?
+                .filter(|(offset, _)| *offset < state.high_watermark),
+        })
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1: the high
+    /// watermark). Returns the new low watermark.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, ApiError> {
+        let mut state = self.state();
+        self.check_leader(&state)?;
+        let target = if offset == -1 { state.high_watermark } else { offset };
+        if target < 0 || target > state.high_watermark {
+            return Err(ApiError::new(
+                ResponseError::OffsetOutOfRange,
+                format!("Cannot delete records of {} up to {offset}: the high watermark is {}", self.tp, state.high_watermark),
+            ));
+        }
+        state
+            .log
+            .delete_records_before(target)
+            .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, e.to_string()))
+    }
+}
+
+/// With this broker the only in-sync replica, everything appended is committed.
+fn maybe_advance_high_watermark(state: &mut PartitionState, node_id: i32) {
+    if state.leadership.leader == node_id && state.leadership.isr == [node_id] {
+        state.high_watermark = state.log.log_end_offset();
+    }
+}
+
+fn append_error(tp: &TopicPartition, e: AppendError) -> ApiError {
+    let error = match &e {
+        AppendError::Corrupt(crate::log::batch::BatchError::UnsupportedMagic(_)) => ResponseError::UnsupportedForMessageFormat,
+        AppendError::Corrupt(_) => ResponseError::CorruptMessage,
+        AppendError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        AppendError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        AppendError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
+        AppendError::Io(_) => ResponseError::KafkaStorageError,
+    };
+    ApiError::new(error, format!("{tp}: {e}"))
+}

@@ -1,0 +1,43 @@
+//! A Kafka error code with the message a response carries where the protocol
+//! has a field for one. Every layer that refuses a request returns this, so the
+//! handlers only copy it into the response.
+
+pub use kafka_protocol::error::ResponseError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub error: ResponseError,
+    pub message: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(error: ResponseError, message: impl Into<String>) -> ApiError {
+        ApiError {
+            error,
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn code(&self) -> i16 {
+        self.error.code()
+    }
+
+    pub fn message(&self) -> Option<kafka_protocol::protocol::StrBytes> {
+        self.message.clone().map(kafka_protocol::protocol::StrBytes::from_string)
+    }
+}
+
+impl From<ResponseError> for ApiError {
+    fn from(error: ResponseError) -> Self {
+        ApiError { error, message: None }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) => write!(f, "{:?}: {m}", self.error),
+            None => write!(f, "{:?}", self.error),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! CreateTopics: validated by the controller (names, partitions, replication
+//! factor, assignments, configs), created unless `validate_only`.
+
+use std::collections::HashMap;
+
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+
+use super::describe_configs::topic_configs;
+use crate::metadata::NewTopic;
+use crate::protocol::error::{ApiError, ResponseError};
+use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopicsRequest) -> CreateTopicsResponse {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for topic in &request.topics {
+        *seen.entry(topic.name.to_string()).or_default() += 1;
+    }
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.to_string();
+        let mut result = CreatableTopicResult::default()
+            .with_name(topic.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        if seen[&name] > 1 {
+            let e = ApiError::new(ResponseError::InvalidRequest, format!("Duplicate topic name {name} in the request."));
+            results.push(result.with_error_code(e.code()).with_error_message(e.message()));
+            continue;
+        }
+        let new_topic = NewTopic {
+            name: name.clone(),
+            num_partitions: topic.num_partitions,
+            replication_factor: topic.replication_factor,
+            assignments: assignments(&topic),
+            configs: topic
+                .configs
+                .iter()
+                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                .collect(),
+        };
+        let config = broker.config.clone();
+        let created = if request.validate_only {
+            broker.controller.create_topic(&config, &new_topic, true)
+        } else {
+            broker.change_metadata(|c| c.create_topic(&config, &new_topic, false)).await
+        };
+        match created {
+            Ok(created) => {
+                result.topic_id = created.id;
+                result.num_partitions = created.partitions.len() as i32;
+                result.replication_factor = created.partitions.first().map(|p| p.replicas.len() as i16).unwrap_or(-1);
+                if ctx.version >= 5 {
+                    let image = broker.image();
+                    let configs = topic_configs(broker, &image, &created.configs, false, false)
+                        .into_iter()
+                        .map(|c| {
+                            CreatableTopicConfigs::default()
+                                .with_name(c.name)
+                                .with_value(c.value)
+                                .with_read_only(c.read_only)
+                                .with_config_source(c.config_source)
+                                .with_is_sensitive(c.is_sensitive)
+                        })
+                        .collect();
+                    result.configs = Some(configs);
+                }
+            }
+            Err(e) => {
+                result.error_code = e.code();
+                result.error_message = e.message();
+            }
+        }
+        results.push(result);
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+/// Explicit assignments ordered by partition index.
+fn assignments(topic: &kafka_protocol::messages::create_topics_request::CreatableTopic) -> Vec<Vec<i32>> {
+    let mut list: Vec<_> = topic
+        .assignments
+        .iter()
+        .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>()))
+        .collect();
+    list.sort_by_key(|(index, _)| *index);
+    list.into_iter().map(|(_, replicas)| replicas).collect()
+}

@@ -1,0 +1,36 @@
+//! DeleteTopics: by name (all versions) or by topic id (v6+).
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+
+use super::topic_name;
+use crate::protocol::error::{ApiError, ResponseError};
+use crate::server::broker::Broker;
+
+pub async fn handle(broker: &Broker, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let mut wanted: Vec<(Option<String>, uuid::Uuid)> =
+        request.topic_names.iter().map(|n| (Some(n.to_string()), uuid::Uuid::nil())).collect();
+    wanted.extend(request.topics.iter().map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)));
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        let mut result = DeletableTopicResult::default().with_topic_id(id);
+        let name = name.or_else(|| broker.image().topic_names.get(&id).cloned());
+        let outcome = match &name {
+            None => Err(ApiError::from(ResponseError::UnknownTopicId)),
+            Some(name) => {
+                let config = broker.config.clone();
+                broker.change_metadata(|c| c.delete_topic(&config, name)).await
+            }
+        };
+        result.name = name.as_deref().map(topic_name);
+        match outcome {
+            Ok(id) => result.topic_id = id,
+            Err(e) => {
+                result.error_code = e.code();
+                result.error_message = e.message();
+            }
+        }
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,49 @@
+//! ListOffsets: earliest, latest, by timestamp and max timestamp (KIP-734).
+
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::fetch::check_epoch;
+use crate::partition::OffsetSpec;
+use crate::protocol::error::{ApiError, ResponseError};
+use crate::server::broker::Broker;
+
+pub fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|wanted| {
+                    let mut response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(wanted.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1);
+                    let result = match broker.replicas.get_by_name(&topic.name, wanted.partition_index) {
+                        None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
+                        Some(p) => check_epoch(wanted.current_leader_epoch, p.leader_epoch())
+                            .and_then(|()| p.list_offset(OffsetSpec::from_timestamp(wanted.timestamp)))
+                            .map(|found| (found, p.leader_epoch())),
+                    };
+                    match result {
+                        Ok((found, epoch)) => {
+                            response.leader_epoch = epoch;
+                            if let Some((offset, timestamp)) = found {
+                                response.offset = offset;
+                                response.timestamp = timestamp;
+                            }
+                        }
+                        Err(e) => response.error_code = e.code(),
+                    }
+                    response
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

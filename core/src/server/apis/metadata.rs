@@ -1,0 +1,123 @@
+//! Metadata: brokers, the cluster id, and topics with their partitions'
+//! leaders, epochs, replicas and ISR. Unknown topics are created when both the
+//! request and `auto.create.topics.enable` allow it.
+
+use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use uuid::Uuid;
+
+use super::{str_bytes, topic_name};
+use crate::metadata::controller::validate_topic_name;
+use crate::metadata::TopicImage;
+use crate::protocol::error::ResponseError;
+use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
+
+/// Every operation bit, reported when a client asks for authorized operations
+/// (no authorizer yet: everything is allowed).
+const ALL_TOPIC_OPERATIONS: i32 = 0b1_1111_1000;
+const ALL_CLUSTER_OPERATIONS: i32 = 0b1111_1111_1000;
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
+    let auto_create = broker.config.auto_create_topics() && (ctx.version < 4 || request.allow_auto_topic_creation);
+    let mut topics = Vec::new();
+    match &request.topics {
+        // v0: an empty list means all topics; v1+: null means all.
+        None => topics.extend(broker.image().topics.values().map(|t| describe(t, true))),
+        Some(list) if list.is_empty() && ctx.version == 0 => {
+            topics.extend(broker.image().topics.values().map(|t| describe(t, true)))
+        }
+        Some(list) => {
+            for wanted in list {
+                topics.push(lookup(broker, wanted.name.as_ref().map(|n| n.as_str()), wanted.topic_id, auto_create).await);
+            }
+        }
+    }
+    if request.include_topic_authorized_operations {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            t.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+        }
+    }
+    let image = broker.image();
+    let brokers = image
+        .brokers
+        .values()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(str_bytes(b.host.clone()))
+                .with_port(b.port as i32)
+                .with_rack(b.rack.clone().map(str_bytes))
+        })
+        .collect();
+    let mut response = MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id(Some(str_bytes(image.cluster_id.clone())))
+        .with_controller_id(BrokerId(broker.node_id()))
+        .with_topics(topics);
+    if request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations = ALL_CLUSTER_OPERATIONS;
+    }
+    response
+}
+
+async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool) -> MetadataResponseTopic {
+    let image = broker.image();
+    let found = match name {
+        Some(name) => image.topics.get(name),
+        None => image.topic_by_id(&id),
+    };
+    if let Some(topic) = found {
+        return describe(topic, true);
+    }
+    let Some(name) = name else {
+        return MetadataResponseTopic::default()
+            .with_topic_id(id)
+            .with_error_code(ResponseError::UnknownTopicId.code());
+    };
+    let unknown = || {
+        MetadataResponseTopic::default()
+            .with_name(Some(topic_name(name)))
+            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+    };
+    if let Err(e) = validate_topic_name(name) {
+        return unknown().with_error_code(e.code());
+    }
+    if !auto_create {
+        return unknown();
+    }
+    match broker.auto_create_topic(name).await {
+        Ok(topic) => describe(&topic, true),
+        // Lost a race with another creator: describe what exists now.
+        Err(e) if e.error == ResponseError::TopicAlreadyExists => match broker.image().topics.get(name) {
+            Some(topic) => describe(topic, true),
+            None => unknown(),
+        },
+        Err(e) => unknown().with_error_code(e.code()),
+    }
+}
+
+pub fn describe(topic: &TopicImage, with_partitions: bool) -> MetadataResponseTopic {
+    let partitions = if with_partitions {
+        topic
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                MetadataResponsePartition::default()
+                    .with_partition_index(index as i32)
+                    .with_leader_id(BrokerId(p.leader))
+                    .with_leader_epoch(p.leader_epoch)
+                    .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
+                    .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(&topic.name)))
+        .with_topic_id(topic.id)
+        .with_is_internal(topic.is_internal())
+        .with_partitions(partitions)
+}

@@ -1,0 +1,125 @@
+//! The broker: config, controller (metadata) and replica manager wired
+//! together, with the background tasks that flush and checkpoint logs. This is
+//! what every request handler is given.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tracing::warn;
+
+use crate::config::{BrokerConfig, ConfigView, Listener};
+use crate::log::LogManager;
+use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
+use crate::partition::ReplicaManager;
+use crate::protocol::error::ApiError;
+
+pub struct Broker {
+    pub config: Arc<BrokerConfig>,
+    pub controller: Controller,
+    pub replicas: ReplicaManager,
+    /// The endpoint clients are told to use.
+    pub advertised: Listener,
+    /// Serializes "change metadata, then make the partitions follow" so two
+    /// admin requests cannot reconcile out of order.
+    metadata_changes: Mutex<()>,
+}
+
+impl Broker {
+    /// Opens the metadata log and the data directories (recovering them if the
+    /// last shutdown was not clean).
+    pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
+        let config = Arc::new(config);
+        let advertised = config.advertised_listeners().remove(0);
+        let controller = Controller::open(
+            &config.metadata_log_dir().join("__cluster_metadata"),
+            config.node_id(),
+            &advertised.host,
+            advertised.port,
+        )?;
+        let logs = LogManager::new(config.log_dirs())?;
+        let replicas = ReplicaManager::start(config.clone(), logs, &controller.image())?;
+        Ok(Broker {
+            config,
+            controller,
+            replicas,
+            advertised,
+            metadata_changes: Mutex::new(()),
+        })
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id()
+    }
+
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+
+    /// Runs a metadata change, then makes the hosted partitions follow it.
+    pub async fn change_metadata<T>(&self, change: impl FnOnce(&Controller) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let _guard = self.metadata_changes.lock().await;
+        let result = change(&self.controller);
+        if result.is_ok() {
+            if let Err(e) = self.replicas.apply(&self.controller.image()) {
+                warn!(error = %e, "could not apply a metadata change to the logs");
+                return Err(ApiError::new(
+                    kafka_protocol::error::ResponseError::KafkaStorageError,
+                    format!("metadata changed but the logs could not follow: {e}"),
+                ));
+            }
+        }
+        result
+    }
+
+    /// Creates a topic with broker defaults (auto-creation).
+    pub async fn auto_create_topic(&self, name: &str) -> Result<TopicImage, ApiError> {
+        let topic = NewTopic {
+            name: name.to_string(),
+            num_partitions: -1,
+            replication_factor: -1,
+            ..Default::default()
+        };
+        let config = self.config.clone();
+        self.change_metadata(|c| c.create_topic(&config, &topic, false)).await
+    }
+
+    pub fn config_view<'a>(&'a self, image: &'a MetadataImage) -> ConfigView<'a> {
+        ConfigView {
+            static_config: &self.config,
+            dynamic: &image.cluster_configs,
+        }
+    }
+
+    /// Starts the periodic flusher and checkpointer.
+    pub fn spawn_background_tasks(self: &Arc<Self>) {
+        let flush_every = self.config.flush_scheduler_interval_ms().clamp(100, 3_600_000) as u64;
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(flush_every));
+            loop {
+                tick.tick().await;
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due_logs()).await;
+            }
+        });
+        let checkpoint_every = self.config.checkpoint_interval_ms().max(100) as u64;
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(checkpoint_every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let b = broker.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.replicas.checkpoint()).await {
+                    warn!(error = %e, "checkpoint failed");
+                }
+            }
+        });
+    }
+
+    /// Clean shutdown of storage.
+    pub fn shutdown(&self) -> std::io::Result<()> {
+        self.replicas.shutdown()
+    }
+}

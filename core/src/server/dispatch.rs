@@ -1,0 +1,112 @@
+//! Request dispatch: decodes the header and body with `kafka-protocol`, routes
+//! to the handler of each API, and encodes the response with the header
+//! version the API and version call for.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tracing::debug;
+
+use super::apis;
+use super::broker::Broker;
+use crate::protocol::error::ResponseError;
+use crate::protocol::is_supported;
+
+pub enum Outcome {
+    /// The encoded response header and body.
+    Respond(Bytes),
+    /// acks=0 produce: the client expects nothing back.
+    NoResponse,
+    /// The request could not be decoded: Kafka closes such connections.
+    Close(String),
+}
+
+/// The fields of a request header a handler may need.
+pub struct RequestContext {
+    pub version: i16,
+    pub client_id: Option<String>,
+}
+
+pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
+    if frame.len() < 8 {
+        return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
+    }
+    let (key, version, correlation_id) = {
+        let mut peek = &frame[..8];
+        (peek.get_i16(), peek.get_i16(), peek.get_i32())
+    };
+    let Ok(api) = ApiKey::try_from(key) else {
+        debug!(key, "unknown API key");
+        return unsupported(correlation_id);
+    };
+    if api == ApiKey::ApiVersions && !is_supported(api, version) {
+        // Kafka answers an unknown ApiVersions version with a v0 response
+        // listing what it supports, so the client can pick a version.
+        return encode(correlation_id, ApiKey::ApiVersions, 0, apis::api_versions::unsupported_version());
+    }
+    if !is_supported(api, version) {
+        debug!(?api, version, "unsupported API version");
+        return unsupported(correlation_id);
+    }
+    let header = match RequestHeader::decode(&mut frame, api.request_header_version(version)) {
+        Ok(header) => header,
+        Err(e) => return Outcome::Close(format!("undecodable {api:?} v{version} request header: {e}")),
+    };
+    let request = match RequestKind::decode(api, &mut frame, version) {
+        Ok(request) => request,
+        Err(e) => return Outcome::Close(format!("undecodable {api:?} v{version} request: {e}")),
+    };
+    let context = RequestContext {
+        version,
+        client_id: header.client_id.map(|c| c.to_string()),
+    };
+    match route(broker, &context, request).await {
+        Ok(Some(response)) => encode(correlation_id, api, version, response),
+        Ok(None) => Outcome::NoResponse,
+        Err(reason) => Outcome::Close(reason),
+    }
+}
+
+/// `Ok(None)`: no response is due; `Err`: close the connection.
+async fn route(broker: &Broker, ctx: &RequestContext, request: RequestKind) -> Result<Option<ResponseKind>, String> {
+    Ok(Some(match request {
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(apis::api_versions::handle(ctx, r)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await),
+        RequestKind::Produce(r) => return apis::produce::handle(broker, ctx, r).map(|r| r.map(ResponseKind::Produce)),
+        RequestKind::Fetch(r) => ResponseKind::Fetch(apis::fetch::handle(broker, ctx, r).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(apis::list_offsets::handle(broker, r)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(apis::create_topics::handle(broker, ctx, r).await),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, r).await),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, r).await),
+        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(apis::delete_records::handle(broker, r)),
+        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(apis::describe_configs::handle(broker, ctx, r)),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(apis::alter_configs::handle_legacy(broker, r).await),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(apis::alter_configs::handle_incremental(broker, r).await)
+        }
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r)),
+        _ => return Err("no handler for an API listed as supported".into()),
+    }))
+}
+
+fn encode(correlation_id: i32, api: ApiKey, version: i16, response: ResponseKind) -> Outcome {
+    let mut buf = BytesMut::new();
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    if let Err(e) = header.encode(&mut buf, api.response_header_version(version)) {
+        return Outcome::Close(format!("could not encode a response header: {e}"));
+    }
+    match response.encode(&mut buf, version) {
+        Ok(()) => Outcome::Respond(buf.freeze()),
+        Err(e) => Outcome::Close(format!("could not encode the {api:?} v{version} response: {e}")),
+    }
+}
+
+/// The answer to an unknown API key or version: the correlation id and
+/// UNSUPPORTED_VERSION, the first field of every error-carrying response we
+/// cannot otherwise encode.
+fn unsupported(correlation_id: i32) -> Outcome {
+    let mut buf = BytesMut::with_capacity(6);
+    buf.put_i32(correlation_id);
+    buf.put_i16(ResponseError::UnsupportedVersion.code());
+    Outcome::Respond(buf.freeze())
+}
