@@ -28,6 +28,7 @@ pub fn supported_apis() -> Vec<(ApiKey, i16, i16)> {
         with(ApiKey::AlterConfigs, range::<AlterConfigsRequest>(0, 2)),
         with(ApiKey::CreatePartitions, range::<CreatePartitionsRequest>(0, 3)),
         with(ApiKey::IncrementalAlterConfigs, range::<IncrementalAlterConfigsRequest>(0, 1)),
+        with(ApiKey::FindCoordinator, range::<FindCoordinatorRequest>(0, 6)),
         with(ApiKey::DescribeCluster, range::<DescribeClusterRequest>(0, 2)),
     ]
 }

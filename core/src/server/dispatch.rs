@@ -74,9 +74,9 @@ async fn route(broker: &Broker, ctx: &RequestContext, request: RequestKind) -> R
         RequestKind::Metadata(r) => ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await),
         RequestKind::Produce(r) => return apis::produce::handle(broker, ctx, r).map(|r| r.map(ResponseKind::Produce)),
         RequestKind::Fetch(r) => ResponseKind::Fetch(apis::fetch::handle(broker, ctx, r).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(apis::list_offsets::handle(broker, r)),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(apis::list_offsets::handle(broker, ctx, r)),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(apis::create_topics::handle(broker, ctx, r).await),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, r).await),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, ctx, r).await),
         RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, r).await),
         RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(apis::delete_records::handle(broker, r)),
         RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(apis::describe_configs::handle(broker, ctx, r)),
@@ -84,6 +84,7 @@ async fn route(broker: &Broker, ctx: &RequestContext, request: RequestKind) -> R
         RequestKind::IncrementalAlterConfigs(r) => {
             ResponseKind::IncrementalAlterConfigs(apis::alter_configs::handle_incremental(broker, r).await)
         }
+        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r)),
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r)),
         _ => return Err("no handler for an API listed as supported".into()),
     }))

@@ -26,7 +26,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
             .with_replication_factor(-1);
         if seen[&name] > 1 {
             let e = ApiError::new(ResponseError::InvalidRequest, format!("Duplicate topic name {name} in the request."));
-            results.push(result.with_error_code(e.code()).with_error_message(e.message()));
+            result.error_code = e.code();
+            if ctx.version >= 1 {
+                result.error_message = e.message();
+            }
+            results.push(result);
             continue;
         }
         let new_topic = NewTopic {
@@ -47,11 +51,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
             broker.change_metadata(|c| c.create_topic(&config, &new_topic, false)).await
         };
         match created {
-            Ok(created) => {
-                result.topic_id = created.id;
+            Ok(created) if ctx.version >= 5 => {
+                if ctx.version >= 7 {
+                    result.topic_id = created.id;
+                }
                 result.num_partitions = created.partitions.len() as i32;
                 result.replication_factor = created.partitions.first().map(|p| p.replicas.len() as i16).unwrap_or(-1);
-                if ctx.version >= 5 {
+                {
                     let image = broker.image();
                     let configs = topic_configs(broker, &image, &created.configs, false, false)
                         .into_iter()
@@ -67,10 +73,14 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
                     result.configs = Some(configs);
                 }
             }
+            Ok(_) => {}
             Err(e) => {
                 result.error_code = e.code();
                 result.error_message = e.message();
             }
+        }
+        if ctx.version < 1 {
+            result.error_message = None;
         }
         results.push(result);
     }

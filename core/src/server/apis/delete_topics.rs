@@ -6,8 +6,9 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use super::topic_name;
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
 
-pub async fn handle(broker: &Broker, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(broker: &Broker, ctx: &RequestContext, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> =
         request.topic_names.iter().map(|n| (Some(n.to_string()), uuid::Uuid::nil())).collect();
     wanted.extend(request.topics.iter().map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)));
@@ -24,11 +25,18 @@ pub async fn handle(broker: &Broker, request: DeleteTopicsRequest) -> DeleteTopi
         };
         result.name = name.as_deref().map(topic_name);
         match outcome {
-            Ok(id) => result.topic_id = id,
+            Ok(id) if ctx.version >= 6 => result.topic_id = id,
+            Ok(_) => {}
             Err(e) => {
                 result.error_code = e.code();
-                result.error_message = e.message();
+                if ctx.version >= 5 {
+                    result.error_message = e.message();
+                }
             }
+        }
+        if ctx.version < 6 {
+            result.topic_id = uuid::Uuid::nil();
+            result.name.get_or_insert_with(|| topic_name(""));
         }
         responses.push(result);
     }

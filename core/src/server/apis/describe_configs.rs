@@ -20,7 +20,7 @@ use crate::server::dispatch::RequestContext;
 pub const TOPIC_RESOURCE: i8 = 2;
 pub const BROKER_RESOURCE: i8 = 4;
 
-pub fn handle(broker: &Broker, _ctx: &RequestContext, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub fn handle(broker: &Broker, ctx: &RequestContext, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let image = broker.image();
     let results = request
         .resources
@@ -43,6 +43,12 @@ pub fn handle(broker: &Broker, _ctx: &RequestContext, request: DescribeConfigsRe
             };
             match configs {
                 Ok(mut configs) => {
+                    if ctx.version < 3 {
+                        configs.iter_mut().for_each(|c| {
+                            c.config_type = 0;
+                            c.documentation = None;
+                        });
+                    }
                     if let Some(keys) = &resource.configuration_keys {
                         configs.retain(|c| keys.iter().any(|k| k == &c.name));
                     }

@@ -98,6 +98,11 @@ fn read_all(broker: &Broker, ctx: &RequestContext, request: &FetchRequest) -> (F
                 .with_partitions(partitions),
         );
     }
+    if ctx.version < 5 {
+        for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            p.log_start_offset = -1;
+        }
+    }
     (FetchResponse::default().with_responses(topics), total, errors)
 }
 

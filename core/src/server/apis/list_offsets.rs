@@ -7,8 +7,9 @@ use super::fetch::check_epoch;
 use crate::partition::OffsetSpec;
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
 
-pub fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(broker: &Broker, ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let topics = request
         .topics
         .into_iter()
@@ -29,7 +30,9 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsetsRespon
                     };
                     match result {
                         Ok((found, epoch)) => {
-                            response.leader_epoch = epoch;
+                            if ctx.version >= 4 {
+                                response.leader_epoch = epoch;
+                            }
                             if let Some((offset, timestamp)) = found {
                                 response.offset = offset;
                                 response.timestamp = timestamp;

@@ -23,20 +23,16 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: MetadataRequ
     let mut topics = Vec::new();
     match &request.topics {
         // v0: an empty list means all topics; v1+: null means all.
-        None => topics.extend(broker.image().topics.values().map(|t| describe(t, true))),
-        Some(list) if list.is_empty() && ctx.version == 0 => {
-            topics.extend(broker.image().topics.values().map(|t| describe(t, true)))
-        }
+        None => topics.extend(broker.image().topics.values().map(describe)),
+        Some(list) if list.is_empty() && ctx.version == 0 => topics.extend(broker.image().topics.values().map(describe)),
         Some(list) => {
             for wanted in list {
                 topics.push(lookup(broker, wanted.name.as_ref().map(|n| n.as_str()), wanted.topic_id, auto_create).await);
             }
         }
     }
-    if request.include_topic_authorized_operations {
-        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
-            t.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
-        }
+    for t in topics.iter_mut() {
+        fit_topic(t, ctx.version, request.include_topic_authorized_operations);
     }
     let image = broker.image();
     let brokers = image
@@ -50,15 +46,34 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: MetadataRequ
                 .with_rack(b.rack.clone().map(str_bytes))
         })
         .collect();
-    let mut response = MetadataResponse::default()
-        .with_brokers(brokers)
-        .with_cluster_id(Some(str_bytes(image.cluster_id.clone())))
-        .with_controller_id(BrokerId(broker.node_id()))
-        .with_topics(topics);
-    if request.include_cluster_authorized_operations {
+    let mut response = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
+    if ctx.version >= 1 {
+        response.controller_id = BrokerId(broker.node_id());
+    }
+    if ctx.version >= 2 {
+        response.cluster_id = Some(str_bytes(image.cluster_id.clone()));
+    }
+    if request.include_cluster_authorized_operations && (8..=10).contains(&ctx.version) {
         response.cluster_authorized_operations = ALL_CLUSTER_OPERATIONS;
     }
     response
+}
+
+/// Clears what `version` cannot carry (kafka-protocol refuses to encode a
+/// field its version lacks) and fills what the client asked for.
+fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operations: bool) {
+    if version < 1 {
+        topic.is_internal = false;
+    }
+    if version < 7 {
+        topic.partitions.iter_mut().for_each(|p| p.leader_epoch = -1);
+    }
+    if version < 10 {
+        topic.topic_id = Uuid::nil();
+    }
+    if authorized_operations && version >= 8 && topic.error_code == 0 {
+        topic.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+    }
 }
 
 async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool) -> MetadataResponseTopic {
@@ -68,7 +83,7 @@ async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool
         None => image.topic_by_id(&id),
     };
     if let Some(topic) = found {
-        return describe(topic, true);
+        return describe(topic);
     }
     let Some(name) = name else {
         return MetadataResponseTopic::default()
@@ -87,34 +102,30 @@ async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool
         return unknown();
     }
     match broker.auto_create_topic(name).await {
-        Ok(topic) => describe(&topic, true),
+        Ok(topic) => describe(&topic),
         // Lost a race with another creator: describe what exists now.
         Err(e) if e.error == ResponseError::TopicAlreadyExists => match broker.image().topics.get(name) {
-            Some(topic) => describe(topic, true),
+            Some(topic) => describe(topic),
             None => unknown(),
         },
         Err(e) => unknown().with_error_code(e.code()),
     }
 }
 
-pub fn describe(topic: &TopicImage, with_partitions: bool) -> MetadataResponseTopic {
-    let partitions = if with_partitions {
-        topic
-            .partitions
-            .iter()
-            .enumerate()
-            .map(|(index, p)| {
-                MetadataResponsePartition::default()
-                    .with_partition_index(index as i32)
-                    .with_leader_id(BrokerId(p.leader))
-                    .with_leader_epoch(p.leader_epoch)
-                    .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
-                    .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+pub fn describe(topic: &TopicImage) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            MetadataResponsePartition::default()
+                .with_partition_index(index as i32)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
+                .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+        })
+        .collect();
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(topic.id)

@@ -48,13 +48,17 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceRequest) ->
                     appended = true;
                     response.base_offset = info.base_offset;
                     response.log_append_time_ms = info.log_append_time;
-                    response.log_start_offset = log_start_offset;
+                    if ctx.version >= 5 {
+                        response.log_start_offset = log_start_offset;
+                    }
                 }
                 Err(e) => {
                     failed.get_or_insert_with(|| e.to_string());
                     response.error_code = e.code();
                     response.base_offset = -1;
-                    response.error_message = e.message();
+                    if ctx.version >= 8 {
+                        response.error_message = e.message();
+                    }
                 }
             }
             partitions.push(response);

@@ -1,0 +1,291 @@
+"""confluent-kafka (librdkafka 2.16, flexible protocol versions) against a real
+weir: produce with every codec, consume back byte for byte, admin calls,
+offsets by timestamp, and the errors Kafka would give."""
+
+import time
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+)
+
+from conftest import records
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+def admin(broker):
+    """One AdminClient per broker, kept alive: futures fail if their client is collected."""
+    if not hasattr(broker, "admin_client"):
+        broker.admin_client = AdminClient({"bootstrap.servers": broker.bootstrap})
+    return broker.admin_client
+
+
+def create_topic(broker, name, partitions=3, config=None):
+    futures = admin(broker).create_topics([NewTopic(name, partitions, 1, config=config or {})])
+    futures[name].result(30)
+
+
+def produce(broker, topic, recs, **conf):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "acks": "all", **conf})
+    delivered = {}
+    errors = []
+
+    def report(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            delivered[msg.key()] = (msg.partition(), msg.offset())
+
+    for key, value, headers, ts in recs:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, headers=headers, timestamp=ts, on_delivery=report)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+    return delivered, errors
+
+
+def consume(broker, topic, partitions, count, timeout=60, **conf):
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "e2e-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            **conf,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < count and time.time() < deadline:
+        for msg in consumer.consume(10_000, 0.5):
+            if msg.error():
+                raise KafkaException(msg.error())
+            got.append(msg)
+    consumer.close()
+    return got
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_100k_records_round_trip_byte_for_byte(broker, codec):
+    topic = "roundtrip-" + codec
+    create_topic(broker, topic, partitions=3)
+    recs = records(100_000, value_size=100)
+    delivered, errors = produce(broker, topic, recs, **{"compression.type": codec, "batch.size": 65536})
+    assert not errors
+    assert len(delivered) == len(recs)
+
+    got = consume(broker, topic, 3, len(recs))
+    assert len(got) == len(recs)
+    expected = {key: (value, headers, ts) for key, value, headers, ts in recs}
+    last_offset = {}
+    for msg in got:
+        value, headers, ts = expected[msg.key()]
+        assert msg.value() == value
+        assert msg.headers() == headers
+        assert msg.timestamp() == (1, ts)  # TIMESTAMP_CREATE_TIME
+        assert delivered[msg.key()] == (msg.partition(), msg.offset())
+        assert msg.offset() > last_offset.get(msg.partition(), -1), "offsets increase within a partition"
+        last_offset[msg.partition()] = msg.offset()
+
+
+def test_acks_zero_and_one(broker):
+    create_topic(broker, "acks", partitions=1)
+    for acks in ("0", "1"):
+        recs = records(2_000, seed=int(acks))
+        _, errors = produce(broker, "acks", recs, acks=acks)
+        assert not errors
+    assert len(consume(broker, "acks", 1, 4_000)) == 4_000
+
+
+def test_offsets_for_times_and_watermarks(broker):
+    create_topic(broker, "times", partitions=1)
+    base = int(time.time() * 1000) - 100_000
+    recs = [(b"k%d" % i, b"v%d" % i, [], base + i * 10) for i in range(1_000)]
+    produce(broker, "times", recs)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "t"})
+    assert consumer.get_watermark_offsets(TopicPartition("times", 0), timeout=10) == (0, 1_000)
+    for i in (0, 1, 500, 999):
+        [tp] = consumer.offsets_for_times([TopicPartition("times", 0, base + i * 10)], timeout=10)
+        assert tp.offset == i
+    [tp] = consumer.offsets_for_times([TopicPartition("times", 0, base + 5 * 10 - 3)], timeout=10)
+    assert tp.offset == 5, "first record at or after the timestamp"
+    [tp] = consumer.offsets_for_times([TopicPartition("times", 0, base + 10**9)], timeout=10)
+    assert tp.offset == -1, "no record that late"
+    consumer.close()
+    results = admin(broker).list_offsets(
+        {
+            TopicPartition("times", 0): OffsetSpec.max_timestamp(),
+        }
+    )
+    info = results[TopicPartition("times", 0)].result(10)
+    assert (info.offset, info.timestamp) == (999, base + 9_990)
+    earliest = admin(broker).list_offsets({TopicPartition("times", 0): OffsetSpec.earliest()})
+    assert earliest[TopicPartition("times", 0)].result(10).offset == 0
+
+
+def test_admin_topics_configs_partitions_records(broker):
+    client = admin(broker)
+    # validate_only creates nothing
+    client.create_topics([NewTopic("admin-t", 2, 1)], validate_only=True)["admin-t"].result(10)
+    assert "admin-t" not in client.list_topics(timeout=10).topics
+    create_topic(broker, "admin-t", partitions=2, config={"retention.ms": "3600000", "cleanup.policy": "delete"})
+    meta = client.list_topics(timeout=10).topics["admin-t"]
+    assert sorted(meta.partitions) == [0, 1]
+
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "admin-t")
+    configs = client.describe_configs([resource])[resource].result(10)
+    assert configs["retention.ms"].value == "3600000"
+    assert configs["segment.bytes"].value == "1073741824"
+    assert configs["max.message.bytes"].value == "1048588"
+
+    alter = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        "admin-t",
+        incremental_configs=[
+            ConfigEntry("retention.ms", "60000", incremental_operation=AlterConfigOpType.SET),
+            ConfigEntry("segment.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+            ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND),
+        ],
+    )
+    client.incremental_alter_configs([alter])[alter].result(10)
+    configs = client.describe_configs([resource])[resource].result(10)
+    assert configs["retention.ms"].value == "60000"
+    assert configs["cleanup.policy"].value == "delete,compact"
+
+    bad = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        "admin-t",
+        incremental_configs=[ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)],
+    )
+    with pytest.raises(KafkaException) as err:
+        client.incremental_alter_configs([bad])[bad].result(10)
+    assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    broker_resource = ConfigResource(ConfigResource.Type.BROKER, "1")
+    broker_configs = client.describe_configs([broker_resource])[broker_resource].result(10)
+    assert broker_configs["num.partitions"].value == "1"
+    assert broker_configs["log.segment.bytes"].value == "1073741824"
+
+    client.create_partitions([NewPartitions("admin-t", 4)])["admin-t"].result(10)
+    assert len(client.list_topics(timeout=10).topics["admin-t"].partitions) == 4
+    with pytest.raises(KafkaException) as err:
+        client.create_partitions([NewPartitions("admin-t", 2)])["admin-t"].result(10)
+    assert err.value.args[0].code() == KafkaError.INVALID_PARTITIONS
+
+    produce(broker, "admin-t", [(b"k%d" % i, b"v", [], int(time.time() * 1000)) for i in range(100)], partitioner="consistent")
+    tp = TopicPartition("admin-t", 0)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "t"})
+    low, high = consumer.get_watermark_offsets(tp, timeout=10)
+    assert high > 2
+    deleted = client.delete_records([TopicPartition("admin-t", 0, 2)])
+    assert deleted[tp].result(10).low_watermark == 2
+    assert consumer.get_watermark_offsets(tp, timeout=10) == (2, high)
+    consumer.close()
+
+    client.delete_topics(["admin-t"])["admin-t"].result(10)
+    deadline = time.time() + 10
+    while "admin-t" in client.list_topics(timeout=10).topics and time.time() < deadline:
+        time.sleep(0.1)
+    assert "admin-t" not in client.list_topics(timeout=10).topics
+    assert not (broker.data_dir / "admin-t-0").exists()
+
+
+def test_describe_cluster(broker):
+    result = admin(broker).describe_cluster().result(10)
+    assert [n.id for n in result.nodes] == [1]
+    assert result.nodes[0].port == broker.port
+    assert len(result.cluster_id) == 22
+
+
+@pytest.mark.parametrize(
+    "topic,partitions,rf,code",
+    [
+        ("bad name!", 1, 1, KafkaError.TOPIC_EXCEPTION),
+        ("x" * 250, 1, 1, KafkaError.TOPIC_EXCEPTION),
+        ("ok", 0, 1, KafkaError.INVALID_PARTITIONS),
+        ("ok", 1, 3, KafkaError.INVALID_REPLICATION_FACTOR),
+    ],
+)
+def test_create_topics_errors(broker, topic, partitions, rf, code):
+    futures = admin(broker).create_topics([NewTopic(topic, partitions, rf)])
+    with pytest.raises(KafkaException) as err:
+        futures[topic].result(10)
+    assert err.value.args[0].code() == code
+
+
+def test_topic_already_exists(broker):
+    create_topic(broker, "twice", partitions=1)
+    with pytest.raises(KafkaException) as err:
+        create_topic(broker, "twice", partitions=1)
+    assert err.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
+
+
+def test_message_too_large(broker):
+    create_topic(broker, "small", partitions=1, config={"max.message.bytes": "2000"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    errors = []
+    producer.produce("small", b"x" * 5_000, on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(30)
+    assert errors[0] is not None and errors[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
+    assert len(consume(broker, "small", 1, 1, timeout=2)) == 0
+
+
+def test_unknown_topic_without_auto_create(make_broker):
+    broker = make_broker(auto_create_topics_enable=False)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.timeout.ms": 3000})
+    errors = []
+    producer.produce("nope", b"x", on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(10)
+    assert errors[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._MSG_TIMED_OUT)
+    assert "nope" not in admin(broker).list_topics(timeout=10).topics
+
+
+def test_auto_create_uses_num_partitions(make_broker):
+    broker = make_broker(num_partitions=4)
+    _, errors = produce(broker, "auto", [(b"k", b"v", [], int(time.time() * 1000))])
+    assert not errors
+    assert len(admin(broker).list_topics(timeout=10).topics["auto"].partitions) == 4
+
+
+def test_log_append_time_topic(broker):
+    create_topic(broker, "lat", partitions=1, config={"message.timestamp.type": "LogAppendTime"})
+    before = int(time.time() * 1000)
+    produce(broker, "lat", [(b"k", b"v", [], 1_000)])
+    [msg] = consume(broker, "lat", 1, 1)
+    kind, ts = msg.timestamp()
+    assert kind == 2  # TIMESTAMP_LOG_APPEND_TIME
+    assert before - 1_000 <= ts <= int(time.time() * 1000) + 1_000
+
+
+def test_long_poll_returns_when_data_arrives(broker):
+    create_topic(broker, "poll", partitions=1)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "p",
+            "fetch.wait.max.ms": 5000,
+            "fetch.min.bytes": 1,
+        }
+    )
+    consumer.assign([TopicPartition("poll", 0, OFFSET_BEGINNING)])
+    consumer.poll(1.0)
+    start = time.time()
+    produce(broker, "poll", [(b"k", b"v", [], int(time.time() * 1000))], **{"linger.ms": 0})
+    msg = None
+    while msg is None and time.time() - start < 10:
+        msg = consumer.poll(0.1)
+    assert msg is not None and msg.value() == b"v"
+    assert time.time() - start < 3, "the waiting fetch was woken by the append"
+    consumer.close()
