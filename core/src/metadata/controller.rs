@@ -89,6 +89,12 @@ impl Controller {
     /// Persists commands, then applies them and publishes the new image.
     pub fn submit(&self, commands: Vec<Command>) -> io::Result<Arc<MetadataImage>> {
         let mut journal = self.journal.lock().expect("journal lock");
+        self.submit_locked(&mut journal, commands)
+    }
+
+    /// `submit` for a caller that already holds the journal (validated
+    /// against the image it saw, so no other change can slip in between).
+    fn submit_locked(&self, journal: &mut Journal, commands: Vec<Command>) -> io::Result<Arc<MetadataImage>> {
         journal.append(&commands)?;
         let mut image = MetadataImage::clone(&self.image());
         commands.iter().for_each(|c| image.apply(c));
@@ -97,15 +103,15 @@ impl Controller {
         Ok(image)
     }
 
-    fn submit_api(&self, commands: Vec<Command>) -> Result<Arc<MetadataImage>, ApiError> {
-        self.submit(commands)
+    fn submit_api(&self, journal: &mut Journal, commands: Vec<Command>) -> Result<Arc<MetadataImage>, ApiError> {
+        self.submit_locked(journal, commands)
             .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, format!("metadata log write failed: {e}")))
     }
 
     /// Validates and (unless `validate_only`) creates a topic.
     pub fn create_topic(&self, config: &BrokerConfig, topic: &NewTopic, validate_only: bool) -> Result<TopicImage, ApiError> {
         // One creation at a time, so two requests cannot both pass the checks.
-        let _guard = self.journal.lock().expect("journal lock");
+        let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         validate_topic_name(&topic.name)?;
         if image.topics.contains_key(&topic.name) {
@@ -143,8 +149,7 @@ impl Controller {
             preview.apply(&command);
             return Ok(preview.topics.remove(&topic.name).expect("just applied"));
         }
-        drop(_guard);
-        let image = self.submit_api(vec![command])?;
+        let image = self.submit_api(&mut journal, vec![command])?;
         Ok(image.topics[&topic.name].clone())
     }
 
@@ -187,11 +192,12 @@ impl Controller {
         if !config.delete_topic_enable() {
             return Err(ApiError::new(ResponseError::TopicDeletionDisabled, "Topic deletion is disabled."));
         }
+        let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
             ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
         })?;
-        self.submit_api(vec![Command::DeleteTopic {
+        self.submit_api(&mut journal, vec![Command::DeleteTopic {
             name: name.to_string(),
             topic_id: topic.id,
         }])?;
@@ -199,7 +205,7 @@ impl Controller {
     }
 
     pub fn create_partitions(&self, name: &str, count: i32, assignments: Vec<Vec<i32>>, validate_only: bool) -> Result<(), ApiError> {
-        let _guard = self.journal.lock().expect("journal lock");
+        let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
             ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
@@ -233,14 +239,14 @@ impl Controller {
         if validate_only {
             return Ok(());
         }
-        drop(_guard);
-        self.submit_api(vec![Command::CreatePartitions { name: name.to_string(), partitions: added }])?;
+        self.submit_api(&mut journal, vec![Command::CreatePartitions { name: name.to_string(), partitions: added }])?;
         Ok(())
     }
 
     /// Applies topic config changes: `Some` sets, `None` removes. `replace`
     /// (legacy AlterConfigs) first removes every override not named.
     pub fn alter_topic_configs(&self, name: &str, changes: &[(String, Option<String>)], replace: bool, validate_only: bool) -> Result<(), ApiError> {
+        let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
             ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
@@ -263,13 +269,14 @@ impl Controller {
             commands.push(Command::SetConfig { scope: scope.clone(), key: key.clone(), value });
         }
         if !validate_only && !commands.is_empty() {
-            self.submit_api(commands)?;
+            self.submit_api(&mut journal, commands)?;
         }
         Ok(())
     }
 
     /// Applies cluster-wide dynamic broker config changes.
     pub fn alter_cluster_configs(&self, changes: &[(String, Option<String>)], validate_only: bool) -> Result<(), ApiError> {
+        let mut journal = self.journal.lock().expect("journal lock");
         let mut commands = Vec::new();
         for (key, value) in changes {
             let def = defs::broker_def(key)
@@ -289,7 +296,7 @@ impl Controller {
             commands.push(Command::SetConfig { scope: ConfigScope::ClusterDefault, key: key.clone(), value });
         }
         if !validate_only && !commands.is_empty() {
-            self.submit_api(commands)?;
+            self.submit_api(&mut journal, commands)?;
         }
         Ok(())
     }

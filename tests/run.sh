@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs the clients and tools the
+# tests drive (kcat from apt, Python clients from PyPI, kafkajs from npm),
+# builds weir once (release), then runs the Rust unit and integration tests
+# and the end-to-end suite against real weir processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+step "kcat (Debian's stock build, librdkafka 2.0.2)"
+if ! command -v kcat >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+fi
+kcat -V | head -1
+
+step "Python clients (tests/requirements.txt)"
+python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+step "kafkajs (tests/js)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+step "build weir (release, one target dir for everything)"
+cargo build --release --locked
+
+step "Rust unit and integration tests"
+cargo test --release --locked
+
+step "end-to-end tests with real clients"
+WEIR_BIN="$PWD/target/release/weir" python3 -m pytest tests/e2e -q --timeout 600 -p no:cacheprovider "$@"
