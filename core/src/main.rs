@@ -10,7 +10,11 @@ use weir::config::BrokerConfig;
 use weir::server::{self, Broker};
 
 #[derive(Parser)]
-#[command(name = "weir", version, about = "A streaming broker that speaks the Apache Kafka protocol")]
+#[command(
+    name = "weir",
+    version,
+    about = "A streaming broker that speaks the Apache Kafka protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,7 +58,9 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         config.set(key.trim(), value)?;
     }
     config.check()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let broker = Arc::new(Broker::open(config)?);
         let listeners = server::bind(&broker).await?;

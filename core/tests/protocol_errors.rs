@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 struct Weir {
     child: Child,
@@ -21,7 +23,11 @@ struct Weir {
 impl Weir {
     fn start(extra: &[&str]) -> Weir {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut args = vec![
             "serve".to_string(),
             "--set".into(),
@@ -44,13 +50,22 @@ impl Weir {
             assert!(Instant::now() < deadline, "weir did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Weir { child, port, _dir: dir }
+        Weir {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 
     fn connect(&self) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Client { stream, correlation: 0 }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            stream,
+            correlation: 0,
+        }
     }
 
     fn data_dir(&self) -> &Path {
@@ -104,16 +119,22 @@ impl Client {
         let frame = self.encode(request, version);
         self.send_raw(&frame);
         let mut body = self.read_frame()?;
-        let header = ResponseHeader::decode(&mut body, R::Response::header_version(version)).unwrap();
+        let header =
+            ResponseHeader::decode(&mut body, R::Response::header_version(version)).unwrap();
         assert_eq!(header.correlation_id, self.correlation);
         Some(R::Response::decode(&mut body, version).unwrap())
     }
 }
 
 fn api_versions_ok(client: &mut Client) {
-    let response = client.call(&ApiVersionsRequest::default(), 3).expect("connection alive");
+    let response = client
+        .call(&ApiVersionsRequest::default(), 3)
+        .expect("connection alive");
     assert_eq!(response.error_code, 0);
-    assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16 && k.min_version == 0));
+    assert!(response
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::Produce as i16 && k.min_version == 0));
 }
 
 fn create_topic(client: &mut Client, name: &str, configs: &[(&str, &str)]) {
@@ -131,8 +152,14 @@ fn create_topic(client: &mut Client, name: &str, configs: &[(&str, &str)]) {
                 })
                 .collect(),
         );
-    let response = client.call(&CreateTopicsRequest::default().with_topics(vec![topic]), 7).unwrap();
-    assert_eq!(response.topics[0].error_code, 0, "{:?}", response.topics[0].error_message);
+    let response = client
+        .call(&CreateTopicsRequest::default().with_topics(vec![topic]), 7)
+        .unwrap();
+    assert_eq!(
+        response.topics[0].error_code, 0,
+        "{:?}",
+        response.topics[0].error_message
+    );
 }
 
 fn batch(count: usize, value_size: usize) -> Bytes {
@@ -154,33 +181,52 @@ fn batch(count: usize, value_size: usize) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
     RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
     buf.freeze()
 }
 
-fn produce(client: &mut Client, topic: &str, acks: i16, records: Bytes, version: i16) -> Option<ProduceResponse> {
+fn produce(
+    client: &mut Client,
+    topic: &str,
+    acks: i16,
+    records: Bytes,
+    version: i16,
+) -> Option<ProduceResponse> {
     let data = produce_request::TopicProduceData::default()
         .with_name(TopicName(StrBytes::from_string(topic.into())))
         .with_partition_data(vec![produce_request::PartitionProduceData::default()
             .with_index(0)
             .with_records(Some(records))]);
-    let request = ProduceRequest::default().with_acks(acks).with_timeout_ms(5000).with_topic_data(vec![data]);
+    let request = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![data]);
     client.call(&request, version)
 }
 
 fn produce_error(client: &mut Client, topic: &str, records: Bytes) -> (i16, Option<String>) {
     let response = produce(client, topic, -1, records, 9).expect("answered");
     let p = &response.responses[0].partition_responses[0];
-    (p.error_code, p.error_message.as_ref().map(|m| m.to_string()))
+    (
+        p.error_code,
+        p.error_message.as_ref().map(|m| m.to_string()),
+    )
 }
 
 fn log_end_offset(client: &mut Client, topic: &str) -> i64 {
-    let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
-        list_offsets_request::ListOffsetsTopic::default()
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
             .with_name(TopicName(StrBytes::from_string(topic.into())))
-            .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1)]),
-    ]);
+            .with_partitions(vec![
+                list_offsets_request::ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-1),
+            ])]);
     client.call(&request, 7).unwrap().topics[0].partitions[0].offset
 }
 
@@ -192,7 +238,10 @@ fn oversized_and_negative_frames_close_only_that_connection() {
 
     let mut client = weir.connect();
     // Announce 1 GiB: the broker must close without waiting for (or allocating) it.
-    client.stream.write_all(&(1i32 << 30).to_be_bytes()).unwrap();
+    client
+        .stream
+        .write_all(&(1i32 << 30).to_be_bytes())
+        .unwrap();
     assert!(client.read_frame().is_none(), "connection closed");
 
     let mut client = weir.connect();
@@ -228,7 +277,10 @@ fn unknown_api_key_and_versions_get_unsupported_version() {
     assert_eq!(body.get_i32(), 78);
     let response = ApiVersionsResponse::decode(&mut body, 0).unwrap();
     assert_eq!(response.error_code, 35);
-    assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Fetch as i16));
+    assert!(response
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::Fetch as i16));
 
     // Produce v2 (message format v1) is advertised for librdkafka but refused.
     let frame = client.encode(&MetadataRequest::default(), 1);
@@ -282,9 +334,16 @@ fn bad_batches_get_kafka_errors_and_nothing_is_appended() {
     assert_eq!(code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
 
     let response = produce(&mut client, "t", 5, batch(1, 1), 9).unwrap();
-    assert_eq!(response.responses[0].partition_responses[0].error_code, 21, "INVALID_REQUIRED_ACKS");
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code, 21,
+        "INVALID_REQUIRED_ACKS"
+    );
 
-    assert_eq!(log_end_offset(&mut client, "t"), 3, "only the good batch was stored");
+    assert_eq!(
+        log_end_offset(&mut client, "t"),
+        3,
+        "only the good batch was stored"
+    );
 
     // A failed acks=0 produce closes the connection, as Kafka does.
     assert!(produce(&mut client, "missing", 0, batch(1, 1), 9).is_none());

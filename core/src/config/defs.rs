@@ -120,64 +120,388 @@ const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
 
 macro_rules! broker {
     ($name:literal, $kind:expr, $default:expr, $dynamic:literal, $doc:literal) => {
-        BrokerDef { name: $name, kind: $kind, default: $default, dynamic: $dynamic, doc: $doc }
+        BrokerDef {
+            name: $name,
+            kind: $kind,
+            default: $default,
+            dynamic: $dynamic,
+            doc: $doc,
+        }
     };
 }
 
 pub static BROKER: &[BrokerDef] = &[
-    broker!("node.id", Kind::Int(0, IMAX), Some("1"), false, "This broker's id."),
-    broker!("listeners", Kind::List, Some("PLAINTEXT://127.0.0.1:9092"), false, "Addresses to listen on, as PLAINTEXT://host:port."),
-    broker!("advertised.listeners", Kind::List, None, false, "Addresses clients are told to use; defaults to listeners."),
-    broker!("log.dirs", Kind::List, None, false, "Data directories; defaults to log.dir."),
-    broker!("log.dir", Kind::String, Some("./weir-data"), false, "The data directory when log.dirs is not set."),
-    broker!("metadata.log.dir", Kind::String, None, false, "Where the metadata command log lives; defaults to the first log dir."),
-    broker!("log.engine", Kind::Enum(&["disk", "null"]), Some("disk"), false, "Weir: 'null' acknowledges produce without storing anything (benchmarks only)."),
-    broker!("num.partitions", Kind::Int(1, IMAX), Some("1"), true, "Default partition count of auto-created topics."),
-    broker!("default.replication.factor", Kind::Short(1, 32767), Some("1"), false, "Default replication factor of auto-created topics."),
-    broker!("auto.create.topics.enable", Kind::Bool, Some("true"), false, "Create a topic when a client asks for metadata of an unknown one."),
-    broker!("delete.topic.enable", Kind::Bool, Some("true"), false, "Allow DeleteTopics."),
-    broker!("message.max.bytes", Kind::Int(0, IMAX), Some("1048588"), true, "Largest record batch a topic accepts."),
-    broker!("socket.request.max.bytes", Kind::Int(1, IMAX), Some("104857600"), false, "Largest request frame; a larger frame closes the connection."),
-    broker!("connections.max.idle.ms", Kind::Long(1, MAX), Some("600000"), false, "Close connections idle this long."),
-    broker!("num.io.threads", Kind::Int(1, 1024), Some("8"), false, "Accepted for compatibility; Weir runs on one async runtime sized to the machine."),
-    broker!("num.network.threads", Kind::Int(1, 1024), Some("3"), false, "Accepted for compatibility."),
-    broker!("log.segment.bytes", Kind::Int(14, IMAX), Some("1073741824"), true, "Segment size before rolling."),
-    broker!("log.roll.ms", Kind::Long(1, MAX), None, true, "Segment age before rolling; defaults to log.roll.hours."),
-    broker!("log.roll.hours", Kind::Int(1, IMAX), Some("168"), false, "Segment age in hours before rolling."),
-    broker!("log.roll.jitter.ms", Kind::Long(0, MAX), None, true, "Jitter subtracted from the roll time."),
-    broker!("log.roll.jitter.hours", Kind::Int(0, IMAX), Some("0"), false, "Jitter in hours."),
-    broker!("log.index.interval.bytes", Kind::Int(0, IMAX), Some("4096"), true, "Bytes between offset index entries."),
-    broker!("log.index.size.max.bytes", Kind::Int(4, IMAX), Some("10485760"), true, "Largest offset index file."),
-    broker!("log.flush.interval.messages", Kind::Long(1, MAX), Some("9223372036854775807"), true, "fsync after this many messages."),
-    broker!("log.flush.interval.ms", Kind::Long(0, MAX), None, true, "fsync after this long; defaults to log.flush.scheduler.interval.ms."),
-    broker!("log.flush.scheduler.interval.ms", Kind::Long(0, MAX), Some("9223372036854775807"), false, "How often the flusher checks logs."),
-    broker!("log.flush.offset.checkpoint.interval.ms", Kind::Int(0, IMAX), Some("60000"), false, "How often recovery points are checkpointed."),
-    broker!("log.retention.ms", Kind::Long(-1, MAX), None, true, "Retention time; defaults to log.retention.minutes."),
-    broker!("log.retention.minutes", Kind::Int(-1, IMAX), None, false, "Retention time in minutes; defaults to log.retention.hours."),
-    broker!("log.retention.hours", Kind::Int(-1, IMAX), Some("168"), false, "Retention time in hours."),
-    broker!("log.retention.bytes", Kind::Long(-1, MAX), Some("-1"), true, "Retention size per partition."),
-    broker!("log.retention.check.interval.ms", Kind::Long(1, MAX), Some("300000"), false, "How often retention runs."),
-    broker!("log.cleanup.policy", Kind::EnumList(CLEANUP), Some("delete"), true, "delete and/or compact."),
-    broker!("log.cleaner.enable", Kind::Bool, Some("true"), false, "Run the log cleaner for compacted topics."),
-    broker!("log.cleaner.delete.retention.ms", Kind::Long(0, MAX), Some("86400000"), true, "How long tombstones are kept."),
-    broker!("log.cleaner.min.compaction.lag.ms", Kind::Long(0, MAX), Some("0"), true, "Minimum age before compaction."),
-    broker!("log.cleaner.max.compaction.lag.ms", Kind::Long(1, MAX), Some("9223372036854775807"), true, "Maximum age before compaction."),
-    broker!("log.cleaner.min.cleanable.ratio", Kind::Double(0.0, 1.0), Some("0.5"), true, "Dirty ratio that triggers compaction."),
-    broker!("log.segment.delete.delay.ms", Kind::Long(0, MAX), Some("60000"), true, "Delay before a deleted segment's files are removed."),
-    broker!("log.preallocate", Kind::Bool, Some("false"), true, "Preallocate segment files."),
-    broker!("log.message.timestamp.type", Kind::Enum(TIMESTAMP_TYPE), Some("CreateTime"), true, "CreateTime or LogAppendTime."),
-    broker!("log.message.timestamp.before.max.ms", Kind::Long(0, MAX), Some("9223372036854775807"), true, "How far in the past a CreateTime timestamp may be."),
-    broker!("log.message.timestamp.after.max.ms", Kind::Long(0, MAX), Some("3600000"), true, "How far in the future a CreateTime timestamp may be."),
-    broker!("compression.type", Kind::Enum(COMPRESSION), Some("producer"), true, "Final compression of a topic; 'producer' keeps what the producer sent."),
-    broker!("min.insync.replicas", Kind::Int(1, IMAX), Some("1"), true, "Replicas that must hold a batch for acks=all."),
-    broker!("unclean.leader.election.enable", Kind::Bool, Some("false"), true, "Allow a leader from outside the ISR."),
-    broker!("replica.lag.time.max.ms", Kind::Long(1, MAX), Some("30000"), false, "A follower this far behind leaves the ISR."),
-    broker!("offsets.topic.num.partitions", Kind::Int(1, IMAX), Some("50"), false, "Partitions of __consumer_offsets."),
-    broker!("offsets.topic.replication.factor", Kind::Short(1, 32767), Some("1"), false, "Replication factor of __consumer_offsets."),
-    broker!("offsets.retention.minutes", Kind::Int(1, IMAX), Some("10080"), false, "How long committed offsets of empty groups are kept."),
-    broker!("group.initial.rebalance.delay.ms", Kind::Int(0, IMAX), Some("3000"), false, "Delay of a new group's first rebalance."),
-    broker!("group.min.session.timeout.ms", Kind::Int(0, IMAX), Some("6000"), false, "Smallest session timeout a member may ask for."),
-    broker!("group.max.session.timeout.ms", Kind::Int(0, IMAX), Some("1800000"), false, "Largest session timeout a member may ask for."),
+    broker!(
+        "node.id",
+        Kind::Int(0, IMAX),
+        Some("1"),
+        false,
+        "This broker's id."
+    ),
+    broker!(
+        "listeners",
+        Kind::List,
+        Some("PLAINTEXT://127.0.0.1:9092"),
+        false,
+        "Addresses to listen on, as PLAINTEXT://host:port."
+    ),
+    broker!(
+        "advertised.listeners",
+        Kind::List,
+        None,
+        false,
+        "Addresses clients are told to use; defaults to listeners."
+    ),
+    broker!(
+        "log.dirs",
+        Kind::List,
+        None,
+        false,
+        "Data directories; defaults to log.dir."
+    ),
+    broker!(
+        "log.dir",
+        Kind::String,
+        Some("./weir-data"),
+        false,
+        "The data directory when log.dirs is not set."
+    ),
+    broker!(
+        "metadata.log.dir",
+        Kind::String,
+        None,
+        false,
+        "Where the metadata command log lives; defaults to the first log dir."
+    ),
+    broker!(
+        "log.engine",
+        Kind::Enum(&["disk", "null"]),
+        Some("disk"),
+        false,
+        "Weir: 'null' acknowledges produce without storing anything (benchmarks only)."
+    ),
+    broker!(
+        "num.partitions",
+        Kind::Int(1, IMAX),
+        Some("1"),
+        true,
+        "Default partition count of auto-created topics."
+    ),
+    broker!(
+        "default.replication.factor",
+        Kind::Short(1, 32767),
+        Some("1"),
+        false,
+        "Default replication factor of auto-created topics."
+    ),
+    broker!(
+        "auto.create.topics.enable",
+        Kind::Bool,
+        Some("true"),
+        false,
+        "Create a topic when a client asks for metadata of an unknown one."
+    ),
+    broker!(
+        "delete.topic.enable",
+        Kind::Bool,
+        Some("true"),
+        false,
+        "Allow DeleteTopics."
+    ),
+    broker!(
+        "message.max.bytes",
+        Kind::Int(0, IMAX),
+        Some("1048588"),
+        true,
+        "Largest record batch a topic accepts."
+    ),
+    broker!(
+        "socket.request.max.bytes",
+        Kind::Int(1, IMAX),
+        Some("104857600"),
+        false,
+        "Largest request frame; a larger frame closes the connection."
+    ),
+    broker!(
+        "connections.max.idle.ms",
+        Kind::Long(1, MAX),
+        Some("600000"),
+        false,
+        "Close connections idle this long."
+    ),
+    broker!(
+        "num.io.threads",
+        Kind::Int(1, 1024),
+        Some("8"),
+        false,
+        "Accepted for compatibility; Weir runs on one async runtime sized to the machine."
+    ),
+    broker!(
+        "num.network.threads",
+        Kind::Int(1, 1024),
+        Some("3"),
+        false,
+        "Accepted for compatibility."
+    ),
+    broker!(
+        "log.segment.bytes",
+        Kind::Int(14, IMAX),
+        Some("1073741824"),
+        true,
+        "Segment size before rolling."
+    ),
+    broker!(
+        "log.roll.ms",
+        Kind::Long(1, MAX),
+        None,
+        true,
+        "Segment age before rolling; defaults to log.roll.hours."
+    ),
+    broker!(
+        "log.roll.hours",
+        Kind::Int(1, IMAX),
+        Some("168"),
+        false,
+        "Segment age in hours before rolling."
+    ),
+    broker!(
+        "log.roll.jitter.ms",
+        Kind::Long(0, MAX),
+        None,
+        true,
+        "Jitter subtracted from the roll time."
+    ),
+    broker!(
+        "log.roll.jitter.hours",
+        Kind::Int(0, IMAX),
+        Some("0"),
+        false,
+        "Jitter in hours."
+    ),
+    broker!(
+        "log.index.interval.bytes",
+        Kind::Int(0, IMAX),
+        Some("4096"),
+        true,
+        "Bytes between offset index entries."
+    ),
+    broker!(
+        "log.index.size.max.bytes",
+        Kind::Int(4, IMAX),
+        Some("10485760"),
+        true,
+        "Largest offset index file."
+    ),
+    broker!(
+        "log.flush.interval.messages",
+        Kind::Long(1, MAX),
+        Some("9223372036854775807"),
+        true,
+        "fsync after this many messages."
+    ),
+    broker!(
+        "log.flush.interval.ms",
+        Kind::Long(0, MAX),
+        None,
+        true,
+        "fsync after this long; defaults to log.flush.scheduler.interval.ms."
+    ),
+    broker!(
+        "log.flush.scheduler.interval.ms",
+        Kind::Long(0, MAX),
+        Some("9223372036854775807"),
+        false,
+        "How often the flusher checks logs."
+    ),
+    broker!(
+        "log.flush.offset.checkpoint.interval.ms",
+        Kind::Int(0, IMAX),
+        Some("60000"),
+        false,
+        "How often recovery points are checkpointed."
+    ),
+    broker!(
+        "log.retention.ms",
+        Kind::Long(-1, MAX),
+        None,
+        true,
+        "Retention time; defaults to log.retention.minutes."
+    ),
+    broker!(
+        "log.retention.minutes",
+        Kind::Int(-1, IMAX),
+        None,
+        false,
+        "Retention time in minutes; defaults to log.retention.hours."
+    ),
+    broker!(
+        "log.retention.hours",
+        Kind::Int(-1, IMAX),
+        Some("168"),
+        false,
+        "Retention time in hours."
+    ),
+    broker!(
+        "log.retention.bytes",
+        Kind::Long(-1, MAX),
+        Some("-1"),
+        true,
+        "Retention size per partition."
+    ),
+    broker!(
+        "log.retention.check.interval.ms",
+        Kind::Long(1, MAX),
+        Some("300000"),
+        false,
+        "How often retention runs."
+    ),
+    broker!(
+        "log.cleanup.policy",
+        Kind::EnumList(CLEANUP),
+        Some("delete"),
+        true,
+        "delete and/or compact."
+    ),
+    broker!(
+        "log.cleaner.enable",
+        Kind::Bool,
+        Some("true"),
+        false,
+        "Run the log cleaner for compacted topics."
+    ),
+    broker!(
+        "log.cleaner.delete.retention.ms",
+        Kind::Long(0, MAX),
+        Some("86400000"),
+        true,
+        "How long tombstones are kept."
+    ),
+    broker!(
+        "log.cleaner.min.compaction.lag.ms",
+        Kind::Long(0, MAX),
+        Some("0"),
+        true,
+        "Minimum age before compaction."
+    ),
+    broker!(
+        "log.cleaner.max.compaction.lag.ms",
+        Kind::Long(1, MAX),
+        Some("9223372036854775807"),
+        true,
+        "Maximum age before compaction."
+    ),
+    broker!(
+        "log.cleaner.min.cleanable.ratio",
+        Kind::Double(0.0, 1.0),
+        Some("0.5"),
+        true,
+        "Dirty ratio that triggers compaction."
+    ),
+    broker!(
+        "log.segment.delete.delay.ms",
+        Kind::Long(0, MAX),
+        Some("60000"),
+        true,
+        "Delay before a deleted segment's files are removed."
+    ),
+    broker!(
+        "log.preallocate",
+        Kind::Bool,
+        Some("false"),
+        true,
+        "Preallocate segment files."
+    ),
+    broker!(
+        "log.message.timestamp.type",
+        Kind::Enum(TIMESTAMP_TYPE),
+        Some("CreateTime"),
+        true,
+        "CreateTime or LogAppendTime."
+    ),
+    broker!(
+        "log.message.timestamp.before.max.ms",
+        Kind::Long(0, MAX),
+        Some("9223372036854775807"),
+        true,
+        "How far in the past a CreateTime timestamp may be."
+    ),
+    broker!(
+        "log.message.timestamp.after.max.ms",
+        Kind::Long(0, MAX),
+        Some("3600000"),
+        true,
+        "How far in the future a CreateTime timestamp may be."
+    ),
+    broker!(
+        "compression.type",
+        Kind::Enum(COMPRESSION),
+        Some("producer"),
+        true,
+        "Final compression of a topic; 'producer' keeps what the producer sent."
+    ),
+    broker!(
+        "min.insync.replicas",
+        Kind::Int(1, IMAX),
+        Some("1"),
+        true,
+        "Replicas that must hold a batch for acks=all."
+    ),
+    broker!(
+        "unclean.leader.election.enable",
+        Kind::Bool,
+        Some("false"),
+        true,
+        "Allow a leader from outside the ISR."
+    ),
+    broker!(
+        "replica.lag.time.max.ms",
+        Kind::Long(1, MAX),
+        Some("30000"),
+        false,
+        "A follower this far behind leaves the ISR."
+    ),
+    broker!(
+        "offsets.topic.num.partitions",
+        Kind::Int(1, IMAX),
+        Some("50"),
+        false,
+        "Partitions of __consumer_offsets."
+    ),
+    broker!(
+        "offsets.topic.replication.factor",
+        Kind::Short(1, 32767),
+        Some("1"),
+        false,
+        "Replication factor of __consumer_offsets."
+    ),
+    broker!(
+        "offsets.retention.minutes",
+        Kind::Int(1, IMAX),
+        Some("10080"),
+        false,
+        "How long committed offsets of empty groups are kept."
+    ),
+    broker!(
+        "group.initial.rebalance.delay.ms",
+        Kind::Int(0, IMAX),
+        Some("3000"),
+        false,
+        "Delay of a new group's first rebalance."
+    ),
+    broker!(
+        "group.min.session.timeout.ms",
+        Kind::Int(0, IMAX),
+        Some("6000"),
+        false,
+        "Smallest session timeout a member may ask for."
+    ),
+    broker!(
+        "group.max.session.timeout.ms",
+        Kind::Int(0, IMAX),
+        Some("1800000"),
+        false,
+        "Largest session timeout a member may ask for."
+    ),
 ];
 
 macro_rules! topic {
@@ -187,29 +511,148 @@ macro_rules! topic {
 }
 
 pub static TOPIC: &[TopicDef] = &[
-    topic!("cleanup.policy", Kind::EnumList(CLEANUP), ["log.cleanup.policy"], "delete and/or compact."),
-    topic!("compression.type", Kind::Enum(COMPRESSION), ["compression.type"], "Final compression; 'producer' keeps the producer's codec."),
-    topic!("delete.retention.ms", Kind::Long(0, MAX), ["log.cleaner.delete.retention.ms"], "How long tombstones are kept."),
-    topic!("file.delete.delay.ms", Kind::Long(0, MAX), ["log.segment.delete.delay.ms"], "Delay before deleted segment files are removed."),
-    topic!("flush.messages", Kind::Long(1, MAX), ["log.flush.interval.messages"], "fsync after this many messages."),
-    topic!("flush.ms", Kind::Long(0, MAX), ["log.flush.interval.ms", "log.flush.scheduler.interval.ms"], "fsync after this long."),
-    topic!("index.interval.bytes", Kind::Int(0, IMAX), ["log.index.interval.bytes"], "Bytes between offset index entries."),
-    topic!("max.compaction.lag.ms", Kind::Long(1, MAX), ["log.cleaner.max.compaction.lag.ms"], "Maximum age before compaction."),
-    topic!("max.message.bytes", Kind::Int(0, IMAX), ["message.max.bytes"], "Largest record batch accepted."),
-    topic!("message.timestamp.type", Kind::Enum(TIMESTAMP_TYPE), ["log.message.timestamp.type"], "CreateTime or LogAppendTime."),
-    topic!("message.timestamp.before.max.ms", Kind::Long(0, MAX), ["log.message.timestamp.before.max.ms"], "How far in the past a timestamp may be."),
-    topic!("message.timestamp.after.max.ms", Kind::Long(0, MAX), ["log.message.timestamp.after.max.ms"], "How far in the future a timestamp may be."),
-    topic!("min.cleanable.dirty.ratio", Kind::Double(0.0, 1.0), ["log.cleaner.min.cleanable.ratio"], "Dirty ratio that triggers compaction."),
-    topic!("min.compaction.lag.ms", Kind::Long(0, MAX), ["log.cleaner.min.compaction.lag.ms"], "Minimum age before compaction."),
-    topic!("min.insync.replicas", Kind::Int(1, IMAX), ["min.insync.replicas"], "Replicas that must hold a batch for acks=all."),
-    topic!("preallocate", Kind::Bool, ["log.preallocate"], "Preallocate segment files."),
-    topic!("retention.bytes", Kind::Long(-1, MAX), ["log.retention.bytes"], "Retention size per partition."),
-    topic!("retention.ms", Kind::Long(-1, MAX), ["log.retention.ms", "log.retention.minutes" * 60000, "log.retention.hours" * 3600000], "Retention time."),
-    topic!("segment.bytes", Kind::Int(14, IMAX), ["log.segment.bytes"], "Segment size before rolling."),
-    topic!("segment.index.bytes", Kind::Int(4, IMAX), ["log.index.size.max.bytes"], "Largest offset index file."),
-    topic!("segment.jitter.ms", Kind::Long(0, MAX), ["log.roll.jitter.ms", "log.roll.jitter.hours" * 3600000], "Jitter subtracted from the roll time."),
-    topic!("segment.ms", Kind::Long(1, MAX), ["log.roll.ms", "log.roll.hours" * 3600000], "Segment age before rolling."),
-    topic!("unclean.leader.election.enable", Kind::Bool, ["unclean.leader.election.enable"], "Allow a leader from outside the ISR."),
+    topic!(
+        "cleanup.policy",
+        Kind::EnumList(CLEANUP),
+        ["log.cleanup.policy"],
+        "delete and/or compact."
+    ),
+    topic!(
+        "compression.type",
+        Kind::Enum(COMPRESSION),
+        ["compression.type"],
+        "Final compression; 'producer' keeps the producer's codec."
+    ),
+    topic!(
+        "delete.retention.ms",
+        Kind::Long(0, MAX),
+        ["log.cleaner.delete.retention.ms"],
+        "How long tombstones are kept."
+    ),
+    topic!(
+        "file.delete.delay.ms",
+        Kind::Long(0, MAX),
+        ["log.segment.delete.delay.ms"],
+        "Delay before deleted segment files are removed."
+    ),
+    topic!(
+        "flush.messages",
+        Kind::Long(1, MAX),
+        ["log.flush.interval.messages"],
+        "fsync after this many messages."
+    ),
+    topic!(
+        "flush.ms",
+        Kind::Long(0, MAX),
+        ["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
+        "fsync after this long."
+    ),
+    topic!(
+        "index.interval.bytes",
+        Kind::Int(0, IMAX),
+        ["log.index.interval.bytes"],
+        "Bytes between offset index entries."
+    ),
+    topic!(
+        "max.compaction.lag.ms",
+        Kind::Long(1, MAX),
+        ["log.cleaner.max.compaction.lag.ms"],
+        "Maximum age before compaction."
+    ),
+    topic!(
+        "max.message.bytes",
+        Kind::Int(0, IMAX),
+        ["message.max.bytes"],
+        "Largest record batch accepted."
+    ),
+    topic!(
+        "message.timestamp.type",
+        Kind::Enum(TIMESTAMP_TYPE),
+        ["log.message.timestamp.type"],
+        "CreateTime or LogAppendTime."
+    ),
+    topic!(
+        "message.timestamp.before.max.ms",
+        Kind::Long(0, MAX),
+        ["log.message.timestamp.before.max.ms"],
+        "How far in the past a timestamp may be."
+    ),
+    topic!(
+        "message.timestamp.after.max.ms",
+        Kind::Long(0, MAX),
+        ["log.message.timestamp.after.max.ms"],
+        "How far in the future a timestamp may be."
+    ),
+    topic!(
+        "min.cleanable.dirty.ratio",
+        Kind::Double(0.0, 1.0),
+        ["log.cleaner.min.cleanable.ratio"],
+        "Dirty ratio that triggers compaction."
+    ),
+    topic!(
+        "min.compaction.lag.ms",
+        Kind::Long(0, MAX),
+        ["log.cleaner.min.compaction.lag.ms"],
+        "Minimum age before compaction."
+    ),
+    topic!(
+        "min.insync.replicas",
+        Kind::Int(1, IMAX),
+        ["min.insync.replicas"],
+        "Replicas that must hold a batch for acks=all."
+    ),
+    topic!(
+        "preallocate",
+        Kind::Bool,
+        ["log.preallocate"],
+        "Preallocate segment files."
+    ),
+    topic!(
+        "retention.bytes",
+        Kind::Long(-1, MAX),
+        ["log.retention.bytes"],
+        "Retention size per partition."
+    ),
+    topic!(
+        "retention.ms",
+        Kind::Long(-1, MAX),
+        [
+            "log.retention.ms",
+            "log.retention.minutes" * 60000,
+            "log.retention.hours" * 3600000
+        ],
+        "Retention time."
+    ),
+    topic!(
+        "segment.bytes",
+        Kind::Int(14, IMAX),
+        ["log.segment.bytes"],
+        "Segment size before rolling."
+    ),
+    topic!(
+        "segment.index.bytes",
+        Kind::Int(4, IMAX),
+        ["log.index.size.max.bytes"],
+        "Largest offset index file."
+    ),
+    topic!(
+        "segment.jitter.ms",
+        Kind::Long(0, MAX),
+        ["log.roll.jitter.ms", "log.roll.jitter.hours" * 3600000],
+        "Jitter subtracted from the roll time."
+    ),
+    topic!(
+        "segment.ms",
+        Kind::Long(1, MAX),
+        ["log.roll.ms", "log.roll.hours" * 3600000],
+        "Segment age before rolling."
+    ),
+    topic!(
+        "unclean.leader.election.enable",
+        Kind::Bool,
+        ["unclean.leader.election.enable"],
+        "Allow a leader from outside the ISR."
+    ),
 ];
 
 pub fn broker_def(name: &str) -> Option<&'static BrokerDef> {
@@ -239,8 +682,37 @@ mod tests {
         assert!(Kind::Int(1, 10).validate("11").is_err());
         assert!(Kind::Int(1, 10).validate("x").is_err());
         assert_eq!(Kind::Bool.validate("TRUE").unwrap(), "true");
-        assert_eq!(Kind::Enum(TIMESTAMP_TYPE).validate("logappendtime").unwrap(), "LogAppendTime");
-        assert_eq!(Kind::EnumList(CLEANUP).validate("compact, delete").unwrap(), "compact,delete");
+        assert_eq!(
+            Kind::Enum(TIMESTAMP_TYPE)
+                .validate("logappendtime")
+                .unwrap(),
+            "LogAppendTime"
+        );
+        assert_eq!(
+            Kind::EnumList(CLEANUP).validate("compact, delete").unwrap(),
+            "compact,delete"
+        );
         assert!(Kind::EnumList(CLEANUP).validate("compact,shred").is_err());
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    /// docs/configuration.md documents every config Weir accepts.
+    #[test]
+    fn configuration_reference_lists_every_key() {
+        let doc = include_str!("../../../docs/configuration.md");
+        for name in BROKER
+            .iter()
+            .map(|d| d.name)
+            .chain(TOPIC.iter().map(|d| d.name))
+        {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/configuration.md does not mention {name}"
+            );
+        }
     }
 }

@@ -20,9 +20,15 @@ pub enum ConfigError {
     #[error("invalid value for `{key}`: {reason}")]
     Invalid { key: String, reason: String },
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid TOML: {source}")]
-    Toml { path: PathBuf, source: toml::de::Error },
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
 }
 
 /// Where a config value came from, as Kafka's DescribeConfigs reports it.
@@ -57,16 +63,25 @@ impl Listener {
     pub fn parse(value: &str) -> Result<Listener, String> {
         let rest = match value.split_once("://") {
             Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
-            Some((proto, _)) => return Err(format!("security protocol {proto} is not supported yet; use PLAINTEXT")),
+            Some((proto, _)) => {
+                return Err(format!(
+                    "security protocol {proto} is not supported yet; use PLAINTEXT"
+                ))
+            }
             None => value,
         };
         let (host, port) = rest
             .rsplit_once(':')
             .ok_or_else(|| format!("{value:?} is not host:port"))?;
-        let port = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
+        let port = port
+            .parse()
+            .map_err(|_| format!("{port:?} is not a port"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let host = if host.is_empty() { "0.0.0.0" } else { host };
-        Ok(Listener { host: host.to_string(), port })
+        Ok(Listener {
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -109,7 +124,11 @@ impl BrokerConfig {
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Array(items) => items
                     .iter()
-                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 toml::Value::Datetime(d) => d.to_string(),
@@ -122,10 +141,13 @@ impl BrokerConfig {
     /// Sets one value, validated against its definition.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let def = broker_def(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let value = def.kind.validate(value).map_err(|reason| ConfigError::Invalid {
-            key: name.to_string(),
-            reason,
-        })?;
+        let value = def
+            .kind
+            .validate(value)
+            .map_err(|reason| ConfigError::Invalid {
+                key: name.to_string(),
+                reason,
+            })?;
         self.set.insert(name.to_string(), value);
         Ok(())
     }
@@ -169,14 +191,19 @@ impl BrokerConfig {
         self.get(name).as_deref() == Some("true")
     }
     fn list(&self, name: &str) -> Vec<String> {
-        self.get(name).map(|v| defs::split_list(&v)).unwrap_or_default()
+        self.get(name)
+            .map(|v| defs::split_list(&v))
+            .unwrap_or_default()
     }
 
     pub fn node_id(&self) -> i32 {
         self.num("node.id") as i32
     }
     pub fn listeners(&self) -> Vec<Listener> {
-        self.list("listeners").iter().filter_map(|l| Listener::parse(l).ok()).collect()
+        self.list("listeners")
+            .iter()
+            .filter_map(|l| Listener::parse(l).ok())
+            .collect()
     }
     pub fn advertised_listeners(&self) -> Vec<Listener> {
         let advertised: Vec<Listener> = self
@@ -255,7 +282,11 @@ impl ConfigView<'_> {
 
     /// A topic config's value: the override if any, else the first synonym set
     /// explicitly, else the first synonym default, scaled by its factor.
-    pub fn topic_value(&self, def: &TopicDef, overrides: &BTreeMap<String, String>) -> (String, Source) {
+    pub fn topic_value(
+        &self,
+        def: &TopicDef,
+        overrides: &BTreeMap<String, String>,
+    ) -> (String, Source) {
         if let Some(v) = overrides.get(def.name) {
             return (v.clone(), Source::Topic);
         }
@@ -270,7 +301,10 @@ impl ConfigView<'_> {
             }
         };
         for (name, factor) in def.synonyms {
-            if let Some((v, source)) = self.broker_value(name).filter(|(_, s)| *s != Source::Default) {
+            if let Some((v, source)) = self
+                .broker_value(name)
+                .filter(|(_, s)| *s != Source::Default)
+            {
                 return (scaled(v, *factor), source);
             }
         }
@@ -284,13 +318,21 @@ impl ConfigView<'_> {
 
     fn topic_num(&self, name: &str, overrides: &BTreeMap<String, String>) -> i64 {
         let def = topic_def(name).expect("known topic config");
-        self.topic_value(def, overrides).0.parse().unwrap_or(i64::MAX)
+        self.topic_value(def, overrides)
+            .0
+            .parse()
+            .unwrap_or(i64::MAX)
     }
 
     /// The log settings of a topic with these overrides.
     pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
         let num = |name: &str| self.topic_num(name, overrides);
-        let timestamp_type = self.topic_value(topic_def("message.timestamp.type").expect("known"), overrides).0;
+        let timestamp_type = self
+            .topic_value(
+                topic_def("message.timestamp.type").expect("known"),
+                overrides,
+            )
+            .0;
         LogConfig {
             segment_bytes: num("segment.bytes") as u64,
             segment_ms: num("segment.ms"),
@@ -336,10 +378,27 @@ mod tests {
             "listeners = \"PLAINTEXT://127.0.0.1:19092\"\nlog.dirs = [\"/a\", \"/b\"]\n\"num.partitions\" = 3\n[log.segment]\nbytes = 1048576\n",
         )
         .unwrap();
-        assert_eq!(config.listeners(), vec![Listener { host: "127.0.0.1".into(), port: 19092 }]);
-        assert_eq!(config.log_dirs(), vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(
+            config.listeners(),
+            vec![Listener {
+                host: "127.0.0.1".into(),
+                port: 19092
+            }]
+        );
+        assert_eq!(
+            config.log_dirs(),
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
         assert_eq!(config.num_partitions(), 3);
         assert_eq!(config.get("log.segment.bytes").unwrap(), "1048576");
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/weir.toml");
+        let config = BrokerConfig::load(&path).unwrap();
+        assert_eq!(config.num_partitions(), 3);
+        assert_eq!(config.log_dirs(), vec![PathBuf::from("./weir-data")]);
     }
 
     #[test]
@@ -348,9 +407,13 @@ mod tests {
         assert!(err.contains("log.segmnt.bytes"), "{err}");
         let err = from_str("num.partitions = 0\n").unwrap_err().to_string();
         assert!(err.contains("num.partitions"), "{err}");
-        let err = from_str("auto.create.topics.enable = \"maybe\"\n").unwrap_err().to_string();
+        let err = from_str("auto.create.topics.enable = \"maybe\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("auto.create.topics.enable"), "{err}");
-        let err = from_str("listeners = \"SSL://x:1\"\n").unwrap_err().to_string();
+        let err = from_str("listeners = \"SSL://x:1\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listeners"), "{err}");
     }
 
@@ -358,18 +421,36 @@ mod tests {
     fn topic_values_fall_back_through_synonyms() {
         let mut config = BrokerConfig::default();
         let dynamic = BTreeMap::new();
-        let view = ConfigView { static_config: &config, dynamic: &dynamic };
+        let view = ConfigView {
+            static_config: &config,
+            dynamic: &dynamic,
+        };
         let retention = topic_def("retention.ms").unwrap();
-        assert_eq!(view.topic_value(retention, &BTreeMap::new()), ("604800000".into(), Source::Default));
+        assert_eq!(
+            view.topic_value(retention, &BTreeMap::new()),
+            ("604800000".into(), Source::Default)
+        );
         config.set("log.retention.minutes", "10").unwrap();
-        let view = ConfigView { static_config: &config, dynamic: &dynamic };
-        assert_eq!(view.topic_value(retention, &BTreeMap::new()), ("600000".into(), Source::StaticBroker));
+        let view = ConfigView {
+            static_config: &config,
+            dynamic: &dynamic,
+        };
+        assert_eq!(
+            view.topic_value(retention, &BTreeMap::new()),
+            ("600000".into(), Source::StaticBroker)
+        );
         let mut dynamic = BTreeMap::new();
         dynamic.insert("log.retention.ms".to_string(), "5".to_string());
-        let view = ConfigView { static_config: &config, dynamic: &dynamic };
+        let view = ConfigView {
+            static_config: &config,
+            dynamic: &dynamic,
+        };
         assert_eq!(view.topic_value(retention, &BTreeMap::new()).0, "5");
         let overrides = BTreeMap::from([("retention.ms".to_string(), "7".to_string())]);
-        assert_eq!(view.topic_value(retention, &overrides), ("7".into(), Source::Topic));
+        assert_eq!(
+            view.topic_value(retention, &overrides),
+            ("7".into(), Source::Topic)
+        );
         let log = view.log_config(&BTreeMap::new());
         assert_eq!(log.segment_ms, 168 * 3_600_000);
         assert_eq!(log.flush_ms, i64::MAX);

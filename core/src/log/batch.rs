@@ -83,7 +83,9 @@ impl BatchHeader {
         }
         let length = i32_at(bytes, BATCH_LENGTH);
         if length < (HEADER_SIZE - LOG_OVERHEAD) as i32 {
-            return Err(BatchError::Invalid(format!("batch length {length} is too small")));
+            return Err(BatchError::Invalid(format!(
+                "batch length {length} is too small"
+            )));
         }
         let magic = bytes[MAGIC] as i8;
         if magic != 2 {
@@ -257,7 +259,10 @@ pub(crate) mod tests {
         let mut batch = make_batch(3, 1_000, Compression::Lz4);
         let last = batch.len() - 1;
         batch[last] ^= 1;
-        assert!(matches!(validate(&batch), Err(BatchError::CorruptCrc { .. })));
+        assert!(matches!(
+            validate(&batch),
+            Err(BatchError::CorruptCrc { .. })
+        ));
     }
 
     #[test]

@@ -33,7 +33,12 @@ fn read_lines(path: &Path) -> io::Result<Vec<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {why}", path.display()),
+        )
+    };
     let mut lines = text.lines();
     if lines.next() != Some("0") {
         return Err(bad("unknown checkpoint version"));
@@ -69,7 +74,10 @@ pub fn read_offsets(path: &Path) -> io::Result<BTreeMap<(String, i32), i64>> {
             Some(((topic, partition), offset))
         })();
         let (key, offset) = parsed.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: bad line {line:?}", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: bad line {line:?}", path.display()),
+            )
         })?;
         offsets.insert(key, offset);
     }
@@ -87,9 +95,15 @@ pub fn read_epochs(path: &Path) -> io::Result<Vec<(i32, i64)>> {
         .iter()
         .map(|line| {
             let mut parts = line.split(' ');
-            match (parts.next().and_then(|e| e.parse().ok()), parts.next().and_then(|o| o.parse().ok())) {
+            match (
+                parts.next().and_then(|e| e.parse().ok()),
+                parts.next().and_then(|o| o.parse().ok()),
+            ) {
                 (Some(e), Some(o)) => Ok((e, o)),
-                _ => Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad epoch line {line:?}"))),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad epoch line {line:?}"),
+                )),
             }
         })
         .collect()

@@ -99,7 +99,12 @@ impl LogManager {
 
     /// Creates the directory of a new partition in the data directory that
     /// holds the fewest partitions.
-    pub fn create_log(&self, tp: &TopicPartition, topic_id: Uuid, config: LogConfig) -> io::Result<PartitionLog> {
+    pub fn create_log(
+        &self,
+        tp: &TopicPartition,
+        topic_id: Uuid,
+        config: LogConfig,
+    ) -> io::Result<PartitionLog> {
         let dir = self
             .dirs
             .iter()
@@ -122,7 +127,10 @@ impl LogManager {
             let mut recovery = BTreeMap::new();
             let mut hws = BTreeMap::new();
             let mut starts = BTreeMap::new();
-            for e in entries.iter().filter(|e| e.dir.parent() == Some(dir.as_path())) {
+            for e in entries
+                .iter()
+                .filter(|e| e.dir.parent() == Some(dir.as_path()))
+            {
                 let key = (e.tp.topic.clone(), e.tp.partition);
                 recovery.insert(key.clone(), e.recovery_point);
                 hws.insert(key.clone(), e.high_watermark);
@@ -145,7 +153,10 @@ impl LogManager {
 }
 
 fn write_topic_id(dir: &Path, topic_id: Uuid) -> io::Result<()> {
-    fs::write(dir.join(PARTITION_METADATA), format!("version: 0\ntopic_id: {topic_id}\n"))
+    fs::write(
+        dir.join(PARTITION_METADATA),
+        format!("version: 0\ntopic_id: {topic_id}\n"),
+    )
 }
 
 fn read_topic_id(dir: &Path) -> Option<Uuid> {

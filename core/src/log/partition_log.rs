@@ -29,7 +29,9 @@ pub enum AppendError {
     TooLarge { size: usize, max: usize },
     #[error("invalid record: {0}")]
     InvalidRecord(String),
-    #[error("timestamp {timestamp} is out of range (message.timestamp.before.max.ms / after.max.ms)")]
+    #[error(
+        "timestamp {timestamp} is out of range (message.timestamp.before.max.ms / after.max.ms)"
+    )]
     InvalidTimestamp { timestamp: i64 },
     #[error("log I/O error: {0}")]
     Io(#[from] io::Error),
@@ -96,18 +98,25 @@ pub fn validate_batches(
             )));
         }
         if !config.log_append_time && !header.is_control() {
-            let too_old = now.saturating_sub(header.base_timestamp) > config.timestamp_before_max_ms;
+            let too_old =
+                now.saturating_sub(header.base_timestamp) > config.timestamp_before_max_ms;
             let too_new = header.max_timestamp.saturating_sub(now) > config.timestamp_after_max_ms;
             if header.base_timestamp >= 0 && (too_old || too_new) {
                 return Err(AppendError::InvalidTimestamp {
-                    timestamp: if too_old { header.base_timestamp } else { header.max_timestamp },
+                    timestamp: if too_old {
+                        header.base_timestamp
+                    } else {
+                        header.max_timestamp
+                    },
                 });
             }
         }
         batches.push((position, header));
     }
     if batches.is_empty() {
-        return Err(AppendError::InvalidRecord("produce request holds no record batch".into()));
+        return Err(AppendError::InvalidRecord(
+            "produce request holds no record batch".into(),
+        ));
     }
     Ok(batches)
 }
@@ -157,7 +166,10 @@ impl PartitionLog {
     fn load(&mut self, clean_shutdown: bool) -> io::Result<()> {
         if self.segments.is_empty() {
             let base = self.log_start_offset.max(0);
-            self.segments.insert(base, LogSegment::open(&self.dir, base, self.config.segment_sizes())?);
+            self.segments.insert(
+                base,
+                LogSegment::open(&self.dir, base, self.config.segment_sizes())?,
+            );
         }
         let first_to_recover = if clean_shutdown {
             // Still recover a segment whose index files look wrong.
@@ -167,14 +179,22 @@ impl PartitionLog {
                 .map(|s| s.base_offset())
         } else {
             let point = self.recovery_point;
-            Some(self.segments.range(..=point).next_back().map(|(b, _)| *b).unwrap_or(point))
+            Some(
+                self.segments
+                    .range(..=point)
+                    .next_back()
+                    .map(|(b, _)| *b)
+                    .unwrap_or(point),
+            )
         };
         if let Some(first) = first_to_recover {
             self.recover_from(first)?;
         }
         self.next_offset = self.compute_next_offset()?;
         if self.log_start_offset > self.next_offset || self.log_start_offset < self.first_base() {
-            self.log_start_offset = self.log_start_offset.clamp(self.first_base(), self.next_offset);
+            self.log_start_offset = self
+                .log_start_offset
+                .clamp(self.first_base(), self.next_offset);
         }
         self.epochs.retain(|(_, start)| *start < self.next_offset);
         self.recovery_point = self.recovery_point.min(self.next_offset);
@@ -203,7 +223,10 @@ impl PartitionLog {
         }
         if self.segments.is_empty() {
             let base = self.log_start_offset.max(0);
-            self.segments.insert(base, LogSegment::open(&self.dir, base, self.config.segment_sizes())?);
+            self.segments.insert(
+                base,
+                LogSegment::open(&self.dir, base, self.config.segment_sizes())?,
+            );
         }
         info!(dir = %self.dir.display(), "recovered log");
         Ok(())
@@ -220,13 +243,23 @@ impl PartitionLog {
     }
 
     fn first_base(&self) -> i64 {
-        *self.segments.keys().next().expect("a log has at least one segment")
+        *self
+            .segments
+            .keys()
+            .next()
+            .expect("a log has at least one segment")
     }
     fn active(&self) -> &LogSegment {
-        self.segments.values().next_back().expect("a log has at least one segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log has at least one segment")
     }
     fn active_mut(&mut self) -> &mut LogSegment {
-        self.segments.values_mut().next_back().expect("a log has at least one segment")
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log has at least one segment")
     }
 
     pub fn dir(&self) -> &Path {
@@ -336,7 +369,13 @@ impl PartitionLog {
 
     /// Reads stored batches from the one holding `offset`, at most `max_bytes`
     /// (but a whole first batch when `min_one`), never past `max_offset`.
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<ReadResult, ReadError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<ReadResult, ReadError> {
         if offset < self.log_start_offset || offset > self.next_offset {
             return Err(ReadError::OffsetOutOfRange {
                 offset,
@@ -347,7 +386,12 @@ impl PartitionLog {
         if offset >= max_offset || self.config.null {
             return Ok(ReadResult::default());
         }
-        let from = self.segments.range(..=offset).next_back().map(|(b, _)| *b).unwrap_or(offset);
+        let from = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map(|(b, _)| *b)
+            .unwrap_or(offset);
         for segment in self.segments.range(from..).map(|(_, s)| s) {
             let Some((position, header)) = segment.find(offset)? else {
                 continue;
@@ -358,9 +402,16 @@ impl PartitionLog {
             let end = if max_offset >= self.next_offset {
                 segment.size()
             } else {
-                segment.find(max_offset)?.map(|(p, _)| p).unwrap_or(segment.size())
+                segment
+                    .find(max_offset)?
+                    .map(|(p, _)| p)
+                    .unwrap_or(segment.size())
             };
-            let len = if min_one { max_bytes.max(header.size) } else { max_bytes };
+            let len = if min_one {
+                max_bytes.max(header.size)
+            } else {
+                max_bytes
+            };
             return Ok(ReadResult {
                 records: segment.read(position, len, end)?,
             });
@@ -377,7 +428,8 @@ impl PartitionLog {
             let Some((position, header)) = segment.find_by_timestamp(timestamp)? else {
                 continue;
             };
-            let found = self.record_in_batch(segment, position, &header, |_, ts| ts >= timestamp)?;
+            let found =
+                self.record_in_batch(segment, position, &header, |_, ts| ts >= timestamp)?;
             if let Some((offset, ts)) = found.filter(|(o, _)| *o >= self.log_start_offset) {
                 return Ok(Some((offset, ts)));
             }
@@ -414,7 +466,8 @@ impl PartitionLog {
             return Ok(Some((header.base_offset, header.max_timestamp)));
         }
         let mut bytes = segment.read(position, header.size, segment.size())?;
-        let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+        let set =
+            RecordBatchDecoder::decode(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
         Ok(set
             .records
             .iter()
@@ -467,7 +520,11 @@ impl PartitionLog {
         if self.config.null {
             return Ok(());
         }
-        for segment in self.segments.range(self.recovery_point_segment()..).map(|(_, s)| s) {
+        for segment in self
+            .segments
+            .range(self.recovery_point_segment()..)
+            .map(|(_, s)| s)
+        {
             segment.flush()?;
         }
         self.recovery_point = self.next_offset;
@@ -507,7 +564,9 @@ impl PartitionLog {
         let active = self.active().base_offset();
         self.segments
             .range(self.recovery_point_segment()..active)
-            .filter_map(|(base, _)| File::open(self.dir.join(super::segment::file_name(*base, ".log"))).ok())
+            .filter_map(|(base, _)| {
+                File::open(self.dir.join(super::segment::file_name(*base, ".log"))).ok()
+            })
             .collect()
     }
 
@@ -520,5 +579,215 @@ impl PartitionLog {
 
     pub fn segment_sizes(&self) -> SegmentSizes {
         self.config.segment_sizes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::make_batch;
+    use kafka_protocol::records::Compression;
+
+    fn config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 4096,
+            index_interval_bytes: 256,
+            segment_index_bytes: 4096,
+            timestamp_after_max_ms: i64::MAX,
+            ..LogConfig::default()
+        }
+    }
+
+    /// Appends `batches` batches of 10 records; record i of the log has timestamp 1000 + i.
+    fn fill(log: &mut PartitionLog, batches: usize) {
+        for _ in 0..batches {
+            let ts = 1_000 + log.log_end_offset();
+            log.append(&make_batch(10, ts, Compression::None), 3)
+                .unwrap();
+        }
+    }
+
+    fn read_offsets(log: &PartitionLog, from: i64) -> Vec<i64> {
+        let mut offsets = Vec::new();
+        let mut next = from;
+        while next < log.log_end_offset() {
+            let bytes = log.read(next, 1 << 20, i64::MAX, true).unwrap().records;
+            let batches: Vec<_> = batch::Batches::new(&bytes).filter_map(Result::ok).collect();
+            assert!(!batches.is_empty());
+            for (_, h) in &batches {
+                offsets.extend(h.base_offset.max(next)..h.next_offset());
+            }
+            next = batches.last().unwrap().1.next_offset();
+        }
+        offsets
+    }
+
+    #[test]
+    fn appends_roll_by_size_and_read_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
+        fill(&mut log, 100);
+        assert_eq!(log.log_end_offset(), 1_000);
+        assert!(log.segment_count() > 3, "rolled by segment.bytes");
+        assert_eq!(read_offsets(&log, 0), (0..1_000).collect::<Vec<_>>());
+        assert_eq!(read_offsets(&log, 555)[0], 555);
+        assert!(matches!(
+            log.read(1_001, 100, i64::MAX, true),
+            Err(ReadError::OffsetOutOfRange { .. })
+        ));
+        assert!(log
+            .read(1_000, 100, i64::MAX, true)
+            .unwrap()
+            .records
+            .is_empty());
+        // Never past the high watermark.
+        let bytes = log.read(0, 1 << 20, 20, true).unwrap().records;
+        let last = batch::Batches::new(&bytes)
+            .filter_map(Result::ok)
+            .last()
+            .unwrap()
+            .1;
+        assert_eq!(last.next_offset(), 20);
+        assert_eq!(log.latest_epoch(), Some((3, 0)));
+    }
+
+    #[test]
+    fn rolls_by_segment_ms() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_ms: 0,
+            segment_bytes: 1 << 30,
+            ..config()
+        };
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
+        fill(&mut log, 3);
+        assert_eq!(log.segment_count(), 3);
+        let names: Vec<String> = std::fs::read_dir(log.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".log"))
+            .collect();
+        assert!(
+            names.contains(&"00000000000000000010.log".to_string()),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn offsets_by_timestamp_and_max_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
+        fill(&mut log, 50);
+        for target in [0, 1_000, 1_001, 1_237, 1_499] {
+            let expected = (target - 1_000).max(0);
+            assert_eq!(
+                log.offset_for_timestamp(target).unwrap(),
+                Some((expected, 1_000 + expected))
+            );
+        }
+        assert_eq!(log.offset_for_timestamp(1_500).unwrap(), None);
+        assert_eq!(log.max_timestamp().unwrap(), Some((499, 1_499)));
+    }
+
+    #[test]
+    fn unclean_reopen_recovers_and_clean_reopen_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t-0");
+        let mut log = PartitionLog::open(&path, config(), 0, 0, true).unwrap();
+        fill(&mut log, 40);
+        log.close().unwrap();
+        drop(log);
+        let log = PartitionLog::open(&path, config(), 400, 0, true).unwrap();
+        assert_eq!(log.log_end_offset(), 400);
+        assert_eq!(read_offsets(&log, 0).len(), 400);
+        drop(log);
+
+        // A torn write at the end of the active segment, then an unclean start.
+        let active = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .max()
+            .unwrap();
+        let mut torn = make_batch(10, 0, Compression::Zstd);
+        torn.truncate(torn.len() / 2);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&active)
+            .unwrap()
+            .write_all_at_end(&torn);
+        let mut log = PartitionLog::open(&path, config(), 0, 0, false).unwrap();
+        assert_eq!(log.log_end_offset(), 400);
+        assert_eq!(read_offsets(&log, 0), (0..400).collect::<Vec<_>>());
+        fill(&mut log, 1);
+        assert_eq!(log.log_end_offset(), 410);
+    }
+
+    #[test]
+    fn delete_records_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
+        fill(&mut log, 100);
+        let segments = log.segment_count();
+        assert_eq!(log.delete_records_before(555).unwrap(), 555);
+        assert!(
+            log.segment_count() < segments,
+            "segments below the start are gone"
+        );
+        assert!(matches!(
+            log.read(100, 100, i64::MAX, true),
+            Err(ReadError::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(read_offsets(&log, 555)[0], 555);
+        log.truncate_to(800).unwrap();
+        assert_eq!(log.log_end_offset(), 800);
+        assert_eq!(*read_offsets(&log, 555).last().unwrap(), 799);
+        fill(&mut log, 1);
+        assert_eq!(log.log_end_offset(), 810);
+    }
+
+    #[test]
+    fn a_bad_batch_rejects_the_whole_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
+        let mut bytes = make_batch(5, 1_000, Compression::None);
+        let mut bad = make_batch(5, 1_000, Compression::None);
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        bytes.extend(bad);
+        assert!(matches!(
+            log.append(&bytes, 0),
+            Err(AppendError::Corrupt(_))
+        ));
+        assert_eq!(log.log_end_offset(), 0);
+        let config = LogConfig {
+            max_message_bytes: 50,
+            ..config()
+        };
+        log.set_config(config);
+        assert!(matches!(
+            log.append(&make_batch(5, 1_000, Compression::None), 0),
+            Err(AppendError::TooLarge { .. })
+        ));
+        let config = LogConfig {
+            timestamp_after_max_ms: 1_000,
+            ..LogConfig::default()
+        };
+        log.set_config(config);
+        let future = now_ms() + 3_600_000;
+        assert!(matches!(
+            log.append(&make_batch(1, future, Compression::None), 0),
+            Err(AppendError::InvalidTimestamp { .. })
+        ));
+    }
+
+    trait WriteAtEnd {
+        fn write_all_at_end(self, bytes: &[u8]);
+    }
+    impl WriteAtEnd for File {
+        fn write_all_at_end(mut self, bytes: &[u8]) {
+            use std::io::Write;
+            self.write_all(bytes).unwrap();
+        }
     }
 }

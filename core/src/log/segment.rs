@@ -232,7 +232,9 @@ impl LogSegment {
     /// Removes every batch at or after `offset`.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         let position = match self.find(offset)? {
-            Some((position, header)) if header.base_offset < offset => position + header.size as u32,
+            Some((position, header)) if header.base_offset < offset => {
+                position + header.size as u32
+            }
             Some((position, _)) => position,
             None => return Ok(()),
         };
@@ -240,7 +242,8 @@ impl LogSegment {
         self.size = position;
         self.index.truncate_to_position(position);
         self.time_index.truncate_to_offset(offset);
-        (self.max_timestamp, self.offset_of_max_timestamp) = self.time_index.last().unwrap_or((-1, -1));
+        (self.max_timestamp, self.offset_of_max_timestamp) =
+            self.time_index.last().unwrap_or((-1, -1));
         Ok(())
     }
 
@@ -261,7 +264,13 @@ impl LogSegment {
     }
 
     pub fn delete(self) -> io::Result<()> {
-        let LogSegment { path, file, index, time_index, .. } = self;
+        let LogSegment {
+            path,
+            file,
+            index,
+            time_index,
+            ..
+        } = self;
         drop(file);
         index.delete()?;
         time_index.delete()?;
@@ -302,7 +311,10 @@ mod tests {
             let (position, header) = segment.find(target).unwrap().unwrap();
             assert!(header.base_offset <= target && target <= header.last_offset());
             let bytes = segment.read(position, header.size, segment.size()).unwrap();
-            assert_eq!(batch::validate(&bytes).unwrap().base_offset, header.base_offset);
+            assert_eq!(
+                batch::validate(&bytes).unwrap().base_offset,
+                header.base_offset
+            );
         }
         assert!(segment.find(250).unwrap().is_none());
     }

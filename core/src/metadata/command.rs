@@ -20,7 +20,9 @@ pub enum ConfigScope {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// The first command of a new cluster.
-    InitCluster { cluster_id: String },
+    InitCluster {
+        cluster_id: String,
+    },
     /// A broker's (or a restarted broker's) endpoint.
     RegisterBroker {
         id: i32,
@@ -35,9 +37,15 @@ pub enum Command {
         partitions: Vec<Vec<i32>>,
         configs: BTreeMap<String, String>,
     },
-    DeleteTopic { name: String, topic_id: Uuid },
+    DeleteTopic {
+        name: String,
+        topic_id: Uuid,
+    },
     /// Appends partitions to a topic.
-    CreatePartitions { name: String, partitions: Vec<Vec<i32>> },
+    CreatePartitions {
+        name: String,
+        partitions: Vec<Vec<i32>>,
+    },
     /// Sets (`Some`) or removes (`None`) a config.
     SetConfig {
         scope: ConfigScope,

@@ -62,12 +62,16 @@ impl Controller {
             port,
             rack: None,
         };
-        let current = controller.image().brokers.get(&node_id).map(|b| Command::RegisterBroker {
-            id: b.id,
-            host: b.host.clone(),
-            port: b.port,
-            rack: b.rack.clone(),
-        });
+        let current = controller
+            .image()
+            .brokers
+            .get(&node_id)
+            .map(|b| Command::RegisterBroker {
+                id: b.id,
+                host: b.host.clone(),
+                port: b.port,
+                rack: b.rack.clone(),
+            });
         if current.as_ref() != Some(&registration) {
             startup.push(registration);
         }
@@ -94,7 +98,11 @@ impl Controller {
 
     /// `submit` for a caller that already holds the journal (validated
     /// against the image it saw, so no other change can slip in between).
-    fn submit_locked(&self, journal: &mut Journal, commands: Vec<Command>) -> io::Result<Arc<MetadataImage>> {
+    fn submit_locked(
+        &self,
+        journal: &mut Journal,
+        commands: Vec<Command>,
+    ) -> io::Result<Arc<MetadataImage>> {
         journal.append(&commands)?;
         let mut image = MetadataImage::clone(&self.image());
         commands.iter().for_each(|c| image.apply(c));
@@ -103,33 +111,60 @@ impl Controller {
         Ok(image)
     }
 
-    fn submit_api(&self, journal: &mut Journal, commands: Vec<Command>) -> Result<Arc<MetadataImage>, ApiError> {
-        self.submit_locked(journal, commands)
-            .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, format!("metadata log write failed: {e}")))
+    fn submit_api(
+        &self,
+        journal: &mut Journal,
+        commands: Vec<Command>,
+    ) -> Result<Arc<MetadataImage>, ApiError> {
+        self.submit_locked(journal, commands).map_err(|e| {
+            ApiError::new(
+                ResponseError::KafkaStorageError,
+                format!("metadata log write failed: {e}"),
+            )
+        })
     }
 
     /// Validates and (unless `validate_only`) creates a topic.
-    pub fn create_topic(&self, config: &BrokerConfig, topic: &NewTopic, validate_only: bool) -> Result<TopicImage, ApiError> {
+    pub fn create_topic(
+        &self,
+        config: &BrokerConfig,
+        topic: &NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicImage, ApiError> {
         // One creation at a time, so two requests cannot both pass the checks.
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         validate_topic_name(&topic.name)?;
         if image.topics.contains_key(&topic.name) {
-            return Err(ApiError::new(ResponseError::TopicAlreadyExists, format!("Topic '{}' already exists.", topic.name)));
+            return Err(ApiError::new(
+                ResponseError::TopicAlreadyExists,
+                format!("Topic '{}' already exists.", topic.name),
+            ));
         }
-        if let Some(other) = image.topics.keys().find(|n| n.replace('.', "_") == topic.name.replace('.', "_")) {
+        if let Some(other) = image
+            .topics
+            .keys()
+            .find(|n| n.replace('.', "_") == topic.name.replace('.', "_"))
+        {
             return Err(ApiError::new(
                 ResponseError::InvalidTopicException,
-                format!("Topic '{}' collides with existing topic: {other}", topic.name),
+                format!(
+                    "Topic '{}' collides with existing topic: {other}",
+                    topic.name
+                ),
             ));
         }
         let partitions = self.assign_replicas(&image, config, topic)?;
         let mut configs = BTreeMap::new();
         for (key, value) in &topic.configs {
             let Some(value) = value else {
-                return Err(ApiError::new(ResponseError::InvalidConfig, format!("Null value not supported for topic config {key}")));
+                return Err(ApiError::new(
+                    ResponseError::InvalidConfig,
+                    format!("Null value not supported for topic config {key}"),
+                ));
             };
-            let value = validate_topic_config(key, value).map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
+            let value = validate_topic_config(key, value)
+                .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
             configs.insert(key.clone(), value);
         }
         let created = TopicImage {
@@ -154,7 +189,12 @@ impl Controller {
     }
 
     /// Replica lists for each partition of a new topic.
-    fn assign_replicas(&self, image: &MetadataImage, config: &BrokerConfig, topic: &NewTopic) -> Result<Vec<Vec<i32>>, ApiError> {
+    fn assign_replicas(
+        &self,
+        image: &MetadataImage,
+        config: &BrokerConfig,
+        topic: &NewTopic,
+    ) -> Result<Vec<Vec<i32>>, ApiError> {
         let brokers: Vec<i32> = image.brokers.keys().copied().collect();
         if !topic.assignments.is_empty() {
             if topic.num_partitions != -1 || topic.replication_factor != -1 {
@@ -163,15 +203,30 @@ impl Controller {
                     "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
                 ));
             }
-            return validate_assignments(&brokers, &topic.assignments).map(|_| topic.assignments.clone());
+            return validate_assignments(&brokers, &topic.assignments)
+                .map(|_| topic.assignments.clone());
         }
-        let count = if topic.num_partitions == -1 { config.num_partitions() } else { topic.num_partitions };
+        let count = if topic.num_partitions == -1 {
+            config.num_partitions()
+        } else {
+            topic.num_partitions
+        };
         if count <= 0 {
-            return Err(ApiError::new(ResponseError::InvalidPartitions, "Number of partitions was set to an invalid non-positive value."));
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions,
+                "Number of partitions was set to an invalid non-positive value.",
+            ));
         }
-        let rf = if topic.replication_factor == -1 { config.default_replication_factor() } else { topic.replication_factor };
+        let rf = if topic.replication_factor == -1 {
+            config.default_replication_factor()
+        } else {
+            topic.replication_factor
+        };
         if rf <= 0 {
-            return Err(ApiError::new(ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."));
+            return Err(ApiError::new(
+                ResponseError::InvalidReplicationFactor,
+                "Replication factor must be larger than 0, or -1 to use the default value.",
+            ));
         }
         if rf as usize > brokers.len() {
             return Err(ApiError::new(
@@ -184,31 +239,53 @@ impl Controller {
         }
         let first = image.topics.len();
         Ok((0..count as usize)
-            .map(|p| (0..rf as usize).map(|r| brokers[(first + p + r) % brokers.len()]).collect())
+            .map(|p| {
+                (0..rf as usize)
+                    .map(|r| brokers[(first + p + r) % brokers.len()])
+                    .collect()
+            })
             .collect())
     }
 
     pub fn delete_topic(&self, config: &BrokerConfig, name: &str) -> Result<Uuid, ApiError> {
         if !config.delete_topic_enable() {
-            return Err(ApiError::new(ResponseError::TopicDeletionDisabled, "Topic deletion is disabled."));
+            return Err(ApiError::new(
+                ResponseError::TopicDeletionDisabled,
+                "Topic deletion is disabled.",
+            ));
         }
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
-            ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+            ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.",
+            )
         })?;
-        self.submit_api(&mut journal, vec![Command::DeleteTopic {
-            name: name.to_string(),
-            topic_id: topic.id,
-        }])?;
+        self.submit_api(
+            &mut journal,
+            vec![Command::DeleteTopic {
+                name: name.to_string(),
+                topic_id: topic.id,
+            }],
+        )?;
         Ok(topic.id)
     }
 
-    pub fn create_partitions(&self, name: &str, count: i32, assignments: Vec<Vec<i32>>, validate_only: bool) -> Result<(), ApiError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Vec<Vec<i32>>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
-            ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
+            ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            )
         })?;
         let current = topic.partitions.len() as i32;
         if count < current {
@@ -218,13 +295,20 @@ impl Controller {
             ));
         }
         if count == current {
-            return Err(ApiError::new(ResponseError::InvalidPartitions, format!("Topic already has {current} partition(s).")));
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions,
+                format!("Topic already has {current} partition(s)."),
+            ));
         }
         let brokers: Vec<i32> = image.brokers.keys().copied().collect();
         let added = if assignments.is_empty() {
             let rf = topic.partitions[0].replicas.len();
             (current..count)
-                .map(|p| (0..rf).map(|r| brokers[(p as usize + r) % brokers.len()]).collect())
+                .map(|p| {
+                    (0..rf)
+                        .map(|r| brokers[(p as usize + r) % brokers.len()])
+                        .collect()
+                })
                 .collect()
         } else {
             if assignments.len() as i32 != count - current {
@@ -239,34 +323,67 @@ impl Controller {
         if validate_only {
             return Ok(());
         }
-        self.submit_api(&mut journal, vec![Command::CreatePartitions { name: name.to_string(), partitions: added }])?;
+        self.submit_api(
+            &mut journal,
+            vec![Command::CreatePartitions {
+                name: name.to_string(),
+                partitions: added,
+            }],
+        )?;
         Ok(())
     }
 
     /// Applies topic config changes: `Some` sets, `None` removes. `replace`
     /// (legacy AlterConfigs) first removes every override not named.
-    pub fn alter_topic_configs(&self, name: &str, changes: &[(String, Option<String>)], replace: bool, validate_only: bool) -> Result<(), ApiError> {
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
-            ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
+            ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            )
         })?;
         let mut commands = Vec::new();
         let scope = ConfigScope::Topic(name.to_string());
         if replace {
-            for key in topic.configs.keys().filter(|k| !changes.iter().any(|(c, _)| c == *k)) {
-                commands.push(Command::SetConfig { scope: scope.clone(), key: key.clone(), value: None });
+            for key in topic
+                .configs
+                .keys()
+                .filter(|k| !changes.iter().any(|(c, _)| c == *k))
+            {
+                commands.push(Command::SetConfig {
+                    scope: scope.clone(),
+                    key: key.clone(),
+                    value: None,
+                });
             }
         }
         for (key, value) in changes {
             let value = match value {
-                Some(v) => Some(validate_topic_config(key, v).map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?),
+                Some(v) => Some(
+                    validate_topic_config(key, v)
+                        .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?,
+                ),
                 None if defs::topic_def(key).is_none() => {
-                    return Err(ApiError::new(ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")))
+                    return Err(ApiError::new(
+                        ResponseError::InvalidConfig,
+                        format!("Unknown topic config name: {key}"),
+                    ))
                 }
                 None => None,
             };
-            commands.push(Command::SetConfig { scope: scope.clone(), key: key.clone(), value });
+            commands.push(Command::SetConfig {
+                scope: scope.clone(),
+                key: key.clone(),
+                value,
+            });
         }
         if !validate_only && !commands.is_empty() {
             self.submit_api(&mut journal, commands)?;
@@ -275,12 +392,20 @@ impl Controller {
     }
 
     /// Applies cluster-wide dynamic broker config changes.
-    pub fn alter_cluster_configs(&self, changes: &[(String, Option<String>)], validate_only: bool) -> Result<(), ApiError> {
+    pub fn alter_cluster_configs(
+        &self,
+        changes: &[(String, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
         let mut journal = self.journal.lock().expect("journal lock");
         let mut commands = Vec::new();
         for (key, value) in changes {
-            let def = defs::broker_def(key)
-                .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown broker config name: {key}")))?;
+            let def = defs::broker_def(key).ok_or_else(|| {
+                ApiError::new(
+                    ResponseError::InvalidConfig,
+                    format!("Unknown broker config name: {key}"),
+                )
+            })?;
             if !def.dynamic {
                 return Err(ApiError::new(
                     ResponseError::InvalidConfig,
@@ -289,11 +414,18 @@ impl Controller {
             }
             let value = match value {
                 Some(v) => Some(def.kind.validate(v).map_err(|reason| {
-                    ApiError::new(ResponseError::InvalidConfig, format!("Invalid value {v} for configuration {key}: {reason}"))
+                    ApiError::new(
+                        ResponseError::InvalidConfig,
+                        format!("Invalid value {v} for configuration {key}: {reason}"),
+                    )
                 })?),
                 None => None,
             };
-            commands.push(Command::SetConfig { scope: ConfigScope::ClusterDefault, key: key.clone(), value });
+            commands.push(Command::SetConfig {
+                scope: ConfigScope::ClusterDefault,
+                key: key.clone(),
+                value,
+            });
         }
         if !validate_only && !commands.is_empty() {
             self.submit_api(&mut journal, commands)?;
@@ -305,7 +437,10 @@ impl Controller {
 fn validate_assignments(brokers: &[i32], assignments: &[Vec<i32>]) -> Result<(), ApiError> {
     for replicas in assignments {
         if replicas.is_empty() {
-            return Err(ApiError::new(ResponseError::InvalidReplicaAssignment, "A partition must have at least one replica."));
+            return Err(ApiError::new(
+                ResponseError::InvalidReplicaAssignment,
+                "A partition must have at least one replica.",
+            ));
         }
         if let Some(unknown) = replicas.iter().find(|r| !brokers.contains(r)) {
             return Err(ApiError::new(
@@ -317,7 +452,10 @@ fn validate_assignments(brokers: &[i32], assignments: &[Vec<i32>]) -> Result<(),
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != replicas.len() {
-            return Err(ApiError::new(ResponseError::InvalidReplicaAssignment, "A partition's replicas must be distinct."));
+            return Err(ApiError::new(
+                ResponseError::InvalidReplicaAssignment,
+                "A partition's replicas must be distinct.",
+            ));
         }
     }
     Ok(())
@@ -335,7 +473,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
     if name.len() > MAX_TOPIC_NAME {
         return invalid(format!("Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME} characters, topic name: {name}"));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return invalid(format!(
             "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         ));
@@ -349,7 +490,10 @@ pub fn kafka_uuid_string(id: Uuid) -> String {
     let bytes = id.as_bytes();
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
         let chars = chunk.len() + 1;
         for i in 0..chars {
             out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -373,13 +517,24 @@ mod tests {
         let c = controller(dir.path());
         let cluster = c.image().cluster_id.clone();
         assert_eq!(cluster.len(), 22);
-        let topic = NewTopic { name: "orders".into(), num_partitions: 3, replication_factor: 1, ..Default::default() };
+        let topic = NewTopic {
+            name: "orders".into(),
+            num_partitions: 3,
+            replication_factor: 1,
+            ..Default::default()
+        };
         let created = c.create_topic(&config, &topic, false).unwrap();
         assert_eq!(created.partitions.len(), 3);
         let err = c.create_topic(&config, &topic, false).unwrap_err();
         assert_eq!(err.error, ResponseError::TopicAlreadyExists);
         c.create_partitions("orders", 5, vec![], false).unwrap();
-        c.alter_topic_configs("orders", &[("retention.ms".into(), Some("1000".into()))], false, false).unwrap();
+        c.alter_topic_configs(
+            "orders",
+            &[("retention.ms".into(), Some("1000".into()))],
+            false,
+            false,
+        )
+        .unwrap();
         drop(c);
         let c = controller(dir.path());
         let image = c.image();
@@ -396,11 +551,25 @@ mod tests {
         let config = BrokerConfig::default();
         let c = controller(dir.path());
         let create = |name: &str, partitions: i32, rf: i16| {
-            let topic = NewTopic { name: name.into(), num_partitions: partitions, replication_factor: rf, ..Default::default() };
-            c.create_topic(&config, &topic, false).map(|_| ()).unwrap_err().error
+            let topic = NewTopic {
+                name: name.into(),
+                num_partitions: partitions,
+                replication_factor: rf,
+                ..Default::default()
+            };
+            c.create_topic(&config, &topic, false)
+                .map(|_| ())
+                .unwrap_err()
+                .error
         };
-        assert_eq!(create("bad name!", 1, 1), ResponseError::InvalidTopicException);
-        assert_eq!(create(&"x".repeat(250), 1, 1), ResponseError::InvalidTopicException);
+        assert_eq!(
+            create("bad name!", 1, 1),
+            ResponseError::InvalidTopicException
+        );
+        assert_eq!(
+            create(&"x".repeat(250), 1, 1),
+            ResponseError::InvalidTopicException
+        );
         assert_eq!(create("t", 0, 1), ResponseError::InvalidPartitions);
         assert_eq!(create("t", 1, 3), ResponseError::InvalidReplicationFactor);
         let topic = NewTopic {
@@ -410,7 +579,10 @@ mod tests {
             configs: vec![("segment.bytes".into(), Some("nope".into()))],
             ..Default::default()
         };
-        assert_eq!(c.create_topic(&config, &topic, false).unwrap_err().error, ResponseError::InvalidConfig);
+        assert_eq!(
+            c.create_topic(&config, &topic, false).unwrap_err().error,
+            ResponseError::InvalidConfig
+        );
         assert!(c.image().topics.is_empty(), "nothing was created");
     }
 

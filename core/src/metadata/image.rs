@@ -62,20 +62,48 @@ fn partition(replicas: Vec<i32>) -> PartitionImage {
 
 impl MetadataImage {
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {
-        self.topic_names.get(id).and_then(|name| self.topics.get(name))
+        self.topic_names
+            .get(id)
+            .and_then(|name| self.topics.get(name))
     }
 
     pub fn apply(&mut self, command: &Command) {
         self.applied += 1;
         match command.clone() {
             Command::InitCluster { cluster_id } => self.cluster_id = cluster_id,
-            Command::RegisterBroker { id, host, port, rack } => {
-                self.brokers.insert(id, BrokerImage { id, host, port, rack });
+            Command::RegisterBroker {
+                id,
+                host,
+                port,
+                rack,
+            } => {
+                self.brokers.insert(
+                    id,
+                    BrokerImage {
+                        id,
+                        host,
+                        port,
+                        rack,
+                    },
+                );
             }
-            Command::CreateTopic { name, topic_id, partitions, configs } => {
+            Command::CreateTopic {
+                name,
+                topic_id,
+                partitions,
+                configs,
+            } => {
                 self.topic_names.insert(topic_id, name.clone());
                 let partitions = partitions.into_iter().map(partition).collect();
-                self.topics.insert(name.clone(), TopicImage { name, id: topic_id, partitions, configs });
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        name,
+                        id: topic_id,
+                        partitions,
+                        configs,
+                    },
+                );
             }
             Command::DeleteTopic { name, topic_id } => {
                 if self.topics.get(&name).is_some_and(|t| t.id == topic_id) {
@@ -85,7 +113,9 @@ impl MetadataImage {
             }
             Command::CreatePartitions { name, partitions } => {
                 if let Some(topic) = self.topics.get_mut(&name) {
-                    topic.partitions.extend(partitions.into_iter().map(partition));
+                    topic
+                        .partitions
+                        .extend(partitions.into_iter().map(partition));
                 }
             }
             Command::SetConfig { scope, key, value } => {
@@ -101,7 +131,12 @@ impl MetadataImage {
                     None => map.remove(&key),
                 };
             }
-            Command::SetPartitionLeader { topic, partition, leader, leader_epoch } => {
+            Command::SetPartitionLeader {
+                topic,
+                partition,
+                leader,
+                leader_epoch,
+            } => {
                 let found = self
                     .topics
                     .get_mut(&topic)
@@ -124,12 +159,36 @@ mod tests {
     fn applying_the_same_log_gives_the_same_image() {
         let id = Uuid::new_v4();
         let log = vec![
-            Command::InitCluster { cluster_id: "c".into() },
-            Command::RegisterBroker { id: 1, host: "h".into(), port: 9092, rack: None },
-            Command::CreateTopic { name: "t".into(), topic_id: id, partitions: vec![vec![1], vec![1]], configs: BTreeMap::new() },
-            Command::CreatePartitions { name: "t".into(), partitions: vec![vec![1]] },
-            Command::SetConfig { scope: ConfigScope::Topic("t".into()), key: "retention.ms".into(), value: Some("5".into()) },
-            Command::SetPartitionLeader { topic: "t".into(), partition: 2, leader: 1, leader_epoch: 3 },
+            Command::InitCluster {
+                cluster_id: "c".into(),
+            },
+            Command::RegisterBroker {
+                id: 1,
+                host: "h".into(),
+                port: 9092,
+                rack: None,
+            },
+            Command::CreateTopic {
+                name: "t".into(),
+                topic_id: id,
+                partitions: vec![vec![1], vec![1]],
+                configs: BTreeMap::new(),
+            },
+            Command::CreatePartitions {
+                name: "t".into(),
+                partitions: vec![vec![1]],
+            },
+            Command::SetConfig {
+                scope: ConfigScope::Topic("t".into()),
+                key: "retention.ms".into(),
+                value: Some("5".into()),
+            },
+            Command::SetPartitionLeader {
+                topic: "t".into(),
+                partition: 2,
+                leader: 1,
+                leader_epoch: 3,
+            },
         ];
         let (mut a, mut b) = (MetadataImage::default(), MetadataImage::default());
         log.iter().for_each(|c| a.apply(c));
@@ -139,7 +198,10 @@ mod tests {
         assert_eq!(topic.partitions[2].leader_epoch, 3);
         assert_eq!(topic.configs["retention.ms"], "5");
         assert_eq!(a.topics, b.topics);
-        a.apply(&Command::DeleteTopic { name: "t".into(), topic_id: id });
+        a.apply(&Command::DeleteTopic {
+            name: "t".into(),
+            topic_id: id,
+        });
         assert!(a.topics.is_empty() && a.topic_names.is_empty());
     }
 }

@@ -56,9 +56,15 @@ fn parse(text: &[u8]) -> (Vec<Command>, usize) {
     let mut commands = Vec::new();
     let mut good = 0;
     for line in text.split_inclusive(|b| *b == b'\n') {
-        let Some(body) = line.strip_suffix(b"\n") else { break };
-        let Ok(body) = std::str::from_utf8(body) else { break };
-        let Some((crc, json)) = body.split_once(' ') else { break };
+        let Some(body) = line.strip_suffix(b"\n") else {
+            break;
+        };
+        let Ok(body) = std::str::from_utf8(body) else {
+            break;
+        };
+        let Some((crc, json)) = body.split_once(' ') else {
+            break;
+        };
         let intact = u32::from_str_radix(crc, 16).ok() == Some(crc32c::crc32c(json.as_bytes()));
         let Some(command) = intact.then(|| serde_json::from_str(json).ok()).flatten() else {
             break;
@@ -78,8 +84,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut journal, commands) = Journal::open(dir.path()).unwrap();
         assert!(commands.is_empty());
-        let a = Command::InitCluster { cluster_id: "a".into() };
-        let b = Command::RegisterBroker { id: 1, host: "h".into(), port: 1, rack: None };
+        let a = Command::InitCluster {
+            cluster_id: "a".into(),
+        };
+        let b = Command::RegisterBroker {
+            id: 1,
+            host: "h".into(),
+            port: 1,
+            rack: None,
+        };
         journal.append(&[a.clone(), b.clone()]).unwrap();
         let path = journal.path().to_path_buf();
         drop(journal);

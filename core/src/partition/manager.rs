@@ -27,11 +27,24 @@ pub struct ReplicaManager {
 
 impl ReplicaManager {
     /// Loads the logs on disk and makes them match `image`.
-    pub fn start(config: Arc<BrokerConfig>, logs: LogManager, image: &MetadataImage) -> std::io::Result<ReplicaManager> {
-        let view = ConfigView { static_config: &config, dynamic: &image.cluster_configs };
+    pub fn start(
+        config: Arc<BrokerConfig>,
+        logs: LogManager,
+        image: &MetadataImage,
+    ) -> std::io::Result<ReplicaManager> {
+        let view = ConfigView {
+            static_config: &config,
+            dynamic: &image.cluster_configs,
+        };
         let empty = Default::default();
         let loaded = logs.load_all(|topic| {
-            view.log_config(image.topics.get(topic).map(|t| &t.configs).unwrap_or(&empty))
+            view.log_config(
+                image
+                    .topics
+                    .get(topic)
+                    .map(|t| &t.configs)
+                    .unwrap_or(&empty),
+            )
         })?;
         let manager = ReplicaManager {
             node_id: config.node_id(),
@@ -52,7 +65,11 @@ impl ReplicaManager {
         for found in loaded {
             let topic = image.topics.get(&found.tp.topic);
             let current = topic.filter(|t| found.topic_id.is_none_or(|id| id == t.id));
-            let Some((topic, p)) = current.and_then(|t| t.partitions.get(found.tp.partition as usize).map(|p| (t, p))) else {
+            let Some((topic, p)) = current.and_then(|t| {
+                t.partitions
+                    .get(found.tp.partition as usize)
+                    .map(|p| (t, p))
+            }) else {
                 warn!(partition = %found.tp, "deleting the log of a partition that no longer exists");
                 found.log.delete()?;
                 continue;
@@ -72,13 +89,18 @@ impl ReplicaManager {
 
     /// Makes the hosted partitions match the image.
     pub fn apply(&self, image: &MetadataImage) -> std::io::Result<()> {
-        let view = ConfigView { static_config: &self.config, dynamic: &image.cluster_configs };
+        let view = ConfigView {
+            static_config: &self.config,
+            dynamic: &image.cluster_configs,
+        };
         let mut partitions = self.partitions.write().expect("partitions lock");
         let stale: Vec<TopicPartition> = partitions
             .iter()
             .filter(|(tp, p)| {
                 let topic = image.topics.get(&tp.topic);
-                topic.is_none_or(|t| t.id != p.topic_id || tp.partition as usize >= t.partitions.len())
+                topic.is_none_or(|t| {
+                    t.id != p.topic_id || tp.partition as usize >= t.partitions.len()
+                })
             })
             .map(|(tp, _)| tp.clone())
             .collect();
@@ -86,7 +108,12 @@ impl ReplicaManager {
             if let Some(partition) = partitions.remove(&tp) {
                 info!(partition = %tp, "deleting partition");
                 match Arc::try_unwrap(partition) {
-                    Ok(partition) => partition.state.into_inner().unwrap_or_else(|p| p.into_inner()).log.delete()?,
+                    Ok(partition) => partition
+                        .state
+                        .into_inner()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .log
+                        .delete()?,
                     Err(partition) => {
                         // A request still holds it: remove the files; the handle dies with it.
                         let dir = partition.with_state(|s| s.log.dir().to_path_buf());
@@ -107,7 +134,14 @@ impl ReplicaManager {
                     Some(partition) => partition.update(leadership(p), log_config.clone(), min_isr),
                     None => {
                         let log = self.logs.create_log(&tp, topic.id, log_config.clone())?;
-                        let partition = Partition::new(tp.clone(), topic.id, self.node_id, log, 0, leadership(p));
+                        let partition = Partition::new(
+                            tp.clone(),
+                            topic.id,
+                            self.node_id,
+                            log,
+                            0,
+                            leadership(p),
+                        );
                         partition.update(leadership(p), log_config.clone(), min_isr);
                         partitions.insert(tp, Arc::new(partition));
                     }
@@ -118,7 +152,11 @@ impl ReplicaManager {
     }
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
-        self.partitions.read().expect("partitions lock").get(tp).cloned()
+        self.partitions
+            .read()
+            .expect("partitions lock")
+            .get(tp)
+            .cloned()
     }
 
     pub fn get_by_name(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
@@ -126,7 +164,12 @@ impl ReplicaManager {
     }
 
     fn all(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().expect("partitions lock").values().cloned().collect()
+        self.partitions
+            .read()
+            .expect("partitions lock")
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Wakes fetches waiting for data.

@@ -73,7 +73,14 @@ impl OffsetSpec {
 }
 
 impl Partition {
-    pub fn new(tp: TopicPartition, topic_id: Uuid, node_id: i32, log: PartitionLog, high_watermark: i64, leadership: Leadership) -> Partition {
+    pub fn new(
+        tp: TopicPartition,
+        topic_id: Uuid,
+        node_id: i32,
+        log: PartitionLog,
+        high_watermark: i64,
+        leadership: Leadership,
+    ) -> Partition {
         let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
         let mut state = PartitionState {
             log,
@@ -91,7 +98,9 @@ impl Partition {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, PartitionState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` with the partition state locked (for the replica manager).
@@ -124,13 +133,20 @@ impl Partition {
 
     fn check_leader(&self, state: &PartitionState) -> Result<(), ApiError> {
         if state.leadership.leader != self.node_id {
-            return Err(ApiError::new(ResponseError::NotLeaderOrFollower, format!("This broker is not the leader of {}", self.tp)));
+            return Err(ApiError::new(
+                ResponseError::NotLeaderOrFollower,
+                format!("This broker is not the leader of {}", self.tp),
+            ));
         }
         Ok(())
     }
 
     /// Appends a producer's batches as leader. `acks` is -1, 0 or 1.
-    pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<(AppendInfo, i64), ApiError> {
+    pub fn append_as_leader(
+        &self,
+        records: &[u8],
+        acks: i16,
+    ) -> Result<(AppendInfo, i64), ApiError> {
         let mut state = self.state();
         self.check_leader(&state)?;
         if acks == -1 && (state.leadership.isr.len() as i64) < state.min_insync_replicas {
@@ -143,20 +159,30 @@ impl Partition {
             ));
         }
         let epoch = state.leadership.leader_epoch;
-        let info = state.log.append(records, epoch).map_err(|e| append_error(&self.tp, e))?;
+        let info = state
+            .log
+            .append(records, epoch)
+            .map_err(|e| append_error(&self.tp, e))?;
         maybe_advance_high_watermark(&mut state, self.node_id);
         Ok((info, state.log.log_start_offset()))
     }
 
     /// Reads from `offset` for a consumer (up to the high watermark).
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<FetchedData, ApiError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<FetchedData, ApiError> {
         let state = self.state();
         self.check_leader(&state)?;
         let result = state
             .log
             .read(offset, max_bytes, state.high_watermark, min_one)
             .map_err(|e| match e {
-                ReadError::OffsetOutOfRange { .. } => ApiError::new(ResponseError::OffsetOutOfRange, e.to_string()),
+                ReadError::OffsetOutOfRange { .. } => {
+                    ApiError::new(ResponseError::OffsetOutOfRange, e.to_string())
+                }
                 ReadError::Io(e) => ApiError::new(ResponseError::KafkaStorageError, e.to_string()),
             })?;
         Ok(FetchedData {
@@ -171,9 +197,12 @@ impl Partition {
     pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<(i64, i64)>, ApiError> {
         let state = self.state();
         self.check_leader(&state)?;
-        let storage = |e: std::io::Error| ApiError::new(ResponseError::KafkaStorageError, e.to_string());
+        let storage =
+            |e: std::io::Error| ApiError::new(ResponseError::KafkaStorageError, e.to_string());
         Ok(match spec {
-            OffsetSpec::Earliest | OffsetSpec::EarliestLocal => Some((state.log.log_start_offset(), -1)),
+            OffsetSpec::Earliest | OffsetSpec::EarliestLocal => {
+                Some((state.log.log_start_offset(), -1))
+            }
             OffsetSpec::Latest => Some((state.high_watermark, -1)),
             OffsetSpec::MaxTimestamp => state.log.max_timestamp().map_err(storage)?,
             OffsetSpec::Timestamp(ts) => state
@@ -189,11 +218,18 @@ impl Partition {
     pub fn delete_records(&self, offset: i64) -> Result<i64, ApiError> {
         let mut state = self.state();
         self.check_leader(&state)?;
-        let target = if offset == -1 { state.high_watermark } else { offset };
+        let target = if offset == -1 {
+            state.high_watermark
+        } else {
+            offset
+        };
         if target < 0 || target > state.high_watermark {
             return Err(ApiError::new(
                 ResponseError::OffsetOutOfRange,
-                format!("Cannot delete records of {} up to {offset}: the high watermark is {}", self.tp, state.high_watermark),
+                format!(
+                    "Cannot delete records of {} up to {offset}: the high watermark is {}",
+                    self.tp, state.high_watermark
+                ),
             ));
         }
         state
@@ -212,7 +248,9 @@ fn maybe_advance_high_watermark(state: &mut PartitionState, node_id: i32) {
 
 fn append_error(tp: &TopicPartition, e: AppendError) -> ApiError {
     let error = match &e {
-        AppendError::Corrupt(crate::log::batch::BatchError::UnsupportedMagic(_)) => ResponseError::UnsupportedForMessageFormat,
+        AppendError::Corrupt(crate::log::batch::BatchError::UnsupportedMagic(_)) => {
+            ResponseError::UnsupportedForMessageFormat
+        }
         AppendError::Corrupt(_) => ResponseError::CorruptMessage,
         AppendError::TooLarge { .. } => ResponseError::MessageTooLarge,
         AppendError::InvalidRecord(_) => ResponseError::InvalidRecord,

@@ -23,13 +23,18 @@ impl ApiError {
     }
 
     pub fn message(&self) -> Option<kafka_protocol::protocol::StrBytes> {
-        self.message.clone().map(kafka_protocol::protocol::StrBytes::from_string)
+        self.message
+            .clone()
+            .map(kafka_protocol::protocol::StrBytes::from_string)
     }
 }
 
 impl From<ResponseError> for ApiError {
     fn from(error: ResponseError) -> Self {
-        ApiError { error, message: None }
+        ApiError {
+            error,
+            message: None,
+        }
     }
 }
 

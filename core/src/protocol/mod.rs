@@ -24,12 +24,27 @@ pub fn supported_apis() -> Vec<(ApiKey, i16, i16)> {
         with(ApiKey::CreateTopics, range::<CreateTopicsRequest>(2, 7)),
         with(ApiKey::DeleteTopics, range::<DeleteTopicsRequest>(1, 6)),
         with(ApiKey::DeleteRecords, range::<DeleteRecordsRequest>(0, 2)),
-        with(ApiKey::DescribeConfigs, range::<DescribeConfigsRequest>(1, 4)),
+        with(
+            ApiKey::DescribeConfigs,
+            range::<DescribeConfigsRequest>(1, 4),
+        ),
         with(ApiKey::AlterConfigs, range::<AlterConfigsRequest>(0, 2)),
-        with(ApiKey::CreatePartitions, range::<CreatePartitionsRequest>(0, 3)),
-        with(ApiKey::IncrementalAlterConfigs, range::<IncrementalAlterConfigsRequest>(0, 1)),
-        with(ApiKey::FindCoordinator, range::<FindCoordinatorRequest>(0, 6)),
-        with(ApiKey::DescribeCluster, range::<DescribeClusterRequest>(0, 2)),
+        with(
+            ApiKey::CreatePartitions,
+            range::<CreatePartitionsRequest>(0, 3),
+        ),
+        with(
+            ApiKey::IncrementalAlterConfigs,
+            range::<IncrementalAlterConfigsRequest>(0, 1),
+        ),
+        with(
+            ApiKey::FindCoordinator,
+            range::<FindCoordinatorRequest>(0, 6),
+        ),
+        with(
+            ApiKey::DescribeCluster,
+            range::<DescribeClusterRequest>(0, 2),
+        ),
     ]
 }
 
@@ -39,9 +54,9 @@ fn with(key: ApiKey, (min, max): (i16, i16)) -> (ApiKey, i16, i16) {
 
 /// True when Weir can decode and answer `key` at `version`.
 pub fn is_supported(key: ApiKey, version: i16) -> bool {
-    supported_apis()
-        .iter()
-        .any(|(k, min, max)| *k == key && version >= *min.max(&accepted_min(key)) && version <= *max)
+    supported_apis().iter().any(|(k, min, max)| {
+        *k == key && version >= *min.max(&accepted_min(key)) && version <= *max
+    })
 }
 
 /// The lowest version actually accepted (Produce is advertised from 0).

@@ -57,7 +57,10 @@ impl Broker {
     }
 
     /// Runs a metadata change, then makes the hosted partitions follow it.
-    pub async fn change_metadata<T>(&self, change: impl FnOnce(&Controller) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    pub async fn change_metadata<T>(
+        &self,
+        change: impl FnOnce(&Controller) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let _guard = self.metadata_changes.lock().await;
         let result = change(&self.controller);
         if result.is_ok() {
@@ -81,7 +84,8 @@ impl Broker {
             ..Default::default()
         };
         let config = self.config.clone();
-        self.change_metadata(|c| c.create_topic(&config, &topic, false)).await
+        self.change_metadata(|c| c.create_topic(&config, &topic, false))
+            .await
     }
 
     pub fn config_view<'a>(&'a self, image: &'a MetadataImage) -> ConfigView<'a> {
@@ -93,7 +97,10 @@ impl Broker {
 
     /// Starts the periodic flusher and checkpointer.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
-        let flush_every = self.config.flush_scheduler_interval_ms().clamp(100, 3_600_000) as u64;
+        let flush_every = self
+            .config
+            .flush_scheduler_interval_ms()
+            .clamp(100, 3_600_000) as u64;
         let broker = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(flush_every));
@@ -111,7 +118,9 @@ impl Broker {
             loop {
                 tick.tick().await;
                 let b = broker.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.replicas.checkpoint()).await {
+                if let Ok(Err(e)) =
+                    tokio::task::spawn_blocking(move || b.replicas.checkpoint()).await
+                {
                     warn!(error = %e, "checkpoint failed");
                 }
             }

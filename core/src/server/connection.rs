@@ -40,7 +40,12 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
     let mut out = BytesMut::with_capacity(WRITE_BUFFER);
     loop {
         let size = match tokio::time::timeout(idle, reader.read_i32()).await {
-            Err(_) => return Err(format!("idle for more than {} ms (connections.max.idle.ms)", idle.as_millis())),
+            Err(_) => {
+                return Err(format!(
+                    "idle for more than {} ms (connections.max.idle.ms)",
+                    idle.as_millis()
+                ))
+            }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e.to_string()),
             Ok(Ok(size)) => size,
@@ -51,7 +56,10 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
             ));
         }
         let mut frame = BytesMut::zeroed(size as usize);
-        reader.read_exact(&mut frame).await.map_err(|e| e.to_string())?;
+        reader
+            .read_exact(&mut frame)
+            .await
+            .map_err(|e| e.to_string())?;
         match dispatch::handle(&broker, frame.freeze()).await {
             Outcome::Respond(body) => {
                 out.clear();

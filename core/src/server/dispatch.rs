@@ -29,7 +29,10 @@ pub struct RequestContext {
 
 pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
     if frame.len() < 8 {
-        return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
+        return Outcome::Close(format!(
+            "request of {} bytes is shorter than a request header",
+            frame.len()
+        ));
     }
     let (key, version, correlation_id) = {
         let mut peek = &frame[..8];
@@ -42,7 +45,12 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
     if api == ApiKey::ApiVersions && !is_supported(api, version) {
         // Kafka answers an unknown ApiVersions version with a v0 response
         // listing what it supports, so the client can pick a version.
-        return encode(correlation_id, ApiKey::ApiVersions, 0, apis::api_versions::unsupported_version());
+        return encode(
+            correlation_id,
+            ApiKey::ApiVersions,
+            0,
+            apis::api_versions::unsupported_version(),
+        );
     }
     if !is_supported(api, version) {
         debug!(?api, version, "unsupported API version");
@@ -50,7 +58,11 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
     }
     let header = match RequestHeader::decode(&mut frame, api.request_header_version(version)) {
         Ok(header) => header,
-        Err(e) => return Outcome::Close(format!("undecodable {api:?} v{version} request header: {e}")),
+        Err(e) => {
+            return Outcome::Close(format!(
+                "undecodable {api:?} v{version} request header: {e}"
+            ))
+        }
     };
     let request = match RequestKind::decode(api, &mut frame, version) {
         Ok(request) => request,
@@ -68,24 +80,52 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
 }
 
 /// `Ok(None)`: no response is due; `Err`: close the connection.
-async fn route(broker: &Broker, ctx: &RequestContext, request: RequestKind) -> Result<Option<ResponseKind>, String> {
+async fn route(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: RequestKind,
+) -> Result<Option<ResponseKind>, String> {
     Ok(Some(match request {
-        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(apis::api_versions::handle(ctx, r)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await),
-        RequestKind::Produce(r) => return apis::produce::handle(broker, ctx, r).map(|r| r.map(ResponseKind::Produce)),
-        RequestKind::Fetch(r) => ResponseKind::Fetch(apis::fetch::handle(broker, ctx, r).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(apis::list_offsets::handle(broker, ctx, r)),
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(apis::create_topics::handle(broker, ctx, r).await),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, ctx, r).await),
-        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, r).await),
-        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(apis::delete_records::handle(broker, r)),
-        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(apis::describe_configs::handle(broker, ctx, r)),
-        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(apis::alter_configs::handle_legacy(broker, r).await),
-        RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(apis::alter_configs::handle_incremental(broker, r).await)
+        RequestKind::ApiVersions(r) => {
+            ResponseKind::ApiVersions(apis::api_versions::handle(ctx, r))
         }
-        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r)),
-        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r)),
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await)
+        }
+        RequestKind::Produce(r) => {
+            return apis::produce::handle(broker, ctx, r).map(|r| r.map(ResponseKind::Produce))
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(apis::fetch::handle(broker, ctx, r).await),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(apis::list_offsets::handle(broker, ctx, r))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(apis::create_topics::handle(broker, ctx, r).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, ctx, r).await)
+        }
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, r).await)
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(apis::delete_records::handle(broker, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(apis::describe_configs::handle(broker, ctx, r))
+        }
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(apis::alter_configs::handle_legacy(broker, r).await)
+        }
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            apis::alter_configs::handle_incremental(broker, r).await,
+        ),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r))
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
+        }
         _ => return Err("no handler for an API listed as supported".into()),
     }))
 }
@@ -98,7 +138,9 @@ fn encode(correlation_id: i32, api: ApiKey, version: i16, response: ResponseKind
     }
     match response.encode(&mut buf, version) {
         Ok(()) => Outcome::Respond(buf.freeze()),
-        Err(e) => Outcome::Close(format!("could not encode the {api:?} v{version} response: {e}")),
+        Err(e) => Outcome::Close(format!(
+            "could not encode the {api:?} v{version} response: {e}"
+        )),
     }
 }
 

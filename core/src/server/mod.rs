@@ -32,7 +32,11 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<TcpListener>> {
 
 /// Accepts connections until `shutdown` completes, then stops every
 /// connection (at its next await point, never inside an append).
-pub async fn serve(broker: Arc<Broker>, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut connections = JoinSet::new();
     let mut accepts = JoinSet::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);

@@ -2,7 +2,10 @@
 //! IncrementalAlterConfigs (SET / DELETE / APPEND / SUBTRACT per key), for
 //! topics and for cluster-wide dynamic broker configs.
 
-use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::{check_broker_name, BROKER_RESOURCE, TOPIC_RESOURCE};
@@ -17,7 +20,14 @@ const SUBTRACT: i8 = 3;
 
 type Changes = Vec<(String, Option<String>)>;
 
-async fn apply(broker: &Broker, resource_type: i8, name: &str, changes: Changes, replace: bool, validate_only: bool) -> Result<(), ApiError> {
+async fn apply(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    changes: Changes,
+    replace: bool,
+    validate_only: bool,
+) -> Result<(), ApiError> {
     match resource_type {
         TOPIC_RESOURCE => {
             broker
@@ -26,9 +36,14 @@ async fn apply(broker: &Broker, resource_type: i8, name: &str, changes: Changes,
         }
         BROKER_RESOURCE => {
             check_broker_name(broker, name)?;
-            broker.change_metadata(|c| c.alter_cluster_configs(&changes, validate_only)).await
+            broker
+                .change_metadata(|c| c.alter_cluster_configs(&changes, validate_only))
+                .await
         }
-        other => Err(ApiError::new(ResponseError::InvalidRequest, format!("Unsupported resource type {other}"))),
+        other => Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Unsupported resource type {other}"),
+        )),
     }
 }
 
@@ -39,9 +54,22 @@ pub async fn handle_legacy(broker: &Broker, request: AlterConfigsRequest) -> Alt
         let changes = resource
             .configs
             .iter()
-            .map(|c| (c.name.to_string(), c.value.as_ref().map(StrBytes::to_string)))
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    c.value.as_ref().map(StrBytes::to_string),
+                )
+            })
             .collect();
-        let outcome = apply(broker, resource.resource_type, resource.resource_name.as_str(), changes, true, request.validate_only).await;
+        let outcome = apply(
+            broker,
+            resource.resource_type,
+            resource.resource_name.as_str(),
+            changes,
+            true,
+            request.validate_only,
+        )
+        .await;
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -54,15 +82,29 @@ pub async fn handle_legacy(broker: &Broker, request: AlterConfigsRequest) -> Alt
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-pub async fn handle_incremental(broker: &Broker, request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub async fn handle_incremental(
+    broker: &Broker,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.to_string();
-        let outcome = match incremental_changes(broker, resource.resource_type, &name, &resource.configs) {
-            Ok(changes) => apply(broker, resource.resource_type, &name, changes, false, request.validate_only).await,
-            Err(e) => Err(e),
-        };
+        let outcome =
+            match incremental_changes(broker, resource.resource_type, &name, &resource.configs) {
+                Ok(changes) => {
+                    apply(
+                        broker,
+                        resource.resource_type,
+                        &name,
+                        changes,
+                        false,
+                        request.validate_only,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -95,15 +137,30 @@ fn incremental_changes(
             op @ (APPEND | SUBTRACT) => {
                 let (kind, current) = match resource_type {
                     TOPIC_RESOURCE => {
-                        let def = defs::topic_def(&key)
-                            .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")))?;
-                        let overrides = image.topics.get(name).map(|t| t.configs.clone()).unwrap_or_default();
+                        let def = defs::topic_def(&key).ok_or_else(|| {
+                            ApiError::new(
+                                ResponseError::InvalidConfig,
+                                format!("Unknown topic config name: {key}"),
+                            )
+                        })?;
+                        let overrides = image
+                            .topics
+                            .get(name)
+                            .map(|t| t.configs.clone())
+                            .unwrap_or_default();
                         (def.kind, view.topic_value(def, &overrides).0)
                     }
                     _ => {
-                        let def = defs::broker_def(&key)
-                            .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown broker config name: {key}")))?;
-                        (def.kind, view.broker_value(&key).map(|(v, _)| v).unwrap_or_default())
+                        let def = defs::broker_def(&key).ok_or_else(|| {
+                            ApiError::new(
+                                ResponseError::InvalidConfig,
+                                format!("Unknown broker config name: {key}"),
+                            )
+                        })?;
+                        (
+                            def.kind,
+                            view.broker_value(&key).map(|(v, _)| v).unwrap_or_default(),
+                        )
                     }
                 };
                 if !matches!(kind, Kind::List | Kind::EnumList(_)) {
@@ -123,7 +180,10 @@ fn incremental_changes(
                 changes.push((key, Some(items.join(","))));
             }
             other => {
-                return Err(ApiError::new(ResponseError::InvalidRequest, format!("Unknown config operation {other}")));
+                return Err(ApiError::new(
+                    ResponseError::InvalidRequest,
+                    format!("Unknown config operation {other}"),
+                ));
             }
         }
     }

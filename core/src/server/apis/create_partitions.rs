@@ -16,7 +16,9 @@ pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> Create
             .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
             .collect();
         let outcome = if request.validate_only {
-            broker.controller.create_partitions(&name, topic.count, assignments, true)
+            broker
+                .controller
+                .create_partitions(&name, topic.count, assignments, true)
         } else {
             broker
                 .change_metadata(|c| c.create_partitions(&name, topic.count, assignments, false))

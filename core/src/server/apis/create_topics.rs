@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::describe_configs::topic_configs;
@@ -12,7 +14,11 @@ use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for topic in &request.topics {
         *seen.entry(topic.name.to_string()).or_default() += 1;
@@ -25,7 +31,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
             .with_num_partitions(-1)
             .with_replication_factor(-1);
         if seen[&name] > 1 {
-            let e = ApiError::new(ResponseError::InvalidRequest, format!("Duplicate topic name {name} in the request."));
+            let e = ApiError::new(
+                ResponseError::InvalidRequest,
+                format!("Duplicate topic name {name} in the request."),
+            );
             result.error_code = e.code();
             if ctx.version >= 1 {
                 result.error_message = e.message();
@@ -48,7 +57,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
         let created = if request.validate_only {
             broker.controller.create_topic(&config, &new_topic, true)
         } else {
-            broker.change_metadata(|c| c.create_topic(&config, &new_topic, false)).await
+            broker
+                .change_metadata(|c| c.create_topic(&config, &new_topic, false))
+                .await
         };
         match created {
             Ok(created) if ctx.version >= 5 => {
@@ -56,7 +67,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
                     result.topic_id = created.id;
                 }
                 result.num_partitions = created.partitions.len() as i32;
-                result.replication_factor = created.partitions.first().map(|p| p.replicas.len() as i16).unwrap_or(-1);
+                result.replication_factor = created
+                    .partitions
+                    .first()
+                    .map(|p| p.replicas.len() as i16)
+                    .unwrap_or(-1);
                 {
                     let image = broker.image();
                     let configs = topic_configs(broker, &image, &created.configs, false, false)
@@ -88,11 +103,18 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: CreateTopics
 }
 
 /// Explicit assignments ordered by partition index.
-fn assignments(topic: &kafka_protocol::messages::create_topics_request::CreatableTopic) -> Vec<Vec<i32>> {
+fn assignments(
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Vec<Vec<i32>> {
     let mut list: Vec<_> = topic
         .assignments
         .iter()
-        .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>()))
+        .map(|a| {
+            (
+                a.partition_index,
+                a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>(),
+            )
+        })
         .collect();
     list.sort_by_key(|(index, _)| *index);
     list.into_iter().map(|(_, replicas)| replicas).collect()

@@ -8,10 +8,22 @@ use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-pub async fn handle(broker: &Broker, ctx: &RequestContext, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
-    let mut wanted: Vec<(Option<String>, uuid::Uuid)> =
-        request.topic_names.iter().map(|n| (Some(n.to_string()), uuid::Uuid::nil())).collect();
-    wanted.extend(request.topics.iter().map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)));
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    let mut wanted: Vec<(Option<String>, uuid::Uuid)> = request
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.to_string()), uuid::Uuid::nil()))
+        .collect();
+    wanted.extend(
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)),
+    );
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
         let mut result = DeletableTopicResult::default().with_topic_id(id);
@@ -20,7 +32,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: DeleteTopics
             None => Err(ApiError::from(ResponseError::UnknownTopicId)),
             Some(name) => {
                 let config = broker.config.clone();
-                broker.change_metadata(|c| c.delete_topic(&config, name)).await
+                broker
+                    .change_metadata(|c| c.delete_topic(&config, name))
+                    .await
             }
         };
         result.name = name.as_deref().map(topic_name);

@@ -20,7 +20,11 @@ use crate::server::dispatch::RequestContext;
 pub const TOPIC_RESOURCE: i8 = 2;
 pub const BROKER_RESOURCE: i8 = 4;
 
-pub fn handle(broker: &Broker, ctx: &RequestContext, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let image = broker.image();
     let results = request
         .resources
@@ -31,15 +35,35 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: DescribeConfigsReq
                 .with_resource_name(resource.resource_name.clone());
             let configs = match resource.resource_type {
                 TOPIC_RESOURCE => match image.topics.get(resource.resource_name.as_str()) {
-                    Some(topic) => Ok(topic_configs(broker, &image, &topic.configs, request.include_synonyms, request.include_documentation)),
+                    Some(topic) => Ok(topic_configs(
+                        broker,
+                        &image,
+                        &topic.configs,
+                        request.include_synonyms,
+                        request.include_documentation,
+                    )),
                     None => Err(ApiError::new(
                         ResponseError::UnknownTopicOrPartition,
-                        format!("Topic '{}' does not exist.", resource.resource_name.as_str()),
+                        format!(
+                            "Topic '{}' does not exist.",
+                            resource.resource_name.as_str()
+                        ),
                     )),
                 },
-                BROKER_RESOURCE => check_broker_name(broker, resource.resource_name.as_str())
-                    .map(|()| broker_configs(broker, &image, request.include_synonyms, request.include_documentation)),
-                other => Err(ApiError::new(ResponseError::InvalidRequest, format!("Unsupported resource type {other}"))),
+                BROKER_RESOURCE => {
+                    check_broker_name(broker, resource.resource_name.as_str()).map(|()| {
+                        broker_configs(
+                            broker,
+                            &image,
+                            request.include_synonyms,
+                            request.include_documentation,
+                        )
+                    })
+                }
+                other => Err(ApiError::new(
+                    ResponseError::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
             };
             match configs {
                 Ok(mut configs) => {
@@ -72,12 +96,23 @@ pub fn check_broker_name(broker: &Broker, name: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             ResponseError::InvalidRequest,
-            format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id()),
+            format!(
+                "Unexpected broker id, expected {} or empty string, but received {name}",
+                broker.node_id()
+            ),
         ))
     }
 }
 
-fn entry(name: &str, value: Option<String>, source: Source, read_only: bool, kind: defs::Kind, doc: &str, documentation: bool) -> DescribeConfigsResourceResult {
+fn entry(
+    name: &str,
+    value: Option<String>,
+    source: Source,
+    read_only: bool,
+    kind: defs::Kind,
+    doc: &str,
+    documentation: bool,
+) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult::default()
         .with_name(str_bytes(name))
         .with_value(value.map(str_bytes))
@@ -107,10 +142,20 @@ pub fn topic_configs(
         .iter()
         .map(|def| {
             let (value, source) = view.topic_value(def, overrides);
-            let mut result = entry(def.name, Some(value), source, false, def.kind, def.doc, documentation);
+            let mut result = entry(
+                def.name,
+                Some(value),
+                source,
+                false,
+                def.kind,
+                def.doc,
+                documentation,
+            );
             if synonyms {
                 if let Some(v) = overrides.get(def.name) {
-                    result.synonyms.push(synonym(def.name, v.clone(), Source::Topic));
+                    result
+                        .synonyms
+                        .push(synonym(def.name, v.clone(), Source::Topic));
                 }
                 for (name, _) in def.synonyms {
                     if let Some((v, source)) = view.broker_value(name) {
@@ -124,23 +169,44 @@ pub fn topic_configs(
 }
 
 /// Every broker config with its value; only dynamic ones are writable.
-fn broker_configs(broker: &Broker, image: &MetadataImage, synonyms: bool, documentation: bool) -> Vec<DescribeConfigsResourceResult> {
+fn broker_configs(
+    broker: &Broker,
+    image: &MetadataImage,
+    synonyms: bool,
+    documentation: bool,
+) -> Vec<DescribeConfigsResourceResult> {
     let view = broker.config_view(image);
     BROKER
         .iter()
         .map(|def| {
             let found = view.broker_value(def.name);
             let source = found.as_ref().map(|(_, s)| *s).unwrap_or(Source::Default);
-            let mut result = entry(def.name, found.clone().map(|(v, _)| v), source, !def.dynamic, def.kind, def.doc, documentation);
+            let mut result = entry(
+                def.name,
+                found.clone().map(|(v, _)| v),
+                source,
+                !def.dynamic,
+                def.kind,
+                def.doc,
+                documentation,
+            );
             if synonyms {
                 if let Some(v) = image.cluster_configs.get(def.name) {
-                    result.synonyms.push(synonym(def.name, v.clone(), Source::DynamicBrokerDefault));
+                    result.synonyms.push(synonym(
+                        def.name,
+                        v.clone(),
+                        Source::DynamicBrokerDefault,
+                    ));
                 }
                 if let Some(v) = broker.config.get_set(def.name) {
-                    result.synonyms.push(synonym(def.name, v.to_string(), Source::StaticBroker));
+                    result
+                        .synonyms
+                        .push(synonym(def.name, v.to_string(), Source::StaticBroker));
                 }
                 if let Some(v) = def.default {
-                    result.synonyms.push(synonym(def.name, v.to_string(), Source::Default));
+                    result
+                        .synonyms
+                        .push(synonym(def.name, v.to_string(), Source::Default));
                 }
             }
             result

@@ -17,7 +17,8 @@ const READ_COMMITTED: i8 = 1;
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
     if request.session_id != 0 {
-        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     loop {
@@ -36,7 +37,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest
 
 /// Reads every requested partition once. Returns the response, the bytes it
 /// holds, and whether any partition failed (which answers at once).
-fn read_all(broker: &Broker, ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+fn read_all(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: &FetchRequest,
+) -> (FetchResponse, usize, bool) {
     let image = broker.image();
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
@@ -58,21 +63,25 @@ fn read_all(broker: &Broker, ctx: &RequestContext, request: &FetchRequest) -> (F
             if request.isolation_level != READ_COMMITTED {
                 data.aborted_transactions = None;
             }
-            let partition = name.as_deref().and_then(|n| broker.replicas.get_by_name(n, wanted.partition));
+            let partition = name
+                .as_deref()
+                .and_then(|n| broker.replicas.get_by_name(n, wanted.partition));
             let result = match partition {
                 None if ctx.version >= 13 => Err(ApiError::from(ResponseError::UnknownTopicId)),
                 None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
-                Some(p) => check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
-                    let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
-                    p.read(wanted.fetch_offset, max, total == 0).map_err(|e| {
-                        if e.error == ResponseError::OffsetOutOfRange {
-                            data.high_watermark = p.high_watermark();
-                            data.last_stable_offset = data.high_watermark;
-                            data.log_start_offset = p.log_start_offset();
-                        }
-                        e
+                Some(p) => {
+                    check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
+                        let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
+                        p.read(wanted.fetch_offset, max, total == 0).map_err(|e| {
+                            if e.error == ResponseError::OffsetOutOfRange {
+                                data.high_watermark = p.high_watermark();
+                                data.last_stable_offset = data.high_watermark;
+                                data.log_start_offset = p.log_start_offset();
+                            }
+                            e
+                        })
                     })
-                }),
+                }
             };
             match result {
                 Ok(fetched) => {
@@ -103,7 +112,11 @@ fn read_all(broker: &Broker, ctx: &RequestContext, request: &FetchRequest) -> (F
             p.log_start_offset = -1;
         }
     }
-    (FetchResponse::default().with_responses(topics), total, errors)
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        errors,
+    )
 }
 
 /// KIP-320: a client's view of the leader epoch must match ours.

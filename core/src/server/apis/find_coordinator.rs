@@ -17,12 +17,22 @@ const TRANSACTION: i8 = 1;
 fn locate(key_type: i8) -> Result<(), ApiError> {
     match key_type {
         GROUP => Ok(()),
-        TRANSACTION => Err(ApiError::new(ResponseError::CoordinatorNotAvailable, "Transactions are not supported yet")),
-        other => Err(ApiError::new(ResponseError::InvalidRequest, format!("Unsupported coordinator key type {other}"))),
+        TRANSACTION => Err(ApiError::new(
+            ResponseError::CoordinatorNotAvailable,
+            "Transactions are not supported yet",
+        )),
+        other => Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Unsupported coordinator key type {other}"),
+        )),
     }
 }
 
-pub fn handle(broker: &Broker, ctx: &RequestContext, request: FindCoordinatorRequest) -> FindCoordinatorResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
     let host = str_bytes(broker.advertised.host.clone());
     let port = broker.advertised.port as i32;
     let node = BrokerId(broker.node_id());
@@ -33,7 +43,10 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: FindCoordinatorReq
             .map(|key| {
                 let coordinator = Coordinator::default().with_key(key.clone());
                 match locate(request.key_type) {
-                    Ok(()) => coordinator.with_node_id(node).with_host(host.clone()).with_port(port),
+                    Ok(()) => coordinator
+                        .with_node_id(node)
+                        .with_host(host.clone())
+                        .with_port(port),
                     Err(e) => coordinator
                         .with_node_id(BrokerId(-1))
                         .with_host(StrBytes::default())
@@ -49,7 +62,10 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: FindCoordinatorReq
     match locate(request.key_type) {
         Ok(()) => response.with_node_id(node).with_host(host).with_port(port),
         Err(e) => {
-            let response = response.with_node_id(BrokerId(-1)).with_port(-1).with_error_code(e.code());
+            let response = response
+                .with_node_id(BrokerId(-1))
+                .with_port(-1)
+                .with_error_code(e.code());
             if ctx.version >= 1 {
                 response.with_error_message(e.message())
             } else {

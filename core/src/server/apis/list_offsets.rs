@@ -1,6 +1,8 @@
 //! ListOffsets: earliest, latest, by timestamp and max timestamp (KIP-734).
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::fetch::check_epoch;
@@ -9,7 +11,11 @@ use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-pub fn handle(broker: &Broker, ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let topics = request
         .topics
         .into_iter()
@@ -22,10 +28,15 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: ListOffsetsRequest
                         .with_partition_index(wanted.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    let result = match broker.replicas.get_by_name(&topic.name, wanted.partition_index) {
+                    let result = match broker
+                        .replicas
+                        .get_by_name(&topic.name, wanted.partition_index)
+                    {
                         None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
                         Some(p) => check_epoch(wanted.current_leader_epoch, p.leader_epoch())
-                            .and_then(|()| p.list_offset(OffsetSpec::from_timestamp(wanted.timestamp)))
+                            .and_then(|()| {
+                                p.list_offset(OffsetSpec::from_timestamp(wanted.timestamp))
+                            })
                             .map(|found| (found, p.leader_epoch())),
                     };
                     match result {

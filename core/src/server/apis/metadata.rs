@@ -2,7 +2,9 @@
 //! leaders, epochs, replicas and ISR. Unknown topics are created when both the
 //! request and `auto.create.topics.enable` allow it.
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use uuid::Uuid;
 
@@ -18,16 +20,31 @@ use crate::server::dispatch::RequestContext;
 const ALL_TOPIC_OPERATIONS: i32 = 0b1_1111_1000;
 const ALL_CLUSTER_OPERATIONS: i32 = 0b1111_1111_1000;
 
-pub async fn handle(broker: &Broker, ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
-    let auto_create = broker.config.auto_create_topics() && (ctx.version < 4 || request.allow_auto_topic_creation);
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let auto_create = broker.config.auto_create_topics()
+        && (ctx.version < 4 || request.allow_auto_topic_creation);
     let mut topics = Vec::new();
     match &request.topics {
         // v0: an empty list means all topics; v1+: null means all.
         None => topics.extend(broker.image().topics.values().map(describe)),
-        Some(list) if list.is_empty() && ctx.version == 0 => topics.extend(broker.image().topics.values().map(describe)),
+        Some(list) if list.is_empty() && ctx.version == 0 => {
+            topics.extend(broker.image().topics.values().map(describe))
+        }
         Some(list) => {
             for wanted in list {
-                topics.push(lookup(broker, wanted.name.as_ref().map(|n| n.as_str()), wanted.topic_id, auto_create).await);
+                topics.push(
+                    lookup(
+                        broker,
+                        wanted.name.as_ref().map(|n| n.as_str()),
+                        wanted.topic_id,
+                        auto_create,
+                    )
+                    .await,
+                );
             }
         }
     }
@@ -46,7 +63,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: MetadataRequ
                 .with_rack(b.rack.clone().map(str_bytes))
         })
         .collect();
-    let mut response = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
+    let mut response = MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_topics(topics);
     if ctx.version >= 1 {
         response.controller_id = BrokerId(broker.node_id());
     }
@@ -66,7 +85,10 @@ fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operati
         topic.is_internal = false;
     }
     if version < 7 {
-        topic.partitions.iter_mut().for_each(|p| p.leader_epoch = -1);
+        topic
+            .partitions
+            .iter_mut()
+            .for_each(|p| p.leader_epoch = -1);
     }
     if version < 10 {
         topic.topic_id = Uuid::nil();
@@ -76,7 +98,12 @@ fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operati
     }
 }
 
-async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool) -> MetadataResponseTopic {
+async fn lookup(
+    broker: &Broker,
+    name: Option<&str>,
+    id: Uuid,
+    auto_create: bool,
+) -> MetadataResponseTopic {
     let image = broker.image();
     let found = match name {
         Some(name) => image.topics.get(name),
@@ -104,10 +131,12 @@ async fn lookup(broker: &Broker, name: Option<&str>, id: Uuid, auto_create: bool
     match broker.auto_create_topic(name).await {
         Ok(topic) => describe(&topic),
         // Lost a race with another creator: describe what exists now.
-        Err(e) if e.error == ResponseError::TopicAlreadyExists => match broker.image().topics.get(name) {
-            Some(topic) => describe(topic),
-            None => unknown(),
-        },
+        Err(e) if e.error == ResponseError::TopicAlreadyExists => {
+            match broker.image().topics.get(name) {
+                Some(topic) => describe(topic),
+                None => unknown(),
+            }
+        }
         Err(e) => unknown().with_error_code(e.code()),
     }
 }

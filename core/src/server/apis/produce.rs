@@ -12,7 +12,11 @@ use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
 /// `Err` closes the connection (a failed acks=0 request).
-pub fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceRequest) -> Result<Option<ProduceResponse>, String> {
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: ProduceRequest,
+) -> Result<Option<ProduceResponse>, String> {
     let acks = request.acks;
     let image = broker.image();
     let mut responses = Vec::with_capacity(request.topic_data.len());
@@ -32,12 +36,24 @@ pub fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceRequest) ->
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let result = if !matches!(acks, -1..=1) {
-                Err(ApiError::new(ResponseError::InvalidRequiredAcks, format!("acks must be -1, 0 or 1, not {acks}")))
+                Err(ApiError::new(
+                    ResponseError::InvalidRequiredAcks,
+                    format!("acks must be -1, 0 or 1, not {acks}"),
+                ))
             } else {
-                match name.as_deref().and_then(|n| broker.replicas.get_by_name(n, data.index)) {
-                    None => Err(ApiError::new(unknown, "This server does not host this topic-partition.")),
+                match name
+                    .as_deref()
+                    .and_then(|n| broker.replicas.get_by_name(n, data.index))
+                {
+                    None => Err(ApiError::new(
+                        unknown,
+                        "This server does not host this topic-partition.",
+                    )),
                     Some(partition) => match data.records.as_deref() {
-                        None | Some([]) => Err(ApiError::new(ResponseError::InvalidRecord, "produce request holds no records")),
+                        None | Some([]) => Err(ApiError::new(
+                            ResponseError::InvalidRecord,
+                            "produce request holds no records",
+                        )),
                         Some(records) => partition.append_as_leader(records, acks),
                     },
                 }

@@ -1,0 +1,345 @@
+//! weir-bench: drives produce and consume through librdkafka (the `rdkafka`
+//! crate) and prints MB/s, records/s and produce latency percentiles.
+//!
+//! With `--spawn PATH/TO/weir` it starts a fresh broker per log engine
+//! (`disk`, then `null`: acknowledged, nothing stored) so one run shows how
+//! close real storage gets to the protocol ceiling, and reports the broker's
+//! resident memory. With `--bootstrap` it measures a broker already running.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Produce/consume benchmark through librdkafka")]
+struct Args {
+    /// A running broker to measure.
+    #[arg(long, conflicts_with = "spawn")]
+    bootstrap: Option<String>,
+    /// Start this weir binary (once per engine) on a free port with a temporary data dir.
+    #[arg(long)]
+    spawn: Option<PathBuf>,
+    /// Engines to run with --spawn.
+    #[arg(long, value_delimiter = ',', default_value = "disk,null")]
+    engines: Vec<String>,
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Record value size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// none, gzip, snappy, lz4 or zstd.
+    #[arg(long, default_value = "none")]
+    compression: String,
+    /// all, 1 or 0.
+    #[arg(long, default_value = "all")]
+    acks: String,
+    #[arg(long, default_value_t = 5)]
+    linger_ms: u32,
+}
+
+struct Timing;
+
+impl ClientContext for Timing {}
+
+impl ProducerContext for Timing {
+    type DeliveryOpaque = Box<(Instant, *mut Histogram<u64>)>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
+        let (sent, histogram) = *opaque;
+        if let Err((e, _)) = result {
+            eprintln!("delivery failed: {e}");
+            return;
+        }
+        // SAFETY: the histogram outlives the producer; deliveries run on the polling thread.
+        unsafe { (*histogram).saturating_record(sent.elapsed().as_micros() as u64) };
+    }
+}
+
+struct ProduceResult {
+    seconds: f64,
+    latency: Histogram<u64>,
+}
+
+struct ConsumeResult {
+    seconds: f64,
+    records: usize,
+    bytes: usize,
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+fn create_topic(bootstrap: &str, args: &Args) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create()?;
+    let topic = NewTopic::new("bench", args.partitions, TopicReplication::Fixed(1));
+    let runtime = futures_lite_block_on(admin.create_topics([&topic], &AdminOptions::new()))?;
+    for result in runtime {
+        if let Err((name, code)) = result {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                bail!("creating {name}: {code}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A minimal executor for the one admin future (avoids pulling in a runtime).
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+fn payload(size: usize) -> Vec<u8> {
+    // Varied bytes so compression has real work to do, but not random noise.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..size)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if i % 4 == 0 {
+                b'a' + (state % 26) as u8
+            } else {
+                b' ' + (i % 64) as u8
+            }
+        })
+        .collect()
+}
+
+fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
+    let producer: BaseProducer<Timing> = client_config(bootstrap)
+        .set("acks", &args.acks)
+        .set("linger.ms", args.linger_ms.to_string())
+        .set("compression.type", &args.compression)
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .create_with_context(Timing)?;
+    let value = payload(args.size);
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let histogram: *mut Histogram<u64> = &mut latency;
+    let start = Instant::now();
+    for i in 0..args.records {
+        let key = format!("{i:012}");
+        let mut opaque = Box::new((Instant::now(), histogram));
+        loop {
+            let record = BaseRecord::with_opaque_to("bench", opaque)
+                .key(key.as_bytes())
+                .payload(&value);
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
+                    opaque = record.delivery_opaque;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("produce failed: {e}"),
+            }
+        }
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(producer);
+    Ok(ProduceResult { seconds, latency })
+}
+
+fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", "weir-bench")
+        .set("enable.auto.commit", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "10485760")
+        .create()?;
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..args.partitions {
+        assignment.add_partition_offset("bench", p, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let start = Instant::now();
+    let (mut records, mut bytes) = (0usize, 0usize);
+    let deadline = start + Duration::from_secs(300);
+    while records < args.records && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            bytes += message.payload_len() + message.key().map_or(0, <[u8]>::len);
+            records += 1;
+        }
+    }
+    Ok(ConsumeResult {
+        seconds: start.elapsed().as_secs_f64(),
+        records,
+        bytes,
+    })
+}
+
+struct Broker {
+    child: Child,
+    bootstrap: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    fn spawn(weir: &PathBuf, engine: &str) -> Result<Broker> {
+        let dir = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(weir)
+            .args([
+                "serve",
+                "--set",
+                &format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
+            ])
+            .args(["--set", &format!("log.dirs={}", dir.path().display())])
+            .args(["--set", &format!("log.engine={engine}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", weir.display()))?;
+        let bootstrap = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&bootstrap).is_err() {
+            if Instant::now() > deadline {
+                bail!("weir did not start");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Broker {
+            child,
+            bootstrap,
+            _dir: dir,
+        })
+    }
+
+    /// (current, peak) resident set size in MiB.
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(f64::NAN, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn report(
+    engine: &str,
+    args: &Args,
+    produced: &ProduceResult,
+    consumed: Option<&ConsumeResult>,
+    rss: Option<(f64, f64)>,
+) {
+    let bytes = (args.records * args.size) as f64;
+    let p = |q: f64| produced.latency.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "{engine:>6} produce: {:>9.0} records/s {:>8.1} MB/s   latency ms p50 {:.2} p99 {:.2} p99.9 {:.2}",
+        args.records as f64 / produced.seconds,
+        bytes / produced.seconds / 1e6,
+        p(0.5),
+        p(0.99),
+        p(0.999),
+    );
+    if let Some(c) = consumed {
+        println!(
+            "{engine:>6} consume: {:>9.0} records/s {:>8.1} MB/s   ({} records)",
+            c.records as f64 / c.seconds,
+            c.bytes as f64 / c.seconds / 1e6,
+            c.records
+        );
+    }
+    if let Some((rss, peak)) = rss {
+        println!("{engine:>6} broker RSS: {rss:.1} MiB now, {peak:.1} MiB peak");
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    println!(
+        "weir-bench: {} records x {} B, {} partitions, compression={}, acks={}, linger.ms={}",
+        args.records, args.size, args.partitions, args.compression, args.acks, args.linger_ms
+    );
+    let mut produce_rates = Vec::new();
+    match (&args.bootstrap, &args.spawn) {
+        (Some(bootstrap), _) => {
+            create_topic(bootstrap, &args)?;
+            let produced = produce(bootstrap, &args)?;
+            let consumed = consume(bootstrap, &args)?;
+            report("broker", &args, &produced, Some(&consumed), None);
+        }
+        (None, Some(weir)) => {
+            for engine in &args.engines {
+                let broker = Broker::spawn(weir, engine)?;
+                create_topic(&broker.bootstrap, &args)?;
+                let produced = produce(&broker.bootstrap, &args)?;
+                let consumed = (engine != "null")
+                    .then(|| consume(&broker.bootstrap, &args))
+                    .transpose()?;
+                report(
+                    engine,
+                    &args,
+                    &produced,
+                    consumed.as_ref(),
+                    Some(broker.rss_mib()),
+                );
+                produce_rates.push((engine.clone(), args.records as f64 / produced.seconds));
+            }
+        }
+        (None, None) => bail!("give --bootstrap HOST:PORT or --spawn PATH/TO/weir"),
+    }
+    if let (Some(disk), Some(null)) = (
+        produce_rates.iter().find(|(e, _)| e == "disk"),
+        produce_rates.iter().find(|(e, _)| e == "null"),
+    ) {
+        println!(
+            "disk produce = {:.0}% of the null-log ceiling",
+            100.0 * disk.1 / null.1
+        );
+    }
+    Ok(())
+}
