@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn applying_the_same_log_gives_the_same_image() {
         let id = Uuid::new_v4();
-        let log = vec![
+        let log = [
             Command::InitCluster {
                 cluster_id: "c".into(),
             },

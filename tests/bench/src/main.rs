@@ -9,6 +9,8 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -53,21 +55,24 @@ struct Args {
     linger_ms: u32,
 }
 
-struct Timing;
+/// Records each record's latency from `send` to its delivery report.
+struct Timing {
+    latency: Mutex<Histogram<u64>>,
+    failed: AtomicUsize,
+}
 
 impl ClientContext for Timing {}
 
 impl ProducerContext for Timing {
-    type DeliveryOpaque = Box<(Instant, *mut Histogram<u64>)>;
+    type DeliveryOpaque = Box<Instant>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
-        let (sent, histogram) = *opaque;
-        if let Err((e, _)) = result {
-            eprintln!("delivery failed: {e}");
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+        if result.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // SAFETY: the histogram outlives the producer; deliveries run on the polling thread.
-        unsafe { (*histogram).saturating_record(sent.elapsed().as_micros() as u64) };
+        let micros = sent.elapsed().as_micros() as u64;
+        self.latency.lock().expect("histogram").saturating_record(micros);
     }
 }
 
@@ -148,14 +153,15 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        .create_with_context(Timing)?;
+        .create_with_context(Timing {
+            latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+            failed: AtomicUsize::new(0),
+        })?;
     let value = payload(args.size);
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let histogram: *mut Histogram<u64> = &mut latency;
     let start = Instant::now();
     for i in 0..args.records {
         let key = format!("{i:012}");
-        let mut opaque = Box::new((Instant::now(), histogram));
+        let mut opaque = Box::new(Instant::now());
         loop {
             let record = BaseRecord::with_opaque_to("bench", opaque)
                 .key(key.as_bytes())
@@ -175,7 +181,11 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
     }
     producer.flush(Duration::from_secs(120))?;
     let seconds = start.elapsed().as_secs_f64();
-    drop(producer);
+    let failed = producer.context().failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        bail!("{failed} records were not acknowledged");
+    }
+    let latency = producer.context().latency.lock().expect("histogram").clone();
     Ok(ProduceResult { seconds, latency })
 }
 
