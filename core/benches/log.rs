@@ -48,7 +48,11 @@ fn main() {
         PartitionLog::open(&dir.path().join("bench-0"), config, 0, 0, true).expect("open");
     for (records_per_batch, size) in [(1, 1024), (16, 1024), (64, 1024), (512, 100)] {
         let bytes = batch(records_per_batch, size);
-        let total_bytes: usize = std::env::var("WEIR_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256usize) << 20;
+        let total_bytes: usize = std::env::var("WEIR_BENCH_MIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256usize)
+            << 20;
         let batches = total_bytes / bytes.len();
         let start_offset = log.log_end_offset();
         let start = Instant::now();

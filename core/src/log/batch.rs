@@ -189,19 +189,35 @@ impl<'a> Iterator for Batches<'a> {
     }
 }
 
-/// Writes the broker-owned fields into a batch that is about to be appended.
-/// Base offset and leader epoch are outside the CRC; a LogAppendTime stamp is
-/// inside it, so the CRC is recomputed only in that case.
-pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
-    batch[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&leader_epoch.to_be_bytes());
+/// The header of a batch about to be appended, with the broker-owned fields
+/// written: base offset and partition leader epoch (outside the CRC) and, for
+/// LogAppendTime topics, the timestamp type and max timestamp (inside it, so
+/// the CRC is recomputed over the new header and the untouched body). The
+/// body after the header is written as the producer sent it.
+pub fn assigned_header(
+    batch: &[u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) -> [u8; HEADER_SIZE] {
+    let mut header: [u8; HEADER_SIZE] = batch[..HEADER_SIZE].try_into().expect("a whole header");
+    header[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+    header[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
-        let attributes = i16_at(batch, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
-        batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
-        batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now.to_be_bytes());
-        let crc = compute_crc(batch);
-        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        let attributes = i16_at(&header, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
+        header[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+        header[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now.to_be_bytes());
+        let crc =
+            crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES..]), &batch[HEADER_SIZE..]);
+        header[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
     }
+    header
+}
+
+/// `assigned_header`, written back into the batch.
+pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    let header = assigned_header(batch, base_offset, leader_epoch, log_append_time);
+    batch[..HEADER_SIZE].copy_from_slice(&header);
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -72,7 +72,6 @@ pub struct PartitionLog {
     last_flush_ms: i64,
     /// Leader epoch cache: (epoch, first offset written in it), ascending.
     epochs: Vec<(i32, i64)>,
-    scratch: Vec<u8>,
 }
 
 /// Checks every batch of a produce request before any is written: CRC, magic,
@@ -157,7 +156,6 @@ impl PartitionLog {
             unflushed_messages: 0,
             last_flush_ms: now_ms(),
             epochs,
-            scratch: Vec::new(),
         };
         log.load(clean_shutdown)?;
         Ok(log)
@@ -298,12 +296,16 @@ impl PartitionLog {
         let log_append_time = self.config.log_append_time.then_some(now);
         let records: i64 = batches.iter().map(|(_, h)| h.records_count as i64).sum();
         self.maybe_roll(bytes.len(), now)?;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(bytes);
+        let mut headers = Vec::with_capacity(batches.len());
         let mut next = base_offset;
         for (position, header) in batches.iter_mut() {
-            let batch_bytes = &mut self.scratch[*position..*position + header.size];
-            batch::assign(batch_bytes, next, leader_epoch, log_append_time);
+            let batch_bytes = &bytes[*position..*position + header.size];
+            headers.push(batch::assigned_header(
+                batch_bytes,
+                next,
+                leader_epoch,
+                log_append_time,
+            ));
             header.base_offset = next;
             header.partition_leader_epoch = leader_epoch;
             if let Some(time) = log_append_time {
@@ -312,10 +314,14 @@ impl PartitionLog {
             next = header.next_offset();
         }
         if !self.config.null {
-            let scratch = std::mem::take(&mut self.scratch);
-            let result = self.active_mut().append(&scratch, &batches);
-            self.scratch = scratch;
-            result?;
+            let mut parts = Vec::with_capacity(batches.len() * 2);
+            for ((position, header), head) in batches.iter().zip(&headers) {
+                parts.push(IoSlice::new(head));
+                parts.push(IoSlice::new(
+                    &bytes[*position + batch::HEADER_SIZE..*position + header.size],
+                ));
+            }
+            self.active_mut().append(&mut parts, &batches)?;
         }
         self.next_offset = next;
         self.assign_epoch(leader_epoch, base_offset);

@@ -3,7 +3,7 @@
 //! in 20 digits as Kafka names them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +12,27 @@ use bytes::Bytes;
 
 use super::batch::{self, BatchHeader, HEADER_SIZE};
 use super::index::{OffsetIndex, TimeIndex};
+
+/// Writes every slice, in chunks the kernel accepts (IOV_MAX), resuming after
+/// partial writes.
+fn write_all_vectored(file: &mut File, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+    const IOV_MAX: usize = 1024;
+    while !parts.is_empty() {
+        let chunk = parts.len().min(IOV_MAX);
+        match file.write_vectored(&parts[..chunk]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "segment write returned 0",
+                ))
+            }
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// The sizes a segment needs to know, taken from the topic config.
 #[derive(Debug, Clone, Copy)]
@@ -111,15 +132,21 @@ impl LogSegment {
         self.index.is_sane(self.size) && self.time_index.is_sane()
     }
 
-    /// Appends already-validated, offset-assigned batches. `batches` lists the
-    /// position of each batch inside `bytes` and its header.
-    pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> io::Result<()> {
+    /// Appends already-validated, offset-assigned batches given as slices
+    /// (one `writev`, no copy). `batches` lists each batch's position in the
+    /// concatenated slices and its header.
+    pub fn append(
+        &mut self,
+        parts: &mut [IoSlice<'_>],
+        batches: &[(usize, BatchHeader)],
+    ) -> io::Result<()> {
         let start = self.size;
-        self.file.write_all(bytes)?;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        write_all_vectored(&mut self.file, parts)?;
         for (position, header) in batches {
             self.index_batch(start + *position as u32, header);
         }
-        self.size += bytes.len() as u32;
+        self.size += len as u32;
         Ok(())
     }
 
@@ -295,7 +322,9 @@ mod tests {
             let mut bytes = make_batch(5, ts + *next, Compression::None);
             batch::assign(&mut bytes, *next, 0, None);
             let header = batch::validate(&bytes).unwrap();
-            segment.append(&bytes, &[(0, header)]).unwrap();
+            segment
+                .append(&mut [IoSlice::new(&bytes)], &[(0, header)])
+                .unwrap();
             *next += 5;
         }
     }

@@ -1,6 +1,10 @@
 //! One client connection: Kafka's framing (a 4-byte size, then the request),
-//! requests handled one at a time in arrival order (as Kafka does, so responses
-//! keep their order), responses written back with their size prefix.
+//! requests handled one at a time in arrival order (as Kafka does, so appends
+//! and responses keep their order), responses written back with their size.
+//!
+//! Reading is pipelined with handling: a reader task pulls the next frames off
+//! the socket (a few, bounded) while the current request is handled, so the
+//! copy out of the socket and the append to the log run on different cores.
 //!
 //! A frame larger than `socket.request.max.bytes` closes the connection before
 //! anything is allocated for it; so does a request that cannot be decoded.
@@ -8,16 +12,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::broker::Broker;
 use super::dispatch::{self, Outcome};
 
-const READ_BUFFER: usize = 64 * 1024;
 const WRITE_BUFFER: usize = 64 * 1024;
+/// Frames read ahead of the one being handled.
+const PIPELINE_DEPTH: usize = 4;
 
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream) {
     let peer = stream
@@ -31,13 +38,56 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream) {
     }
 }
 
+/// Aborts the reader task when the connection ends, however it ends.
+struct AbortOnDrop(JoinHandle<Result<(), String>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
     let (reader, writer) = stream.into_split();
-    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
-    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, writer);
+    let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let max_frame = broker.config.socket_request_max_bytes();
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms());
-    let mut out = BytesMut::with_capacity(WRITE_BUFFER);
+    let mut reader_task = AbortOnDrop(tokio::spawn(read_frames(
+        reader, max_frame, idle, frames_tx,
+    )));
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, writer);
+    while let Some(frame) = frames.recv().await {
+        match dispatch::handle(&broker, frame).await {
+            Outcome::Respond(body) => {
+                writer
+                    .write_all(&(body.len() as i32).to_be_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                writer.write_all(&body).await.map_err(|e| e.to_string())?;
+            }
+            Outcome::NoResponse => {}
+            Outcome::Close(reason) => {
+                warn!(%reason, "closing connection after a bad request");
+                return Err(reason);
+            }
+        }
+        // Responses to requests already read are written before flushing.
+        if frames.is_empty() {
+            writer.flush().await.map_err(|e| e.to_string())?;
+        }
+    }
+    // The reader stopped: end of stream, or the reason it gave up.
+    (&mut reader_task.0).await.map_err(|e| e.to_string())?
+}
+
+/// Reads frames until the client closes the connection (Ok) or a frame is
+/// refused, the socket fails or the connection idles out (Err).
+async fn read_frames(
+    mut reader: impl AsyncRead + Unpin,
+    max_frame: usize,
+    idle: Duration,
+    frames: mpsc::Sender<Bytes>,
+) -> Result<(), String> {
     loop {
         let size = match tokio::time::timeout(idle, reader.read_i32()).await {
             Err(_) => {
@@ -55,27 +105,17 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
                 "request frame of {size} bytes is larger than socket.request.max.bytes ({max_frame})"
             ));
         }
-        let mut frame = BytesMut::zeroed(size as usize);
-        reader
-            .read_exact(&mut frame)
-            .await
-            .map_err(|e| e.to_string())?;
-        match dispatch::handle(&broker, frame.freeze()).await {
-            Outcome::Respond(body) => {
-                out.clear();
-                out.put_i32(body.len() as i32);
-                writer.write_all(&out).await.map_err(|e| e.to_string())?;
-                writer.write_all(&body).await.map_err(|e| e.to_string())?;
-            }
-            Outcome::NoResponse => {}
-            Outcome::Close(reason) => {
-                warn!(%reason, "closing connection after a bad request");
-                return Err(reason);
+        let size = size as usize;
+        // Read straight into uninitialized capacity: no zero-filling pass.
+        let mut frame = BytesMut::with_capacity(size);
+        let mut body = (&mut reader).take(size as u64);
+        while frame.len() < size {
+            if body.read_buf(&mut frame).await.map_err(|e| e.to_string())? == 0 {
+                return Err("connection closed in the middle of a request".into());
             }
         }
-        // Pipelined requests already buffered are handled before flushing.
-        if reader.buffer().is_empty() {
-            writer.flush().await.map_err(|e| e.to_string())?;
+        if frames.send(frame.freeze()).await.is_err() {
+            return Ok(()); // the handler side has ended the connection
         }
     }
 }

@@ -22,7 +22,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -53,6 +53,16 @@ struct Args {
     acks: String,
     #[arg(long, default_value_t = 5)]
     linger_ms: u32,
+    /// Records per second to offer (0: as fast as possible). Latency is only
+    /// meaningful below the broker's capacity; at full speed it is queueing.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Rounds of all engines, alternating (medians are reported).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Where spawned brokers keep their logs (a temporary directory under it).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 /// Records each record's latency from `send` to its delivery report.
@@ -72,7 +82,10 @@ impl ProducerContext for Timing {
             return;
         }
         let micros = sent.elapsed().as_micros() as u64;
-        self.latency.lock().expect("histogram").saturating_record(micros);
+        self.latency
+            .lock()
+            .expect("histogram")
+            .saturating_record(micros);
     }
 }
 
@@ -146,7 +159,9 @@ fn payload(size: usize) -> Vec<u8> {
 }
 
 fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
-    let producer: BaseProducer<Timing> = client_config(bootstrap)
+    // A polling thread serves delivery reports as they come, so latency is not
+    // inflated by how often this loop would poll.
+    let producer: ThreadedProducer<Timing> = client_config(bootstrap)
         .set("acks", &args.acks)
         .set("linger.ms", args.linger_ms.to_string())
         .set("compression.type", &args.compression)
@@ -170,13 +185,16 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
                     opaque = record.delivery_opaque;
-                    producer.poll(Duration::from_millis(1));
+                    std::thread::sleep(Duration::from_micros(200));
                 }
                 Err((e, _)) => bail!("produce failed: {e}"),
             }
         }
-        if i % 1024 == 0 {
-            producer.poll(Duration::ZERO);
+        if args.rate > 0 {
+            let due = start + Duration::from_secs_f64(i as f64 / args.rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
         }
     }
     producer.flush(Duration::from_secs(120))?;
@@ -185,7 +203,12 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
     if failed > 0 {
         bail!("{failed} records were not acknowledged");
     }
-    let latency = producer.context().latency.lock().expect("histogram").clone();
+    let latency = producer
+        .context()
+        .latency
+        .lock()
+        .expect("histogram")
+        .clone();
     Ok(ProduceResult { seconds, latency })
 }
 
@@ -193,8 +216,6 @@ fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
     let consumer: BaseConsumer = client_config(bootstrap)
         .set("group.id", "weir-bench")
         .set("enable.auto.commit", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760")
         .create()?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..args.partitions {
@@ -218,6 +239,24 @@ fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
     })
 }
 
+/// (user, system) CPU seconds of a process (`self` for this one), from /proc.
+fn process_cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
 struct Broker {
     child: Child,
     bootstrap: String,
@@ -225,8 +264,11 @@ struct Broker {
 }
 
 impl Broker {
-    fn spawn(weir: &PathBuf, engine: &str) -> Result<Broker> {
-        let dir = tempfile::tempdir()?;
+    fn spawn(weir: &PathBuf, engine: &str, parent: Option<&PathBuf>) -> Result<Broker> {
+        let dir = match parent {
+            Some(parent) => tempfile::tempdir_in(parent)?,
+            None => tempfile::tempdir()?,
+        };
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(weir)
             .args([
@@ -283,7 +325,7 @@ fn report(
     args: &Args,
     produced: &ProduceResult,
     consumed: Option<&ConsumeResult>,
-    rss: Option<(f64, f64)>,
+    broker: Option<&Broker>,
 ) {
     let bytes = (args.records * args.size) as f64;
     let p = |q: f64| produced.latency.value_at_quantile(q) as f64 / 1000.0;
@@ -303,18 +345,96 @@ fn report(
             c.records
         );
     }
-    if let Some((rss, peak)) = rss {
+    if let Some(broker) = broker {
+        let (rss, peak) = broker.rss_mib();
         println!("{engine:>6} broker RSS: {rss:.1} MiB now, {peak:.1} MiB peak");
     }
+}
+
+/// Runs every engine `--repeat` times, alternating, and prints the medians:
+/// on a shared machine one run of each says little.
+fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
+    let mut produce_rates: Vec<(String, f64)> = Vec::new();
+    let mut consume_rates: Vec<(String, f64)> = Vec::new();
+    for round in 0..args.repeat {
+        if args.repeat > 1 {
+            println!("-- round {}", round + 1);
+        }
+        for engine in &args.engines {
+            let broker = Broker::spawn(weir, engine, args.data_dir.as_ref())?;
+            create_topic(&broker.bootstrap, args)?;
+            let cpu = |pid: &str| {
+                let (user, system) = process_cpu_seconds(pid);
+                user + system
+            };
+            let broker_pid = broker.child.id().to_string();
+            let client_start = cpu("self");
+            let produced = produce(&broker.bootstrap, args)?;
+            let (broker_produced, client_produced) = (cpu(&broker_pid), cpu("self"));
+            let consumed = (engine != "null")
+                .then(|| consume(&broker.bootstrap, args))
+                .transpose()?;
+            report(engine, args, &produced, consumed.as_ref(), Some(&broker));
+            println!(
+                "{engine:>6} CPU seconds: broker {:.1} producing + {:.1} consuming; bench client {:.1} + {:.1}",
+                broker_produced,
+                cpu(&broker_pid) - broker_produced,
+                client_produced - client_start,
+                cpu("self") - client_produced
+            );
+            let mb = |bytes: f64, seconds: f64| bytes / seconds / 1e6;
+            produce_rates.push((
+                engine.clone(),
+                mb((args.records * args.size) as f64, produced.seconds),
+            ));
+            if let Some(c) = consumed {
+                consume_rates.push((engine.clone(), mb(c.bytes as f64, c.seconds)));
+            }
+        }
+    }
+    let median = |rates: &[(String, f64)], engine: &str| {
+        let mut values: Vec<f64> = rates
+            .iter()
+            .filter(|(e, _)| e == engine)
+            .map(|(_, r)| *r)
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    println!("-- medians over {} round(s)", args.repeat);
+    for engine in &args.engines {
+        if let Some(p) = median(&produce_rates, engine) {
+            print!("{engine:>6}: produce {p:.1} MB/s");
+        }
+        match median(&consume_rates, engine) {
+            Some(c) => println!(", consume {c:.1} MB/s"),
+            None => println!(),
+        }
+    }
+    if let (Some(disk), Some(null)) = (
+        median(&produce_rates, "disk"),
+        median(&produce_rates, "null"),
+    ) {
+        println!(
+            "disk produce = {:.0}% of the null-log ceiling (medians)",
+            100.0 * disk / null
+        );
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     println!(
-        "weir-bench: {} records x {} B, {} partitions, compression={}, acks={}, linger.ms={}",
-        args.records, args.size, args.partitions, args.compression, args.acks, args.linger_ms
+        "weir-bench: {} records x {} B, {} partitions, compression={}, acks={}, linger.ms={}, rate={}",
+        args.records,
+        args.size,
+        args.partitions,
+        args.compression,
+        args.acks,
+        args.linger_ms,
+        if args.rate == 0 { "max".to_string() } else { format!("{}/s", args.rate) }
     );
-    let mut produce_rates = Vec::new();
     match (&args.bootstrap, &args.spawn) {
         (Some(bootstrap), _) => {
             create_topic(bootstrap, &args)?;
@@ -322,34 +442,8 @@ fn main() -> Result<()> {
             let consumed = consume(bootstrap, &args)?;
             report("broker", &args, &produced, Some(&consumed), None);
         }
-        (None, Some(weir)) => {
-            for engine in &args.engines {
-                let broker = Broker::spawn(weir, engine)?;
-                create_topic(&broker.bootstrap, &args)?;
-                let produced = produce(&broker.bootstrap, &args)?;
-                let consumed = (engine != "null")
-                    .then(|| consume(&broker.bootstrap, &args))
-                    .transpose()?;
-                report(
-                    engine,
-                    &args,
-                    &produced,
-                    consumed.as_ref(),
-                    Some(broker.rss_mib()),
-                );
-                produce_rates.push((engine.clone(), args.records as f64 / produced.seconds));
-            }
-        }
+        (None, Some(weir)) => compare_engines(weir, &args)?,
         (None, None) => bail!("give --bootstrap HOST:PORT or --spawn PATH/TO/weir"),
-    }
-    if let (Some(disk), Some(null)) = (
-        produce_rates.iter().find(|(e, _)| e == "disk"),
-        produce_rates.iter().find(|(e, _)| e == "null"),
-    ) {
-        println!(
-            "disk produce = {:.0}% of the null-log ceiling",
-            100.0 * disk.1 / null.1
-        );
     }
     Ok(())
 }

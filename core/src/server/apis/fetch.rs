@@ -72,13 +72,14 @@ fn read_all(
                 Some(p) => {
                     check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
                         let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
-                        p.read(wanted.fetch_offset, max, total == 0).inspect_err(|e| {
-                            if e.error == ResponseError::OffsetOutOfRange {
-                                data.high_watermark = p.high_watermark();
-                                data.last_stable_offset = data.high_watermark;
-                                data.log_start_offset = p.log_start_offset();
-                            }
-                        })
+                        p.read(wanted.fetch_offset, max, total == 0)
+                            .inspect_err(|e| {
+                                if e.error == ResponseError::OffsetOutOfRange {
+                                    data.high_watermark = p.high_watermark();
+                                    data.last_stable_offset = data.high_watermark;
+                                    data.log_start_offset = p.log_start_offset();
+                                }
+                            })
                     })
                 }
             };
