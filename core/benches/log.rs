@@ -65,8 +65,9 @@ fn main() {
         let mut read = 0usize;
         while offset < log.log_end_offset() {
             let result = log.read(offset, 1 << 20, i64::MAX, true).expect("read");
-            read += result.records.len();
-            let last = weir::log::batch::Batches::new(&result.records)
+            let records = result.records.read().expect("pread");
+            read += records.len();
+            let last = weir::log::batch::Batches::new(&records)
                 .filter_map(Result::ok)
                 .last()
                 .expect("a whole batch");

@@ -4,11 +4,13 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod file_slice;
 pub mod index;
 pub mod manager;
 pub mod partition_log;
 pub mod segment;
 
+pub use file_slice::FileSlice;
 pub use manager::LogManager;
 pub use partition_log::{AppendError, AppendInfo, PartitionLog, ReadError, ReadResult};
 pub use segment::SegmentSizes;

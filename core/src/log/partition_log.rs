@@ -8,13 +8,13 @@ use std::fs::{self, File};
 use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use thiserror::Error;
 use tracing::{info, warn};
 
 use super::batch::{self, BatchError, BatchHeader};
 use super::checkpoint;
+use super::file_slice::FileSlice;
 use super::segment::{now_ms, LogSegment, SegmentSizes};
 use super::LogConfig;
 
@@ -47,10 +47,10 @@ pub struct AppendInfo {
     pub records: i64,
 }
 
-/// A read of the log: stored bytes, as they are on disk.
+/// A read of the log: stored batches, as they are on disk.
 #[derive(Debug, Clone, Default)]
 pub struct ReadResult {
-    pub records: Bytes,
+    pub records: FileSlice,
 }
 
 #[derive(Debug, Error)]
@@ -419,7 +419,7 @@ impl PartitionLog {
                 max_bytes
             };
             return Ok(ReadResult {
-                records: segment.read(position, len, end)?,
+                records: segment.slice(position, len, end),
             });
         }
         Ok(ReadResult::default())
@@ -617,7 +617,12 @@ mod tests {
         let mut offsets = Vec::new();
         let mut next = from;
         while next < log.log_end_offset() {
-            let bytes = log.read(next, 1 << 20, i64::MAX, true).unwrap().records;
+            let bytes = log
+                .read(next, 1 << 20, i64::MAX, true)
+                .unwrap()
+                .records
+                .read()
+                .unwrap();
             let batches: Vec<_> = batch::Batches::new(&bytes).filter_map(Result::ok).collect();
             assert!(!batches.is_empty());
             for (_, h) in &batches {
@@ -647,7 +652,12 @@ mod tests {
             .records
             .is_empty());
         // Never past the high watermark.
-        let bytes = log.read(0, 1 << 20, 20, true).unwrap().records;
+        let bytes = log
+            .read(0, 1 << 20, 20, true)
+            .unwrap()
+            .records
+            .read()
+            .unwrap();
         let last = batch::Batches::new(&bytes)
             .filter_map(Result::ok)
             .last()

@@ -6,16 +6,18 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 use super::batch::{self, BatchHeader, HEADER_SIZE};
+use super::file_slice::FileSlice;
 use super::index::{OffsetIndex, TimeIndex};
 
 /// Writes every slice, in chunks the kernel accepts (IOV_MAX), resuming after
 /// partial writes.
-fn write_all_vectored(file: &mut File, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored(mut file: &File, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
     const IOV_MAX: usize = 1024;
     while !parts.is_empty() {
         let chunk = parts.len().min(IOV_MAX);
@@ -55,7 +57,8 @@ pub fn now_ms() -> i64 {
 pub struct LogSegment {
     base_offset: i64,
     path: PathBuf,
-    file: File,
+    /// Shared with the fetches that are sending from it.
+    file: Arc<File>,
     size: u32,
     index: OffsetIndex,
     time_index: TimeIndex,
@@ -97,7 +100,7 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             path,
-            file,
+            file: Arc::new(file),
             size,
             index,
             time_index,
@@ -142,7 +145,7 @@ impl LogSegment {
     ) -> io::Result<()> {
         let start = self.size;
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        write_all_vectored(&mut self.file, parts)?;
+        write_all_vectored(&self.file, parts)?;
         for (position, header) in batches {
             self.index_batch(start + *position as u32, header);
         }
@@ -220,6 +223,14 @@ impl LogSegment {
         let mut buf = vec![0u8; len];
         self.file.read_exact_at(&mut buf, position as u64)?;
         Ok(Bytes::from(buf))
+    }
+
+    /// The range `[position, min(position + len, end))` of the log file, to be
+    /// sent as it is.
+    pub fn slice(&self, position: u32, len: usize, end: u32) -> FileSlice {
+        let end = end.min(self.size) as usize;
+        let len = len.min(end.saturating_sub(position as usize));
+        FileSlice::new(self.file.clone(), position as u64, len)
     }
 
     /// Validates every batch, rebuilds both indexes and truncates anything

@@ -42,7 +42,7 @@ pub struct Partition {
 /// What a fetch of one partition returns.
 #[derive(Debug, Clone, Default)]
 pub struct FetchedData {
-    pub records: bytes::Bytes,
+    pub records: crate::log::FileSlice,
     pub high_watermark: i64,
     pub log_start_offset: i64,
     pub log_end_offset: i64,

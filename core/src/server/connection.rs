@@ -13,7 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+
+use tokio::io::Interest;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::broker::Broker;
 use super::dispatch::{self, Outcome};
+use super::response::{Part, Response};
 
 const WRITE_BUFFER: usize = 64 * 1024;
 /// Frames read ahead of the one being handled.
@@ -58,12 +64,10 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, writer);
     while let Some(frame) = frames.recv().await {
         match dispatch::handle(&broker, frame).await {
-            Outcome::Respond(body) => {
-                writer
-                    .write_all(&(body.len() as i32).to_be_bytes())
+            Outcome::Respond(response) => {
+                write_response(&mut writer, response)
                     .await
                     .map_err(|e| e.to_string())?;
-                writer.write_all(&body).await.map_err(|e| e.to_string())?;
             }
             Outcome::NoResponse => {}
             Outcome::Close(reason) => {
@@ -78,6 +82,69 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
     }
     // The reader stopped: end of stream, or the reason it gave up.
     (&mut reader_task.0).await.map_err(|e| e.to_string())?
+}
+
+/// Writes the size and the parts of a response: bytes through the buffer,
+/// file ranges (fetched records) with `sendfile`, after flushing the buffer.
+async fn write_response(
+    writer: &mut BufWriter<OwnedWriteHalf>,
+    response: Response,
+) -> std::io::Result<()> {
+    writer
+        .write_all(&(response.len as i32).to_be_bytes())
+        .await?;
+    for part in response.parts {
+        match part {
+            Part::Bytes(bytes) => writer.write_all(&bytes).await?,
+            Part::File(range) => {
+                writer.flush().await?;
+                if let Some((file, position)) = range.file() {
+                    send_file(writer.get_ref().as_ref(), file, position, range.len()).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `sendfile(2)` from `file` to the socket: page cache to socket, no copy
+/// through the broker. Waits for the socket whenever it is full.
+async fn send_file(
+    socket: &TcpStream,
+    file: &File,
+    mut position: u64,
+    mut len: usize,
+) -> std::io::Result<()> {
+    while len > 0 {
+        socket.writable().await?;
+        let sent = socket.try_io(Interest::WRITABLE, || {
+            let mut offset = position as libc::off_t;
+            // SAFETY: both descriptors are open for the duration of the call;
+            // the kernel writes only to `offset`.
+            let n =
+                unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut offset, len) };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match sent {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "segment file ended before the fetched range",
+                ))
+            }
+            Ok(n) => {
+                position += n as u64;
+                len -= n;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads frames until the client closes the connection (Ok) or a frame is

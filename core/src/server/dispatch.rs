@@ -3,18 +3,21 @@
 //! version the API and version call for.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, FetchResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tracing::debug;
 
 use super::apis;
 use super::broker::Broker;
+use super::response::{self, FetchedRange, Response};
 use crate::protocol::error::ResponseError;
 use crate::protocol::is_supported;
 
 pub enum Outcome {
     /// The encoded response header and body.
-    Respond(Bytes),
+    Respond(Response),
     /// acks=0 produce: the client expects nothing back.
     NoResponse,
     /// The request could not be decoded: Kafka closes such connections.
@@ -73,10 +76,23 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
         client_id: header.client_id.map(|c| c.to_string()),
     };
     match route(broker, &context, request).await {
-        Ok(Some(response)) => encode(correlation_id, api, version, response),
+        Ok(Some(Reply::Kind(response))) => encode(correlation_id, api, version, response),
+        Ok(Some(Reply::Fetch(response, ranges))) => {
+            match response::encode_fetch(correlation_id, version, response, ranges) {
+                Ok(response) => Outcome::Respond(response),
+                Err(reason) => Outcome::Close(reason),
+            }
+        }
         Ok(None) => Outcome::NoResponse,
         Err(reason) => Outcome::Close(reason),
     }
+}
+
+/// What a handler answers: a response to encode, or a Fetch response with
+/// file ranges to splice in.
+enum Reply {
+    Kind(ResponseKind),
+    Fetch(FetchResponse, Vec<FetchedRange>),
 }
 
 /// `Ok(None)`: no response is due; `Err`: close the connection.
@@ -84,8 +100,8 @@ async fn route(
     broker: &Broker,
     ctx: &RequestContext,
     request: RequestKind,
-) -> Result<Option<ResponseKind>, String> {
-    Ok(Some(match request {
+) -> Result<Option<Reply>, String> {
+    Ok(Some(Reply::Kind(match request {
         RequestKind::ApiVersions(r) => {
             ResponseKind::ApiVersions(apis::api_versions::handle(ctx, r))
         }
@@ -93,9 +109,13 @@ async fn route(
             ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await)
         }
         RequestKind::Produce(r) => {
-            return apis::produce::handle(broker, ctx, r).map(|r| r.map(ResponseKind::Produce))
+            let response = apis::produce::handle(broker, ctx, r)?;
+            return Ok(response.map(|r| Reply::Kind(ResponseKind::Produce(r))));
         }
-        RequestKind::Fetch(r) => ResponseKind::Fetch(apis::fetch::handle(broker, ctx, r).await),
+        RequestKind::Fetch(r) => {
+            let (response, ranges) = apis::fetch::handle(broker, ctx, r).await;
+            return Ok(Some(Reply::Fetch(response, ranges)));
+        }
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(apis::list_offsets::handle(broker, ctx, r))
         }
@@ -127,7 +147,7 @@ async fn route(
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
         }
         _ => return Err("no handler for an API listed as supported".into()),
-    }))
+    })))
 }
 
 fn encode(correlation_id: i32, api: ApiKey, version: i16, response: ResponseKind) -> Outcome {
@@ -137,7 +157,7 @@ fn encode(correlation_id: i32, api: ApiKey, version: i16, response: ResponseKind
         return Outcome::Close(format!("could not encode a response header: {e}"));
     }
     match response.encode(&mut buf, version) {
-        Ok(()) => Outcome::Respond(buf.freeze()),
+        Ok(()) => Outcome::Respond(Response::from_bytes(buf.freeze())),
         Err(e) => Outcome::Close(format!(
             "could not encode the {api:?} v{version} response: {e}"
         )),
@@ -151,5 +171,5 @@ fn unsupported(correlation_id: i32) -> Outcome {
     let mut buf = BytesMut::with_capacity(6);
     buf.put_i32(correlation_id);
     buf.put_i16(ResponseError::UnsupportedVersion.code());
-    Outcome::Respond(buf.freeze())
+    Outcome::Respond(Response::from_bytes(buf.freeze()))
 }

@@ -5,6 +5,7 @@ pub mod apis;
 pub mod broker;
 pub mod connection;
 pub mod dispatch;
+pub mod response;
 
 use std::future::Future;
 use std::sync::Arc;

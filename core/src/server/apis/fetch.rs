@@ -12,13 +12,21 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
+use crate::server::response::FetchedRange;
 
 const READ_COMMITTED: i8 = 1;
 
-pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
+/// The response, with an empty `records` placeholder in each partition listed
+/// in the ranges: the connection sends those ranges straight from the files.
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: FetchRequest,
+) -> (FetchResponse, Vec<FetchedRange>) {
     if request.session_id != 0 {
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        let response =
+            FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return (response, Vec::new());
     }
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     loop {
@@ -26,35 +34,38 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest
         let appended = broker.replicas.appended().notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
-        let (response, bytes, errors) = read_all(broker, ctx, &request);
+        let (response, ranges, errors) = read_all(broker, ctx, &request);
+        let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
         if bytes >= request.min_bytes.max(1) as usize || errors || now >= deadline {
-            return response;
+            return (response, ranges);
         }
         let _ = tokio::time::timeout(deadline - now, appended).await;
     }
 }
 
-/// Reads every requested partition once. Returns the response, the bytes it
-/// holds, and whether any partition failed (which answers at once).
+/// Reads every requested partition once. Returns the response, the record
+/// ranges to splice into it, and whether any partition failed (which answers
+/// at once).
 fn read_all(
     broker: &Broker,
     ctx: &RequestContext,
     request: &FetchRequest,
-) -> (FetchResponse, usize, bool) {
+) -> (FetchResponse, Vec<FetchedRange>, bool) {
     let image = broker.image();
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
+    let mut ranges = Vec::new();
+    for (topic_index, topic) in request.topics.iter().enumerate() {
         let name = if ctx.version >= 13 {
             image.topic_names.get(&topic.topic_id).cloned()
         } else {
             Some(topic.topic.to_string())
         };
         let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for wanted in &topic.partitions {
+        for (partition_index, wanted) in topic.partitions.iter().enumerate() {
             let mut data = PartitionData::default()
                 .with_partition_index(wanted.partition)
                 .with_high_watermark(-1)
@@ -90,7 +101,10 @@ fn read_all(
                     data.high_watermark = fetched.high_watermark;
                     data.last_stable_offset = fetched.high_watermark;
                     data.log_start_offset = fetched.log_start_offset;
-                    data.records = Some(fetched.records);
+                    data.records = Some(Default::default());
+                    if !fetched.records.is_empty() {
+                        ranges.push((topic_index, partition_index, fetched.records));
+                    }
                 }
                 Err(e) => {
                     errors = true;
@@ -114,7 +128,7 @@ fn read_all(
     }
     (
         FetchResponse::default().with_responses(topics),
-        total,
+        ranges,
         errors,
     )
 }
