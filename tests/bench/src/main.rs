@@ -57,6 +57,11 @@ struct Args {
     /// meaningful below the broker's capacity; at full speed it is queueing.
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Pin spawned brokers to CPU 0 and this client to CPU 1, as if they ran on
+    /// separate machines: otherwise the client (which needs most of a core)
+    /// and the broker take CPU from each other.
+    #[arg(long)]
+    pin: bool,
     /// Rounds of all engines, alternating (medians are reported).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -239,6 +244,19 @@ fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
     })
 }
 
+/// Restricts the calling process (or thread group member) to one CPU.
+fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// (user, system) CPU seconds of a process (`self` for this one), from /proc.
 fn process_cpu_seconds(pid: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -264,13 +282,19 @@ struct Broker {
 }
 
 impl Broker {
-    fn spawn(weir: &PathBuf, engine: &str, parent: Option<&PathBuf>) -> Result<Broker> {
+    fn spawn(weir: &PathBuf, engine: &str, parent: Option<&PathBuf>, pin: bool) -> Result<Broker> {
         let dir = match parent {
             Some(parent) => tempfile::tempdir_in(parent)?,
             None => tempfile::tempdir()?,
         };
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(weir)
+        let mut command = Command::new(weir);
+        if pin {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only an async-signal-safe syscall runs between fork and exec.
+            unsafe { command.pre_exec(|| pin_to_cpu(0)) };
+        }
+        let child = command
             .args([
                 "serve",
                 "--set",
@@ -361,7 +385,7 @@ fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
             println!("-- round {}", round + 1);
         }
         for engine in &args.engines {
-            let broker = Broker::spawn(weir, engine, args.data_dir.as_ref())?;
+            let broker = Broker::spawn(weir, engine, args.data_dir.as_ref(), args.pin)?;
             create_topic(&broker.bootstrap, args)?;
             let cpu = |pid: &str| {
                 let (user, system) = process_cpu_seconds(pid);
@@ -425,15 +449,20 @@ fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.pin {
+        // Before librdkafka starts its threads, so they inherit the mask.
+        pin_to_cpu(1).context("pinning the client to CPU 1")?;
+    }
     println!(
-        "weir-bench: {} records x {} B, {} partitions, compression={}, acks={}, linger.ms={}, rate={}",
+        "weir-bench: {} records x {} B, {} partitions, compression={}, acks={}, linger.ms={}, rate={}, pinned={}",
         args.records,
         args.size,
         args.partitions,
         args.compression,
         args.acks,
         args.linger_ms,
-        if args.rate == 0 { "max".to_string() } else { format!("{}/s", args.rate) }
+        if args.rate == 0 { "max".to_string() } else { format!("{}/s", args.rate) },
+        args.pin
     );
     match (&args.bootstrap, &args.spawn) {
         (Some(bootstrap), _) => {
