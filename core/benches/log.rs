@@ -4,38 +4,18 @@
 
 use std::time::Instant;
 
-use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 use weir::log::{LogConfig, PartitionLog};
 
 /// One producer batch: `count` records of `size` bytes.
 fn batch(count: usize, size: usize) -> Vec<u8> {
-    let records: Vec<Record> = (0..count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32,
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: Some(format!("key-{i}").into_bytes().into()),
-            value: Some(vec![b'v'; size].into()),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-    buf.to_vec()
+    let records = (0..count).map(|i| {
+        (
+            Some(format!("key-{i}").into()),
+            Some(vec![b'v'; size].into()),
+        )
+    });
+    weir::log::batch::encode(records, 1_700_000_000_000, Compression::None)
 }
 
 fn main() {

@@ -5,6 +5,10 @@
 //! that are the broker's to write: base offset, partition leader epoch and, for
 //! LogAppendTime topics, the timestamps (which forces a fresh CRC).
 
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use thiserror::Error;
 
 /// Size of the fixed RecordBatch v2 header.
@@ -220,44 +224,53 @@ pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_
     batch[..HEADER_SIZE].copy_from_slice(&header);
 }
 
+/// Encodes (key, value) pairs as one RecordBatch v2, the way a producer sends
+/// it: offsets from 0, timestamps from `first_timestamp` one millisecond apart,
+/// no producer id. For the broker's own writers, tests and benchmarks.
+pub fn encode(
+    records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+    first_timestamp: i64,
+    compression: Compression,
+) -> Vec<u8> {
+    let records: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch when offset - sequence changes.
+            sequence: i as i32,
+            timestamp: first_timestamp + i as i64,
+            key,
+            value,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("records encode into memory");
+    buf.to_vec()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::Compression;
 
     /// Encodes `count` records (key `k{i}`, value `v{i}`) as one v2 batch.
     pub fn make_batch(count: usize, timestamp: i64, compression: Compression) -> Vec<u8> {
-        let records: Vec<Record> = (0..count)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: timestamp + i as i64,
-                key: Some(format!("k{i}").into_bytes().into()),
-                value: Some(format!("v{i}").into_bytes().into()),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression,
-            },
-        )
-        .expect("encode batch");
-        buf.to_vec()
+        let records =
+            (0..count).map(|i| (Some(format!("k{i}").into()), Some(format!("v{i}").into())));
+        encode(records, timestamp, compression)
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
@@ -110,18 +111,44 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-/// Offset index: (offset - base offset: u32, position: u32), 8 bytes an entry.
-pub struct OffsetIndex {
-    base_offset: i64,
-    file: IndexFile,
+/// What an index's entries hold, and so their size.
+pub trait EntryKind {
+    const ENTRY_SIZE: usize;
 }
 
-impl OffsetIndex {
-    pub const ENTRY_SIZE: usize = 8;
+/// (offset - base offset: u32, position: u32), 8 bytes an entry.
+pub struct Positions;
+/// (timestamp: i64, offset - base offset: u32), 12 bytes an entry.
+/// Timestamps are the segment's max timestamp so far, so they never decrease.
+pub struct Timestamps;
 
-    pub fn open(path: &Path, base_offset: i64, max_bytes: usize) -> io::Result<OffsetIndex> {
-        let file = IndexFile::open(path, max_bytes, Self::ENTRY_SIZE)?;
-        Ok(OffsetIndex { base_offset, file })
+impl EntryKind for Positions {
+    const ENTRY_SIZE: usize = 8;
+}
+impl EntryKind for Timestamps {
+    const ENTRY_SIZE: usize = 12;
+}
+
+/// A segment's index of one kind of entry.
+pub struct Index<K> {
+    base_offset: i64,
+    file: IndexFile,
+    kind: PhantomData<K>,
+}
+
+/// The offset index (`.index`).
+pub type OffsetIndex = Index<Positions>;
+/// The time index (`.timeindex`).
+pub type TimeIndex = Index<Timestamps>;
+
+impl<K: EntryKind> Index<K> {
+    pub fn open(path: &Path, base_offset: i64, max_bytes: usize) -> io::Result<Index<K>> {
+        let file = IndexFile::open(path, max_bytes, K::ENTRY_SIZE)?;
+        Ok(Index {
+            base_offset,
+            file,
+            kind: PhantomData,
+        })
     }
 
     pub fn entries(&self) -> usize {
@@ -130,7 +157,22 @@ impl OffsetIndex {
     pub fn is_full(&self) -> bool {
         self.file.is_full()
     }
+    pub fn reset(&mut self) {
+        self.file.truncate_entries(0);
+    }
+    pub fn flush(&self) -> io::Result<()> {
+        self.file.flush()
+    }
+    /// Shrinks the file to its entries (on roll and on close).
+    pub fn trim(&mut self) -> io::Result<()> {
+        self.file.trim()
+    }
+    pub fn delete(self) -> io::Result<()> {
+        self.file.delete()
+    }
+}
 
+impl OffsetIndex {
     /// The entry at `n`: (absolute offset, position).
     pub fn get(&self, n: usize) -> (i64, u32) {
         let e = self.file.entry(n);
@@ -165,10 +207,6 @@ impl OffsetIndex {
         self.file.truncate_entries(keep);
     }
 
-    pub fn reset(&mut self) {
-        self.file.truncate_entries(0);
-    }
-
     /// Entries are increasing in offset and position and lie inside the log.
     pub fn is_sane(&self, log_size: u32) -> bool {
         (1..self.entries()).all(|n| {
@@ -176,40 +214,9 @@ impl OffsetIndex {
             a.0 < b.0 && a.1 < b.1
         }) && self.last().is_none_or(|(_, p)| p < log_size.max(1))
     }
-
-    pub fn flush(&self) -> io::Result<()> {
-        self.file.flush()
-    }
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.file.trim()
-    }
-    pub fn delete(self) -> io::Result<()> {
-        self.file.delete()
-    }
-}
-
-/// Time index: (timestamp: i64, offset - base offset: u32), 12 bytes an entry.
-/// Timestamps are the segment's max timestamp so far, so they never decrease.
-pub struct TimeIndex {
-    base_offset: i64,
-    file: IndexFile,
 }
 
 impl TimeIndex {
-    pub const ENTRY_SIZE: usize = 12;
-
-    pub fn open(path: &Path, base_offset: i64, max_bytes: usize) -> io::Result<TimeIndex> {
-        let file = IndexFile::open(path, max_bytes, Self::ENTRY_SIZE)?;
-        Ok(TimeIndex { base_offset, file })
-    }
-
-    pub fn entries(&self) -> usize {
-        self.file.entries
-    }
-    pub fn is_full(&self) -> bool {
-        self.file.is_full()
-    }
-
     /// The entry at `n`: (timestamp, absolute offset).
     pub fn get(&self, n: usize) -> (i64, i64) {
         let e = self.file.entry(n);
@@ -251,25 +258,11 @@ impl TimeIndex {
         self.file.truncate_entries(keep);
     }
 
-    pub fn reset(&mut self) {
-        self.file.truncate_entries(0);
-    }
-
     pub fn is_sane(&self) -> bool {
         (1..self.entries()).all(|n| {
             let (a, b) = (self.get(n - 1), self.get(n));
             a.0 < b.0 && a.1 <= b.1
         })
-    }
-
-    pub fn flush(&self) -> io::Result<()> {
-        self.file.flush()
-    }
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.file.trim()
-    }
-    pub fn delete(self) -> io::Result<()> {
-        self.file.delete()
     }
 }
 

@@ -281,12 +281,7 @@ impl Controller {
     ) -> Result<(), ApiError> {
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
-        let topic = image.topics.get(name).ok_or_else(|| {
-            ApiError::new(
-                ResponseError::UnknownTopicOrPartition,
-                format!("The topic '{name}' does not exist."),
-            )
-        })?;
+        let topic = existing_topic(&image, name)?;
         let current = topic.partitions.len() as i32;
         if count < current {
             return Err(ApiError::new(
@@ -344,12 +339,7 @@ impl Controller {
     ) -> Result<(), ApiError> {
         let mut journal = self.journal.lock().expect("journal lock");
         let image = self.image();
-        let topic = image.topics.get(name).ok_or_else(|| {
-            ApiError::new(
-                ResponseError::UnknownTopicOrPartition,
-                format!("The topic '{name}' does not exist."),
-            )
-        })?;
+        let topic = existing_topic(&image, name)?;
         let mut commands = Vec::new();
         let scope = ConfigScope::Topic(name.to_string());
         if replace {
@@ -432,6 +422,15 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+fn existing_topic<'a>(image: &'a MetadataImage, name: &str) -> Result<&'a TopicImage, ApiError> {
+    image.topics.get(name).ok_or_else(|| {
+        ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            format!("The topic '{name}' does not exist."),
+        )
+    })
 }
 
 fn validate_assignments(brokers: &[i32], assignments: &[Vec<i32>]) -> Result<(), ApiError> {
