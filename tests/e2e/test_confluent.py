@@ -289,3 +289,36 @@ def test_long_poll_returns_when_data_arrives(broker):
     assert msg is not None and msg.value() == b"v"
     assert time.time() - start < 3, "the waiting fetch was woken by the append"
     consumer.close()
+
+
+def stored_codecs(broker, topic_dir):
+    """The codec of every batch in a partition's first segment, read from disk."""
+    data = (broker.data_dir / topic_dir / ("%020d.log" % 0)).read_bytes()
+    codecs, position = [], 0
+    while position + 61 <= len(data):
+        length = int.from_bytes(data[position + 8 : position + 12], "big")
+        codecs.append(int.from_bytes(data[position + 21 : position + 23], "big") & 7)
+        position += 12 + length
+    return codecs
+
+
+def test_topic_compression_type_recompresses(broker):
+    create_topic(broker, "squeezed", partitions=1, config={"compression.type": "zstd"})
+    recs = records(5_000, seed=9)
+    produce(broker, "squeezed", recs, **{"compression.type": "lz4"})
+    assert set(stored_codecs(broker, "squeezed-0")) == {4}, "stored as zstd"
+    # Changed at runtime: later batches follow the new setting.
+    alter = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        "squeezed",
+        incremental_configs=[ConfigEntry("compression.type", "producer", incremental_operation=AlterConfigOpType.SET)],
+    )
+    admin(broker).incremental_alter_configs([alter])[alter].result(10)
+    more = records(1_000, seed=10)
+    produce(broker, "squeezed", more, **{"compression.type": "snappy"})
+    assert set(stored_codecs(broker, "squeezed-0")) == {4, 2}
+    got = consume(broker, "squeezed", 1, 6_000)
+    expected = {k: (v, h) for k, v, h, _ in recs + more}
+    assert len(got) == 6_000
+    for msg in got:
+        assert (msg.value(), msg.headers()) == expected[msg.key()]

@@ -8,6 +8,7 @@ pub mod defs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use kafka_protocol::records::Compression;
 use thiserror::Error;
 
 use crate::log::LogConfig;
@@ -327,6 +328,18 @@ impl ConfigView<'_> {
     /// The log settings of a topic with these overrides.
     pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
         let num = |name: &str| self.topic_num(name, overrides);
+        let compression = match self
+            .topic_value(topic_def("compression.type").expect("known"), overrides)
+            .0
+            .as_str()
+        {
+            "uncompressed" => Some(Compression::None),
+            "gzip" => Some(Compression::Gzip),
+            "snappy" => Some(Compression::Snappy),
+            "lz4" => Some(Compression::Lz4),
+            "zstd" => Some(Compression::Zstd),
+            _ => None, // producer
+        };
         let timestamp_type = self
             .topic_value(
                 topic_def("message.timestamp.type").expect("known"),
@@ -344,6 +357,7 @@ impl ConfigView<'_> {
             log_append_time: timestamp_type == "LogAppendTime",
             timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
             timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
+            compression,
             null: self.static_config.null_log(),
         }
     }

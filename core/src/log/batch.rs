@@ -7,7 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use thiserror::Error;
 
@@ -261,6 +261,32 @@ pub fn encode(
     buf.to_vec()
 }
 
+/// Re-encodes the batches of `bytes` whose codec is not `target` (control
+/// batches excepted), keeping every record field and the producer id, epoch
+/// and sequences, as Kafka does for a topic whose `compression.type` is not
+/// `producer`. Offsets are assigned afterwards, as for any batch.
+pub fn recompress(bytes: &[u8], target: Compression) -> Result<Vec<u8>, BatchError> {
+    let mut out = BytesMut::with_capacity(bytes.len());
+    for item in Batches::new(bytes) {
+        let (position, header) = item?;
+        let batch = &bytes[position..position + header.size];
+        if header.is_control() || header.compression() == target as i16 {
+            out.extend_from_slice(batch);
+            continue;
+        }
+        let mut buf = Bytes::copy_from_slice(batch);
+        let set = RecordBatchDecoder::decode(&mut buf)
+            .map_err(|e| BatchError::Invalid(format!("cannot decode records: {e}")))?;
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: target,
+        };
+        RecordBatchEncoder::encode(&mut out, &set.records, &options)
+            .map_err(|e| BatchError::Invalid(format!("cannot re-encode records: {e}")))?;
+    }
+    Ok(out.to_vec())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -304,6 +330,26 @@ pub(crate) mod tests {
         let header = validate(&batch).unwrap();
         assert!(header.is_log_append_time());
         assert_eq!(header.max_timestamp, 5_000);
+    }
+
+    #[test]
+    fn recompress_changes_the_codec_and_keeps_the_records() {
+        let mut bytes = make_batch(20, 5_000, Compression::Snappy);
+        bytes.extend(make_batch(3, 6_000, Compression::Zstd));
+        let out = recompress(&bytes, Compression::Zstd).unwrap();
+        let headers: Vec<BatchHeader> = Batches::new(&out).map(|b| b.unwrap().1).collect();
+        assert_eq!(headers.len(), 2);
+        assert!(headers
+            .iter()
+            .all(|h| h.compression() == Compression::Zstd as i16));
+        assert_eq!(
+            (headers[0].records_count, headers[0].base_timestamp),
+            (20, 5_000)
+        );
+        let set = RecordBatchDecoder::decode(&mut Bytes::from(out)).unwrap();
+        assert_eq!(set.records[7].key.as_deref(), Some(&b"k7"[..]));
+        assert_eq!(set.records[7].value.as_deref(), Some(&b"v7"[..]));
+        assert_eq!(set.records[7].timestamp, 5_007);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct LogConfig {
     pub timestamp_before_max_ms: i64,
     /// `message.timestamp.after.max.ms`
     pub timestamp_after_max_ms: i64,
+    /// `compression.type`: the codec batches are stored with, or None for
+    /// `producer` (kept as the producer sent them, the plain path).
+    pub compression: Option<kafka_protocol::records::Compression>,
     /// `log.engine = "null"`: acknowledge and assign offsets, store nothing
     /// (to measure the protocol ceiling in benchmarks).
     pub null: bool,
@@ -57,6 +60,7 @@ impl Default for LogConfig {
             log_append_time: false,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: i64::MAX,
+            compression: None,
             null: false,
         }
     }

@@ -292,6 +292,20 @@ impl PartitionLog {
     pub fn append(&mut self, bytes: &[u8], leader_epoch: i32) -> Result<AppendInfo, AppendError> {
         let now = now_ms();
         let mut batches = validate_batches(bytes, &self.config, now)?;
+        // compression.type other than `producer`: store with the topic's codec.
+        let recompressed;
+        let bytes = match self.config.compression {
+            Some(target)
+                if batches
+                    .iter()
+                    .any(|(_, h)| !h.is_control() && h.compression() != target as i16) =>
+            {
+                recompressed = batch::recompress(bytes, target).map_err(AppendError::Corrupt)?;
+                batches = validate_batches(&recompressed, &self.config, now)?;
+                &recompressed[..]
+            }
+            _ => bytes,
+        };
         let base_offset = self.next_offset;
         let log_append_time = self.config.log_append_time.then_some(now);
         let records: i64 = batches.iter().map(|(_, h)| h.records_count as i64).sum();
@@ -760,6 +774,33 @@ mod tests {
         assert_eq!(*read_offsets(&log, 555).last().unwrap(), 799);
         fill(&mut log, 1);
         assert_eq!(log.log_end_offset(), 810);
+    }
+
+    #[test]
+    fn topic_compression_type_recompresses_on_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            compression: Some(Compression::Gzip),
+            ..config()
+        };
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
+        log.append(&make_batch(10, 1_000, Compression::None), 0)
+            .unwrap();
+        log.append(&make_batch(10, 2_000, Compression::Lz4), 0)
+            .unwrap();
+        let bytes = log
+            .read(0, 1 << 20, i64::MAX, true)
+            .unwrap()
+            .records
+            .read()
+            .unwrap();
+        let headers: Vec<_> = batch::Batches::new(&bytes).map(|b| b.unwrap().1).collect();
+        assert_eq!(headers.len(), 2);
+        assert!(headers
+            .iter()
+            .all(|h| h.compression() == Compression::Gzip as i16));
+        assert_eq!((headers[1].base_offset, headers[1].last_offset()), (10, 19));
+        assert_eq!(log.offset_for_timestamp(2_005).unwrap(), Some((15, 2_005)));
     }
 
     #[test]
