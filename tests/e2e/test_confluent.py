@@ -11,6 +11,7 @@ from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
     NewPartitions,
     NewTopic,
     OffsetSpec,
@@ -322,3 +323,40 @@ def test_topic_compression_type_recompresses(broker):
     assert len(got) == 6_000
     for msg in got:
         assert (msg.value(), msg.headers()) == expected[msg.key()]
+
+
+def test_dynamic_broker_configs_apply_to_topics_and_survive_restart(broker):
+    create_topic(broker, "dyn", partitions=1)
+    client = admin(broker)
+    topic = ConfigResource(ConfigResource.Type.TOPIC, "dyn")
+    before = client.describe_configs([topic])[topic].result(10)["retention.ms"]
+    assert before.value == "604800000" and before.is_default
+
+    # (confluent-kafka refuses the cluster-default name ""; on one node the
+    # broker's own id means the same.)
+    cluster = ConfigResource(
+        ConfigResource.Type.BROKER,
+        "1",
+        incremental_configs=[ConfigEntry("log.retention.ms", "1234567", incremental_operation=AlterConfigOpType.SET)],
+    )
+    client.incremental_alter_configs([cluster])[cluster].result(10)
+    after = client.describe_configs([topic])[topic].result(10)["retention.ms"]
+    assert after.value == "1234567"
+    assert after.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+
+    static_only = ConfigResource(
+        ConfigResource.Type.BROKER,
+        "1",
+        incremental_configs=[ConfigEntry("log.dirs", "/elsewhere", incremental_operation=AlterConfigOpType.SET)],
+    )
+    with pytest.raises(KafkaException) as err:
+        client.incremental_alter_configs([static_only])[static_only].result(10)
+    assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    broker.restart()
+    del broker.admin_client
+    node = ConfigResource(ConfigResource.Type.BROKER, "1")
+    described = admin(broker).describe_configs([node])[node].result(10)
+    assert described["log.retention.ms"].value == "1234567"
+    assert described["log.dirs"].is_read_only
+    assert admin(broker).describe_configs([topic])[topic].result(10)["retention.ms"].value == "1234567"
