@@ -37,10 +37,11 @@ impl Weir {
             args.push("--set".into());
             args.push(e.to_string());
         }
+        let log = std::fs::File::create(dir.path().join("weir.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -56,7 +57,24 @@ impl Weir {
     }
 
     fn connect(&self) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap_or_else(|e| {
+            let log =
+                std::fs::read_to_string(self._dir.path().join("weir.log")).unwrap_or_default();
+            let tail: Vec<&str> = log
+                .lines()
+                .filter(|l| {
+                    !l.trim_start().starts_with("at ")
+                        && !l.contains(" INFO ")
+                        && !l.contains(" WARN ")
+                })
+                .rev()
+                .take(12)
+                .collect();
+            panic!(
+                "cannot connect to weir ({e}); its log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        });
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -326,4 +344,83 @@ fn bad_batches_get_kafka_errors_and_nothing_is_appended() {
     let mut client = weir.connect();
     assert_eq!(log_end_offset(&mut client, "t"), 3);
     assert!(weir.data_dir().join("data").join("t-0").exists());
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[test]
+fn random_bodies_for_every_api_never_take_the_broker_down() {
+    let mut weir = Weir::start(&[]);
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let mut client = weir.connect();
+    create_topic(&mut client, "t", &[]);
+    let apis = weir::protocol::supported_apis();
+    let mut closed = 0;
+    for round in 0..3000 {
+        let (key, min, max) = apis[round % apis.len()];
+        let version = min + (noise.next() % (max - min + 1) as u64) as i16;
+        let mut frame = BytesMut::new();
+        frame.put_i16(key as i16);
+        frame.put_i16(version);
+        frame.put_i32(round as i32);
+        frame.put_i16(-1); // null client id
+        if key.request_header_version(version) >= 2 {
+            frame.put_u8(0); // empty tagged fields of a flexible header
+        }
+        let len = (noise.next() % 200) as usize;
+        frame.put_slice(&noise.bytes(len));
+        client.send_raw(&frame);
+        if client.read_frame().is_none() {
+            closed += 1; // undecodable: that connection is closed, as in Kafka
+            client = weir.connect();
+        }
+    }
+    // Structurally valid produce requests carrying random "record batches".
+    for _ in 0..500 {
+        let mut records = batch(
+            1 + (noise.next() % 5) as usize,
+            (noise.next() % 64) as usize,
+        )
+        .to_vec();
+        let flips = noise.next() % 4;
+        for _ in 0..flips {
+            let at = (noise.next() as usize) % records.len();
+            records[at] ^= 1 << (noise.next() % 8);
+        }
+        if noise.next().is_multiple_of(3) {
+            records.truncate((noise.next() as usize) % records.len());
+        }
+        match produce(&mut client, "t", -1, records.into(), 9) {
+            Some(response) => {
+                let code = response.responses[0].partition_responses[0].error_code;
+                assert!(
+                    [0, 2, 10, 32, 43, 87].contains(&code),
+                    "unexpected error code {code}"
+                );
+            }
+            None => client = weir.connect(),
+        }
+    }
+    assert!(
+        weir.child.try_wait().unwrap().is_none(),
+        "weir is still running"
+    );
+    let mut fresh = weir.connect();
+    api_versions_ok(&mut fresh);
+    assert!(closed > 0, "some random bodies did not decode");
+    // Whatever was stored is readable, batch by batch.
+    assert!(log_end_offset(&mut fresh, "t") > 0);
 }

@@ -410,7 +410,13 @@ mod tests {
     #[test]
     fn with_no_config_it_serves_loopback_9092_into_weir_data() {
         let config = BrokerConfig::default();
-        assert_eq!(config.listeners(), vec![Listener { host: "127.0.0.1".into(), port: 9092 }]);
+        assert_eq!(
+            config.listeners(),
+            vec![Listener {
+                host: "127.0.0.1".into(),
+                port: 9092
+            }]
+        );
         assert_eq!(config.advertised_listeners(), config.listeners());
         assert_eq!(config.log_dirs(), vec![PathBuf::from("./weir-data")]);
         assert_eq!(config.metadata_log_dir(), PathBuf::from("./weir-data"));

@@ -58,7 +58,12 @@ impl IndexFile {
         &self.mmap[n * self.entry_size..(n + 1) * self.entry_size]
     }
 
+    /// Adds an entry; a full index takes no more (the index is sparse anyway,
+    /// and the segment rolls before its next append).
     fn push(&mut self, bytes: &[u8]) {
+        if self.is_full() {
+            return;
+        }
         let at = self.entries * self.entry_size;
         self.mmap[at..at + self.entry_size].copy_from_slice(bytes);
         self.entries += 1;
@@ -309,6 +314,8 @@ mod tests {
             index.append(n * 10, n as u32 * 100);
         }
         assert!(index.is_full());
+        index.append(50, 500); // ignored, not a panic
+        assert_eq!(index.entries(), 4);
         index.truncate_to_position(200);
         assert_eq!(index.entries(), 2);
     }

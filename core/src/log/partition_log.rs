@@ -682,6 +682,33 @@ mod tests {
     }
 
     #[test]
+    fn tiny_indexes_roll_segments_instead_of_overflowing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_index_bytes: 8,
+            index_interval_bytes: 0,
+            ..config()
+        };
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
+        let mut many = Vec::new();
+        for i in 0..5 {
+            many.extend(make_batch(3, 1_000 + i * 3, Compression::None));
+        }
+        for _ in 0..4 {
+            log.append(&many, 0).unwrap();
+        }
+        assert_eq!(log.log_end_offset(), 60);
+        assert!(log.segment_count() >= 3);
+        assert_eq!(read_offsets(&log, 0), (0..60).collect::<Vec<_>>());
+        assert_eq!(
+            log.offset_for_timestamp(1_007)
+                .unwrap()
+                .map(|(o, _)| o % 15),
+            Some(7)
+        );
+    }
+
+    #[test]
     fn rolls_by_segment_ms() {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig {

@@ -168,14 +168,18 @@ impl LogSegment {
         self.bytes_since_last_index_entry += header.size;
     }
 
-    /// Reads the header of the batch at `position`, if a whole header is there.
+    /// Reads the header of the batch at `position`, if a whole header is there
+    /// and the batch it describes ends inside the segment (so walking from
+    /// batch to batch always stops, whatever the bytes say).
     pub fn header_at(&self, position: u32) -> io::Result<Option<BatchHeader>> {
         if position as usize + HEADER_SIZE > self.size as usize {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_SIZE];
         self.file.read_exact_at(&mut buf, position as u64)?;
-        Ok(BatchHeader::parse(&buf).ok())
+        Ok(BatchHeader::parse(&buf)
+            .ok()
+            .filter(|h| position as usize + h.size <= self.size as usize))
     }
 
     /// Position and header of the first batch whose last offset is >= `offset`.
@@ -245,9 +249,8 @@ impl LogSegment {
         let mut next_offset = None;
         let mut buf = Vec::new();
         while let Some(header) = self.header_at(position)? {
-            let in_file = position as usize + header.size <= self.size as usize;
             let in_order = next_offset.is_none_or(|n| header.base_offset >= n);
-            if !in_file || header.size > max_batch_size || !in_order {
+            if header.size > max_batch_size || !in_order {
                 break;
             }
             buf.resize(header.size, 0);
