@@ -10,5 +10,6 @@ pub mod config;
 pub mod log;
 pub mod metadata;
 pub mod partition;
+pub mod producer;
 pub mod protocol;
 pub mod server;

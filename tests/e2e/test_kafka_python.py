@@ -19,8 +19,8 @@ def admin_client(broker):
 
 
 def produce(broker, topic, recs, partition=None, **conf):
-    # Idempotence needs InitProducerId, which comes with the producer-id work.
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=5, enable_idempotence=False, **conf)
+    # kafka-python's defaults, idempotence included.
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=5, **conf)
     futures = [
         producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=ts, partition=partition)
         for key, value, headers, ts in recs

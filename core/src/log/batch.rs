@@ -232,6 +232,16 @@ pub fn encode(
     first_timestamp: i64,
     compression: Compression,
 ) -> Vec<u8> {
+    encode_idempotent(records, first_timestamp, compression, (-1, -1, -1))
+}
+
+/// `encode` for an idempotent producer: (producer id, epoch, base sequence).
+pub fn encode_idempotent(
+    records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+    first_timestamp: i64,
+    compression: Compression,
+    (producer_id, producer_epoch, base_sequence): (i64, i16, i32),
+) -> Vec<u8> {
     let records: Vec<Record> = records
         .into_iter()
         .enumerate()
@@ -240,12 +250,13 @@ pub fn encode(
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // The encoder starts a new batch when offset - sequence changes.
-            sequence: i as i32,
+            // The encoder derives the base sequence from the first record and
+            // starts a new batch when offset - sequence changes.
+            sequence: base_sequence.wrapping_add(i as i32),
             timestamp: first_timestamp + i as i64,
             key,
             value,

@@ -290,8 +290,25 @@ impl PartitionLog {
 
     /// Validates, assigns offsets to and appends the batches in `bytes`.
     pub fn append(&mut self, bytes: &[u8], leader_epoch: i32) -> Result<AppendInfo, AppendError> {
+        let batches = self.validate(bytes)?;
+        self.append_validated(bytes, batches, leader_epoch)
+    }
+
+    /// Checks the batches of a produce request against this log's config
+    /// (`validate_batches` with the log's settings and the current time).
+    pub fn validate(&self, bytes: &[u8]) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
+        validate_batches(bytes, &self.config, now_ms())
+    }
+
+    /// Appends batches `validate` accepted (so callers can look at the
+    /// headers first, e.g. for producer sequence checks).
+    pub fn append_validated(
+        &mut self,
+        bytes: &[u8],
+        mut batches: Vec<(usize, BatchHeader)>,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, AppendError> {
         let now = now_ms();
-        let mut batches = validate_batches(bytes, &self.config, now)?;
         // compression.type other than `producer`: store with the topic's codec.
         let recompressed;
         let bytes = match self.config.compression {
@@ -493,6 +510,21 @@ impl PartitionLog {
             .iter()
             .find(|r| pick(r.offset, r.timestamp))
             .map(|r| (r.offset, r.timestamp)))
+    }
+
+    /// Calls `f` with the header of every batch from the log start on, in
+    /// order (start-up rebuilds the producer state this way).
+    pub fn for_each_batch(&self, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
+        for segment in self.segments.values() {
+            let mut position = 0;
+            while let Some(header) = segment.header_at(position)? {
+                if header.last_offset() >= self.log_start_offset {
+                    f(&header);
+                }
+                position += header.size as u32;
+            }
+        }
+        Ok(())
     }
 
     /// Moves the log start offset forward (DeleteRecords) and deletes every

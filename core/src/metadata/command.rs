@@ -52,6 +52,12 @@ pub enum Command {
         key: String,
         value: Option<String>,
     },
+    /// Producer ids `first .. first + count` are handed out (by one broker):
+    /// no later allocation reuses them, across restarts.
+    AllocateProducerIds {
+        first: i64,
+        count: i64,
+    },
     /// A new leader (and so a new leader epoch) for one partition.
     SetPartitionLeader {
         topic: String,

@@ -381,6 +381,17 @@ impl Controller {
         Ok(())
     }
 
+    /// Reserves `count` producer ids and returns the first.
+    pub fn allocate_producer_ids(&self, count: i64) -> Result<i64, ApiError> {
+        let mut journal = self.journal.lock().expect("journal lock");
+        let first = self.image().next_producer_id;
+        self.submit_api(
+            &mut journal,
+            vec![Command::AllocateProducerIds { first, count }],
+        )?;
+        Ok(first)
+    }
+
     /// Applies cluster-wide dynamic broker config changes.
     pub fn alter_cluster_configs(
         &self,

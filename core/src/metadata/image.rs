@@ -44,6 +44,8 @@ pub struct MetadataImage {
     pub brokers: BTreeMap<i32, BrokerImage>,
     pub topics: BTreeMap<String, TopicImage>,
     pub topic_names: HashMap<Uuid, String>,
+    /// The first producer id not yet handed out.
+    pub next_producer_id: i64,
     /// Cluster-wide dynamic broker config overrides.
     pub cluster_configs: BTreeMap<String, String>,
     /// How many commands have been applied.
@@ -130,6 +132,9 @@ impl MetadataImage {
                     Some(value) => map.insert(key, value),
                     None => map.remove(&key),
                 };
+            }
+            Command::AllocateProducerIds { first, count } => {
+                self.next_producer_id = self.next_producer_id.max(first + count);
             }
             Command::SetPartitionLeader {
                 topic,

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
+use crate::log::batch::BatchHeader;
 use crate::log::{AppendError, AppendInfo, LogConfig, PartitionLog, ReadError, TopicPartition};
+use crate::producer::{BatchCheck, ProducerStateManager};
 use crate::protocol::error::{ApiError, ResponseError};
 
 pub use manager::ReplicaManager;
@@ -29,6 +31,8 @@ pub struct PartitionState {
     pub high_watermark: i64,
     pub leadership: Leadership,
     pub min_insync_replicas: i64,
+    /// Idempotent producers' sequences, rebuilt from the log at start-up.
+    pub producers: ProducerStateManager,
 }
 
 /// One partition hosted by this broker.
@@ -82,11 +86,16 @@ impl Partition {
         leadership: Leadership,
     ) -> Partition {
         let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
+        let mut producers = ProducerStateManager::default();
+        if let Err(e) = log.for_each_batch(|h| producers.record(h)) {
+            tracing::warn!(partition = %tp, error = %e, "could not rebuild producer state from the log");
+        }
         let mut state = PartitionState {
             log,
             high_watermark,
             leadership,
             min_insync_replicas: 1,
+            producers,
         };
         maybe_advance_high_watermark(&mut state, node_id);
         Partition {
@@ -159,10 +168,25 @@ impl Partition {
             ));
         }
         let epoch = state.leadership.leader_epoch;
+        let batches = state
+            .log
+            .validate(records)
+            .map_err(|e| append_error(&self.tp, e))?;
+        let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
+        if let Some(original) = producer_verdict(&self.tp, &state.producers.check_all(&headers))? {
+            // A retry of batches already appended: answer with their offsets.
+            return Ok((original, state.log.log_start_offset()));
+        }
         let info = state
             .log
-            .append(records, epoch)
+            .append_validated(records, batches, epoch)
             .map_err(|e| append_error(&self.tp, e))?;
+        let mut next = info.base_offset;
+        for mut header in headers {
+            header.base_offset = next;
+            next = header.next_offset();
+            state.producers.record(&header);
+        }
         maybe_advance_high_watermark(&mut state, self.node_id);
         Ok((info, state.log.log_start_offset()))
     }
@@ -236,6 +260,46 @@ impl Partition {
             .log
             .delete_records_before(target)
             .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, e.to_string()))
+    }
+}
+
+/// Turns the producer checks of a request into: append (None), answer with
+/// the original offsets of a retried request (Some), or Kafka's error.
+fn producer_verdict(
+    tp: &TopicPartition,
+    checks: &[BatchCheck],
+) -> Result<Option<AppendInfo>, ApiError> {
+    let mut duplicates = Vec::new();
+    for check in checks {
+        match *check {
+            BatchCheck::Append => {}
+            BatchCheck::Duplicate(original) => duplicates.push(original),
+            BatchCheck::FencedEpoch { current } => {
+                return Err(ApiError::new(
+                    ResponseError::InvalidProducerEpoch,
+                    format!("{tp}: producer epoch is older than the current epoch {current}"),
+                ))
+            }
+            BatchCheck::OutOfOrder { expected, got } => {
+                return Err(ApiError::new(
+                    ResponseError::OutOfOrderSequenceNumber,
+                    format!("{tp}: out of order sequence number: expected {expected}, got {got}"),
+                ))
+            }
+        }
+    }
+    match (duplicates.first(), duplicates.last()) {
+        (None, _) => Ok(None),
+        (Some(first), Some(last)) if duplicates.len() == checks.len() => Ok(Some(AppendInfo {
+            base_offset: first.first_offset,
+            last_offset: last.last_offset,
+            log_append_time: -1,
+            records: 0,
+        })),
+        _ => Err(ApiError::new(
+            ResponseError::DuplicateSequenceNumber,
+            format!("{tp}: a request mixes retried and new batches"),
+        )),
     }
 }
 

@@ -41,6 +41,7 @@ pub fn supported_apis() -> Vec<(ApiKey, i16, i16)> {
             ApiKey::FindCoordinator,
             range::<FindCoordinatorRequest>(0, 6),
         ),
+        with(ApiKey::InitProducerId, range::<InitProducerIdRequest>(0, 5)),
         with(
             ApiKey::DescribeCluster,
             range::<DescribeClusterRequest>(0, 2),

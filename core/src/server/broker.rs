@@ -20,6 +20,7 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     /// The endpoint clients are told to use.
     pub advertised: Listener,
+    pub producer_ids: crate::producer::ProducerIdManager,
     /// Serializes "change metadata, then make the partitions follow" so two
     /// admin requests cannot reconcile out of order.
     metadata_changes: Mutex<()>,
@@ -44,6 +45,7 @@ impl Broker {
             controller,
             replicas,
             advertised,
+            producer_ids: Default::default(),
             metadata_changes: Mutex::new(()),
         })
     }

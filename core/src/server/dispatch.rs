@@ -143,6 +143,9 @@ async fn route(
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r))
         }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, r))
+        }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
         }
