@@ -6,6 +6,7 @@ record is stored exactly once, in order; kafka-python's default producer
 from confluent_kafka import Producer
 from kafka import KafkaProducer
 
+from chaos_proxy import ChaosProxy
 from test_confluent import consume, create_topic
 
 
@@ -59,3 +60,42 @@ def test_kafka_python_default_producer_is_idempotent(broker):
     offsets = sorted(f.get(10).offset for f in futures)
     assert offsets == list(range(1_000))
     producer.close()
+
+
+def test_idempotent_producer_through_a_proxy_that_cuts_responses(make_broker, tmp_path):
+    """Connections are cut at random points in the broker's responses: the
+    producer retries batches the broker already stored, and every numbered
+    record must still be stored exactly once, in order."""
+    total = 200_000
+    upstream = make_broker()
+    upstream.stop()
+    with ChaosProxy(upstream.port, cut_probability=0.15) as proxy:
+        # Clients learn the broker's address from Metadata: advertise the proxy.
+        upstream.config["advertised.listeners"] = "PLAINTEXT://127.0.0.1:%d" % proxy.port
+        upstream.start()
+        create_topic(upstream, "chaos", partitions=1)
+        producer = Producer(
+            {
+                "bootstrap.servers": "127.0.0.1:%d" % proxy.port,
+                "enable.idempotence": True,
+                "linger.ms": 2,
+                "batch.num.messages": 500,
+                "message.timeout.ms": 300_000,
+                "reconnect.backoff.ms": 10,
+                "reconnect.backoff.max.ms": 100,
+            }
+        )
+        errors = []
+        for n in range(total):
+            while True:
+                try:
+                    producer.produce("chaos", value=b"%d" % n, on_delivery=lambda err, msg: err and errors.append(err))
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        assert producer.flush(300) == 0
+        assert not errors, errors[:3]
+        assert proxy.cuts >= 10, "the proxy really cut connections (%d)" % proxy.cuts
+        proxy.cut_probability = 0  # read back through it, without faults
+        values = [int(m.value()) for m in consume(upstream, "chaos", 1, total, timeout=120)]
+    assert values == list(range(total)), "every record exactly once, in order"
