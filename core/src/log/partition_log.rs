@@ -512,15 +512,21 @@ impl PartitionLog {
             .map(|r| (r.offset, r.timestamp)))
     }
 
-    /// Calls `f` with the header of every batch from the log start on, in
-    /// order (start-up rebuilds the producer state this way).
-    pub fn for_each_batch(&self, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
-        for segment in self.segments.values() {
-            let mut position = 0;
+    /// Calls `f` with the header of every batch from `from` (or the log start)
+    /// on, in order (start-up rebuilds the producer state this way).
+    pub fn for_each_batch(&self, from: i64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
+        let from = from.max(self.log_start_offset);
+        let first = self
+            .segments
+            .range(..=from)
+            .next_back()
+            .map_or(from, |(b, _)| *b);
+        for segment in self.segments.range(first..).map(|(_, s)| s) {
+            let Some((mut position, _)) = segment.find(from)? else {
+                continue;
+            };
             while let Some(header) = segment.header_at(position)? {
-                if header.last_offset() >= self.log_start_offset {
-                    f(&header);
-                }
+                f(&header);
                 position += header.size as u32;
             }
         }

@@ -200,6 +200,9 @@ impl ReplicaManager {
     pub fn checkpoint(&self) -> std::io::Result<()> {
         let mut entries = Vec::new();
         for partition in self.all() {
+            if let Err(e) = partition.write_producer_snapshot() {
+                warn!(partition = %partition.tp, error = %e, "could not write a producer state snapshot");
+            }
             let files = partition.with_state(|s| s.log.rolled_unflushed());
             let synced = files.iter().all(|f| f.sync_data().is_ok());
             entries.push(partition.with_state(|s| {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::log::batch::BatchHeader;
 use crate::log::{AppendError, AppendInfo, LogConfig, PartitionLog, ReadError, TopicPartition};
-use crate::producer::{BatchCheck, ProducerStateManager};
+use crate::producer::{snapshot, BatchCheck, ProducerStateManager};
 use crate::protocol::error::{ApiError, ResponseError};
 
 pub use manager::ReplicaManager;
@@ -31,8 +31,11 @@ pub struct PartitionState {
     pub high_watermark: i64,
     pub leadership: Leadership,
     pub min_insync_replicas: i64,
-    /// Idempotent producers' sequences, rebuilt from the log at start-up.
+    /// Idempotent producers' sequences, rebuilt at start-up from the newest
+    /// snapshot and the batches after it.
     pub producers: ProducerStateManager,
+    /// The log end offset of the last snapshot written.
+    pub last_snapshot: i64,
 }
 
 /// One partition hosted by this broker.
@@ -86,8 +89,9 @@ impl Partition {
         leadership: Leadership,
     ) -> Partition {
         let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
-        let mut producers = ProducerStateManager::default();
-        if let Err(e) = log.for_each_batch(|h| producers.record(h)) {
+        let (from, mut producers) =
+            snapshot::load(log.dir(), log.log_end_offset()).unwrap_or_default();
+        if let Err(e) = log.for_each_batch(from, |h| producers.record(h)) {
             tracing::warn!(partition = %tp, error = %e, "could not rebuild producer state from the log");
         }
         let mut state = PartitionState {
@@ -95,6 +99,7 @@ impl Partition {
             high_watermark,
             leadership,
             min_insync_replicas: 1,
+            last_snapshot: from,
             producers,
         };
         maybe_advance_high_watermark(&mut state, node_id);
@@ -125,6 +130,19 @@ impl Partition {
             state.log.set_config(config);
         }
         maybe_advance_high_watermark(&mut state, self.node_id);
+    }
+
+    /// Writes a producer state snapshot at the log end, if producers wrote
+    /// here and the log moved since the last one.
+    pub fn write_producer_snapshot(&self) -> std::io::Result<()> {
+        let mut state = self.state();
+        let end = state.log.log_end_offset();
+        if state.producers.producer_count() == 0 || state.last_snapshot == end {
+            return Ok(());
+        }
+        snapshot::write(state.log.dir(), end, &state.producers)?;
+        state.last_snapshot = end;
+        Ok(())
     }
 
     pub fn leader_epoch(&self) -> i32 {
@@ -322,4 +340,76 @@ fn append_error(tp: &TopicPartition, e: AppendError) -> ApiError {
         AppendError::Io(_) => ResponseError::KafkaStorageError,
     };
     ApiError::new(error, format!("{tp}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::encode_idempotent;
+    use kafka_protocol::records::Compression;
+
+    fn partition(dir: &std::path::Path, log_start: i64) -> Partition {
+        let config = LogConfig {
+            timestamp_after_max_ms: i64::MAX,
+            ..LogConfig::default()
+        };
+        let log = PartitionLog::open(&dir.join("t-0"), config, 0, log_start, true).unwrap();
+        let leadership = Leadership {
+            leader: 1,
+            leader_epoch: 0,
+            replicas: vec![1],
+            isr: vec![1],
+        };
+        Partition::new(
+            TopicPartition::new("t", 0),
+            Uuid::nil(),
+            1,
+            log,
+            0,
+            leadership,
+        )
+    }
+
+    fn batch(sequence: i32) -> Vec<u8> {
+        let records = (0..3).map(|i| (None, Some(format!("{i}").into())));
+        encode_idempotent(records, 1_000, Compression::None, (42, 0, sequence))
+    }
+
+    #[test]
+    fn producer_state_comes_back_from_the_snapshot_and_the_batches_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = partition(dir.path(), 0);
+        assert_eq!(p.append_as_leader(&batch(0), -1).unwrap().0.base_offset, 0);
+        assert_eq!(p.append_as_leader(&batch(3), -1).unwrap().0.base_offset, 3);
+        p.write_producer_snapshot().unwrap();
+        assert!(dir
+            .path()
+            .join("t-0")
+            .join("00000000000000000006.snapshot")
+            .exists());
+        assert_eq!(p.append_as_leader(&batch(6), -1).unwrap().0.base_offset, 6);
+        drop(p);
+
+        // Reopened with the log start past the first batch: only the snapshot
+        // still knows it, and only the log knows the batch after the snapshot.
+        let p = partition(dir.path(), 3);
+        assert_eq!(p.log_start_offset(), 3);
+        assert_eq!(
+            p.append_as_leader(&batch(0), -1).unwrap().0.base_offset,
+            0,
+            "retry from the snapshot"
+        );
+        assert_eq!(
+            p.append_as_leader(&batch(6), -1).unwrap().0.base_offset,
+            6,
+            "retry from the log"
+        );
+        assert_eq!(
+            p.append_as_leader(&batch(9), -1).unwrap().0.base_offset,
+            9,
+            "the sequence continues"
+        );
+        let gap = p.append_as_leader(&batch(20), -1).unwrap_err();
+        assert_eq!(gap.error, ResponseError::OutOfOrderSequenceNumber);
+    }
 }

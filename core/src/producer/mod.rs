@@ -3,6 +3,7 @@
 //! ProducerStateManager). Transactions will live here too.
 
 pub mod ids;
+pub mod snapshot;
 pub mod state;
 
 pub use ids::ProducerIdManager;

@@ -154,6 +154,20 @@ impl ProducerStateManager {
         });
     }
 
+    /// (producer id, epoch, batches) of every producer, for snapshots.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, i16, &VecDeque<BatchMetadata>)> {
+        self.producers
+            .iter()
+            .map(|(id, e)| (*id, e.epoch, &e.batches))
+    }
+
+    /// Puts back a producer read from a snapshot.
+    pub fn restore(&mut self, producer_id: i64, epoch: i16, batches: Vec<BatchMetadata>) {
+        let batches = batches.into_iter().rev().take(BATCHES_KEPT).rev().collect();
+        self.producers
+            .insert(producer_id, ProducerEntry { epoch, batches });
+    }
+
     /// Forgets batches below `offset` (records deleted or truncated).
     pub fn truncate_from(&mut self, offset: i64) {
         for entry in self.producers.values_mut() {
