@@ -108,21 +108,7 @@ mod tests {
     use crate::log::batch::BatchHeader;
 
     fn header(pid: i64, seq: i32, offset: i64) -> BatchHeader {
-        BatchHeader {
-            base_offset: offset,
-            size: 100,
-            partition_leader_epoch: 0,
-            magic: 2,
-            crc: 0,
-            attributes: 0,
-            last_offset_delta: 1,
-            base_timestamp: 0,
-            max_timestamp: 0,
-            producer_id: pid,
-            producer_epoch: 3,
-            base_sequence: seq,
-            records_count: 2,
-        }
+        crate::producer::state::tests::header(pid, 3, seq, 2, offset)
     }
 
     #[test]

@@ -182,10 +182,11 @@ impl ProducerStateManager {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn header(pid: i64, epoch: i16, seq: i32, records: i32, offset: i64) -> BatchHeader {
+    /// The header of an idempotent batch, for tests.
+    pub(crate) fn header(pid: i64, epoch: i16, seq: i32, records: i32, offset: i64) -> BatchHeader {
         BatchHeader {
             base_offset: offset,
             size: 100,
