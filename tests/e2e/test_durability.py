@@ -25,6 +25,10 @@ def test_clean_restart_keeps_every_record(broker):
     assert broker.stop() == 0, "clean exit on SIGTERM"
     assert (broker.data_dir / ".kafka_cleanshutdown").exists()
     assert "shut down cleanly" in broker.output()
+    # A (here empty) producer snapshot at each log end: the next start reads no batch headers.
+    for p in range(3):
+        ends = sorted(f.name for f in (broker.data_dir / ("keep-%d" % p)).glob("*.snapshot"))
+        assert ends, "partition %d has a producer state snapshot" % p
 
     broker.start()
     assert "recovering" not in broker.output()

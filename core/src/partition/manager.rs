@@ -200,7 +200,7 @@ impl ReplicaManager {
     pub fn checkpoint(&self) -> std::io::Result<()> {
         let mut entries = Vec::new();
         for partition in self.all() {
-            if let Err(e) = partition.write_producer_snapshot() {
+            if let Err(e) = partition.write_producer_snapshot(false) {
                 warn!(partition = %partition.tp, error = %e, "could not write a producer state snapshot");
             }
             let files = partition.with_state(|s| s.log.rolled_unflushed());
@@ -226,6 +226,7 @@ impl ReplicaManager {
     pub fn shutdown(&self) -> std::io::Result<()> {
         for partition in self.all() {
             partition.with_state(|s| s.log.close())?;
+            partition.write_producer_snapshot(true)?;
         }
         self.checkpoint()?;
         self.logs.mark_clean_shutdown()

@@ -132,12 +132,14 @@ impl Partition {
         maybe_advance_high_watermark(&mut state, self.node_id);
     }
 
-    /// Writes a producer state snapshot at the log end, if producers wrote
-    /// here and the log moved since the last one.
-    pub fn write_producer_snapshot(&self) -> std::io::Result<()> {
+    /// Writes a producer state snapshot at the log end if the log moved since
+    /// the last one and producers wrote here — or, with `even_empty` (clean
+    /// shutdown), whether or not they did, so the next start reads no headers.
+    pub fn write_producer_snapshot(&self, even_empty: bool) -> std::io::Result<()> {
         let mut state = self.state();
         let end = state.log.log_end_offset();
-        if state.producers.producer_count() == 0 || state.last_snapshot == end {
+        let nothing_to_keep = state.producers.producer_count() == 0 && !even_empty;
+        if nothing_to_keep || state.last_snapshot == end {
             return Ok(());
         }
         snapshot::write(state.log.dir(), end, &state.producers)?;
@@ -381,7 +383,7 @@ mod tests {
         let p = partition(dir.path(), 0);
         assert_eq!(p.append_as_leader(&batch(0), -1).unwrap().0.base_offset, 0);
         assert_eq!(p.append_as_leader(&batch(3), -1).unwrap().0.base_offset, 3);
-        p.write_producer_snapshot().unwrap();
+        p.write_producer_snapshot(false).unwrap();
         assert!(dir
             .path()
             .join("t-0")
