@@ -29,6 +29,14 @@ def admin(broker):
     return broker.admin_client
 
 
+def set_config(broker, kind, name, key, value):
+    """IncrementalAlterConfigs SET of one key; waits for (and raises) the result."""
+    resource = ConfigResource(
+        kind, name, incremental_configs=[ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)]
+    )
+    admin(broker).incremental_alter_configs([resource])[resource].result(10)
+
+
 def create_topic(broker, name, partitions=3, config=None):
     futures = admin(broker).create_topics([NewTopic(name, partitions, 1, config=config or {})])
     futures[name].result(30)
@@ -165,13 +173,8 @@ def test_admin_topics_configs_partitions_records(broker):
     assert configs["retention.ms"].value == "60000"
     assert configs["cleanup.policy"].value == "delete,compact"
 
-    bad = ConfigResource(
-        ConfigResource.Type.TOPIC,
-        "admin-t",
-        incremental_configs=[ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)],
-    )
     with pytest.raises(KafkaException) as err:
-        client.incremental_alter_configs([bad])[bad].result(10)
+        set_config(broker, ConfigResource.Type.TOPIC, "admin-t", "retention.ms", "soon")
     assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
 
     broker_resource = ConfigResource(ConfigResource.Type.BROKER, "1")
@@ -309,12 +312,7 @@ def test_topic_compression_type_recompresses(broker):
     produce(broker, "squeezed", recs, **{"compression.type": "lz4"})
     assert set(stored_codecs(broker, "squeezed-0")) == {4}, "stored as zstd"
     # Changed at runtime: later batches follow the new setting.
-    alter = ConfigResource(
-        ConfigResource.Type.TOPIC,
-        "squeezed",
-        incremental_configs=[ConfigEntry("compression.type", "producer", incremental_operation=AlterConfigOpType.SET)],
-    )
-    admin(broker).incremental_alter_configs([alter])[alter].result(10)
+    set_config(broker, ConfigResource.Type.TOPIC, "squeezed", "compression.type", "producer")
     more = records(1_000, seed=10)
     produce(broker, "squeezed", more, **{"compression.type": "snappy"})
     assert set(stored_codecs(broker, "squeezed-0")) == {4, 2}
@@ -334,23 +332,13 @@ def test_dynamic_broker_configs_apply_to_topics_and_survive_restart(broker):
 
     # (confluent-kafka refuses the cluster-default name ""; on one node the
     # broker's own id means the same.)
-    cluster = ConfigResource(
-        ConfigResource.Type.BROKER,
-        "1",
-        incremental_configs=[ConfigEntry("log.retention.ms", "1234567", incremental_operation=AlterConfigOpType.SET)],
-    )
-    client.incremental_alter_configs([cluster])[cluster].result(10)
+    set_config(broker, ConfigResource.Type.BROKER, "1", "log.retention.ms", "1234567")
     after = client.describe_configs([topic])[topic].result(10)["retention.ms"]
     assert after.value == "1234567"
     assert after.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
 
-    static_only = ConfigResource(
-        ConfigResource.Type.BROKER,
-        "1",
-        incremental_configs=[ConfigEntry("log.dirs", "/elsewhere", incremental_operation=AlterConfigOpType.SET)],
-    )
     with pytest.raises(KafkaException) as err:
-        client.incremental_alter_configs([static_only])[static_only].result(10)
+        set_config(broker, ConfigResource.Type.BROKER, "1", "log.dirs", "/elsewhere")
     assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
 
     broker.restart()

@@ -31,7 +31,6 @@ const BASE_SEQUENCE: usize = 53;
 const RECORDS_COUNT: usize = 57;
 
 const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
-const TRANSACTIONAL_BIT: i16 = 1 << 4;
 const CONTROL_BIT: i16 = 1 << 5;
 
 /// Why a run of bytes is not a valid batch.
@@ -123,9 +122,6 @@ impl BatchHeader {
     }
     pub fn is_log_append_time(&self) -> bool {
         self.attributes & TIMESTAMP_TYPE_BIT != 0
-    }
-    pub fn is_transactional(&self) -> bool {
-        self.attributes & TRANSACTIONAL_BIT != 0
     }
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0

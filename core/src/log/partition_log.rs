@@ -278,9 +278,6 @@ impl PartitionLog {
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point
     }
-    pub fn size_in_bytes(&self) -> u64 {
-        self.segments.values().map(|s| s.size() as u64).sum()
-    }
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }

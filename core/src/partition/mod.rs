@@ -52,7 +52,6 @@ pub struct FetchedData {
     pub records: crate::log::FileSlice,
     pub high_watermark: i64,
     pub log_start_offset: i64,
-    pub log_end_offset: i64,
 }
 
 /// Which offset ListOffsets asks for.
@@ -233,7 +232,6 @@ impl Partition {
             records: result.records,
             high_watermark: state.high_watermark,
             log_start_offset: state.log.log_start_offset(),
-            log_end_offset: state.log.log_end_offset(),
         })
     }
 

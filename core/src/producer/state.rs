@@ -168,14 +168,6 @@ impl ProducerStateManager {
             .insert(producer_id, ProducerEntry { epoch, batches });
     }
 
-    /// Forgets batches below `offset` (records deleted or truncated).
-    pub fn truncate_from(&mut self, offset: i64) {
-        for entry in self.producers.values_mut() {
-            entry.batches.retain(|b| b.last_offset < offset);
-        }
-        self.producers.retain(|_, e| !e.batches.is_empty());
-    }
-
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }

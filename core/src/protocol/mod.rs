@@ -12,7 +12,13 @@ fn range<M: Message>(min: i16, max: i16) -> (i16, i16) {
 }
 
 /// Every API Weir answers and its version range. ApiVersions advertises these.
-pub fn supported_apis() -> Vec<(ApiKey, i16, i16)> {
+/// Built once: dispatch consults it on every request.
+pub fn supported_apis() -> &'static [(ApiKey, i16, i16)] {
+    static APIS: std::sync::OnceLock<Vec<(ApiKey, i16, i16)>> = std::sync::OnceLock::new();
+    APIS.get_or_init(api_table)
+}
+
+fn api_table() -> Vec<(ApiKey, i16, i16)> {
     vec![
         // KAFKA-18659: advertise Produce from v0 (librdkafka checks it) while
         // only v3+ (RecordBatch v2) is accepted.

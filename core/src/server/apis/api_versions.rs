@@ -9,8 +9,8 @@ use crate::server::dispatch::RequestContext;
 
 fn api_keys() -> Vec<ApiVersion> {
     supported_apis()
-        .into_iter()
-        .map(|(key, min, max)| {
+        .iter()
+        .map(|&(key, min, max)| {
             ApiVersion::default()
                 .with_api_key(key as i16)
                 .with_min_version(min)
