@@ -482,6 +482,34 @@ pub static BROKER: &[BrokerDef] = &[
         "How long committed offsets of empty groups are kept."
     ),
     broker!(
+        "offsets.retention.check.interval.ms",
+        Kind::Long(1, MAX),
+        Some("600000"),
+        false,
+        "How often expired committed offsets are removed."
+    ),
+    broker!(
+        "offsets.topic.segment.bytes",
+        Kind::Int(1, IMAX),
+        Some("104857600"),
+        false,
+        "Segment size of __consumer_offsets."
+    ),
+    broker!(
+        "offset.metadata.max.bytes",
+        Kind::Int(0, IMAX),
+        Some("4096"),
+        false,
+        "Largest metadata string an offset commit may carry."
+    ),
+    broker!(
+        "group.max.size",
+        Kind::Int(1, IMAX),
+        Some("2147483647"),
+        false,
+        "Most members a group may have."
+    ),
+    broker!(
         "group.initial.rebalance.delay.ms",
         Kind::Int(0, IMAX),
         Some("3000"),

@@ -185,6 +185,10 @@ impl BrokerConfig {
             .or_else(|| broker_def(name).and_then(|d| d.default.map(str::to_string)))
     }
 
+    /// A numeric config's value (its default when unset).
+    pub fn number(&self, name: &str) -> i64 {
+        self.num(name)
+    }
     fn num(&self, name: &str) -> i64 {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }

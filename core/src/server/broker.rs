@@ -9,15 +9,17 @@ use tokio::sync::Mutex;
 use tracing::warn;
 
 use crate::config::{BrokerConfig, ConfigView, Listener};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::LogManager;
 use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
 use crate::partition::ReplicaManager;
-use crate::protocol::error::ApiError;
+use crate::protocol::error::{ApiError, ResponseError};
 
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
     pub controller: Controller,
-    pub replicas: ReplicaManager,
+    pub replicas: Arc<ReplicaManager>,
+    pub groups: GroupCoordinator,
     /// The endpoint clients are told to use.
     pub advertised: Listener,
     pub producer_ids: crate::producer::ProducerIdManager,
@@ -39,11 +41,17 @@ impl Broker {
             advertised.port,
         )?;
         let logs = LogManager::new(config.log_dirs())?;
-        let replicas = ReplicaManager::start(config.clone(), logs, &controller.image())?;
+        let replicas = Arc::new(ReplicaManager::start(
+            config.clone(),
+            logs,
+            &controller.image(),
+        )?);
+        let groups = GroupCoordinator::new(&config, replicas.clone());
         Ok(Broker {
             config,
             controller,
             replicas,
+            groups,
             advertised,
             producer_ids: Default::default(),
             metadata_changes: Mutex::new(()),
@@ -79,6 +87,12 @@ impl Broker {
 
     /// Creates a topic with broker defaults (auto-creation).
     pub async fn auto_create_topic(&self, name: &str) -> Result<TopicImage, ApiError> {
+        if name == OFFSETS_TOPIC {
+            self.ensure_offsets_topic().await?;
+            return self.image().topics.get(name).cloned().ok_or_else(|| {
+                ApiError::new(ResponseError::CoordinatorNotAvailable, "not created")
+            });
+        }
         let topic = NewTopic {
             name: name.to_string(),
             num_partitions: -1,
@@ -90,6 +104,40 @@ impl Broker {
             .await
     }
 
+    /// Creates `__consumer_offsets` the first time a group needs a
+    /// coordinator (as Kafka does), compacted, with its own partition count.
+    pub async fn ensure_offsets_topic(&self) -> Result<(), ApiError> {
+        if self.image().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        let config = self.config.clone();
+        let topic = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: self.groups.partitions(),
+            replication_factor: config.number("offsets.topic.replication.factor") as i16,
+            configs: [
+                ("cleanup.policy", "compact".to_string()),
+                ("compression.type", "producer".to_string()),
+                (
+                    "segment.bytes",
+                    config.number("offsets.topic.segment.bytes").to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Some(v)))
+            .collect(),
+            ..Default::default()
+        };
+        match self
+            .change_metadata(|c| c.create_topic(&config, &topic, false))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn config_view<'a>(&'a self, image: &'a MetadataImage) -> ConfigView<'a> {
         ConfigView {
             static_config: &self.config,
@@ -97,8 +145,10 @@ impl Broker {
         }
     }
 
-    /// Starts the periodic flusher and checkpointer.
+    /// Starts the periodic flusher and checkpointer, and the group
+    /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
+        self.spawn_group_tasks();
         let flush_every = self
             .config
             .flush_scheduler_interval_ms()
@@ -125,6 +175,37 @@ impl Broker {
                 {
                     warn!(error = %e, "checkpoint failed");
                 }
+            }
+        });
+    }
+
+    fn spawn_group_tasks(self: &Arc<Self>) {
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let b = broker.clone();
+            match tokio::task::spawn_blocking(move || b.groups.load()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "could not load groups"),
+                Err(e) => warn!(error = %e, "group loading stopped"),
+            }
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                broker.groups.tick();
+            }
+        });
+        let every = self
+            .config
+            .number("offsets.retention.check.interval.ms")
+            .max(1) as u64;
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                broker.groups.expire_offsets();
             }
         });
     }

@@ -38,7 +38,12 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream) {
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "unknown".into());
     let _ = stream.set_nodelay(true);
-    match run(broker, stream).await {
+    // Kafka shows a client's host as "/<ip>" (DescribeGroups).
+    let client_host = stream
+        .peer_addr()
+        .map(|a| format!("/{}", a.ip()))
+        .unwrap_or_default();
+    match run(broker, stream, client_host).await {
         Ok(()) => debug!(%peer, "connection closed by client"),
         Err(reason) => info!(%peer, %reason, "closing connection"),
     }
@@ -53,7 +58,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
+async fn run(broker: Arc<Broker>, stream: TcpStream, client_host: String) -> Result<(), String> {
     let (reader, writer) = stream.into_split();
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let max_frame = broker.config.socket_request_max_bytes();
@@ -63,7 +68,7 @@ async fn run(broker: Arc<Broker>, stream: TcpStream) -> Result<(), String> {
     )));
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, writer);
     while let Some(frame) = frames.recv().await {
-        match dispatch::handle(&broker, frame).await {
+        match dispatch::handle(&broker, &client_host, frame).await {
             Outcome::Respond(response) => {
                 write_response(&mut writer, response)
                     .await

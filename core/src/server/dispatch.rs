@@ -28,9 +28,11 @@ pub enum Outcome {
 pub struct RequestContext {
     pub version: i16,
     pub client_id: Option<String>,
+    /// The client's address as Kafka shows it: "/127.0.0.1".
+    pub client_host: String,
 }
 
-pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
+pub async fn handle(broker: &Broker, client_host: &str, mut frame: Bytes) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!(
             "request of {} bytes is shorter than a request header",
@@ -74,6 +76,7 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Outcome {
     let context = RequestContext {
         version,
         client_id: header.client_id.map(|c| c.to_string()),
+        client_host: client_host.to_string(),
     };
     match route(broker, &context, request).await {
         Ok(Some(Reply::Kind(response))) => encode(correlation_id, api, version, response),
@@ -141,10 +144,38 @@ async fn route(
             apis::alter_configs::handle_incremental(broker, r).await,
         ),
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r))
+            ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r).await)
         }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, r))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(apis::join_group::handle(broker, ctx, r).await)
+        }
+        RequestKind::SyncGroup(r) => {
+            ResponseKind::SyncGroup(apis::sync_group::handle(broker, ctx, r).await)
+        }
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(apis::heartbeat::handle(broker, r)),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(apis::leave_group::handle(broker, ctx, r))
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(apis::offset_commit::handle(broker, ctx, r))
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(apis::offset_fetch::handle(broker, ctx, r))
+        }
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(apis::list_groups::handle(broker, ctx, r))
+        }
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(apis::describe_groups::handle(broker, ctx, r))
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(apis::delete_groups::handle(broker, r))
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(apis::offset_delete::handle(broker, r))
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))

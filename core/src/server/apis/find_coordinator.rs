@@ -1,4 +1,5 @@
-//! FindCoordinator: on one node this broker coordinates every group. (librdkafka
+//! FindCoordinator: on one node this broker coordinates every group; the
+//! first request for a group coordinator creates `__consumer_offsets`. (librdkafka
 //! also reads FindCoordinator support as "this broker takes LZ4".) Transaction
 //! coordinators are not offered until transactions exist.
 
@@ -28,11 +29,18 @@ fn locate(key_type: i8) -> Result<(), ApiError> {
     }
 }
 
-pub fn handle(
+pub async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
+    let ready = if request.key_type == GROUP {
+        // The first group to look for a coordinator creates __consumer_offsets.
+        broker.ensure_offsets_topic().await
+    } else {
+        Ok(())
+    };
+    let locate = |key_type| ready.clone().and_then(|()| locate(key_type));
     let host = str_bytes(broker.advertised.host.clone());
     let port = broker.advertised.port as i32;
     let node = BrokerId(broker.node_id());

@@ -1,0 +1,862 @@
+//! The classic group protocol's state machine (JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup), as Kafka's coordinator runs it:
+//!
+//! `Empty` → `PreparingRebalance` (members join; the join phase ends when
+//! every known member has rejoined or the rebalance timeout passes) →
+//! `CompletingRebalance` (a new generation; the leader got every member's
+//! metadata and sends the assignment in its SyncGroup) → `Stable`. A join,
+//! a leave or an expired session sends a stable group back to
+//! `PreparingRebalance`.
+//!
+//! Nothing here does I/O or waits: answers go to an outbox the coordinator
+//! sends after it has written the group to `__consumer_offsets`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::member::{JoinRequest, JoinResult, JoinedMember, Member, SyncResult};
+use super::records::GroupValue;
+use crate::protocol::error::ResponseError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+}
+
+impl GroupState {
+    /// The name Kafka's ListGroups and DescribeGroups use.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+        }
+    }
+}
+
+/// An answer to send once the group's record is written.
+pub enum Outgoing {
+    Join(oneshot::Sender<JoinResult>, JoinResult),
+    Sync(oneshot::Sender<SyncResult>, SyncResult),
+}
+
+/// What a JoinGroup gets: an answer now, or one when the join phase ends.
+pub enum JoinOutcome {
+    Now(JoinResult),
+    Later(oneshot::Receiver<JoinResult>),
+}
+
+/// What a SyncGroup gets.
+pub enum SyncOutcome {
+    Now(SyncResult),
+    Later(oneshot::Receiver<SyncResult>),
+}
+
+/// The broker settings that bound a classic group.
+#[derive(Debug, Clone)]
+pub struct ClassicLimits {
+    pub min_session_timeout: Duration,
+    pub max_session_timeout: Duration,
+    pub initial_rebalance_delay: Duration,
+    pub max_size: usize,
+}
+
+pub struct ClassicGroup {
+    pub state: GroupState,
+    /// Milliseconds since the epoch of the last state change.
+    pub state_timestamp: i64,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    /// In join order: the first member to join leads.
+    pub members: IndexMap<String, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, until they join.
+    pending: HashMap<String, Instant>,
+    /// group.instance.id → member id.
+    static_members: HashMap<String, String>,
+    /// The join phase ends by then even if members have not rejoined.
+    rebalance_deadline: Instant,
+    /// A new group's join phase waits at least until then (group.initial.rebalance.delay.ms).
+    initial_delay_until: Option<Instant>,
+    /// The sync phase ends by then; members that have not synced are removed.
+    sync_deadline: Instant,
+    /// Set when the group's record must be written before the outbox is sent.
+    pub dirty: bool,
+    pub outbox: Vec<Outgoing>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl ClassicGroup {
+    pub fn new() -> ClassicGroup {
+        let now = Instant::now();
+        ClassicGroup {
+            state: GroupState::Empty,
+            state_timestamp: now_ms(),
+            generation: 0,
+            protocol_type: None,
+            protocol: None,
+            leader: None,
+            members: IndexMap::new(),
+            pending: HashMap::new(),
+            static_members: HashMap::new(),
+            rebalance_deadline: now,
+            initial_delay_until: None,
+            sync_deadline: now,
+            dirty: false,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// A group as last written to `__consumer_offsets`. Members restored
+    /// with it must heartbeat within their session timeouts to stay.
+    pub fn restore(value: &GroupValue, now: Instant) -> ClassicGroup {
+        let mut group = ClassicGroup::new();
+        group.generation = value.generation;
+        group.protocol_type = Some(value.protocol_type.clone()).filter(|t| !t.is_empty());
+        group.protocol = value.protocol.clone();
+        group.leader = value.leader.clone();
+        group.state_timestamp = value.current_state_timestamp;
+        for m in &value.members {
+            let member =
+                Member::from_value(m, &value.protocol_type, value.protocol.as_deref(), now);
+            if let Some(instance) = &m.group_instance_id {
+                group
+                    .static_members
+                    .insert(instance.clone(), m.member_id.clone());
+            }
+            group.members.insert(m.member_id.clone(), member);
+        }
+        group.state = if group.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        group
+    }
+
+    pub fn to_value(&self) -> GroupValue {
+        GroupValue {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation,
+            protocol: self.protocol.clone(),
+            leader: self.leader.clone(),
+            current_state_timestamp: self.state_timestamp,
+            members: self
+                .members
+                .values()
+                .map(|m| m.to_value(self.protocol.as_deref()))
+                .collect(),
+        }
+    }
+
+    fn transition(&mut self, state: GroupState) {
+        self.state = state;
+        self.state_timestamp = now_ms();
+    }
+
+    pub fn is(&self, state: GroupState) -> bool {
+        self.state == state
+    }
+
+    /// Protocols every member supports, in the order of the first member's preference.
+    fn candidate_protocols(&self) -> Vec<String> {
+        let Some(first) = self.members.values().next() else {
+            return Vec::new();
+        };
+        first
+            .protocols
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(n, _)| n == name))
+            })
+            .collect()
+    }
+
+    /// Whether a member with these protocols can join (Kafka's supportsProtocols).
+    fn supports(&self, protocol_type: &str, protocols: &[(String, Bytes)]) -> bool {
+        if self.members.is_empty() {
+            return !protocol_type.is_empty() && !protocols.is_empty();
+        }
+        let candidates = self.candidate_protocols();
+        self.protocol_type.as_deref() == Some(protocol_type)
+            && protocols.iter().any(|(name, _)| candidates.contains(name))
+    }
+
+    /// Each member votes for its preferred candidate; most votes wins (ties
+    /// go to the leader's preference order).
+    fn select_protocol(&self) -> Option<String> {
+        let candidates = self.candidate_protocols();
+        let mut votes: Vec<(String, usize)> = candidates.iter().map(|c| (c.clone(), 0)).collect();
+        for member in self.members.values() {
+            if let Some(vote) = member.vote(&candidates) {
+                if let Some(entry) = votes.iter_mut().find(|(name, _)| name == vote) {
+                    entry.1 += 1;
+                }
+            }
+        }
+        let best = votes.iter().map(|(_, n)| *n).max()?;
+        votes
+            .into_iter()
+            .find(|(_, n)| *n == best)
+            .map(|(name, _)| name)
+    }
+
+    // ---- JoinGroup ----
+
+    pub fn join(
+        &mut self,
+        request: JoinRequest,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> JoinOutcome {
+        let member_id = request.member_id.clone();
+        if self.is(GroupState::Dead) {
+            return JoinOutcome::Now(JoinResult::error(
+                ResponseError::CoordinatorNotAvailable,
+                &member_id,
+            ));
+        }
+        if request.session_timeout < limits.min_session_timeout
+            || request.session_timeout > limits.max_session_timeout
+        {
+            return JoinOutcome::Now(JoinResult::error(
+                ResponseError::InvalidSessionTimeout,
+                &member_id,
+            ));
+        }
+        if !self.supports(&request.protocol_type, &request.protocols) {
+            return JoinOutcome::Now(JoinResult::error(
+                ResponseError::InconsistentGroupProtocol,
+                &member_id,
+            ));
+        }
+        if member_id.is_empty() {
+            self.join_new_member(request, limits, now)
+        } else {
+            self.join_known_member(request, limits, now)
+        }
+    }
+
+    fn is_full(&self, limits: &ClassicLimits) -> bool {
+        self.members.len() + self.pending.len() >= limits.max_size
+    }
+
+    fn join_new_member(
+        &mut self,
+        request: JoinRequest,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> JoinOutcome {
+        if let Some(instance) = request.group_instance_id.clone() {
+            let new_id = format!("{instance}-{}", Uuid::new_v4());
+            if let Some(old_id) = self.static_members.get(&instance).cloned() {
+                return self.replace_static_member(&old_id, new_id, request, limits, now);
+            }
+            if self.is_full(limits) {
+                return JoinOutcome::Now(JoinResult::error(ResponseError::GroupMaxSizeReached, ""));
+            }
+            self.static_members.insert(instance, new_id.clone());
+            return self.add_member_and_rebalance(new_id, request, limits, now);
+        }
+        let new_id = format!("{}-{}", request.client_id, Uuid::new_v4());
+        if self.is_full(limits) {
+            return JoinOutcome::Now(JoinResult::error(ResponseError::GroupMaxSizeReached, ""));
+        }
+        if request.require_known_member_id {
+            // KIP-394: hand out the id; the member joins again with it.
+            self.pending
+                .insert(new_id.clone(), now + request.session_timeout);
+            return JoinOutcome::Now(JoinResult::error(ResponseError::MemberIdRequired, &new_id));
+        }
+        self.add_member_and_rebalance(new_id, request, limits, now)
+    }
+
+    fn join_known_member(
+        &mut self,
+        request: JoinRequest,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> JoinOutcome {
+        let member_id = request.member_id.clone();
+        if let Some(instance) = &request.group_instance_id {
+            if let Some(current) = self.static_members.get(instance) {
+                if *current != member_id {
+                    return JoinOutcome::Now(JoinResult::error(
+                        ResponseError::FencedInstanceId,
+                        &member_id,
+                    ));
+                }
+            }
+        }
+        if self.pending.remove(&member_id).is_some() {
+            return self.add_member_and_rebalance(member_id, request, limits, now);
+        }
+        let Some(member) = self.members.get(&member_id) else {
+            return JoinOutcome::Now(JoinResult::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            ));
+        };
+        let unchanged = member.same_protocols(&request.protocols);
+        let is_leader = self.leader.as_deref() == Some(member_id.as_str());
+        match self.state {
+            GroupState::PreparingRebalance => self.await_join(member_id, request, now),
+            GroupState::CompletingRebalance if unchanged => {
+                // The member lost our answer: give it the same one again.
+                JoinOutcome::Now(self.join_result_for(&member_id, false))
+            }
+            GroupState::Stable if unchanged && !is_leader => {
+                let member = self.members.get_mut(&member_id).expect("checked");
+                member.heard_from(now);
+                JoinOutcome::Now(self.join_result_for(&member_id, false))
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                let outcome = self.await_join(member_id, request, now);
+                self.prepare_rebalance(now, limits);
+                outcome
+            }
+            GroupState::Empty | GroupState::Dead => JoinOutcome::Now(JoinResult::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            )),
+        }
+    }
+
+    fn add_member_and_rebalance(
+        &mut self,
+        member_id: String,
+        request: JoinRequest,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> JoinOutcome {
+        if self.members.is_empty() {
+            self.protocol_type = Some(request.protocol_type.clone());
+        }
+        let member = Member::new(member_id.clone(), &request, now);
+        self.members.insert(member_id.clone(), member);
+        if self.leader.is_none() {
+            self.leader = Some(member_id.clone());
+        }
+        let outcome = self.await_join(member_id, request, now);
+        match self.state {
+            GroupState::PreparingRebalance => self.extend_initial_delay(now, limits),
+            _ => self.prepare_rebalance(now, limits),
+        }
+        outcome
+    }
+
+    /// Records the member's join and parks its answer until the phase ends.
+    fn await_join(&mut self, member_id: String, request: JoinRequest, now: Instant) -> JoinOutcome {
+        let (tx, rx) = oneshot::channel();
+        let member = self.members.get_mut(&member_id).expect("a member");
+        member.update(&request);
+        member.heard_from(now);
+        if let Some(old) = member.awaiting_join.replace(tx) {
+            let error = JoinResult::error(ResponseError::RebalanceInProgress, &member_id);
+            self.outbox.push(Outgoing::Join(old, error));
+        }
+        self.maybe_complete_join(now);
+        JoinOutcome::Later(rx)
+    }
+
+    /// A restarted static member (KIP-345) takes over its old identity. In a
+    /// stable group with unchanged protocols there is no rebalance: it gets
+    /// its old assignment under a new member id, and the old id is fenced.
+    fn replace_static_member(
+        &mut self,
+        old_id: &str,
+        new_id: String,
+        request: JoinRequest,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> JoinOutcome {
+        let Some(mut member) = self.members.shift_remove(old_id) else {
+            return JoinOutcome::Now(JoinResult::error(ResponseError::UnknownMemberId, ""));
+        };
+        if let Some(old) = member.awaiting_join.take() {
+            let error = JoinResult::error(ResponseError::FencedInstanceId, old_id);
+            self.outbox.push(Outgoing::Join(old, error));
+        }
+        if let Some(old) = member.awaiting_sync.take() {
+            self.outbox.push(Outgoing::Sync(
+                old,
+                SyncResult::error(ResponseError::FencedInstanceId),
+            ));
+        }
+        let unchanged = member.same_protocols(&request.protocols);
+        member.id = new_id.clone();
+        let instance = request.group_instance_id.clone().expect("a static member");
+        self.static_members.insert(instance, new_id.clone());
+        self.members.insert(new_id.clone(), member);
+        if self.leader.as_deref() == Some(old_id) {
+            self.leader = Some(new_id.clone());
+        }
+        match self.state {
+            GroupState::Stable if unchanged => {
+                let member = self.members.get_mut(&new_id).expect("just inserted");
+                member.update(&request);
+                member.heard_from(now);
+                self.dirty = true;
+                let is_leader = self.leader.as_deref() == Some(new_id.as_str());
+                let skip = is_leader && request.supports_skip_assignment;
+                JoinOutcome::Now(self.join_result_for(&new_id, skip))
+            }
+            GroupState::PreparingRebalance => self.await_join(new_id, request, now),
+            _ => {
+                let outcome = self.await_join(new_id, request, now);
+                self.prepare_rebalance(now, limits);
+                outcome
+            }
+        }
+    }
+
+    /// The answer for `member_id` in the current generation. The leader
+    /// gets every member's metadata (also when `skip_assignment`).
+    fn join_result_for(&self, member_id: &str, skip_assignment: bool) -> JoinResult {
+        let protocol = self.protocol.clone().unwrap_or_default();
+        let leader = self.leader.clone().unwrap_or_default();
+        let members = if leader == member_id {
+            self.members
+                .values()
+                .map(|m| JoinedMember {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    metadata: m.metadata(&protocol),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        JoinResult {
+            error: None,
+            generation: self.generation,
+            protocol_type: self.protocol_type.clone(),
+            protocol_name: self.protocol.clone(),
+            leader,
+            member_id: member_id.to_string(),
+            members,
+            skip_assignment,
+        }
+    }
+
+    fn prepare_rebalance(&mut self, now: Instant, limits: &ClassicLimits) {
+        if self.is(GroupState::CompletingRebalance) {
+            // The assignment being made is void: members must rejoin.
+            for member in self.members.values_mut() {
+                if let Some(tx) = member.awaiting_sync.take() {
+                    self.outbox.push(Outgoing::Sync(
+                        tx,
+                        SyncResult::error(ResponseError::RebalanceInProgress),
+                    ));
+                }
+            }
+        }
+        let was_empty = self.is(GroupState::Empty);
+        self.transition(GroupState::PreparingRebalance);
+        let timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default();
+        self.rebalance_deadline = now + timeout;
+        self.initial_delay_until = None;
+        if was_empty && !limits.initial_rebalance_delay.is_zero() {
+            self.initial_delay_until = Some(now + limits.initial_rebalance_delay);
+        }
+        self.maybe_complete_join(now);
+    }
+
+    /// Another member joined a new group during its initial delay: wait a
+    /// little longer for more, up to the rebalance timeout.
+    fn extend_initial_delay(&mut self, now: Instant, limits: &ClassicLimits) {
+        if self.initial_delay_until.is_some() {
+            let until = (now + limits.initial_rebalance_delay).min(self.rebalance_deadline);
+            self.initial_delay_until = Some(until);
+        }
+    }
+
+    fn all_joined(&self) -> bool {
+        // Static members that have not rejoined keep their place (KIP-345),
+        // but the phase still waits for them until the deadline.
+        self.members.values().all(|m| m.awaiting_join.is_some()) && self.pending.is_empty()
+    }
+
+    fn maybe_complete_join(&mut self, now: Instant) {
+        if !self.is(GroupState::PreparingRebalance) {
+            return;
+        }
+        let delayed = self.initial_delay_until.is_some_and(|until| now < until);
+        if (self.all_joined() && !delayed) || now >= self.rebalance_deadline {
+            self.complete_join(now);
+        }
+    }
+
+    /// Ends the join phase: members that did not rejoin leave (static ones
+    /// stay), a new generation starts, and every joiner gets its answer.
+    fn complete_join(&mut self, now: Instant) {
+        let gone: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| m.awaiting_join.is_none() && m.group_instance_id.is_none())
+            .map(|m| m.id.clone())
+            .collect();
+        for id in gone {
+            self.remove_member(&id);
+        }
+        self.pending.clear();
+        self.generation += 1;
+        self.initial_delay_until = None;
+        if self.members.is_empty() {
+            self.protocol = None;
+            self.leader = None;
+            self.transition(GroupState::Empty);
+            self.dirty = true;
+            return;
+        }
+        if self
+            .leader
+            .as_ref()
+            .is_none_or(|l| !self.members.contains_key(l))
+        {
+            self.leader = self.members.keys().next().cloned();
+        }
+        self.protocol = self.select_protocol();
+        self.transition(GroupState::CompletingRebalance);
+        self.sync_deadline = now
+            + self
+                .members
+                .values()
+                .map(|m| m.rebalance_timeout)
+                .max()
+                .unwrap_or_default();
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            let result = self.join_result_for(&id, false);
+            let member = self.members.get_mut(&id).expect("listed");
+            member.heard_from(now);
+            member.synced = false;
+            member.assignment = Bytes::new();
+            if let Some(tx) = member.awaiting_join.take() {
+                self.outbox.push(Outgoing::Join(tx, result));
+            }
+        }
+    }
+
+    // ---- SyncGroup ----
+
+    /// Checks a request's member id, instance id and generation (Kafka's order).
+    pub fn validate_member(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if let Some(instance) = group_instance_id {
+            match self.static_members.get(instance) {
+                Some(current) if current != member_id => {
+                    return Err(ResponseError::FencedInstanceId)
+                }
+                None => return Err(ResponseError::UnknownMemberId),
+                _ => {}
+            }
+        }
+        if !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation != self.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync(
+        &mut self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+        now: Instant,
+    ) -> SyncOutcome {
+        if self.is(GroupState::Dead) {
+            return SyncOutcome::Now(SyncResult::error(ResponseError::CoordinatorNotAvailable));
+        }
+        if let Err(e) = self.validate_member(member_id, group_instance_id, generation) {
+            return SyncOutcome::Now(SyncResult::error(e));
+        }
+        let type_mismatch = protocol_type.is_some_and(|t| Some(t) != self.protocol_type.as_deref());
+        let name_mismatch = protocol_name.is_some_and(|n| Some(n) != self.protocol.as_deref());
+        if type_mismatch || name_mismatch {
+            return SyncOutcome::Now(SyncResult::error(ResponseError::InconsistentGroupProtocol));
+        }
+        match self.state {
+            GroupState::Empty | GroupState::Dead => {
+                SyncOutcome::Now(SyncResult::error(ResponseError::UnknownMemberId))
+            }
+            GroupState::PreparingRebalance => {
+                SyncOutcome::Now(SyncResult::error(ResponseError::RebalanceInProgress))
+            }
+            GroupState::CompletingRebalance => {
+                let (tx, rx) = oneshot::channel();
+                let member = self.members.get_mut(member_id).expect("validated");
+                member.heard_from(now);
+                member.synced = true;
+                member.awaiting_sync = Some(tx);
+                if self.leader.as_deref() == Some(member_id) {
+                    self.complete_sync(assignments);
+                }
+                SyncOutcome::Later(rx)
+            }
+            GroupState::Stable => {
+                let member = self.members.get_mut(member_id).expect("validated");
+                member.heard_from(now);
+                SyncOutcome::Now(SyncResult {
+                    error: None,
+                    protocol_type: self.protocol_type.clone(),
+                    protocol_name: self.protocol.clone(),
+                    assignment: member.assignment.clone(),
+                })
+            }
+        }
+    }
+
+    /// The leader's assignment arrived: store it, answer every waiting member.
+    fn complete_sync(&mut self, assignments: Vec<(String, Bytes)>) {
+        let mut assignments: HashMap<String, Bytes> = assignments.into_iter().collect();
+        for member in self.members.values_mut() {
+            member.assignment = assignments.remove(&member.id).unwrap_or_default();
+        }
+        self.transition(GroupState::Stable);
+        self.dirty = true;
+        for member in self.members.values_mut() {
+            if let Some(tx) = member.awaiting_sync.take() {
+                self.outbox.push(Outgoing::Sync(
+                    tx,
+                    SyncResult {
+                        error: None,
+                        protocol_type: self.protocol_type.clone(),
+                        protocol_name: self.protocol.clone(),
+                        assignment: member.assignment.clone(),
+                    },
+                ));
+            }
+        }
+    }
+
+    // ---- Heartbeat ----
+
+    pub fn heartbeat(
+        &mut self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation: i32,
+        now: Instant,
+    ) -> Result<(), ResponseError> {
+        match self.state {
+            GroupState::Dead => return Err(ResponseError::CoordinatorNotAvailable),
+            GroupState::Empty => return Err(ResponseError::UnknownMemberId),
+            _ => {}
+        }
+        self.validate_member(member_id, group_instance_id, generation)?;
+        self.members
+            .get_mut(member_id)
+            .expect("validated")
+            .heard_from(now);
+        if self.is(GroupState::PreparingRebalance) {
+            return Err(ResponseError::RebalanceInProgress);
+        }
+        Ok(())
+    }
+
+    /// A committing member counts as alive, as in Kafka.
+    pub fn touch(&mut self, member_id: &str, now: Instant) {
+        if let Some(member) = self.members.get_mut(member_id) {
+            member.heard_from(now);
+        }
+    }
+
+    // ---- LeaveGroup ----
+
+    /// One member leaves, named by member id, group.instance.id, or both.
+    pub fn leave(
+        &mut self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> Result<(), ResponseError> {
+        if self.is(GroupState::Dead) {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        let id = match group_instance_id {
+            Some(instance) => match self.static_members.get(instance) {
+                None => return Err(ResponseError::UnknownMemberId),
+                Some(current) if !member_id.is_empty() && current != member_id => {
+                    return Err(ResponseError::FencedInstanceId)
+                }
+                Some(current) => current.clone(),
+            },
+            None => member_id.to_string(),
+        };
+        if self.pending.remove(&id).is_some() {
+            self.maybe_complete_join(now);
+            return Ok(());
+        }
+        if !self.members.contains_key(&id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        self.member_gone(&id, limits, now);
+        Ok(())
+    }
+
+    fn remove_member(&mut self, id: &str) {
+        if let Some(mut member) = self.members.shift_remove(id) {
+            if let Some(tx) = member.awaiting_join.take() {
+                self.outbox.push(Outgoing::Join(
+                    tx,
+                    JoinResult::error(ResponseError::UnknownMemberId, id),
+                ));
+            }
+            if let Some(tx) = member.awaiting_sync.take() {
+                self.outbox.push(Outgoing::Sync(
+                    tx,
+                    SyncResult::error(ResponseError::UnknownMemberId),
+                ));
+            }
+            if let Some(instance) = member.group_instance_id {
+                if self.static_members.get(&instance).map(String::as_str) == Some(id) {
+                    self.static_members.remove(&instance);
+                }
+            }
+        }
+        if self.leader.as_deref() == Some(id) {
+            self.leader = self.members.keys().next().cloned();
+        }
+    }
+
+    /// A member left or expired: the others must rebalance without it.
+    fn member_gone(&mut self, id: &str, limits: &ClassicLimits, now: Instant) {
+        self.remove_member(id);
+        match self.state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.prepare_rebalance(now, limits)
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(now),
+            GroupState::Empty | GroupState::Dead => {}
+        }
+    }
+
+    // ---- Timers ----
+
+    /// Expires sessions and ends phases whose time is up.
+    pub fn tick(&mut self, limits: &ClassicLimits, now: Instant) {
+        self.pending.retain(|_, deadline| now < *deadline);
+        let expired: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| m.is_expired(now))
+            .map(|m| m.id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(member = %id, "session timed out; removing the member");
+            self.member_gone(&id, limits, now);
+        }
+        if self.is(GroupState::CompletingRebalance) && now >= self.sync_deadline {
+            let unsynced: Vec<String> = self
+                .members
+                .values()
+                .filter(|m| !m.synced)
+                .map(|m| m.id.clone())
+                .collect();
+            for id in &unsynced {
+                self.remove_member(id);
+            }
+            if !unsynced.is_empty() {
+                self.prepare_rebalance(now, limits);
+            }
+        }
+        self.maybe_complete_join(now);
+    }
+
+    /// Kafka's checks before an OffsetCommit: a commit without a generation
+    /// is only for an empty group (admin tools, manual assignment); group
+    /// members must name their current generation.
+    pub fn validate_offset_commit(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if self.is(GroupState::Dead) {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if generation < 0 && self.is(GroupState::Empty) {
+            return Ok(());
+        }
+        if generation >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
+            self.validate_member(member_id, group_instance_id, generation)?;
+        } else if !self.is(GroupState::Empty) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if self.is(GroupState::CompletingRebalance) {
+            return Err(ResponseError::RebalanceInProgress);
+        }
+        Ok(())
+    }
+
+    /// The topics the members subscribe to, read from the consumer
+    /// protocol's subscription (None when the group is not a consumer group
+    /// or a subscription cannot be read).
+    pub fn subscribed_topics(&self) -> Option<std::collections::HashSet<String>> {
+        use kafka_protocol::messages::ConsumerProtocolSubscription;
+        use kafka_protocol::protocol::Decodable;
+        if self.protocol_type.as_deref() != Some("consumer") {
+            return None;
+        }
+        let protocol = self.protocol.as_deref()?;
+        let mut topics = std::collections::HashSet::new();
+        for member in self.members.values() {
+            let mut metadata = member.metadata(protocol);
+            if metadata.len() < 2 {
+                return None;
+            }
+            let _version = bytes::Buf::get_i16(&mut metadata);
+            // Version 0 is a prefix of every later version.
+            let subscription = ConsumerProtocolSubscription::decode(&mut metadata, 0).ok()?;
+            topics.extend(subscription.topics.iter().map(|t| t.to_string()));
+        }
+        Some(topics)
+    }
+
+    /// Marks the group deleted (DeleteGroups).
+    pub fn make_dead(&mut self) {
+        self.transition(GroupState::Dead);
+    }
+
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty()
+    }
+}

@@ -1,0 +1,648 @@
+//! The group coordinator: consumer groups' membership (the classic
+//! JoinGroup/SyncGroup protocol) and their committed offsets, kept in
+//! memory and written to `__consumer_offsets` so they survive restarts.
+//!
+//! Each group has its own lock; a request locks one group, runs the state
+//! machine, writes what must be durable, and only then sends the answers the
+//! state machine queued (so a member never hears of an assignment that a
+//! crash could lose).
+
+pub mod classic;
+pub mod member;
+pub mod records;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::BrokerConfig;
+use crate::partition::ReplicaManager;
+use crate::protocol::error::ResponseError;
+use classic::{ClassicGroup, ClassicLimits, GroupState, JoinOutcome, Outgoing, SyncOutcome};
+pub use member::{JoinRequest, JoinResult, SyncResult};
+use records::{OffsetValue, RecordKey};
+pub use store::{partition_for, OFFSETS_TOPIC};
+
+/// One group: its membership and its committed offsets.
+pub struct Group {
+    pub id: String,
+    pub classic: ClassicGroup,
+    pub offsets: BTreeMap<(String, i32), OffsetValue>,
+}
+
+/// A group as ListGroups and DescribeGroups show it.
+#[derive(Debug, Clone)]
+pub struct GroupSummary {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: &'static str,
+    /// KIP-848's group type: "classic" or "consumer".
+    pub group_type: &'static str,
+}
+
+/// DescribeGroups' view of a group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupDescription {
+    pub state: String,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+/// An offset to commit for one partition.
+#[derive(Debug, Clone)]
+pub struct OffsetCommit {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+/// Which member a request speaks for.
+#[derive(Debug, Clone, Default)]
+pub struct MemberRef {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub generation: i32,
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
+    store: store::Store,
+    limits: ClassicLimits,
+    partitions: i32,
+    retention: Duration,
+    metadata_max_bytes: usize,
+    loading: AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl GroupCoordinator {
+    pub fn new(config: &BrokerConfig, replicas: Arc<ReplicaManager>) -> GroupCoordinator {
+        let ms = |name: &str| Duration::from_millis(config.number(name).max(0) as u64);
+        GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            store: store::Store::new(replicas),
+            limits: ClassicLimits {
+                min_session_timeout: ms("group.min.session.timeout.ms"),
+                max_session_timeout: ms("group.max.session.timeout.ms"),
+                initial_rebalance_delay: ms("group.initial.rebalance.delay.ms"),
+                max_size: config.number("group.max.size").max(1) as usize,
+            },
+            partitions: config.number("offsets.topic.num.partitions").max(1) as i32,
+            retention: Duration::from_secs(
+                config.number("offsets.retention.minutes").max(1) as u64 * 60,
+            ),
+            metadata_max_bytes: config.number("offset.metadata.max.bytes").max(0) as usize,
+            loading: AtomicBool::new(true),
+        }
+    }
+
+    pub fn partitions(&self) -> i32 {
+        self.partitions
+    }
+
+    /// Reads `__consumer_offsets` back into memory. Until it is done, group
+    /// requests are answered COORDINATOR_LOAD_IN_PROGRESS.
+    pub fn load(&self) -> std::io::Result<()> {
+        let loaded = self.store.load(self.partitions)?;
+        let now = Instant::now();
+        let mut groups = self.groups.lock().expect("groups lock");
+        for (id, found) in loaded {
+            if found.metadata.is_none() && found.offsets.is_empty() {
+                continue;
+            }
+            let classic = match &found.metadata {
+                Some(value) => ClassicGroup::restore(value, now),
+                None => ClassicGroup::new(),
+            };
+            let group = Group {
+                id: id.clone(),
+                classic,
+                offsets: found.offsets,
+            };
+            groups.insert(id, Arc::new(Mutex::new(group)));
+        }
+        tracing::info!(groups = groups.len(), "loaded groups from {OFFSETS_TOPIC}");
+        self.loading.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether this broker can serve `group` now.
+    pub fn check_available(&self, group: &str) -> Result<(), ResponseError> {
+        if self.loading.load(Ordering::Acquire) {
+            return Err(ResponseError::CoordinatorLoadInProgress);
+        }
+        if !self.store.has_partition(self.partition_of(group)) {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        Ok(())
+    }
+
+    pub fn partition_of(&self, group: &str) -> i32 {
+        partition_for(group, self.partitions)
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Mutex<Group>>> {
+        self.groups.lock().expect("groups lock").get(id).cloned()
+    }
+
+    fn get_or_create(&self, id: &str) -> Arc<Mutex<Group>> {
+        self.groups
+            .lock()
+            .expect("groups lock")
+            .entry(id.to_string())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Group {
+                    id: id.to_string(),
+                    classic: ClassicGroup::new(),
+                    offsets: BTreeMap::new(),
+                }))
+            })
+            .clone()
+    }
+
+    /// Writes the group's record if the state machine changed it, then sends
+    /// the answers it queued.
+    fn settle(&self, group: &mut Group) {
+        if std::mem::take(&mut group.classic.dirty) {
+            let key = RecordKey::Group(group.id.clone()).encode();
+            let value = group.classic.to_value().encode();
+            if let Err(e) = self
+                .store
+                .append(self.partition_of(&group.id), vec![(key, Some(value))])
+            {
+                tracing::warn!(group = %group.id, error = %e, "could not write the group");
+            }
+        }
+        for out in group.classic.outbox.drain(..) {
+            // A receiver that went away (closed connection) is ignored.
+            match out {
+                Outgoing::Join(tx, result) => drop(tx.send(result)),
+                Outgoing::Sync(tx, result) => drop(tx.send(result)),
+            }
+        }
+    }
+
+    fn with_group<T>(&self, group: &Arc<Mutex<Group>>, f: impl FnOnce(&mut Group) -> T) -> T {
+        let mut group = group.lock().expect("group lock");
+        let result = f(&mut group);
+        self.settle(&mut group);
+        result
+    }
+
+    // ---- Membership ----
+
+    pub async fn join(&self, group_id: &str, request: JoinRequest) -> JoinResult {
+        let member_id = request.member_id.clone();
+        if group_id.is_empty() {
+            return JoinResult::error(ResponseError::InvalidGroupId, &member_id);
+        }
+        if let Err(e) = self.check_available(group_id) {
+            return JoinResult::error(e, &member_id);
+        }
+        let group = if member_id.is_empty() {
+            self.get_or_create(group_id)
+        } else {
+            match self.get(group_id) {
+                Some(group) => group,
+                None => return JoinResult::error(ResponseError::UnknownMemberId, &member_id),
+            }
+        };
+        let outcome = self.with_group(&group, |g| {
+            g.classic.join(request, &self.limits, Instant::now())
+        });
+        match outcome {
+            JoinOutcome::Now(result) => result,
+            JoinOutcome::Later(rx) => rx.await.unwrap_or_else(|_| {
+                JoinResult::error(ResponseError::RebalanceInProgress, &member_id)
+            }),
+        }
+    }
+
+    pub async fn sync(
+        &self,
+        group_id: &str,
+        member: MemberRef,
+        protocol: (Option<String>, Option<String>),
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        if let Err(e) = self.check_available(group_id) {
+            return SyncResult::error(e);
+        }
+        let Some(group) = self.get(group_id) else {
+            return SyncResult::error(ResponseError::UnknownMemberId);
+        };
+        let outcome = self.with_group(&group, |g| {
+            g.classic.sync(
+                &member.member_id,
+                member.group_instance_id.as_deref(),
+                member.generation,
+                protocol.0.as_deref(),
+                protocol.1.as_deref(),
+                assignments,
+                Instant::now(),
+            )
+        });
+        match outcome {
+            SyncOutcome::Now(result) => result,
+            SyncOutcome::Later(rx) => rx
+                .await
+                .unwrap_or_else(|_| SyncResult::error(ResponseError::RebalanceInProgress)),
+        }
+    }
+
+    pub fn heartbeat(&self, group_id: &str, member: &MemberRef) -> Result<(), ResponseError> {
+        self.check_available(group_id)?;
+        let group = self.get(group_id).ok_or(ResponseError::UnknownMemberId)?;
+        self.with_group(&group, |g| {
+            g.classic.heartbeat(
+                &member.member_id,
+                member.group_instance_id.as_deref(),
+                member.generation,
+                Instant::now(),
+            )
+        })
+    }
+
+    /// LeaveGroup: the outcome for each member, in order.
+    pub fn leave(
+        &self,
+        group_id: &str,
+        members: &[MemberRef],
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        self.check_available(group_id)?;
+        let Some(group) = self.get(group_id) else {
+            return Ok(vec![Err(ResponseError::UnknownMemberId); members.len()]);
+        };
+        Ok(self.with_group(&group, |g| {
+            members
+                .iter()
+                .map(|m| {
+                    g.classic.leave(
+                        &m.member_id,
+                        m.group_instance_id.as_deref(),
+                        &self.limits,
+                        Instant::now(),
+                    )
+                })
+                .collect()
+        }))
+    }
+
+    // ---- Offsets ----
+
+    /// OffsetCommit: one result per partition, or an error for the whole request.
+    pub fn commit_offsets(
+        &self,
+        group_id: &str,
+        member: &MemberRef,
+        commits: Vec<OffsetCommit>,
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        self.check_available(group_id)?;
+        let group = if member.generation < 0 {
+            self.get_or_create(group_id)
+        } else {
+            self.get(group_id).ok_or(ResponseError::IllegalGeneration)?
+        };
+        let partition = self.partition_of(group_id);
+        self.with_group(&group, |g| {
+            g.classic.validate_offset_commit(
+                &member.member_id,
+                member.group_instance_id.as_deref(),
+                member.generation,
+            )?;
+            g.classic.touch(&member.member_id, Instant::now());
+            let now = now_ms();
+            let mut results = Vec::with_capacity(commits.len());
+            let mut records = Vec::new();
+            let mut accepted = Vec::new();
+            for c in commits {
+                let metadata = c.metadata.unwrap_or_default();
+                if metadata.len() > self.metadata_max_bytes {
+                    results.push(Err(ResponseError::OffsetMetadataTooLarge));
+                    continue;
+                }
+                let value = OffsetValue {
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                    metadata,
+                    commit_timestamp: now,
+                };
+                let key = RecordKey::Offset {
+                    group: group_id.to_string(),
+                    topic: c.topic.clone(),
+                    partition: c.partition,
+                };
+                records.push((key.encode(), Some(value.encode())));
+                accepted.push(((c.topic, c.partition), value));
+                results.push(Ok(()));
+            }
+            if let Err(e) = self.store.append(partition, records) {
+                tracing::warn!(group = group_id, error = %e, "could not write offsets");
+                let code = ResponseError::CoordinatorNotAvailable;
+                return Ok(results.into_iter().map(|r| r.and(Err(code))).collect());
+            }
+            g.offsets.extend(accepted);
+            Ok(results)
+        })
+    }
+
+    /// OffsetFetch: committed offsets of the named partitions, or of every
+    /// partition with one when `topics` is None.
+    #[allow(clippy::type_complexity)]
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, ResponseError> {
+        self.check_available(group_id)?;
+        let offsets = match self.get(group_id) {
+            Some(group) => group.lock().expect("group lock").offsets.clone(),
+            None => BTreeMap::new(),
+        };
+        Ok(match topics {
+            Some(topics) => topics
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    let found = partitions
+                        .into_iter()
+                        .map(|p| (p, offsets.get(&(topic.clone(), p)).cloned()))
+                        .collect();
+                    (topic, found)
+                })
+                .collect(),
+            None => {
+                let mut by_topic: BTreeMap<String, Vec<(i32, Option<OffsetValue>)>> =
+                    BTreeMap::new();
+                for ((topic, p), v) in offsets {
+                    by_topic.entry(topic).or_default().push((p, Some(v)));
+                }
+                by_topic.into_iter().collect()
+            }
+        })
+    }
+
+    /// OffsetDelete: only offsets of topics the group does not subscribe to.
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<(String, i32, Result<(), ResponseError>)>, ResponseError> {
+        self.check_available(group_id)?;
+        let group = self.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+        let partition = self.partition_of(group_id);
+        self.with_group(&group, |g| {
+            let subscribed = match g.classic.state {
+                GroupState::Dead => return Err(ResponseError::GroupIdNotFound),
+                GroupState::Empty => Default::default(),
+                _ => g
+                    .classic
+                    .subscribed_topics()
+                    .ok_or(ResponseError::NonEmptyGroup)?,
+            };
+            let mut records = Vec::new();
+            let mut results = Vec::new();
+            for (topic, p) in partitions {
+                if subscribed.contains(&topic) {
+                    results.push((topic, p, Err(ResponseError::GroupSubscribedToTopic)));
+                    continue;
+                }
+                if g.offsets.remove(&(topic.clone(), p)).is_some() {
+                    let key = RecordKey::Offset {
+                        group: group_id.to_string(),
+                        topic: topic.clone(),
+                        partition: p,
+                    };
+                    records.push((key.encode(), None));
+                }
+                results.push((topic, p, Ok(())));
+            }
+            self.store
+                .append(partition, records)
+                .map_err(|_| ResponseError::CoordinatorNotAvailable)?;
+            Ok(results)
+        })
+    }
+
+    // ---- Administration ----
+
+    pub fn list(&self) -> Result<Vec<GroupSummary>, ResponseError> {
+        if self.loading.load(Ordering::Acquire) {
+            return Err(ResponseError::CoordinatorLoadInProgress);
+        }
+        let groups: Vec<_> = self
+            .groups
+            .lock()
+            .expect("groups lock")
+            .values()
+            .cloned()
+            .collect();
+        Ok(groups
+            .iter()
+            .filter_map(|g| {
+                let g = g.lock().expect("group lock");
+                (!g.classic.is(GroupState::Dead)).then(|| GroupSummary {
+                    group_id: g.id.clone(),
+                    protocol_type: g.classic.protocol_type.clone().unwrap_or_default(),
+                    state: g.classic.state.name(),
+                    group_type: "classic",
+                })
+            })
+            .collect())
+    }
+
+    pub fn describe(&self, group_id: &str) -> Result<GroupDescription, ResponseError> {
+        self.check_available(group_id)?;
+        let Some(group) = self.get(group_id) else {
+            return Ok(GroupDescription {
+                state: GroupState::Dead.name().into(),
+                ..Default::default()
+            });
+        };
+        let g = group.lock().expect("group lock");
+        let c = &g.classic;
+        let stable = c.is(GroupState::Stable);
+        let protocol = c.protocol.clone().unwrap_or_default();
+        Ok(GroupDescription {
+            state: c.state.name().into(),
+            protocol_type: c.protocol_type.clone().unwrap_or_default(),
+            protocol: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: c
+                .members
+                .values()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    // Kafka shows metadata and assignment only once stable.
+                    metadata: if stable {
+                        m.metadata(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups: removes empty groups and their offsets.
+    pub fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        self.check_available(group_id)?;
+        let group = self.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+        let partition = self.partition_of(group_id);
+        self.with_group(&group, |g| {
+            match g.classic.state {
+                GroupState::Dead => return Err(ResponseError::GroupIdNotFound),
+                GroupState::Empty => {}
+                _ => return Err(ResponseError::NonEmptyGroup),
+            }
+            let records = tombstones(g);
+            self.store
+                .append(partition, records)
+                .map_err(|_| ResponseError::CoordinatorNotAvailable)?;
+            g.offsets.clear();
+            g.classic.make_dead();
+            Ok(())
+        })?;
+        self.groups.lock().expect("groups lock").remove(group_id);
+        Ok(())
+    }
+
+    // ---- Timers ----
+
+    /// Expires sessions and ends rebalance phases whose time is up.
+    pub fn tick(&self) {
+        if self.loading.load(Ordering::Acquire) {
+            return;
+        }
+        let groups: Vec<_> = self
+            .groups
+            .lock()
+            .expect("groups lock")
+            .values()
+            .cloned()
+            .collect();
+        let now = Instant::now();
+        for group in groups {
+            self.with_group(&group, |g| g.classic.tick(&self.limits, now));
+        }
+    }
+
+    /// offsets.retention.minutes: an empty group's offsets expire that long
+    /// after it became empty (a group that never had members: after each
+    /// commit); a group left with nothing is deleted.
+    pub fn expire_offsets(&self) {
+        if self.loading.load(Ordering::Acquire) {
+            return;
+        }
+        let groups: Vec<_> = self
+            .groups
+            .lock()
+            .expect("groups lock")
+            .values()
+            .cloned()
+            .collect();
+        let now = now_ms();
+        let retention = self.retention.as_millis() as i64;
+        let mut emptied = Vec::new();
+        for group in groups {
+            let mut g = group.lock().expect("group lock");
+            if !g.classic.is(GroupState::Empty) {
+                continue;
+            }
+            let state_since = g
+                .classic
+                .protocol_type
+                .is_some()
+                .then_some(g.classic.state_timestamp)
+                .filter(|t| *t >= 0);
+            let expired: Vec<(String, i32)> = g
+                .offsets
+                .iter()
+                .filter(|(_, v)| now - state_since.unwrap_or(v.commit_timestamp) >= retention)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let id = g.id.clone();
+            let mut records: Vec<(Bytes, Option<Bytes>)> = expired
+                .iter()
+                .map(|(topic, partition)| {
+                    let key = RecordKey::Offset {
+                        group: id.clone(),
+                        topic: topic.clone(),
+                        partition: *partition,
+                    };
+                    (key.encode(), None)
+                })
+                .collect();
+            let now_empty = g.offsets.len() == expired.len();
+            if now_empty {
+                records.push((RecordKey::Group(id.clone()).encode(), None));
+            }
+            if records.is_empty() {
+                continue;
+            }
+            if self.store.append(self.partition_of(&id), records).is_ok() {
+                for k in &expired {
+                    g.offsets.remove(k);
+                }
+                if now_empty {
+                    g.classic.make_dead();
+                    emptied.push(id);
+                }
+            }
+        }
+        let mut map = self.groups.lock().expect("groups lock");
+        for id in emptied {
+            map.remove(&id);
+        }
+    }
+}
+
+/// Tombstones for a group's record and every offset it committed.
+fn tombstones(g: &Group) -> Vec<(Bytes, Option<Bytes>)> {
+    let mut records: Vec<(Bytes, Option<Bytes>)> = g
+        .offsets
+        .keys()
+        .map(|(topic, partition)| {
+            let key = RecordKey::Offset {
+                group: g.id.clone(),
+                topic: topic.clone(),
+                partition: *partition,
+            };
+            (key.encode(), None)
+        })
+        .collect();
+    records.push((RecordKey::Group(g.id.clone()).encode(), None));
+    records
+}

@@ -1,0 +1,87 @@
+//! OffsetCommit: a consumer's position for each partition, written to
+//! `__consumer_offsets` before the answer.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+
+use crate::group::{MemberRef, OffsetCommit};
+use crate::protocol::error::ResponseError;
+use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
+
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let image = broker.image();
+    let member = MemberRef {
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.map(|s| s.to_string()),
+        generation: request.generation_id_or_member_epoch,
+    };
+    // Partitions of unknown topics are answered without being committed.
+    let mut commits = Vec::new();
+    let mut known = Vec::new();
+    for topic in &request.topics {
+        let exists = image
+            .topics
+            .get(topic.name.as_str())
+            .map(|t| t.partitions.len() as i32);
+        for p in &topic.partitions {
+            let ok = exists.is_some_and(|n| p.partition_index >= 0 && p.partition_index < n);
+            known.push(ok);
+            if ok {
+                commits.push(OffsetCommit {
+                    topic: topic.name.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if ctx.version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                });
+            }
+        }
+    }
+    let outcome = if request.group_id.is_empty() {
+        Err(ResponseError::InvalidGroupId)
+    } else {
+        broker
+            .groups
+            .commit_offsets(&request.group_id, &member, commits)
+    };
+    let mut results = match outcome {
+        Ok(results) => results.into_iter(),
+        Err(e) => vec![Err(e); known.len()].into_iter(),
+    };
+    let mut known = known.into_iter();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let error = if known.next().unwrap_or(false) {
+                        results.next().and_then(Result::err)
+                    } else {
+                        Some(ResponseError::UnknownTopicOrPartition)
+                    };
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(error.map_or(0, |e| e.code()))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
