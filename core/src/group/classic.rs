@@ -103,6 +103,12 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+impl Default for ClassicGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ClassicGroup {
     pub fn new() -> ClassicGroup {
         let now = Instant::now();

@@ -27,6 +27,12 @@ pub use member::{JoinRequest, JoinResult, SyncResult};
 use records::{OffsetValue, RecordKey};
 pub use store::{partition_for, OFFSETS_TOPIC};
 
+/// The outcome for one partition or member of a request.
+pub type ItemResult = Result<(), ResponseError>;
+
+/// Committed offsets by topic: (partition, offset if one was committed).
+pub type CommittedOffsets = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+
 /// One group: its membership and its committed offsets.
 pub struct Group {
     pub id: String,
@@ -290,7 +296,7 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         members: &[MemberRef],
-    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+    ) -> Result<Vec<ItemResult>, ResponseError> {
         self.check_available(group_id)?;
         let Some(group) = self.get(group_id) else {
             return Ok(vec![Err(ResponseError::UnknownMemberId); members.len()]);
@@ -318,7 +324,7 @@ impl GroupCoordinator {
         group_id: &str,
         member: &MemberRef,
         commits: Vec<OffsetCommit>,
-    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+    ) -> Result<Vec<ItemResult>, ResponseError> {
         self.check_available(group_id)?;
         let group = if member.generation < 0 {
             self.get_or_create(group_id)
@@ -370,12 +376,11 @@ impl GroupCoordinator {
 
     /// OffsetFetch: committed offsets of the named partitions, or of every
     /// partition with one when `topics` is None.
-    #[allow(clippy::type_complexity)]
     pub fn fetch_offsets(
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, ResponseError> {
+    ) -> Result<CommittedOffsets, ResponseError> {
         self.check_available(group_id)?;
         let offsets = match self.get(group_id) {
             Some(group) => group.lock().expect("group lock").offsets.clone(),
@@ -408,7 +413,7 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         partitions: Vec<(String, i32)>,
-    ) -> Result<Vec<(String, i32, Result<(), ResponseError>)>, ResponseError> {
+    ) -> Result<Vec<(String, i32, ItemResult)>, ResponseError> {
         self.check_available(group_id)?;
         let group = self.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
         let partition = self.partition_of(group_id);

@@ -9,11 +9,12 @@ use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse}
 
 use super::{str_bytes, topic_name};
 use crate::group::records::OffsetValue;
+use crate::group::CommittedOffsets;
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-type Fetched = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+type Fetched = CommittedOffsets;
 
 pub fn handle(
     broker: &Broker,
