@@ -338,7 +338,11 @@ impl ClassicGroup {
             }
             GroupState::CompletingRebalance | GroupState::Stable => {
                 let outcome = self.await_join(member_id, request, now);
-                self.prepare_rebalance(now, limits);
+                self.prepare_rebalance(
+                    now,
+                    limits,
+                    "a member rejoined with new metadata or as leader",
+                );
                 outcome
             }
             GroupState::Empty | GroupState::Dead => JoinOutcome::Now(JoinResult::error(
@@ -366,7 +370,7 @@ impl ClassicGroup {
         let outcome = self.await_join(member_id, request, now);
         match self.state {
             GroupState::PreparingRebalance => self.extend_initial_delay(now, limits),
-            _ => self.prepare_rebalance(now, limits),
+            _ => self.prepare_rebalance(now, limits, "a new member joined"),
         }
         outcome
     }
@@ -430,7 +434,7 @@ impl ClassicGroup {
             GroupState::PreparingRebalance => self.await_join(new_id, request, now),
             _ => {
                 let outcome = self.await_join(new_id, request, now);
-                self.prepare_rebalance(now, limits);
+                self.prepare_rebalance(now, limits, "a static member rejoined with new metadata");
                 outcome
             }
         }
@@ -465,7 +469,12 @@ impl ClassicGroup {
         }
     }
 
-    fn prepare_rebalance(&mut self, now: Instant, limits: &ClassicLimits) {
+    fn prepare_rebalance(&mut self, now: Instant, limits: &ClassicLimits, reason: &str) {
+        tracing::info!(
+            generation = self.generation,
+            reason,
+            "preparing to rebalance"
+        );
         if self.is(GroupState::CompletingRebalance) {
             // The assignment being made is void: members must rejoin.
             for member in self.members.values_mut() {
@@ -549,6 +558,11 @@ impl ClassicGroup {
         }
         self.protocol = self.select_protocol();
         self.transition(GroupState::CompletingRebalance);
+        tracing::info!(
+            generation = self.generation,
+            members = self.members.len(),
+            "join phase complete"
+        );
         self.sync_deadline = now
             + self
                 .members
@@ -768,7 +782,7 @@ impl ClassicGroup {
         self.remove_member(id);
         match self.state {
             GroupState::Stable | GroupState::CompletingRebalance => {
-                self.prepare_rebalance(now, limits)
+                self.prepare_rebalance(now, limits, "a member left or its session expired")
             }
             GroupState::PreparingRebalance => self.maybe_complete_join(now),
             GroupState::Empty | GroupState::Dead => {}
@@ -801,7 +815,7 @@ impl ClassicGroup {
                 self.remove_member(id);
             }
             if !unsynced.is_empty() {
-                self.prepare_rebalance(now, limits);
+                self.prepare_rebalance(now, limits, "members did not sync in time");
             }
         }
         self.maybe_complete_join(now);
