@@ -228,3 +228,44 @@ def test_list_describe_delete_groups(group_broker, client):
     assert "NON_EMPTY_GROUP" in busy["delete"].upper().replace("ERROR", "").replace("NONEMPTYGROUP", "NON_EMPTY_GROUP"), busy
     idle = admin_view(client, group_broker, group, topic, "idle")
     assert idle["listed"] == [], idle
+
+
+KIP848_CONFIG = dict(GROUP_CONFIG, **{
+    "group.consumer.heartbeat.interval.ms": 500,
+    "group.consumer.session.timeout.ms": 6000,
+})
+
+
+def test_kip848_consumer_group_shares_fails_over_and_coexists(make_broker):
+    """librdkafka with group.protocol=consumer: server-side assignment,
+    failover after the session timeout, beside a classic group."""
+    broker = make_broker(**KIP848_CONFIG)
+    topic = "kip848"
+    create_topic(broker, topic)
+    produce_numbered(broker, topic, PARTITIONS, 50)
+    members = start_members("confluent", broker, "g-848", topic, 3, protocol="consumer")
+    classic = start_members("kafka-python", broker, "g-classic", topic, 2)
+    try:
+        wait_until(lambda: balanced(members, PARTITIONS), 60, "a balanced KIP-848 assignment")
+        wait_until(lambda: balanced(classic, PARTITIONS), 60, "a balanced classic assignment")
+        wait_until(lambda: len(all_records(members)) >= 300, 60, "300 records in the KIP-848 group")
+        wait_until(lambda: len(all_records(classic)) >= 300, 60, "300 records in the classic group")
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        described = admin.describe_consumer_groups(["g-848"])["g-848"].result()
+        assert described.type.name == "CONSUMER"
+        assert described.state.name == "STABLE"
+        assert len(described.members) == 3
+        assert sorted(p.partition for m in described.members for p in m.assignment.topic_partitions) == list(range(PARTITIONS))
+        listed = {g.group_id: g.type.name for g in admin.list_consumer_groups().result().valid}
+        assert listed == {"g-848": "CONSUMER", "g-classic": "CLASSIC"}
+        killed_at = time.monotonic()
+        members[0].kill()
+        wait_until(lambda: balanced(members[1:], PARTITIONS), 40, "the survivors to take over")
+        assert time.monotonic() - killed_at > 4
+        produce_numbered(broker, topic, PARTITIONS, 10, start=50)
+        wait_until(lambda: len(all_records(members)) >= 360, 60, "the new records")
+        seen = [(p, o) for p, o, _ in all_records(members)]
+        # Committed before each record was reported, so nothing is read twice.
+        assert len(seen) == len(set(seen)) == 360
+    finally:
+        close_all(members + classic)

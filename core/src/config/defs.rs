@@ -510,6 +510,27 @@ pub static BROKER: &[BrokerDef] = &[
         "Most members a group may have."
     ),
     broker!(
+        "group.consumer.session.timeout.ms",
+        Kind::Int(1, IMAX),
+        Some("45000"),
+        false,
+        "Session timeout of KIP-848 consumer group members."
+    ),
+    broker!(
+        "group.consumer.heartbeat.interval.ms",
+        Kind::Int(1, IMAX),
+        Some("5000"),
+        false,
+        "Heartbeat interval the coordinator gives KIP-848 consumer group members."
+    ),
+    broker!(
+        "group.consumer.assignors",
+        Kind::EnumList(&["uniform", "range"]),
+        Some("uniform,range"),
+        false,
+        "Server-side assignors of KIP-848 consumer groups; the first is the default."
+    ),
+    broker!(
         "group.initial.rebalance.delay.ms",
         Kind::Int(0, IMAX),
         Some("3000"),

@@ -7,7 +7,9 @@
 //! state machine queued (so a member never hears of an assignment that a
 //! crash could lose).
 
+pub mod assignor;
 pub mod classic;
+pub mod consumer;
 pub mod member;
 pub mod records;
 pub mod store;
@@ -21,8 +23,10 @@ use bytes::Bytes;
 
 use crate::config::BrokerConfig;
 use crate::partition::ReplicaManager;
+use crate::protocol::error::ApiError;
 use crate::protocol::error::ResponseError;
 use classic::{ClassicGroup, ClassicLimits, GroupState, JoinOutcome, Outgoing, SyncOutcome};
+use consumer::{ConsumerGroup, ConsumerLimits, Heartbeat, HeartbeatAnswer, TopicLookup};
 pub use member::{JoinRequest, JoinResult, SyncResult};
 use records::{OffsetValue, RecordKey};
 pub use store::{partition_for, OFFSETS_TOPIC};
@@ -33,11 +37,74 @@ pub type ItemResult = Result<(), ResponseError>;
 /// Committed offsets by topic: (partition, offset if one was committed).
 pub type CommittedOffsets = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 
-/// One group: its membership and its committed offsets.
+/// One group: its membership and its committed offsets. A group is either
+/// classic or, once a KIP-848 member joins it while it is empty, a
+/// consumer group (`consumer` is set); an empty group may switch back.
 pub struct Group {
     pub id: String,
     pub classic: ClassicGroup,
+    pub consumer: Option<ConsumerGroup>,
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
+}
+
+impl Group {
+    fn new(id: &str) -> Group {
+        Group {
+            id: id.to_string(),
+            classic: ClassicGroup::new(),
+            consumer: None,
+            offsets: BTreeMap::new(),
+        }
+    }
+
+    /// The state ListGroups shows and its group type.
+    fn summary(&self) -> Option<GroupSummary> {
+        let (state, group_type, protocol_type) = match &self.consumer {
+            Some(c) => (c.state(), "consumer", "consumer".to_string()),
+            None if self.classic.is(GroupState::Dead) => return None,
+            None => (
+                self.classic.state.name(),
+                "classic",
+                self.classic.protocol_type.clone().unwrap_or_default(),
+            ),
+        };
+        Some(GroupSummary {
+            group_id: self.id.clone(),
+            protocol_type,
+            state,
+            group_type,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.consumer {
+            Some(c) => c.members.is_empty(),
+            None => self.classic.is(GroupState::Empty),
+        }
+    }
+}
+
+/// ConsumerGroupDescribe's view of a KIP-848 group.
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupDescription {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: String,
+    pub members: Vec<ConsumerMemberDescription>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerMemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub member_epoch: i32,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topics: Vec<String>,
+    pub assignment: Vec<assignor::TopicIdPartition>,
+    pub target_assignment: Vec<assignor::TopicIdPartition>,
 }
 
 /// A group as ListGroups and DescribeGroups show it.
@@ -91,6 +158,7 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     store: store::Store,
     limits: ClassicLimits,
+    consumer_limits: ConsumerLimits,
     partitions: i32,
     retention: Duration,
     metadata_max_bytes: usize,
@@ -114,6 +182,17 @@ impl GroupCoordinator {
                 max_session_timeout: ms("group.max.session.timeout.ms"),
                 initial_rebalance_delay: ms("group.initial.rebalance.delay.ms"),
                 max_size: config.number("group.max.size").max(1) as usize,
+            },
+            consumer_limits: ConsumerLimits {
+                session_timeout: ms("group.consumer.session.timeout.ms"),
+                heartbeat_interval: ms("group.consumer.heartbeat.interval.ms"),
+                assignors: config
+                    .get("group.consumer.assignors")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
             },
             partitions: config.number("offsets.topic.num.partitions").max(1) as i32,
             retention: Duration::from_secs(
@@ -143,9 +222,9 @@ impl GroupCoordinator {
                 None => ClassicGroup::new(),
             };
             let group = Group {
-                id: id.clone(),
                 classic,
                 offsets: found.offsets,
+                ..Group::new(&id)
             };
             groups.insert(id, Arc::new(Mutex::new(group)));
         }
@@ -178,13 +257,7 @@ impl GroupCoordinator {
             .lock()
             .expect("groups lock")
             .entry(id.to_string())
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(Group {
-                    id: id.to_string(),
-                    classic: ClassicGroup::new(),
-                    offsets: BTreeMap::new(),
-                }))
-            })
+            .or_insert_with(|| Arc::new(Mutex::new(Group::new(id))))
             .clone()
     }
 
@@ -236,6 +309,17 @@ impl GroupCoordinator {
             }
         };
         let outcome = self.with_group(&group, |g| {
+            match &g.consumer {
+                Some(c) if !c.members.is_empty() => {
+                    return JoinOutcome::Now(JoinResult::error(
+                        ResponseError::InconsistentGroupProtocol,
+                        &request.member_id,
+                    ))
+                }
+                // An empty consumer group becomes classic again.
+                Some(_) => g.consumer = None,
+                None => {}
+            }
             g.classic.join(request, &self.limits, Instant::now())
         });
         match outcome {
@@ -316,6 +400,86 @@ impl GroupCoordinator {
         }))
     }
 
+    // ---- KIP-848 consumer groups ----
+
+    /// ConsumerGroupHeartbeat: joins, heartbeats, leaves; answers with the
+    /// member's epoch and, when it changed, its assignment.
+    pub fn consumer_heartbeat(
+        &self,
+        group_id: &str,
+        heartbeat: Heartbeat,
+        topics: TopicLookup,
+    ) -> Result<HeartbeatAnswer, ApiError> {
+        if group_id.is_empty() {
+            return Err(ApiError::new(
+                ResponseError::InvalidGroupId,
+                "GroupId can't be empty.",
+            ));
+        }
+        self.check_available(group_id)
+            .map_err(|e| ApiError::new(e, "The coordinator is not ready"))?;
+        let group = self.get_or_create(group_id);
+        self.with_group(&group, |g| {
+            if g.consumer.is_none() {
+                if !g.classic.is(GroupState::Empty) && !g.classic.is(GroupState::Dead) {
+                    return Err(ApiError::new(
+                        ResponseError::GroupIdNotFound,
+                        format!("Group {group_id} is not a consumer group."),
+                    ));
+                }
+                let default = self.consumer_limits.assignors.first().cloned();
+                g.consumer = Some(ConsumerGroup::new(&default.unwrap_or_default()));
+            }
+            let consumer = g.consumer.as_mut().expect("just set");
+            consumer.heartbeat(heartbeat, topics, &self.consumer_limits, Instant::now())
+        })
+    }
+
+    /// ConsumerGroupDescribe for one group.
+    pub fn consumer_describe(&self, group_id: &str) -> Result<ConsumerGroupDescription, ApiError> {
+        self.check_available(group_id)
+            .map_err(|e| ApiError::new(e, "The coordinator is not ready"))?;
+        let not_found = || {
+            ApiError::new(
+                ResponseError::GroupIdNotFound,
+                format!("Group {group_id} not found."),
+            )
+        };
+        let group = self.get(group_id).ok_or_else(not_found)?;
+        let g = group.lock().expect("group lock");
+        let Some(c) = &g.consumer else {
+            return Err(ApiError::new(
+                ResponseError::GroupIdNotFound,
+                format!("Group {group_id} is not a consumer group."),
+            ));
+        };
+        Ok(ConsumerGroupDescription {
+            state: c.state(),
+            group_epoch: c.group_epoch,
+            assignment_epoch: c.assignment_epoch,
+            assignor: c.assignor.clone(),
+            members: c
+                .members
+                .values()
+                .map(|m| ConsumerMemberDescription {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    rack_id: m.rack_id.clone(),
+                    member_epoch: m.epoch,
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    subscribed_topics: m.subscribed.iter().cloned().collect(),
+                    assignment: m.assigned.iter().copied().collect(),
+                    target_assignment: c
+                        .target
+                        .get(&m.id)
+                        .map(|t| t.iter().copied().collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+
     // ---- Offsets ----
 
     /// OffsetCommit: one result per partition, or an error for the whole request.
@@ -333,11 +497,14 @@ impl GroupCoordinator {
         };
         let partition = self.partition_of(group_id);
         self.with_group(&group, |g| {
-            g.classic.validate_offset_commit(
-                &member.member_id,
-                member.group_instance_id.as_deref(),
-                member.generation,
-            )?;
+            match &g.consumer {
+                Some(c) => c.validate_offset_commit(&member.member_id, member.generation)?,
+                None => g.classic.validate_offset_commit(
+                    &member.member_id,
+                    member.group_instance_id.as_deref(),
+                    member.generation,
+                )?,
+            }
             g.classic.touch(&member.member_id, Instant::now());
             let now = now_ms();
             let mut results = Vec::with_capacity(commits.len());
@@ -418,10 +585,12 @@ impl GroupCoordinator {
         let group = self.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
         let partition = self.partition_of(group_id);
         self.with_group(&group, |g| {
-            let subscribed = match g.classic.state {
-                GroupState::Dead => return Err(ResponseError::GroupIdNotFound),
-                GroupState::Empty => Default::default(),
-                _ => g
+            let subscribed: std::collections::HashSet<String> = match (&g.consumer, g.classic.state)
+            {
+                (Some(c), _) => c.subscribed_topics().into_iter().collect(),
+                (None, GroupState::Dead) => return Err(ResponseError::GroupIdNotFound),
+                (None, GroupState::Empty) => Default::default(),
+                (None, _) => g
                     .classic
                     .subscribed_topics()
                     .ok_or(ResponseError::NonEmptyGroup)?,
@@ -465,15 +634,7 @@ impl GroupCoordinator {
             .collect();
         Ok(groups
             .iter()
-            .filter_map(|g| {
-                let g = g.lock().expect("group lock");
-                (!g.classic.is(GroupState::Dead)).then(|| GroupSummary {
-                    group_id: g.id.clone(),
-                    protocol_type: g.classic.protocol_type.clone().unwrap_or_default(),
-                    state: g.classic.state.name(),
-                    group_type: "classic",
-                })
-            })
+            .filter_map(|g| g.lock().expect("group lock").summary())
             .collect())
     }
 
@@ -486,6 +647,9 @@ impl GroupCoordinator {
             });
         };
         let g = group.lock().expect("group lock");
+        if g.consumer.is_some() {
+            return Err(ResponseError::GroupIdNotFound);
+        }
         let c = &g.classic;
         let stable = c.is(GroupState::Stable);
         let protocol = c.protocol.clone().unwrap_or_default();
@@ -527,10 +691,11 @@ impl GroupCoordinator {
         let group = self.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
         let partition = self.partition_of(group_id);
         self.with_group(&group, |g| {
-            match g.classic.state {
-                GroupState::Dead => return Err(ResponseError::GroupIdNotFound),
-                GroupState::Empty => {}
-                _ => return Err(ResponseError::NonEmptyGroup),
+            if g.consumer.is_none() && g.classic.is(GroupState::Dead) {
+                return Err(ResponseError::GroupIdNotFound);
+            }
+            if !g.is_empty() {
+                return Err(ResponseError::NonEmptyGroup);
             }
             let records = tombstones(g);
             self.store
@@ -560,7 +725,10 @@ impl GroupCoordinator {
             .collect();
         let now = Instant::now();
         for group in groups {
-            self.with_group(&group, |g| g.classic.tick(&self.limits, now));
+            self.with_group(&group, |g| match &mut g.consumer {
+                Some(c) => c.tick(now),
+                None => g.classic.tick(&self.limits, now),
+            });
         }
     }
 
@@ -583,13 +751,10 @@ impl GroupCoordinator {
         let mut emptied = Vec::new();
         for group in groups {
             let mut g = group.lock().expect("group lock");
-            if !g.classic.is(GroupState::Empty) {
+            if !g.is_empty() {
                 continue;
             }
-            let state_since = g
-                .classic
-                .protocol_type
-                .is_some()
+            let state_since = (g.consumer.is_none() && g.classic.protocol_type.is_some())
                 .then_some(g.classic.state_timestamp)
                 .filter(|t| *t >= 0);
             let expired: Vec<(String, i32)> = g

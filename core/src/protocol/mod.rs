@@ -59,6 +59,14 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
         with(ApiKey::DeleteGroups, range::<DeleteGroupsRequest>(0, 2)),
         with(ApiKey::OffsetDelete, range::<OffsetDeleteRequest>(0, 0)),
         with(
+            ApiKey::ConsumerGroupHeartbeat,
+            range::<ConsumerGroupHeartbeatRequest>(0, 1),
+        ),
+        with(
+            ApiKey::ConsumerGroupDescribe,
+            range::<ConsumerGroupDescribeRequest>(0, 1),
+        ),
+        with(
             ApiKey::DescribeCluster,
             range::<DescribeClusterRequest>(0, 2),
         ),

@@ -177,6 +177,12 @@ async fn route(
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(apis::offset_delete::handle(broker, r))
         }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            apis::consumer_group_heartbeat::handle(broker, ctx, r),
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(apis::consumer_group_describe::handle(broker, r))
+        }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
         }
