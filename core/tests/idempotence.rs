@@ -20,6 +20,10 @@ fn init_producer_id(client: &mut Client) -> i64 {
 }
 
 fn batch(pid: i64, epoch: i16, sequence: i32, count: usize) -> Bytes {
+    batch_at(pid, epoch, sequence, count, 1_700_000_000_000)
+}
+
+fn batch_at(pid: i64, epoch: i16, sequence: i32, count: usize, timestamp: i64) -> Bytes {
     let records = (0..count).map(|i| {
         (
             None,
@@ -28,7 +32,7 @@ fn batch(pid: i64, epoch: i16, sequence: i32, count: usize) -> Bytes {
     });
     weir::log::batch::encode_idempotent(
         records,
-        1_700_000_000_000,
+        timestamp,
         Compression::Lz4,
         (pid, epoch, sequence),
     )
@@ -73,8 +77,9 @@ fn retries_are_deduplicated_and_gaps_and_old_epochs_refused() {
         47,
         "INVALID_PRODUCER_EPOCH"
     );
-    // A producer id the partition never saw must start at sequence 0.
-    assert_eq!(send(&mut client, batch(pid + 500, 0, 7, 1)).0, 45);
+    // A producer id the partition never saw (or has forgotten) must start
+    // at sequence 0: UNKNOWN_PRODUCER_ID, as in Kafka.
+    assert_eq!(send(&mut client, batch(pid + 500, 0, 7, 1)).0, 59);
     assert_eq!(common::log_end_offset(&mut client, "t"), 6);
 
     // After a crash and restart the state comes back from the log.
@@ -97,4 +102,32 @@ fn retries_are_deduplicated_and_gaps_and_old_epochs_refused() {
         "producer ids are not reused after a restart"
     );
     assert_eq!(common::log_end_offset(&mut client, "t"), 10);
+}
+
+#[test]
+fn idle_producers_expire_and_are_then_unknown() {
+    let weir = common::Weir::start(&[
+        "producer.id.expiration.ms=1000",
+        "producer.id.expiration.check.interval.ms=200",
+    ]);
+    let mut client = weir.connect();
+    common::create_topic(&mut client, "t", &[]);
+    let pid = init_producer_id(&mut client);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    assert_eq!(send(&mut client, batch_at(pid, 0, 0, 2, now())), (0, 0));
+    assert_eq!(send(&mut client, batch_at(pid, 0, 2, 1, now())), (0, 2));
+    // Expiry counts from the batches' timestamps, as in Kafka: a little
+    // over a second later the producer is forgotten.
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    assert_eq!(
+        send(&mut client, batch_at(pid, 0, 3, 1, now())).0,
+        59,
+        "UNKNOWN_PRODUCER_ID"
+    );
+    assert_eq!(send(&mut client, batch_at(pid, 0, 0, 1, now())), (0, 3));
 }

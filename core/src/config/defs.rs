@@ -461,6 +461,20 @@ pub static BROKER: &[BrokerDef] = &[
         "A follower this far behind leaves the ISR."
     ),
     broker!(
+        "producer.id.expiration.ms",
+        Kind::Int(1, IMAX),
+        Some("86400000"),
+        true,
+        "How long an idle idempotent producer's sequences are kept."
+    ),
+    broker!(
+        "producer.id.expiration.check.interval.ms",
+        Kind::Int(1, IMAX),
+        Some("600000"),
+        false,
+        "How often idle producers are looked for."
+    ),
+    broker!(
         "offsets.topic.num.partitions",
         Kind::Int(1, IMAX),
         Some("50"),

@@ -285,6 +285,13 @@ impl ConfigView<'_> {
             .map(|v| (v.to_string(), Source::Default))
     }
 
+    /// A numeric broker config as seen now (dynamic over static over default).
+    pub fn broker_number(&self, name: &str) -> i64 {
+        self.broker_value(name)
+            .and_then(|(v, _)| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// A topic config's value: the override if any, else the first synonym set
     /// explicitly, else the first synonym default, scaled by its factor.
     pub fn topic_value(

@@ -221,6 +221,15 @@ impl ReplicaManager {
         self.logs.write_checkpoints(&entries)
     }
 
+    /// Forgets idle idempotent producers on every partition
+    /// (producer.id.expiration.ms).
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.all()
+            .iter()
+            .map(|p| p.expire_producers(now_ms, expiration_ms))
+            .sum()
+    }
+
     /// Clean shutdown: flush and close every log, checkpoint, then write the
     /// clean-shutdown marker so the next start skips recovery.
     pub fn shutdown(&self) -> std::io::Result<()> {

@@ -134,6 +134,11 @@ impl Partition {
     /// Writes a producer state snapshot at the log end if the log moved since
     /// the last one and producers wrote here — or, with `even_empty` (clean
     /// shutdown), whether or not they did, so the next start reads no headers.
+    /// Forgets idempotent producers idle for `expiration_ms`.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.state().producers.expire(now_ms, expiration_ms)
+    }
+
     pub fn write_producer_snapshot(&self, even_empty: bool) -> std::io::Result<()> {
         let mut state = self.state();
         let end = state.log.log_end_offset();
@@ -296,6 +301,14 @@ fn producer_verdict(
                 return Err(ApiError::new(
                     ResponseError::InvalidProducerEpoch,
                     format!("{tp}: producer epoch is older than the current epoch {current}"),
+                ))
+            }
+            BatchCheck::UnknownProducer => {
+                return Err(ApiError::new(
+                    ResponseError::UnknownProducerId,
+                    format!(
+                        "{tp}: found no record of this producer id; its state may have expired (producer.id.expiration.ms)"
+                    ),
                 ))
             }
             BatchCheck::OutOfOrder { expected, got } => {

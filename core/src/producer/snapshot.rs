@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use super::state::{BatchMetadata, ProducerStateManager};
 
-const HEADER: &str = "weir producer snapshot v1";
+const HEADER: &str = "weir producer snapshot v2";
+/// v1 lines carry no last timestamp; such producers count as seen at load.
+const HEADER_V1: &str = "weir producer snapshot v1";
 const SUFFIX: &str = ".snapshot";
 /// Snapshots kept per partition (the newest ones).
 const KEEP: usize = 2;
@@ -38,8 +40,8 @@ fn offsets(dir: &Path) -> Vec<i64> {
 /// Writes the state as of `offset` (fsync, then rename) and prunes old snapshots.
 pub fn write(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
     let mut text = format!("{HEADER}\n");
-    for (producer_id, epoch, batches) in state.entries() {
-        text.push_str(&format!("{producer_id} {epoch}"));
+    for (producer_id, epoch, last_timestamp, batches) in state.entries() {
+        text.push_str(&format!("{producer_id} {epoch} {last_timestamp}"));
         for b in batches {
             text.push_str(&format!(
                 " {}:{}:{}:{}",
@@ -79,14 +81,24 @@ fn parse(text: &str) -> Option<ProducerStateManager> {
         return None;
     }
     let mut lines = body.lines();
-    if lines.next()? != HEADER {
-        return None;
-    }
+    let v2 = match lines.next()? {
+        HEADER => true,
+        HEADER_V1 => false,
+        _ => return None,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let mut state = ProducerStateManager::default();
     for line in lines {
         let mut fields = line.split(' ');
         let producer_id: i64 = fields.next()?.parse().ok()?;
         let epoch: i16 = fields.next()?.parse().ok()?;
+        let last_timestamp: i64 = if v2 {
+            fields.next()?.parse().ok()?
+        } else {
+            now
+        };
         let mut batches = Vec::new();
         for field in fields {
             let mut n = field.split(':');
@@ -97,7 +109,7 @@ fn parse(text: &str) -> Option<ProducerStateManager> {
                 last_offset: n.next()?.parse().ok()?,
             });
         }
-        state.restore(producer_id, epoch, batches);
+        state.restore(producer_id, epoch, last_timestamp, batches);
     }
     Some(state)
 }

@@ -23,6 +23,9 @@ pub struct BatchMetadata {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// The largest batch timestamp seen: the entry expires
+    /// `producer.id.expiration.ms` after it.
+    last_timestamp: i64,
 }
 
 /// What to do with an incoming batch.
@@ -36,6 +39,9 @@ pub enum BatchCheck {
     FencedEpoch { current: i16 },
     /// The sequence is not the one expected.
     OutOfOrder { expected: i32, got: i32 },
+    /// No state for this producer (it expired, or its batches were
+    /// deleted) and the batch does not start a sequence.
+    UnknownProducer,
 }
 
 #[derive(Debug, Default)]
@@ -69,7 +75,7 @@ impl ProducerStateManager {
         let Some(entry) = self.producers.get(&header.producer_id) else {
             return match header.base_sequence {
                 0 => BatchCheck::Append,
-                got => BatchCheck::OutOfOrder { expected: 0, got },
+                _ => BatchCheck::UnknownProducer,
             };
         };
         if header.producer_epoch < entry.epoch {
@@ -143,6 +149,7 @@ impl ProducerStateManager {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
         }
+        entry.last_timestamp = entry.last_timestamp.max(header.max_timestamp);
         if entry.batches.len() == BATCHES_KEPT {
             entry.batches.pop_front();
         }
@@ -154,18 +161,39 @@ impl ProducerStateManager {
         });
     }
 
-    /// (producer id, epoch, batches) of every producer, for snapshots.
-    pub fn entries(&self) -> impl Iterator<Item = (i64, i16, &VecDeque<BatchMetadata>)> {
+    /// (producer id, epoch, last timestamp, batches) of every producer, for snapshots.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, i16, i64, &VecDeque<BatchMetadata>)> {
         self.producers
             .iter()
-            .map(|(id, e)| (*id, e.epoch, &e.batches))
+            .map(|(id, e)| (*id, e.epoch, e.last_timestamp, &e.batches))
     }
 
     /// Puts back a producer read from a snapshot.
-    pub fn restore(&mut self, producer_id: i64, epoch: i16, batches: Vec<BatchMetadata>) {
+    pub fn restore(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        last_timestamp: i64,
+        batches: Vec<BatchMetadata>,
+    ) {
         let batches = batches.into_iter().rev().take(BATCHES_KEPT).rev().collect();
+        self.producers.insert(
+            producer_id,
+            ProducerEntry {
+                epoch,
+                batches,
+                last_timestamp,
+            },
+        );
+    }
+
+    /// Forgets producers whose last batch is `expiration_ms` older than
+    /// `now_ms` (Kafka's producer.id.expiration.ms); returns how many.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
         self.producers
-            .insert(producer_id, ProducerEntry { epoch, batches });
+            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        before - self.producers.len()
     }
 
     pub fn producer_count(&self) -> usize {
@@ -248,14 +276,29 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(state.check(&header(3, 3, 0, 1, 0)), BatchCheck::Append);
+        // A producer never seen, not starting at 0: Kafka's UNKNOWN_PRODUCER_ID.
         assert_eq!(
             state.check(&header(9, 0, 3, 1, 0)),
-            BatchCheck::OutOfOrder {
-                expected: 0,
-                got: 3
-            }
+            BatchCheck::UnknownProducer
         );
         assert_eq!(state.check(&header(-1, -1, -1, 1, 0)), BatchCheck::Append);
+    }
+
+    #[test]
+    fn expired_producers_are_unknown() {
+        let mut state = ProducerStateManager::default();
+        let mut first = header(7, 0, 0, 2, 0);
+        first.max_timestamp = 1_000;
+        state.record(&first);
+        assert_eq!(state.expire(1_500, 1_000), 0);
+        assert_eq!(state.check(&header(7, 0, 2, 1, 0)), BatchCheck::Append);
+        assert_eq!(state.expire(2_000, 1_000), 1);
+        assert_eq!(
+            state.check(&header(7, 0, 2, 1, 0)),
+            BatchCheck::UnknownProducer
+        );
+        // A producer starting over at sequence 0 is welcome.
+        assert_eq!(state.check(&header(7, 0, 0, 1, 0)), BatchCheck::Append);
     }
 
     #[test]

@@ -149,6 +149,7 @@ impl Broker {
     /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
         self.spawn_group_tasks();
+        self.spawn_producer_expiry();
         let flush_every = self
             .config
             .flush_scheduler_interval_ms()
@@ -174,6 +175,32 @@ impl Broker {
                     tokio::task::spawn_blocking(move || b.replicas.checkpoint()).await
                 {
                     warn!(error = %e, "checkpoint failed");
+                }
+            }
+        });
+    }
+
+    fn spawn_producer_expiry(self: &Arc<Self>) {
+        let every = self
+            .config
+            .number("producer.id.expiration.check.interval.ms")
+            .max(1) as u64;
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let image = broker.image();
+                let expiration = broker
+                    .config_view(&image)
+                    .broker_number("producer.id.expiration.ms");
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let expired = broker.replicas.expire_producers(now, expiration);
+                if expired > 0 {
+                    tracing::info!(expired, "forgot idle idempotent producers");
                 }
             }
         });
