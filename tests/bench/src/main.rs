@@ -5,6 +5,9 @@
 //! (`disk`, then `null`: acknowledged, nothing stored) so one run shows how
 //! close real storage gets to the protocol ceiling, and reports the broker's
 //! resident memory. With `--bootstrap` it measures a broker already running.
+//! With `--group` it runs the consumer-group benchmark instead (group.rs).
+
+mod group;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -68,6 +71,19 @@ struct Args {
     /// Where spawned brokers keep their logs (a temporary directory under it).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run the consumer-group benchmark: members share the topic, then one leaves.
+    #[arg(long)]
+    group: bool,
+    /// Consumers in the group.
+    #[arg(long, default_value_t = 3)]
+    members: usize,
+    /// classic or consumer (KIP-848).
+    #[arg(long, default_value = "classic")]
+    group_protocol: String,
+    /// heartbeat.interval.ms of classic members (group.consumer.heartbeat.interval.ms
+    /// of the spawned broker for KIP-848 members).
+    #[arg(long, default_value_t = 3000)]
+    heartbeat_ms: u32,
 }
 
 /// Records each record's latency from `send` to its delivery report.
@@ -105,7 +121,7 @@ struct ConsumeResult {
     bytes: usize,
 }
 
-fn client_config(bootstrap: &str) -> ClientConfig {
+pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", bootstrap);
     config
@@ -146,7 +162,7 @@ fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-fn payload(size: usize) -> Vec<u8> {
+pub(crate) fn payload(size: usize) -> Vec<u8> {
     // Varied bytes so compression has real work to do, but not random noise.
     let mut state = 0x2545_f491_4f6c_dd1du64;
     (0..size)
@@ -282,7 +298,13 @@ struct Broker {
 }
 
 impl Broker {
-    fn spawn(weir: &PathBuf, engine: &str, parent: Option<&PathBuf>, pin: bool) -> Result<Broker> {
+    fn spawn(
+        weir: &PathBuf,
+        engine: &str,
+        parent: Option<&PathBuf>,
+        pin: bool,
+        extra: &[String],
+    ) -> Result<Broker> {
         let dir = match parent {
             Some(parent) => tempfile::tempdir_in(parent)?,
             None => tempfile::tempdir()?,
@@ -302,6 +324,7 @@ impl Broker {
             ])
             .args(["--set", &format!("log.dirs={}", dir.path().display())])
             .args(["--set", &format!("log.engine={engine}")])
+            .args(extra.iter().flat_map(|e| ["--set", e.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -385,7 +408,7 @@ fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
             println!("-- round {}", round + 1);
         }
         for engine in &args.engines {
-            let broker = Broker::spawn(weir, engine, args.data_dir.as_ref(), args.pin)?;
+            let broker = Broker::spawn(weir, engine, args.data_dir.as_ref(), args.pin, &[])?;
             create_topic(&broker.bootstrap, args)?;
             let cpu = |pid: &str| {
                 let (user, system) = process_cpu_seconds(pid);
@@ -447,6 +470,56 @@ fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// `--group`: the consumer-group benchmark, `--repeat` rounds, medians.
+fn group_benchmark(args: &Args) -> Result<()> {
+    println!(
+        "group benchmark: {} members, protocol {}, heartbeat {} ms",
+        args.members, args.group_protocol, args.heartbeat_ms
+    );
+    let mut results = Vec::new();
+    for round in 0..args.repeat {
+        let (broker, bootstrap) = match (&args.bootstrap, &args.spawn) {
+            (Some(b), _) => (None, b.clone()),
+            (None, Some(weir)) => {
+                let extra = [
+                    format!("group.consumer.heartbeat.interval.ms={}", args.heartbeat_ms),
+                    "group.initial.rebalance.delay.ms=0".to_string(),
+                ];
+                let broker = Broker::spawn(weir, "disk", args.data_dir.as_ref(), args.pin, &extra)?;
+                let bootstrap = broker.bootstrap.clone();
+                (Some(broker), bootstrap)
+            }
+            (None, None) => bail!("give --bootstrap HOST:PORT or --spawn PATH/TO/weir"),
+        };
+        create_topic(&bootstrap, args)?;
+        let r = group::run(&bootstrap, args)?;
+        println!(
+            "round {}: {:.0} records/s, end-to-end latency ms p50 {:.2} p99 {:.2}, rebalance after a graceful leave {:.0} ms",
+            round + 1,
+            r.records_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.rebalance_ms
+        );
+        results.push(r);
+        drop(broker);
+    }
+    let median = |f: fn(&group::GroupResult) -> f64| {
+        let mut v: Vec<f64> = results.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "-- medians over {} round(s): {:.0} records/s, p50 {:.2} ms, p99 {:.2} ms, rebalance {:.0} ms",
+        args.repeat,
+        median(|r| r.records_per_second),
+        median(|r| r.p50_ms),
+        median(|r| r.p99_ms),
+        median(|r| r.rebalance_ms)
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.pin {
@@ -464,6 +537,9 @@ fn main() -> Result<()> {
         if args.rate == 0 { "max".to_string() } else { format!("{}/s", args.rate) },
         args.pin
     );
+    if args.group {
+        return group_benchmark(&args);
+    }
     match (&args.bootstrap, &args.spawn) {
         (Some(bootstrap), _) => {
             create_topic(bootstrap, &args)?;
