@@ -1,8 +1,9 @@
 // kafkajs 2.2.4 (non-flexible protocol versions) against a real weir broker.
 // Usage: node check.js BOOTSTRAP roundtrip CODEC COUNT | node check.js BOOTSTRAP admin
 // Prints one JSON line with what it saw; exits non-zero on any mismatch.
-// kafkajs' consumer always joins a group, so reads use kafkajs' own broker
-// connection (its Fetch encoder and decoders) until consumer groups exist.
+// Reads use kafkajs' own broker connection (its Fetch encoder and decoders)
+// so each partition is read from offset 0 without a group; kafkajs' group
+// consumer is exercised by group_member.js (tests/e2e/test_groups.py).
 'use strict'
 const assert = require('assert')
 const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')

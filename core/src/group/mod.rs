@@ -76,6 +76,25 @@ impl Group {
         })
     }
 
+    /// offsets.retention.minutes for an empty group, as Kafka decides it: a
+    /// group that had members keeps its offsets for the retention period
+    /// after it became empty; a group that never had members (offsets
+    /// committed by an admin tool or a manually assigned consumer) for the
+    /// retention period after each commit.
+    fn expired_offsets(&self, now_ms: i64, retention_ms: i64) -> Vec<(String, i32)> {
+        if !self.is_empty() {
+            return Vec::new();
+        }
+        let empty_since = (self.consumer.is_none() && self.classic.protocol_type.is_some())
+            .then_some(self.classic.state_timestamp)
+            .filter(|t| *t >= 0);
+        self.offsets
+            .iter()
+            .filter(|(_, v)| now_ms - empty_since.unwrap_or(v.commit_timestamp) >= retention_ms)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     fn is_empty(&self) -> bool {
         match &self.consumer {
             Some(c) => c.members.is_empty(),
@@ -603,12 +622,7 @@ impl GroupCoordinator {
                     continue;
                 }
                 if g.offsets.remove(&(topic.clone(), p)).is_some() {
-                    let key = RecordKey::Offset {
-                        group: group_id.to_string(),
-                        topic: topic.clone(),
-                        partition: p,
-                    };
-                    records.push((key.encode(), None));
+                    records.push(offset_tombstone(group_id, &topic, p));
                 }
                 results.push((topic, p, Ok(())));
             }
@@ -754,26 +768,11 @@ impl GroupCoordinator {
             if !g.is_empty() {
                 continue;
             }
-            let state_since = (g.consumer.is_none() && g.classic.protocol_type.is_some())
-                .then_some(g.classic.state_timestamp)
-                .filter(|t| *t >= 0);
-            let expired: Vec<(String, i32)> = g
-                .offsets
-                .iter()
-                .filter(|(_, v)| now - state_since.unwrap_or(v.commit_timestamp) >= retention)
-                .map(|(k, _)| k.clone())
-                .collect();
+            let expired = g.expired_offsets(now, retention);
             let id = g.id.clone();
             let mut records: Vec<(Bytes, Option<Bytes>)> = expired
                 .iter()
-                .map(|(topic, partition)| {
-                    let key = RecordKey::Offset {
-                        group: id.clone(),
-                        topic: topic.clone(),
-                        partition: *partition,
-                    };
-                    (key.encode(), None)
-                })
+                .map(|(topic, partition)| offset_tombstone(&id, topic, *partition))
                 .collect();
             let now_empty = g.offsets.len() == expired.len();
             if now_empty {
@@ -799,20 +798,59 @@ impl GroupCoordinator {
     }
 }
 
+/// The record that deletes one committed offset.
+fn offset_tombstone(group: &str, topic: &str, partition: i32) -> (Bytes, Option<Bytes>) {
+    let key = RecordKey::Offset {
+        group: group.to_string(),
+        topic: topic.to_string(),
+        partition,
+    };
+    (key.encode(), None)
+}
+
 /// Tombstones for a group's record and every offset it committed.
 fn tombstones(g: &Group) -> Vec<(Bytes, Option<Bytes>)> {
     let mut records: Vec<(Bytes, Option<Bytes>)> = g
         .offsets
         .keys()
-        .map(|(topic, partition)| {
-            let key = RecordKey::Offset {
-                group: g.id.clone(),
-                topic: topic.clone(),
-                partition: *partition,
-            };
-            (key.encode(), None)
-        })
+        .map(|(topic, partition)| offset_tombstone(&g.id, topic, *partition))
         .collect();
     records.push((RecordKey::Group(g.id.clone()).encode(), None));
     records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offset(commit_timestamp: i64) -> OffsetValue {
+        OffsetValue {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp,
+        }
+    }
+
+    #[test]
+    fn offsets_expire_by_when_the_group_emptied_or_when_committed() {
+        let minute = 60_000;
+        // A group without a protocol: each offset by its own commit time.
+        let mut g = Group::new("simple");
+        g.offsets.insert(("t".into(), 0), offset(0));
+        g.offsets.insert(("t".into(), 1), offset(5 * minute));
+        assert_eq!(
+            g.expired_offsets(10 * minute, 10 * minute),
+            vec![("t".to_string(), 0)]
+        );
+        // A consumer group that became empty at minute 8: all together, 10
+        // minutes after that, however old the commits.
+        g.classic.protocol_type = Some("consumer".into());
+        g.classic.state_timestamp = 8 * minute;
+        assert!(g.expired_offsets(17 * minute, 10 * minute).is_empty());
+        assert_eq!(g.expired_offsets(18 * minute, 10 * minute).len(), 2);
+        // A group with members keeps everything.
+        g.classic.state = GroupState::Stable;
+        assert!(g.expired_offsets(100 * minute, 10 * minute).is_empty());
+    }
 }

@@ -170,10 +170,16 @@ pub fn run(bootstrap: &str, args: &Args) -> Result<GroupResult> {
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    wait_for("every record to be consumed", Duration::from_secs(300), || {
-        shared.consumed.load(Ordering::Relaxed) >= args.records
-    })?;
-    let last = shared.last_consumed.lock().expect("time").unwrap_or_else(Instant::now);
+    wait_for(
+        "every record to be consumed",
+        Duration::from_secs(300),
+        || shared.consumed.load(Ordering::Relaxed) >= args.records,
+    )?;
+    let last = shared
+        .last_consumed
+        .lock()
+        .expect("time")
+        .unwrap_or_else(Instant::now);
     let seconds = last.duration_since(start).as_secs_f64();
     let latency = shared.latency.lock().expect("histogram").clone();
 
