@@ -63,12 +63,9 @@ impl Store {
                 format!("{OFFSETS_TOPIC}-{partition} is not hosted here"),
             ));
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         let batch = batch::encode(
             records.into_iter().map(|(k, v)| (Some(k), v)),
-            now,
+            crate::log::now_ms(),
             Compression::None,
         );
         log.append_as_leader(&batch, -1)?;

@@ -13,7 +13,7 @@ pub mod segment;
 pub use file_slice::FileSlice;
 pub use manager::LogManager;
 pub use partition_log::{AppendError, AppendInfo, PartitionLog, ReadError, ReadResult};
-pub use segment::SegmentSizes;
+pub use segment::{now_ms, SegmentSizes};
 
 /// The per-partition settings the log obeys, resolved from topic configs
 /// (which fall back to broker defaults).

@@ -47,6 +47,7 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
+/// Wall-clock milliseconds since the Unix epoch (Kafka's timestamps).
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -86,9 +86,7 @@ fn parse(text: &str) -> Option<ProducerStateManager> {
         HEADER_V1 => false,
         _ => return None,
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::log::now_ms();
     let mut state = ProducerStateManager::default();
     for line in lines {
         let mut fields = line.split(' ');

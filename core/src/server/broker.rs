@@ -149,7 +149,10 @@ impl Broker {
     /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
         self.spawn_group_tasks();
-        self.spawn_producer_expiry();
+        self.spawn_every(
+            "producer.id.expiration.check.interval.ms",
+            Broker::expire_producers,
+        );
         let flush_every = self
             .config
             .flush_scheduler_interval_ms()
@@ -180,30 +183,33 @@ impl Broker {
         });
     }
 
-    fn spawn_producer_expiry(self: &Arc<Self>) {
-        let every = self
-            .config
-            .number("producer.id.expiration.check.interval.ms")
-            .max(1) as u64;
+    /// Runs `job` every `config_name` milliseconds (the first run one period
+    /// after start).
+    fn spawn_every(self: &Arc<Self>, config_name: &str, job: fn(&Broker)) {
+        let every = self.config.number(config_name).max(1) as u64;
         let broker = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(every));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let image = broker.image();
-                let expiration = broker
-                    .config_view(&image)
-                    .broker_number("producer.id.expiration.ms");
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                let expired = broker.replicas.expire_producers(now, expiration);
-                if expired > 0 {
-                    tracing::info!(expired, "forgot idle idempotent producers");
-                }
+                job(&broker);
             }
         });
+    }
+
+    /// Forgets idempotent producers idle for producer.id.expiration.ms.
+    fn expire_producers(&self) {
+        let image = self.image();
+        let expiration = self
+            .config_view(&image)
+            .broker_number("producer.id.expiration.ms");
+        let expired = self
+            .replicas
+            .expire_producers(crate::log::now_ms(), expiration);
+        if expired > 0 {
+            tracing::info!(expired, "forgot idle idempotent producers");
+        }
     }
 
     fn spawn_group_tasks(self: &Arc<Self>) {
@@ -222,18 +228,8 @@ impl Broker {
                 broker.groups.tick();
             }
         });
-        let every = self
-            .config
-            .number("offsets.retention.check.interval.ms")
-            .max(1) as u64;
-        let broker = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(every));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                broker.groups.expire_offsets();
-            }
+        self.spawn_every("offsets.retention.check.interval.ms", |b| {
+            b.groups.expire_offsets()
         });
     }
 
