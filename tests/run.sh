@@ -26,6 +26,18 @@ step "kafkajs (tests/js)"
 step "build weir (release, one target dir for everything)"
 cargo build --release --locked
 
+step "plugin toolchain: Rust's wasm32-wasip2 target"
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2 || {
+    echo "error: cannot install the wasm32-wasip2 target, so the plugins cannot be built" >&2
+    exit 1
+  }
+fi
+
+step "standard plugins (WebAssembly components, built from source)"
+cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target
+ls -l target/wasm32-wasip2/release/*.wasm
+
 step "Rust unit and integration tests"
 cargo test --release --locked
 

@@ -33,8 +33,10 @@ class Broker:
     """One weir process. `start` may be called again after `stop`/`kill`: the
     port and the data directory stay the same."""
 
-    def __init__(self, workdir, **config):
+    def __init__(self, workdir, plugins=(), **config):
         self.workdir = pathlib.Path(workdir)
+        # [[plugins]] tables: dicts of name, path, kind and optional limits.
+        self.plugins = list(plugins)
         self.port = free_port()
         self.data_dir = self.workdir / "data"
         self.config = {
@@ -58,7 +60,10 @@ class Broker:
         assert self.proc is None, "already running"
         self.starts += 1
         config_path = self.workdir / "weir.toml"
-        config_path.write_text("".join('"%s" = %s\n' % (k, toml_value(v)) for k, v in self.config.items()))
+        text = "".join('"%s" = %s\n' % (k, toml_value(v)) for k, v in self.config.items())
+        for plugin in self.plugins:
+            text += "\n[[plugins]]\n" + "".join("%s = %s\n" % (k, toml_value(v)) for k, v in plugin.items())
+        config_path.write_text(text)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([WEIR, "serve", "--config", str(config_path)], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
@@ -107,10 +112,10 @@ def make_broker(tmp_path):
     """Builds brokers with extra config; all are stopped after the test."""
     brokers = []
 
-    def make(**config):
+    def make(plugins=(), **config):
         workdir = tmp_path / ("broker%d" % len(brokers))
         workdir.mkdir()
-        broker = Broker(workdir, **config)
+        broker = Broker(workdir, plugins=plugins, **config)
         brokers.append(broker)
         return broker.start()
 

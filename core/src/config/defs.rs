@@ -117,6 +117,8 @@ const IMAX: i64 = i32::MAX as i64;
 const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 const CLEANUP: &[&str] = &["delete", "compact"];
 const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
+const PARTITIONER_MODES: &[&str] = &["route", "verify"];
+const ON_ERROR: &[&str] = &["reject", "skip"];
 
 macro_rules! broker {
     ($name:literal, $kind:expr, $default:expr, $dynamic:literal, $doc:literal) => {
@@ -524,6 +526,20 @@ pub static BROKER: &[BrokerDef] = &[
         "Most members a group may have."
     ),
     broker!(
+        "weir.partitioner.mode",
+        Kind::Enum(PARTITIONER_MODES),
+        Some("route"),
+        true,
+        "Default of the topic config weir.partitioner.mode."
+    ),
+    broker!(
+        "weir.plugin.on-error",
+        Kind::Enum(ON_ERROR),
+        Some("reject"),
+        true,
+        "Default of the topic config weir.plugin.on-error."
+    ),
+    broker!(
         "group.consumer.session.timeout.ms",
         Kind::Int(1, IMAX),
         Some("45000"),
@@ -574,6 +590,24 @@ macro_rules! topic {
 }
 
 pub static TOPIC: &[TopicDef] = &[
+    topic!(
+        "weir.partitioner",
+        Kind::String,
+        [],
+        "The partitioner plugin (a [[plugins]] name) that places this topic's records; empty: none."
+    ),
+    topic!(
+        "weir.partitioner.mode",
+        Kind::Enum(PARTITIONER_MODES),
+        ["weir.partitioner.mode"],
+        "route: append each record where the partitioner puts it; verify: refuse records addressed elsewhere."
+    ),
+    topic!(
+        "weir.plugin.on-error",
+        Kind::Enum(ON_ERROR),
+        ["weir.plugin.on-error"],
+        "When a plugin fails: reject the batch (POLICY_VIOLATION, naming the plugin) or skip the plugin."
+    ),
     topic!(
         "cleanup.policy",
         Kind::EnumList(CLEANUP),

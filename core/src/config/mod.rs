@@ -4,6 +4,7 @@
 //! static broker config → Kafka's default).
 
 pub mod defs;
+pub mod plugins;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,8 @@ impl Listener {
 #[derive(Debug, Clone, Default)]
 pub struct BrokerConfig {
     set: BTreeMap<String, String>,
+    /// `[[plugins]]`: the components to load.
+    pub plugins: Vec<plugins::PluginSpec>,
 }
 
 impl BrokerConfig {
@@ -103,7 +106,17 @@ impl BrokerConfig {
             path: path.to_path_buf(),
             source,
         })?;
+        let mut table = table;
         let mut config = BrokerConfig::default();
+        if let Some(plugins) = table.remove("plugins") {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.plugins = plugins::PluginSpec::parse_all(&plugins, base).map_err(|reason| {
+                ConfigError::Invalid {
+                    key: "plugins".into(),
+                    reason,
+                }
+            })?;
+        }
         config.set_table("", &table)?;
         config.check()?;
         Ok(config)

@@ -45,6 +45,9 @@ pub struct AppendInfo {
     /// The broker's timestamp for LogAppendTime topics, else -1.
     pub log_append_time: i64,
     pub records: i64,
+    /// A retry of batches already in the log (idempotence): nothing was
+    /// appended; the offsets are the original ones.
+    pub duplicate: bool,
 }
 
 /// A read of the log: stored batches, as they are on disk.
@@ -76,10 +79,14 @@ pub struct PartitionLog {
 
 /// Checks every batch of a produce request before any is written: CRC, magic,
 /// size, record count and timestamps. Returns each batch's position and header.
+/// A producer's batch holds one record per offset of its span; a batch the
+/// broker rewrote (`rewritten`) may hold fewer, down to none (its records
+/// keep their offsets; see `log::rewrite`).
 pub fn validate_batches(
     bytes: &[u8],
     config: &LogConfig,
     now: i64,
+    rewritten: bool,
 ) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
     let mut batches = Vec::new();
     for item in batch::Batches::new(bytes) {
@@ -90,7 +97,11 @@ pub fn validate_batches(
                 max: config.max_message_bytes,
             });
         }
-        if header.records_count <= 0 || header.last_offset_delta != header.records_count - 1 {
+        let dense =
+            header.records_count > 0 && header.last_offset_delta == header.records_count - 1;
+        let sparse =
+            header.records_count >= 0 && header.records_count <= header.last_offset_delta + 1;
+        if !(dense || rewritten && sparse) {
             return Err(AppendError::InvalidRecord(format!(
                 "batch declares {} records with last offset delta {}",
                 header.records_count, header.last_offset_delta
@@ -287,14 +298,18 @@ impl PartitionLog {
 
     /// Validates, assigns offsets to and appends the batches in `bytes`.
     pub fn append(&mut self, bytes: &[u8], leader_epoch: i32) -> Result<AppendInfo, AppendError> {
-        let batches = self.validate(bytes)?;
+        let batches = self.validate(bytes, false)?;
         self.append_validated(bytes, batches, leader_epoch)
     }
 
     /// Checks the batches of a produce request against this log's config
     /// (`validate_batches` with the log's settings and the current time).
-    pub fn validate(&self, bytes: &[u8]) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
-        validate_batches(bytes, &self.config, now_ms())
+    pub fn validate(
+        &self,
+        bytes: &[u8],
+        rewritten: bool,
+    ) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
+        validate_batches(bytes, &self.config, now_ms(), rewritten)
     }
 
     /// Appends batches `validate` accepted (so callers can look at the
@@ -315,7 +330,7 @@ impl PartitionLog {
                     .any(|(_, h)| !h.is_control() && h.compression() != target as i16) =>
             {
                 recompressed = batch::recompress(bytes, target).map_err(AppendError::Corrupt)?;
-                batches = validate_batches(&recompressed, &self.config, now)?;
+                batches = validate_batches(&recompressed, &self.config, now, true)?;
                 &recompressed[..]
             }
             _ => bytes,
@@ -362,6 +377,7 @@ impl PartitionLog {
             last_offset: next - 1,
             log_append_time: log_append_time.unwrap_or(-1),
             records,
+            duplicate: false,
         })
     }
 

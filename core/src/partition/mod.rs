@@ -5,6 +5,7 @@
 //! follower replication it will follow the slowest in-sync follower.
 
 pub mod manager;
+pub mod partitioner;
 
 use std::sync::Mutex;
 
@@ -180,6 +181,25 @@ impl Partition {
         records: &[u8],
         acks: i16,
     ) -> Result<(AppendInfo, i64), ApiError> {
+        self.append(records, acks, false)
+    }
+
+    /// Appends batches the broker rewrote from a producer's (records routed
+    /// elsewhere or dropped): they may hold fewer records than offsets.
+    pub fn append_rewritten(
+        &self,
+        records: &[u8],
+        acks: i16,
+    ) -> Result<(AppendInfo, i64), ApiError> {
+        self.append(records, acks, true)
+    }
+
+    fn append(
+        &self,
+        records: &[u8],
+        acks: i16,
+        rewritten: bool,
+    ) -> Result<(AppendInfo, i64), ApiError> {
         let mut state = self.state();
         self.check_leader(&state)?;
         if acks == -1 && (state.leadership.isr.len() as i64) < state.min_insync_replicas {
@@ -194,7 +214,7 @@ impl Partition {
         let epoch = state.leadership.leader_epoch;
         let batches = state
             .log
-            .validate(records)
+            .validate(records, rewritten)
             .map_err(|e| append_error(&self.tp, e))?;
         let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
         if let Some(original) = producer_verdict(&self.tp, &state.producers.check_all(&headers))? {
@@ -326,6 +346,7 @@ fn producer_verdict(
             last_offset: last.last_offset,
             log_append_time: -1,
             records: 0,
+            duplicate: true,
         })),
         _ => Err(ApiError::new(
             ResponseError::DuplicateSequenceNumber,

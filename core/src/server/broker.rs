@@ -23,6 +23,7 @@ pub struct Broker {
     /// The endpoint clients are told to use.
     pub advertised: Listener,
     pub producer_ids: crate::producer::ProducerIdManager,
+    pub plugins: crate::plugin::PluginRegistry,
     /// Serializes "change metadata, then make the partitions follow" so two
     /// admin requests cannot reconcile out of order.
     metadata_changes: Mutex<()>,
@@ -47,11 +48,16 @@ impl Broker {
             &controller.image(),
         )?);
         let groups = GroupCoordinator::new(&config, replicas.clone());
+        let plugins = crate::plugin::PluginRegistry::load(
+            &config.plugins,
+            &config.metadata_log_dir().join("__plugin_cache"),
+        )?;
         Ok(Broker {
             config,
             controller,
             replicas,
             groups,
+            plugins,
             advertised,
             producer_ids: Default::default(),
             metadata_changes: Mutex::new(()),

@@ -7,6 +7,13 @@
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
+use std::sync::Arc;
+
+use crate::config::defs::topic_def;
+use crate::log::AppendInfo;
+use crate::metadata::MetadataImage;
+use crate::partition::partitioner::{self, Mode, OnError, Placement};
+use crate::partition::Partition;
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
@@ -54,7 +61,7 @@ pub fn handle(
                             ResponseError::InvalidRecord,
                             "produce request holds no records",
                         )),
-                        Some(records) => partition.append_as_leader(records, acks),
+                        Some(records) => append(broker, &image, &partition, records, acks),
                     },
                 }
             };
@@ -96,4 +103,104 @@ pub fn handle(
         };
     }
     Ok(Some(ProduceResponse::default().with_responses(responses)))
+}
+
+/// Appends a partition's records, first asking the topic's partitioner (if
+/// one is bound) where they belong. The addressed partition goes first: a
+/// retried idempotent batch is recognised there, and then nothing is
+/// appended anywhere. Where records moved, the addressed partition answers
+/// offset -1, as documented for route mode.
+fn append(
+    broker: &Broker,
+    image: &MetadataImage,
+    partition: &Arc<Partition>,
+    records: &[u8],
+    acks: i16,
+) -> Result<(AppendInfo, i64), ApiError> {
+    let addressed = partition.tp.partition;
+    let Some(placement) = place(broker, image, &partition.tp.topic, addressed, records)? else {
+        return partition.append_as_leader(records, acks);
+    };
+    let mut answer = None;
+    if let Some(bytes) = placement.get(&addressed) {
+        let (info, log_start) = partition.append_rewritten(bytes, acks)?;
+        if info.duplicate {
+            return Ok((info, log_start));
+        }
+        answer = Some((info, log_start));
+    }
+    for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
+        let other = broker
+            .replicas
+            .get_by_name(&partition.tp.topic, *target)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ResponseError::NotLeaderOrFollower,
+                    format!(
+                        "partition {target} of {} is not hosted here",
+                        partition.tp.topic
+                    ),
+                )
+            })?;
+        other.append_as_leader(bytes, acks)?;
+    }
+    let moved = placement.keys().any(|t| *t != addressed);
+    let (mut info, log_start) = answer.unwrap_or_else(|| {
+        let info = AppendInfo {
+            base_offset: -1,
+            last_offset: -1,
+            log_append_time: -1,
+            records: 0,
+            duplicate: false,
+        };
+        (info, partition.log_start_offset())
+    });
+    if moved {
+        info.base_offset = -1;
+    }
+    Ok((info, log_start))
+}
+
+/// Where the topic's partitioner puts these records, or None when the
+/// topic has none (the batches are appended as sent).
+fn place(
+    broker: &Broker,
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+) -> Result<Option<Placement>, ApiError> {
+    let Some(topic_image) = image.topics.get(topic) else {
+        return Ok(None);
+    };
+    let view = broker.config_view(image);
+    let value = |name: &str| {
+        let def = topic_def(name).expect("a defined topic config");
+        view.topic_value(def, &topic_image.configs).0
+    };
+    let name = value("weir.partitioner");
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let mode = if value("weir.partitioner.mode") == "verify" {
+        Mode::Verify
+    } else {
+        Mode::Route
+    };
+    let on_error = if value("weir.plugin.on-error") == "skip" {
+        OnError::Skip
+    } else {
+        OnError::Reject
+    };
+    let Some(plugin) = broker.plugins.partitioner(&name) else {
+        return match on_error {
+            OnError::Skip => Ok(None),
+            OnError::Reject => Err(ApiError::new(
+                ResponseError::PolicyViolation,
+                format!("partitioner plugin {name} (weir.partitioner of {topic}) is not loaded"),
+            )),
+        };
+    };
+    let count = topic_image.partitions.len() as u32;
+    partitioner::place(&*plugin, (mode, on_error), topic, partition, count, records).map(Some)
 }

@@ -1,0 +1,117 @@
+//! `[[plugins]]` entries of weir.toml: the WebAssembly components a broker
+//! loads at start-up, each with its kind, its limits and its own config
+//! table (which the plugin reads through the `host.config` import).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The plugin kinds the broker can call.
+pub const KINDS: &[&str] = &["partitioner"];
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginSpec {
+    /// The name topic configs bind to (e.g. `weir.partitioner = "murmur2"`).
+    pub name: String,
+    /// The component's `.wasm` file; relative paths are relative to weir.toml.
+    pub path: PathBuf,
+    /// One of `KINDS`.
+    pub kind: String,
+    /// CPU time one call may take before it is interrupted.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The most linear memory the plugin may grow to.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
+    /// The plugin's own settings, as strings.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+}
+
+fn default_timeout_ms() -> u64 {
+    100
+}
+
+fn default_memory_mb() -> u64 {
+    64
+}
+
+impl PluginSpec {
+    /// Reads the `plugins` array of a weir.toml, resolving paths against `base`.
+    pub fn parse_all(value: &toml::Value, base: &Path) -> Result<Vec<PluginSpec>, String> {
+        let specs: Vec<PluginSpec> = value
+            .clone()
+            .try_into()
+            .map_err(|e| format!("[[plugins]]: {e}"))?;
+        let mut names = std::collections::HashSet::new();
+        specs
+            .into_iter()
+            .map(|mut spec| {
+                if !KINDS.contains(&spec.kind.as_str()) {
+                    return Err(format!(
+                        "plugin {}: kind {:?} is not one of {}",
+                        spec.name,
+                        spec.kind,
+                        KINDS.join(", ")
+                    ));
+                }
+                if spec.name.is_empty() || !names.insert(spec.name.clone()) {
+                    return Err(format!(
+                        "plugin name {:?} is empty or used twice",
+                        spec.name
+                    ));
+                }
+                if spec.timeout_ms == 0 || spec.memory_mb == 0 {
+                    return Err(format!("plugin {}: limits must be positive", spec.name));
+                }
+                if spec.path.is_relative() {
+                    spec.path = base.join(&spec.path);
+                }
+                Ok(spec)
+            })
+            .collect()
+    }
+
+    /// The config table as strings (what `host.config` returns).
+    pub fn config_strings(&self) -> BTreeMap<String, String> {
+        self.config
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_parse_with_defaults_and_are_checked() {
+        let table: toml::Table = toml::from_str(
+            r#"
+            [[plugins]]
+            name = "m"
+            path = "p/m.wasm"
+            kind = "partitioner"
+            config = { field = "tenant", n = 3 }
+            "#,
+        )
+        .unwrap();
+        let specs = PluginSpec::parse_all(&table["plugins"], Path::new("/etc/weir")).unwrap();
+        assert_eq!(specs[0].path, PathBuf::from("/etc/weir/p/m.wasm"));
+        assert_eq!(specs[0].timeout_ms, 100);
+        assert_eq!(specs[0].config_strings()["n"], "3");
+        let bad: toml::Table =
+            toml::from_str("[[plugins]]\nname='x'\npath='x'\nkind='shredder'").unwrap();
+        let err = PluginSpec::parse_all(&bad["plugins"], Path::new("/")).unwrap_err();
+        assert!(err.contains("shredder"), "{err}");
+    }
+}

@@ -1,0 +1,354 @@
+//! The partitioner seam: the partition layer asks a `Partitioner` where each
+//! record of a produced batch belongs (a WASM plugin implements it; see
+//! `plugin/`), and applies the topic's mode: `verify` refuses a record
+//! addressed to another partition; `route` splits the batch so each record
+//! is appended where it belongs.
+//!
+//! Records cross to the partitioner packed: one byte buffer holding every
+//! key, value and header, plus flat index arrays (the shape of
+//! `weir:plugin/types.record-batch`).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
+
+use crate::log::batch::{BatchHeader, Batches};
+use crate::protocol::error::{ApiError, ResponseError};
+
+/// Where one record's parts are in `PackedRecords::data`; -1 lengths are nulls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordRef {
+    pub key_offset: u32,
+    pub key_len: i32,
+    pub value_offset: u32,
+    pub value_len: i32,
+    pub headers_start: u32,
+    pub headers_count: u32,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeaderRef {
+    pub name_offset: u32,
+    pub name_len: u32,
+    pub value_offset: u32,
+    pub value_len: i32,
+}
+
+/// The records of a batch, packed for a plugin.
+#[derive(Debug, Clone, Default)]
+pub struct PackedRecords {
+    pub data: Vec<u8>,
+    pub records: Vec<RecordRef>,
+    pub headers: Vec<HeaderRef>,
+}
+
+impl PackedRecords {
+    pub fn pack(records: &[Record]) -> PackedRecords {
+        let size: usize = records
+            .iter()
+            .map(|r| r.key.as_ref().map_or(0, Bytes::len) + r.value.as_ref().map_or(0, Bytes::len))
+            .sum();
+        let mut packed = PackedRecords {
+            data: Vec::with_capacity(size),
+            records: Vec::with_capacity(records.len()),
+            headers: Vec::new(),
+        };
+        for r in records {
+            let (key_offset, key_len) = packed.push(r.key.as_deref());
+            let (value_offset, value_len) = packed.push(r.value.as_deref());
+            let headers_start = packed.headers.len() as u32;
+            for (name, value) in &r.headers {
+                let (name_offset, name_len) = packed.push(Some(name.as_bytes()));
+                let (value_offset, value_len) = packed.push(value.as_deref());
+                packed.headers.push(HeaderRef {
+                    name_offset,
+                    name_len: name_len as u32,
+                    value_offset,
+                    value_len,
+                });
+            }
+            packed.records.push(RecordRef {
+                key_offset,
+                key_len,
+                value_offset,
+                value_len,
+                headers_start,
+                headers_count: r.headers.len() as u32,
+                timestamp: r.timestamp,
+            });
+        }
+        packed
+    }
+
+    fn push(&mut self, bytes: Option<&[u8]>) -> (u32, i32) {
+        let offset = self.data.len() as u32;
+        match bytes {
+            Some(b) => {
+                self.data.extend_from_slice(b);
+                (offset, b.len() as i32)
+            }
+            None => (offset, -1),
+        }
+    }
+}
+
+/// Why a partitioner gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginFailure {
+    /// The plugin returned an error: its message.
+    Refused(String),
+    /// It trapped, ran out of time or memory, or answered nonsense.
+    Failed(String),
+}
+
+/// Decides the partition of each record (a plugin, or native code).
+pub trait Partitioner: Send + Sync {
+    fn name(&self) -> &str;
+    /// One partition per record of `records`, in order.
+    fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        partition_count: u32,
+        records: &PackedRecords,
+    ) -> Result<Vec<u32>, PluginFailure>;
+}
+
+/// How a partitioned topic treats records addressed elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Route,
+    Verify,
+}
+
+/// What to do when the partitioner fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    Reject,
+    Skip,
+}
+
+/// The produced bytes for each partition they must be appended to.
+pub type Placement = BTreeMap<i32, Vec<u8>>;
+
+/// Places the batches of one produce request addressed to `partition`.
+/// Batches that stay where they were sent are kept byte for byte.
+pub fn place(
+    partitioner: &dyn Partitioner,
+    (mode, on_error): (Mode, OnError),
+    topic: &str,
+    partition: i32,
+    partition_count: u32,
+    bytes: &[u8],
+) -> Result<Placement, ApiError> {
+    let mut placement = Placement::new();
+    for item in Batches::new(bytes) {
+        let (position, header) =
+            item.map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+        let raw = &bytes[position..position + header.size];
+        let records = decode(raw)?;
+        let packed = PackedRecords::pack(&records);
+        let answer = partitioner
+            .partition(topic, partition, partition_count, &packed)
+            .and_then(|targets| {
+                let valid = targets.len() == records.len()
+                    && targets.iter().all(|t| *t < partition_count);
+                if valid {
+                    Ok(targets)
+                } else {
+                    Err(PluginFailure::Failed(format!(
+                        "answered {} partitions for {} records, or a partition outside 0..{partition_count}",
+                        targets.len(),
+                        records.len()
+                    )))
+                }
+            });
+        let targets = match (answer, on_error) {
+            (Ok(targets), _) => targets,
+            (Err(_), OnError::Skip) => {
+                placement
+                    .entry(partition)
+                    .or_default()
+                    .extend_from_slice(raw);
+                continue;
+            }
+            (Err(failure), OnError::Reject) => return Err(rejected(partitioner.name(), failure)),
+        };
+        if let Some((i, t)) = targets
+            .iter()
+            .enumerate()
+            .find(|(_, t)| **t as i32 != partition)
+        {
+            if mode == Mode::Verify {
+                return Err(ApiError::new(
+                    ResponseError::InvalidRecord,
+                    format!(
+                        "record {i} belongs in partition {t} of {topic}, not {partition} (weir.partitioner={})",
+                        partitioner.name()
+                    ),
+                ));
+            }
+        } else {
+            placement
+                .entry(partition)
+                .or_default()
+                .extend_from_slice(raw);
+            continue;
+        }
+        route(&header, raw, records, &targets, partition, &mut placement)?;
+    }
+    Ok(placement)
+}
+
+fn rejected(name: &str, failure: PluginFailure) -> ApiError {
+    let why = match failure {
+        PluginFailure::Refused(m) => format!("refused the batch: {m}"),
+        PluginFailure::Failed(m) => format!("failed: {m}"),
+    };
+    ApiError::new(
+        ResponseError::PolicyViolation,
+        format!("plugin {name} {why}"),
+    )
+}
+
+fn decode(raw: &[u8]) -> Result<Vec<Record>, ApiError> {
+    let mut buf = Bytes::copy_from_slice(raw);
+    RecordBatchDecoder::decode(&mut buf)
+        .map(|set| set.records)
+        .map_err(|e| {
+            ApiError::new(
+                ResponseError::CorruptMessage,
+                format!("cannot decode records: {e}"),
+            )
+        })
+}
+
+/// Splits one batch by target partition. An idempotent batch keeps its
+/// identity (producer id, epoch, base sequence, offset span) in the
+/// partition it was sent to, holding the records that stay (possibly none),
+/// so a retry is still recognised there; records that move are appended to
+/// their partitions as plain batches.
+fn route(
+    header: &BatchHeader,
+    raw: &[u8],
+    records: Vec<Record>,
+    targets: &[u32],
+    partition: i32,
+    placement: &mut Placement,
+) -> Result<(), ApiError> {
+    let codec = match header.compression() {
+        0 => Compression::None,
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
+        other => {
+            return Err(ApiError::new(
+                ResponseError::CorruptMessage,
+                format!("unknown compression codec {other}"),
+            ))
+        }
+    };
+    let mut groups: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+    for (record, target) in records.into_iter().zip(targets) {
+        groups.entry(*target as i32).or_default().push(record);
+    }
+    let staying = groups.remove(&partition).unwrap_or_default();
+    if header.producer_id >= 0 {
+        let kept = crate::log::rewrite::encode_keeping_identity(raw, &staying, codec)
+            .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+        placement.entry(partition).or_default().extend(kept);
+    } else if !staying.is_empty() {
+        placement
+            .entry(partition)
+            .or_default()
+            .extend(crate::log::rewrite::encode_records(&staying, codec));
+    }
+    for (target, moved) in groups {
+        placement
+            .entry(target)
+            .or_default()
+            .extend(crate::log::rewrite::encode_records(&moved, codec));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::{encode_idempotent, validate};
+
+    /// A native partitioner: the first byte of the key, modulo the count.
+    struct FirstByte;
+
+    impl Partitioner for FirstByte {
+        fn name(&self) -> &str {
+            "first-byte"
+        }
+        fn partition(
+            &self,
+            _: &str,
+            _: i32,
+            count: u32,
+            records: &PackedRecords,
+        ) -> Result<Vec<u32>, PluginFailure> {
+            Ok(records
+                .records
+                .iter()
+                .map(|r| records.data[r.key_offset as usize] as u32 % count)
+                .collect())
+        }
+    }
+
+    fn batch(keys: &[u8], identity: (i64, i16, i32)) -> Vec<u8> {
+        let records = keys
+            .iter()
+            .map(|k| (Some(Bytes::from(vec![*k])), Some(Bytes::from_static(b"v"))));
+        encode_idempotent(records, 1_000, Compression::Lz4, identity)
+    }
+
+    #[test]
+    fn verify_names_the_right_partition() {
+        let err = place(
+            &FirstByte,
+            (Mode::Verify, OnError::Reject),
+            "t",
+            0,
+            4,
+            &batch(&[0, 4, 6], (-1, -1, -1)),
+        )
+        .unwrap_err();
+        assert_eq!(err.error, ResponseError::InvalidRecord);
+        let message = err.to_string();
+        assert!(
+            message.contains("record 2 belongs in partition 2 of t, not 0"),
+            "{message}"
+        );
+        assert!(message.contains("weir.partitioner=first-byte"), "{message}");
+    }
+
+    #[test]
+    fn route_keeps_what_stays_and_the_producers_identity() {
+        let placed = place(
+            &FirstByte,
+            (Mode::Route, OnError::Reject),
+            "t",
+            1,
+            4,
+            &batch(&[1, 2, 5, 3], (7, 0, 10)),
+        )
+        .unwrap();
+        assert_eq!(placed.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        let stays = validate(&placed[&1]).unwrap();
+        assert_eq!((stays.producer_id, stays.base_sequence), (7, 10));
+        assert_eq!((stays.records_count, stays.last_offset_delta), (2, 3));
+        let moved = validate(&placed[&2]).unwrap();
+        assert_eq!((moved.producer_id, moved.records_count), (-1, 1));
+        // A batch that stays entirely is kept byte for byte.
+        let same = batch(&[1, 5], (-1, -1, -1));
+        let placed = place(&FirstByte, (Mode::Route, OnError::Reject), "t", 1, 4, &same).unwrap();
+        assert_eq!(placed[&1], same);
+    }
+}

@@ -1,0 +1,52 @@
+//! Write Weir plugins in Rust.
+//!
+//! A plugin is a WebAssembly component exporting one world of the
+//! `weir:plugin` WIT package (`wit/weir-plugin.wit`, which documents every
+//! type and function). This crate generates the bindings and adds a small
+//! layer over the packed batch the broker passes: an iterator of records
+//! with `key()`, `value()` and `headers()`.
+//!
+//! A partitioner:
+//!
+//! ```ignore
+//! use weir_plugin::partitioner::{Batch, Partitioner};
+//!
+//! struct ByKeyLength;
+//!
+//! impl Partitioner for ByKeyLength {
+//!     fn partition(batch: &Batch) -> Result<Vec<u32>, String> {
+//!         Ok(batch.records().map(|r| r.key().map_or(0, |k| k.len() as u32) % batch.partition_count()).collect())
+//!     }
+//! }
+//!
+//! weir_plugin::export_partitioner!(ByKeyLength);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm`
+//! in `target/wasm32-wasip2/release/` is the component to name in a
+//! `[[plugins]]` entry of weir.toml.
+
+pub mod partitioner;
+
+mod batch;
+pub use batch::{Batch, Header, Record};
+
+/// What the broker offers every plugin.
+pub mod host {
+    pub use crate::partitioner::bindings::weir::plugin::host::Level;
+
+    /// Writes to the broker's log, tagged with the plugin's name.
+    pub fn log(level: Level, message: &str) {
+        crate::partitioner::bindings::weir::plugin::host::log(level, message)
+    }
+
+    /// A value from the plugin's `config` table in weir.toml.
+    pub fn config(key: &str) -> Option<String> {
+        crate::partitioner::bindings::weir::plugin::host::config(key)
+    }
+
+    /// The broker's wall clock, in milliseconds since the Unix epoch.
+    pub fn now_ms() -> i64 {
+        crate::partitioner::bindings::weir::plugin::host::now_ms()
+    }
+}
