@@ -22,6 +22,8 @@ def free_port():
 
 
 def toml_value(value):
+    if isinstance(value, dict):
+        return "{ %s }" % ", ".join("%s = %s" % (k, toml_value(v)) for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -135,7 +135,16 @@ impl seam::Partitioner for WasmPartitioner {
                 })
                 .collect(),
         };
-        let outcome = match self.call(&batch) {
+        // The sync WASI bindings drive their async core with `block_on`,
+        // which tokio refuses on a worker thread: leave the worker first
+        // (as any blocking call in a handler should).
+        let call = || self.call(&batch);
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(call)
+        } else {
+            call()
+        };
+        let outcome = match result {
             Ok(Ok(partitions)) => Ok(partitions),
             Ok(Err(message)) => Err(PluginFailure::Refused(message)),
             Err(failure) => Err(PluginFailure::Failed(failure)),
