@@ -603,6 +603,12 @@ pub static TOPIC: &[TopicDef] = &[
         "route: append each record where the partitioner puts it; verify: refuse records addressed elsewhere."
     ),
     topic!(
+        "weir.interceptors.produce",
+        Kind::List,
+        [],
+        "Produce interceptor plugins applied, in order, to every batch before it is appended."
+    ),
+    topic!(
         "weir.plugin.on-error",
         Kind::Enum(ON_ERROR),
         ["weir.plugin.on-error"],

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The plugin kinds the broker can call.
-pub const KINDS: &[&str] = &["partitioner"];
+pub const KINDS: &[&str] = &["partitioner", "produce-interceptor"];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

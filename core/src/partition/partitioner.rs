@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
+use kafka_protocol::records::{Record, RecordBatchDecoder};
 
 use crate::log::batch::{BatchHeader, Batches};
 use crate::protocol::error::{ApiError, ResponseError};
@@ -37,7 +37,7 @@ pub struct HeaderRef {
 }
 
 /// The records of a batch, packed for a plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackedRecords {
     pub data: Vec<u8>,
     pub records: Vec<RecordRef>,
@@ -213,7 +213,7 @@ fn rejected(name: &str, failure: PluginFailure) -> ApiError {
     )
 }
 
-fn decode(raw: &[u8]) -> Result<Vec<Record>, ApiError> {
+pub(super) fn decode(raw: &[u8]) -> Result<Vec<Record>, ApiError> {
     let mut buf = Bytes::copy_from_slice(raw);
     RecordBatchDecoder::decode(&mut buf)
         .map(|set| set.records)
@@ -238,19 +238,7 @@ fn route(
     partition: i32,
     placement: &mut Placement,
 ) -> Result<(), ApiError> {
-    let codec = match header.compression() {
-        0 => Compression::None,
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        other => {
-            return Err(ApiError::new(
-                ResponseError::CorruptMessage,
-                format!("unknown compression codec {other}"),
-            ))
-        }
-    };
+    let codec = super::interceptor::codec(header)?;
     let mut groups: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
     for (record, target) in records.into_iter().zip(targets) {
         groups.entry(*target as i32).or_default().push(record);
@@ -279,6 +267,7 @@ fn route(
 mod tests {
     use super::*;
     use crate::log::batch::{encode_idempotent, validate};
+    use kafka_protocol::records::Compression;
 
     /// A native partitioner: the first byte of the key, modulo the count.
     struct FirstByte;

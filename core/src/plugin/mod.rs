@@ -4,8 +4,11 @@
 //! a CPU deadline and a memory cap. Plugins are reached only through the
 //! traits of the layers that need a decision (`partition::Partitioner`).
 
+pub mod bindings;
 pub mod engine;
+pub mod interceptor;
 pub mod partitioner;
+pub mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -17,6 +20,7 @@ use anyhow::Context;
 use wasmtime::StoreLimits;
 
 use crate::config::plugins::PluginSpec;
+use crate::partition::interceptor::ProduceInterceptor;
 use crate::partition::partitioner::{Partitioner, PluginFailure};
 use engine::PluginEngine;
 
@@ -88,6 +92,7 @@ impl PluginMetrics {
 #[derive(Default)]
 pub struct PluginRegistry {
     partitioners: HashMap<String, Arc<partitioner::WasmPartitioner>>,
+    produce_interceptors: HashMap<String, Arc<interceptor::WasmProduceInterceptor>>,
 }
 
 impl PluginRegistry {
@@ -100,15 +105,25 @@ impl PluginRegistry {
         let engine = PluginEngine::new(cache_dir)?;
         for spec in specs {
             let started = std::time::Instant::now();
-            let loaded = match spec.kind.as_str() {
-                "partitioner" => partitioner::WasmPartitioner::load(&engine, spec),
-                other => Err(anyhow::anyhow!("unknown plugin kind {other}")),
+            let context = || format!("plugin {} ({})", spec.name, spec.path.display());
+            match spec.kind.as_str() {
+                "partitioner" => {
+                    let loaded =
+                        partitioner::WasmPartitioner::load(&engine, spec).with_context(context)?;
+                    registry
+                        .partitioners
+                        .insert(spec.name.clone(), Arc::new(loaded));
+                }
+                "produce-interceptor" => {
+                    let loaded = interceptor::WasmProduceInterceptor::load(&engine, spec)
+                        .with_context(context)?;
+                    registry
+                        .produce_interceptors
+                        .insert(spec.name.clone(), Arc::new(loaded));
+                }
+                other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
             }
-            .with_context(|| format!("plugin {} ({})", spec.name, spec.path.display()))?;
             tracing::info!(plugin = %spec.name, kind = %spec.kind, took_ms = started.elapsed().as_millis() as u64, "plugin loaded");
-            registry
-                .partitioners
-                .insert(spec.name.clone(), Arc::new(loaded));
         }
         Ok(registry)
     }
@@ -119,7 +134,20 @@ impl PluginRegistry {
             .map(|p| p.clone() as Arc<dyn Partitioner>)
     }
 
+    pub fn produce_interceptor(&self, name: &str) -> Option<Arc<dyn ProduceInterceptor>> {
+        self.produce_interceptors
+            .get(name)
+            .map(|p| p.clone() as Arc<dyn ProduceInterceptor>)
+    }
+
     pub fn metrics(&self, name: &str) -> Option<Arc<PluginMetrics>> {
-        self.partitioners.get(name).map(|p| p.metrics.clone())
+        self.partitioners
+            .get(name)
+            .map(|p| p.sandbox.metrics.clone())
+            .or_else(|| {
+                self.produce_interceptors
+                    .get(name)
+                    .map(|p| p.sandbox.metrics.clone())
+            })
     }
 }

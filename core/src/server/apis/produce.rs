@@ -12,6 +12,9 @@ use std::sync::Arc;
 use crate::config::defs::topic_def;
 use crate::log::AppendInfo;
 use crate::metadata::MetadataImage;
+use std::borrow::Cow;
+
+use crate::partition::interceptor;
 use crate::partition::partitioner::{self, Mode, OnError, Placement};
 use crate::partition::Partition;
 use crate::protocol::error::{ApiError, ResponseError};
@@ -118,8 +121,12 @@ fn append(
     acks: i16,
 ) -> Result<(AppendInfo, i64), ApiError> {
     let addressed = partition.tp.partition;
-    let Some(placement) = place(broker, image, &partition.tp.topic, addressed, records)? else {
-        return partition.append_as_leader(records, acks);
+    let records = intercept(broker, image, &partition.tp.topic, addressed, records)?;
+    let Some(placement) = place(broker, image, &partition.tp.topic, addressed, &records)? else {
+        return match records {
+            Cow::Borrowed(records) => partition.append_as_leader(records, acks),
+            Cow::Owned(rewritten) => partition.append_rewritten(&rewritten, acks),
+        };
     };
     let mut answer = None;
     if let Some(bytes) = placement.get(&addressed) {
@@ -161,6 +168,73 @@ fn append(
     Ok((info, log_start))
 }
 
+/// The topic's `weir.*` plugin settings.
+struct Bindings {
+    partitioner: String,
+    mode: Mode,
+    on_error: OnError,
+    produce_interceptors: Vec<String>,
+    partition_count: u32,
+}
+
+fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindings> {
+    let topic_image = image.topics.get(topic)?;
+    let view = broker.config_view(image);
+    let value = |name: &str| {
+        let def = topic_def(name).expect("a defined topic config");
+        view.topic_value(def, &topic_image.configs).0
+    };
+    Some(Bindings {
+        partitioner: value("weir.partitioner"),
+        mode: if value("weir.partitioner.mode") == "verify" {
+            Mode::Verify
+        } else {
+            Mode::Route
+        },
+        on_error: if value("weir.plugin.on-error") == "skip" {
+            OnError::Skip
+        } else {
+            OnError::Reject
+        },
+        produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
+        partition_count: topic_image.partitions.len() as u32,
+    })
+}
+
+/// The records after the topic's produce interceptors (unchanged, and not
+/// copied, when it has none or none changed anything).
+fn intercept<'a>(
+    broker: &Broker,
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    records: &'a [u8],
+) -> Result<Cow<'a, [u8]>, ApiError> {
+    let Some(b) = bindings(broker, image, topic).filter(|b| !b.produce_interceptors.is_empty())
+    else {
+        return Ok(Cow::Borrowed(records));
+    };
+    let mut chain = Vec::with_capacity(b.produce_interceptors.len());
+    for name in &b.produce_interceptors {
+        match broker.plugins.produce_interceptor(name) {
+            Some(plugin) => chain.push(plugin),
+            None if b.on_error == OnError::Skip => {}
+            None => {
+                return Err(ApiError::new(
+                    ResponseError::PolicyViolation,
+                    format!("produce interceptor {name} (weir.interceptors.produce of {topic}) is not loaded"),
+                ))
+            }
+        }
+    }
+    interceptor::intercept(
+        &chain,
+        b.on_error,
+        (topic, partition, b.partition_count),
+        records,
+    )
+}
+
 /// Where the topic's partitioner puts these records, or None when the
 /// topic has none (the batches are appended as sent).
 fn place(
@@ -170,29 +244,11 @@ fn place(
     partition: i32,
     records: &[u8],
 ) -> Result<Option<Placement>, ApiError> {
-    let Some(topic_image) = image.topics.get(topic) else {
+    let Some(b) = bindings(broker, image, topic).filter(|b| !b.partitioner.is_empty()) else {
         return Ok(None);
     };
-    let view = broker.config_view(image);
-    let value = |name: &str| {
-        let def = topic_def(name).expect("a defined topic config");
-        view.topic_value(def, &topic_image.configs).0
-    };
-    let name = value("weir.partitioner");
-    if name.is_empty() {
-        return Ok(None);
-    }
-    let mode = if value("weir.partitioner.mode") == "verify" {
-        Mode::Verify
-    } else {
-        Mode::Route
-    };
-    let on_error = if value("weir.plugin.on-error") == "skip" {
-        OnError::Skip
-    } else {
-        OnError::Reject
-    };
-    let Some(plugin) = broker.plugins.partitioner(&name) else {
+    let (name, mode, on_error) = (&b.partitioner, b.mode, b.on_error);
+    let Some(plugin) = broker.plugins.partitioner(name) else {
         return match on_error {
             OnError::Skip => Ok(None),
             OnError::Reject => Err(ApiError::new(
@@ -201,6 +257,13 @@ fn place(
             )),
         };
     };
-    let count = topic_image.partitions.len() as u32;
-    partitioner::place(&*plugin, (mode, on_error), topic, partition, count, records).map(Some)
+    partitioner::place(
+        &*plugin,
+        (mode, on_error),
+        topic,
+        partition,
+        b.partition_count,
+        records,
+    )
+    .map(Some)
 }

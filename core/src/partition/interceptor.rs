@@ -1,0 +1,307 @@
+//! The produce-interceptor seam: before a batch is appended, each
+//! interceptor bound to the topic (`weir.interceptors.produce`, in order)
+//! may accept it, rewrite its records (change or drop them), or reject it.
+//! A rewritten batch keeps the producer's codec and identity: every record
+//! keeps its offset, so an idempotent producer's retries still deduplicate.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, Record};
+
+use super::partitioner::{decode, OnError, PackedRecords, PluginFailure};
+use crate::log::batch::{BatchHeader, Batches};
+use crate::log::rewrite::encode_keeping_identity;
+use crate::protocol::error::{ApiError, ResponseError};
+
+/// An interceptor's decision for one batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept,
+    /// New records, each with the index of the input record it replaces.
+    Rewrite {
+        records: PackedRecords,
+        sources: Vec<u32>,
+    },
+    Reject(String),
+}
+
+pub trait ProduceInterceptor: Send + Sync {
+    fn name(&self) -> &str;
+    fn intercept(
+        &self,
+        topic: &str,
+        partition: i32,
+        partition_count: u32,
+        records: &PackedRecords,
+    ) -> Result<Verdict, PluginFailure>;
+}
+
+/// Runs the chain over every batch of `bytes`; batches no interceptor
+/// changed are kept byte for byte.
+pub fn intercept<'a>(
+    chain: &[std::sync::Arc<dyn ProduceInterceptor>],
+    on_error: OnError,
+    (topic, partition, partition_count): (&str, i32, u32),
+    bytes: &'a [u8],
+) -> Result<Cow<'a, [u8]>, ApiError> {
+    let mut out: Option<Vec<u8>> = None;
+    for item in Batches::new(bytes) {
+        let (position, header) =
+            item.map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+        let raw = &bytes[position..position + header.size];
+        let changed = if header.is_control() {
+            None
+        } else {
+            intercept_batch(
+                chain,
+                on_error,
+                (topic, partition, partition_count),
+                &header,
+                raw,
+            )?
+        };
+        match (changed, &mut out) {
+            (None, None) => {}
+            (None, Some(out)) => out.extend_from_slice(raw),
+            (Some(batch), out) => {
+                let out = out.get_or_insert_with(|| bytes[..position].to_vec());
+                out.extend_from_slice(&batch);
+            }
+        }
+    }
+    Ok(out.map_or(Cow::Borrowed(bytes), Cow::Owned))
+}
+
+fn intercept_batch(
+    chain: &[std::sync::Arc<dyn ProduceInterceptor>],
+    on_error: OnError,
+    (topic, partition, partition_count): (&str, i32, u32),
+    header: &BatchHeader,
+    raw: &[u8],
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut records = decode(raw)?;
+    let mut changed = false;
+    for interceptor in chain {
+        let packed = PackedRecords::pack(&records);
+        let verdict = interceptor
+            .intercept(topic, partition, partition_count, &packed)
+            .and_then(|v| check(v, records.len()));
+        match (verdict, on_error) {
+            (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
+            (Ok(Verdict::Reject(message)), _) => {
+                return Err(ApiError::new(
+                    ResponseError::PolicyViolation,
+                    format!(
+                        "plugin {} rejected the batch: {message}",
+                        interceptor.name()
+                    ),
+                ))
+            }
+            (
+                Ok(Verdict::Rewrite {
+                    records: new,
+                    sources,
+                }),
+                _,
+            ) => {
+                records = apply(records, &new, &sources);
+                changed = true;
+            }
+            (Err(failure), OnError::Reject) => {
+                let why = match failure {
+                    PluginFailure::Refused(m) | PluginFailure::Failed(m) => m,
+                };
+                return Err(ApiError::new(
+                    ResponseError::PolicyViolation,
+                    format!("plugin {} failed: {why}", interceptor.name()),
+                ));
+            }
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let batch = encode_keeping_identity(raw, &records, codec(header)?)
+        .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+    Ok(Some(batch))
+}
+
+/// A rewrite must name increasing sources within the input, one per record,
+/// and its slices must lie inside its data.
+fn check(verdict: Verdict, inputs: usize) -> Result<Verdict, PluginFailure> {
+    if let Verdict::Rewrite { records, sources } = &verdict {
+        let increasing = sources.windows(2).all(|w| w[0] < w[1]);
+        let in_range = sources.iter().all(|s| (*s as usize) < inputs);
+        let len = records.data.len() as u64;
+        let fits = |offset: u32, l: i32| l < 0 || offset as u64 + l as u64 <= len;
+        let slices_fit = records.records.iter().all(|r| {
+            fits(r.key_offset, r.key_len)
+                && fits(r.value_offset, r.value_len)
+                && (r.headers_start as u64 + r.headers_count as u64) <= records.headers.len() as u64
+        }) && records
+            .headers
+            .iter()
+            .all(|h| fits(h.name_offset, h.name_len as i32) && fits(h.value_offset, h.value_len));
+        if sources.len() != records.records.len() || !increasing || !in_range || !slices_fit {
+            return Err(PluginFailure::Failed(
+                "answered a rewrite whose records, sources or slices do not line up".into(),
+            ));
+        }
+    }
+    Ok(verdict)
+}
+
+/// The input records, replaced by the rewrite's (keeping each source's
+/// offset and timestamp unless the rewrite changes the timestamp).
+fn apply(inputs: Vec<Record>, new: &PackedRecords, sources: &[u32]) -> Vec<Record> {
+    let data = Bytes::copy_from_slice(&new.data);
+    let slice = |offset: u32, len: i32| {
+        (len >= 0).then(|| data.slice(offset as usize..offset as usize + len as usize))
+    };
+    sources
+        .iter()
+        .zip(&new.records)
+        .map(|(source, r)| {
+            let original = &inputs[*source as usize];
+            let start = r.headers_start as usize;
+            let headers: IndexMap<StrBytes, Option<Bytes>> = new.headers
+                [start..start + r.headers_count as usize]
+                .iter()
+                .map(|h| {
+                    let name = slice(h.name_offset, h.name_len as i32).unwrap_or_default();
+                    let name = StrBytes::from_utf8(name)
+                        .unwrap_or_else(|_| StrBytes::from_static_str("invalid-utf8"));
+                    (name, slice(h.value_offset, h.value_len))
+                })
+                .collect();
+            Record {
+                key: slice(r.key_offset, r.key_len),
+                value: slice(r.value_offset, r.value_len),
+                headers,
+                timestamp: r.timestamp,
+                ..original.clone()
+            }
+        })
+        .collect()
+}
+
+/// The codec of a batch, from its attributes.
+pub fn codec(header: &BatchHeader) -> Result<Compression, ApiError> {
+    Ok(match header.compression() {
+        0 => Compression::None,
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
+        other => {
+            return Err(ApiError::new(
+                ResponseError::CorruptMessage,
+                format!("unknown compression codec {other}"),
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::{encode_idempotent, validate};
+    use std::sync::Arc;
+
+    /// A native interceptor: drops records whose value starts with "x",
+    /// upper-cases the rest.
+    struct DropX;
+
+    impl ProduceInterceptor for DropX {
+        fn name(&self) -> &str {
+            "drop-x"
+        }
+        fn intercept(
+            &self,
+            _: &str,
+            _: i32,
+            _: u32,
+            input: &PackedRecords,
+        ) -> Result<Verdict, PluginFailure> {
+            let mut out = PackedRecords::default();
+            let mut sources = Vec::new();
+            for (i, r) in input.records.iter().enumerate() {
+                let value = &input.data[r.value_offset as usize..][..r.value_len as usize];
+                if value.starts_with(b"x") {
+                    continue;
+                }
+                let offset = out.data.len() as u32;
+                out.data.extend(value.to_ascii_uppercase());
+                out.records.push(super::super::partitioner::RecordRef {
+                    key_offset: 0,
+                    key_len: -1,
+                    value_offset: offset,
+                    value_len: value.len() as i32,
+                    headers_start: 0,
+                    headers_count: 0,
+                    timestamp: r.timestamp,
+                });
+                sources.push(i as u32);
+            }
+            Ok(Verdict::Rewrite {
+                records: out,
+                sources,
+            })
+        }
+    }
+
+    #[test]
+    fn a_rewrite_keeps_offsets_codec_and_identity() {
+        let values = ["a", "xb", "c"].map(|v| (None, Some(Bytes::from(v))));
+        let raw = encode_idempotent(values, 5, Compression::Zstd, (3, 1, 7));
+        let chain: Vec<Arc<dyn ProduceInterceptor>> = vec![Arc::new(DropX)];
+        let out = intercept(&chain, OnError::Reject, ("t", 0, 1), &raw).unwrap();
+        let header = validate(&out).unwrap();
+        assert_eq!(
+            (
+                header.producer_id,
+                header.base_sequence,
+                header.last_offset_delta
+            ),
+            (3, 7, 2)
+        );
+        assert_eq!(
+            (header.records_count, header.compression()),
+            (2, Compression::Zstd as i16)
+        );
+        let records = decode(&out).unwrap();
+        let got: Vec<_> = records
+            .iter()
+            .map(|r| (r.offset, r.value.clone().unwrap()))
+            .collect();
+        assert_eq!(got, vec![(0, Bytes::from("A")), (2, Bytes::from("C"))]);
+    }
+
+    #[test]
+    fn rewrites_that_reorder_or_overflow_are_failures() {
+        let bad = Verdict::Rewrite {
+            records: PackedRecords {
+                data: vec![],
+                records: vec![Default::default(); 2],
+                headers: vec![],
+            },
+            sources: vec![1, 0],
+        };
+        assert!(matches!(check(bad, 2), Err(PluginFailure::Failed(_))));
+        let overflow = Verdict::Rewrite {
+            records: PackedRecords {
+                data: vec![1],
+                records: vec![super::super::partitioner::RecordRef {
+                    value_len: 9,
+                    ..Default::default()
+                }],
+                headers: vec![],
+            },
+            sources: vec![0],
+        };
+        assert!(matches!(check(overflow, 1), Err(PluginFailure::Failed(_))));
+    }
+}

@@ -1,0 +1,134 @@
+//! The `produce-interceptor` world: implement `ProduceInterceptor`, then
+//! `weir_plugin::export_produce_interceptor!(YourType);`.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "produce-interceptor",
+        with: {
+            "weir:plugin/types@0.1.0": crate::partitioner::bindings::weir::plugin::types,
+            "weir:plugin/host@0.1.0": crate::partitioner::bindings::weir::plugin::host,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_produce_interceptor_bindings",
+        default_bindings_module: "weir_plugin::interceptor::bindings",
+    });
+}
+
+pub use crate::batch::{Batch, Record};
+use crate::partitioner::bindings::weir::plugin::types::{HeaderRef, RecordRef};
+
+/// What happens to a batch.
+pub enum Verdict {
+    /// Append it unchanged.
+    Accept,
+    /// Append these records instead (changed or fewer).
+    Rewrite(Rewrite),
+    /// Refuse the batch: the producer gets POLICY_VIOLATION with this message.
+    Reject(String),
+}
+
+/// Sees every batch produced to a bound topic before it is appended.
+pub trait ProduceInterceptor {
+    fn intercept(batch: &Batch) -> Verdict;
+}
+
+/// The records a rewrite keeps, each naming the input record it replaces
+/// (its index in `Batch::records()`), in increasing order.
+#[derive(Default)]
+pub struct Rewrite {
+    data: Vec<u8>,
+    records: Vec<RecordRef>,
+    headers: Vec<HeaderRef>,
+    sources: Vec<u32>,
+}
+
+impl Rewrite {
+    pub fn new() -> Rewrite {
+        Rewrite::default()
+    }
+
+    fn put(&mut self, bytes: Option<&[u8]>) -> (u32, i32) {
+        let offset = self.data.len() as u32;
+        match bytes {
+            Some(b) => {
+                self.data.extend_from_slice(b);
+                (offset, b.len() as i32)
+            }
+            None => (offset, -1),
+        }
+    }
+
+    /// Keeps input record `source` with this key, value and headers.
+    pub fn push<'h>(
+        &mut self,
+        source: usize,
+        record: &Record<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl IntoIterator<Item = (&'h [u8], Option<&'h [u8]>)>,
+    ) {
+        let (key_offset, key_len) = self.put(key);
+        let (value_offset, value_len) = self.put(value);
+        let headers_start = self.headers.len() as u32;
+        for (name, value) in headers {
+            let (name_offset, name_len) = self.put(Some(name));
+            let (value_offset, value_len) = self.put(value);
+            self.headers.push(HeaderRef {
+                name_offset,
+                name_len: name_len as u32,
+                value_offset,
+                value_len,
+            });
+        }
+        self.records.push(RecordRef {
+            key_offset,
+            key_len,
+            value_offset,
+            value_len,
+            headers_start,
+            headers_count: self.headers.len() as u32 - headers_start,
+            timestamp: record.timestamp(),
+        });
+        self.sources.push(source as u32);
+    }
+
+    /// Keeps input record `source` as it is.
+    pub fn keep(&mut self, source: usize, record: &Record<'_>) {
+        let headers: Vec<_> = record.headers().map(|h| (h.name(), h.value())).collect();
+        self.push(source, record, record.key(), record.value(), headers);
+    }
+}
+
+#[doc(hidden)]
+pub struct Adapter<T>(core::marker::PhantomData<T>);
+
+impl<T: ProduceInterceptor> bindings::Guest for Adapter<T> {
+    fn intercept(
+        batch: crate::partitioner::bindings::weir::plugin::types::RecordBatch,
+    ) -> bindings::Verdict {
+        match T::intercept(&Batch::new(batch)) {
+            Verdict::Accept => bindings::Verdict::Accept,
+            Verdict::Reject(message) => bindings::Verdict::Reject(message),
+            Verdict::Rewrite(r) => bindings::Verdict::Rewrite(bindings::Rewritten {
+                data: r.data,
+                records: r.records,
+                headers: r.headers,
+                sources: r.sources,
+            }),
+        }
+    }
+}
+
+/// Exports `$t` (a `ProduceInterceptor`) as the component's
+/// `produce-interceptor` world.
+#[macro_export]
+macro_rules! export_produce_interceptor {
+    ($t:ty) => {
+        type __WeirProduceInterceptorExport = $crate::interceptor::Adapter<$t>;
+        $crate::interceptor::bindings::export_produce_interceptor_bindings!(
+            __WeirProduceInterceptorExport
+        );
+    };
+}
