@@ -121,8 +121,12 @@ fn append(
     acks: i16,
 ) -> Result<(AppendInfo, i64), ApiError> {
     let addressed = partition.tp.partition;
-    let records = intercept(broker, image, &partition.tp.topic, addressed, records)?;
-    let Some(placement) = place(broker, image, &partition.tp.topic, addressed, &records)? else {
+    let topic = partition.tp.topic.as_str();
+    let Some(b) = bindings(broker, image, topic) else {
+        return partition.append_as_leader(records, acks);
+    };
+    let records = intercept(broker, &b, topic, addressed, records)?;
+    let Some(placement) = place(broker, &b, topic, addressed, &records)? else {
         return match records {
             Cow::Borrowed(records) => partition.append_as_leader(records, acks),
             Cow::Owned(rewritten) => partition.append_rewritten(&rewritten, acks),
@@ -177,8 +181,13 @@ struct Bindings {
     partition_count: u32,
 }
 
+/// None for a topic with no plugin bound (the common case, checked first).
 fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindings> {
     let topic_image = image.topics.get(topic)?;
+    let bound = |name: &str| topic_image.configs.get(name).is_some_and(|v| !v.is_empty());
+    if !bound("weir.partitioner") && !bound("weir.interceptors.produce") {
+        return None;
+    }
     let view = broker.config_view(image);
     let value = |name: &str| {
         let def = topic_def(name).expect("a defined topic config");
@@ -205,15 +214,14 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
 /// copied, when it has none or none changed anything).
 fn intercept<'a>(
     broker: &Broker,
-    image: &MetadataImage,
+    b: &Bindings,
     topic: &str,
     partition: i32,
     records: &'a [u8],
 ) -> Result<Cow<'a, [u8]>, ApiError> {
-    let Some(b) = bindings(broker, image, topic).filter(|b| !b.produce_interceptors.is_empty())
-    else {
+    if b.produce_interceptors.is_empty() {
         return Ok(Cow::Borrowed(records));
-    };
+    }
     let mut chain = Vec::with_capacity(b.produce_interceptors.len());
     for name in &b.produce_interceptors {
         match broker.plugins.produce_interceptor(name) {
@@ -239,14 +247,14 @@ fn intercept<'a>(
 /// topic has none (the batches are appended as sent).
 fn place(
     broker: &Broker,
-    image: &MetadataImage,
+    b: &Bindings,
     topic: &str,
     partition: i32,
     records: &[u8],
 ) -> Result<Option<Placement>, ApiError> {
-    let Some(b) = bindings(broker, image, topic).filter(|b| !b.partitioner.is_empty()) else {
+    if b.partitioner.is_empty() {
         return Ok(None);
-    };
+    }
     let (name, mode, on_error) = (&b.partitioner, b.mode, b.on_error);
     let Some(plugin) = broker.plugins.partitioner(name) else {
         return match on_error {
