@@ -24,29 +24,38 @@ pub struct Weir {
 impl Weir {
     pub fn start(extra: &[&str]) -> Weir {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let args = Self::args(dir.path(), port, extra);
+            if let Some(child) = try_spawn(&args, dir.path()) {
+                return Weir {
+                    child,
+                    port,
+                    args,
+                    _dir: dir,
+                };
+            }
+        }
+        panic!("weir could not bind a free port in 5 tries");
+    }
+
+    fn args(dir: &Path, port: u16, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
             "serve".to_string(),
             "--set".into(),
             format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
             "--set".into(),
-            format!("log.dirs={}", dir.path().join("data").display()),
+            format!("log.dirs={}", dir.join("data").display()),
         ];
         for e in extra {
             args.push("--set".into());
             args.push(e.to_string());
         }
-        let child = spawn(&args, dir.path(), port);
-        Weir {
-            child,
-            port,
-            args,
-            _dir: dir,
-        }
+        args
     }
 
     /// kill -9, then start again on the same port and data directory.
@@ -97,7 +106,11 @@ impl Drop for Weir {
 }
 
 /// Starts weir (stderr to weir.log in `dir`) and waits until it listens.
-fn spawn(args: &[String], dir: &Path, port: u16) -> Child {
+/// Tests run in parallel and each picks a free port before its broker binds
+/// it, so two can race for one: a broker that could not bind exits, and a
+/// connect alone might reach another test's broker. Only this broker's own
+/// "listening" line counts; None when it exited first.
+fn try_spawn(args: &[String], dir: &Path) -> Option<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -109,12 +122,28 @@ fn spawn(args: &[String], dir: &Path, port: u16) -> Child {
         .stderr(log)
         .spawn()
         .unwrap();
+    let mut child = child;
+    let log_path = dir.join("weir.log");
+    let starts_before = std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .matches("listening")
+        .count();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
         assert!(Instant::now() < deadline, "weir did not start");
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.matches("listening").count() > starts_before {
+            return Some(child);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+}
+
+fn spawn(args: &[String], dir: &Path, _port: u16) -> Child {
+    try_spawn(args, dir).expect("weir exited while starting")
 }
 
 pub struct Client {

@@ -121,6 +121,13 @@ impl ClassicGroup {
                 JoinOutcome::Now(self.join_result_for(&member_id, false))
             }
             GroupState::CompletingRebalance | GroupState::Stable => {
+                tracing::info!(
+                    member = %member_id,
+                    is_leader,
+                    unchanged,
+                    state = self.state.name(),
+                    "a known member rejoined"
+                );
                 let outcome = self.await_join(member_id, request, now);
                 self.prepare_rebalance(
                     now,
@@ -212,7 +219,18 @@ impl ClassicGroup {
                 member.heard_from(now);
                 self.dirty = true;
                 let is_leader = self.leader.as_deref() == Some(new_id.as_str());
+                // A restarted leader that speaks v9 keeps leading and is told
+                // to skip the assignment (KIP-814). An older client would
+                // take the member list (or its absence) as a reason to
+                // reassign and rejoin, so leadership passes quietly to the
+                // next member, which only acts as leader at the next
+                // rebalance; the restarted member answers as a follower.
                 let skip = is_leader && request.supports_skip_assignment;
+                if is_leader && !skip {
+                    if let Some(next) = self.members.keys().find(|id| **id != new_id) {
+                        self.leader = Some(next.clone());
+                    }
+                }
                 JoinOutcome::Now(self.join_result_for(&new_id, skip))
             }
             GroupState::PreparingRebalance => self.await_join(new_id, request, now),
