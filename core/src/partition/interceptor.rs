@@ -35,7 +35,7 @@ pub trait ProduceInterceptor: Send + Sync {
         topic: &str,
         partition: i32,
         partition_count: u32,
-        records: &PackedRecords,
+        records: PackedRecords,
     ) -> Result<Verdict, PluginFailure>;
 }
 
@@ -87,7 +87,7 @@ fn intercept_batch(
     for interceptor in chain {
         let packed = PackedRecords::pack(&records);
         let verdict = interceptor
-            .intercept(topic, partition, partition_count, &packed)
+            .intercept(topic, partition, partition_count, packed)
             .and_then(|v| check(v, records.len()));
         match (verdict, on_error) {
             (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
@@ -224,7 +224,7 @@ mod tests {
             _: &str,
             _: i32,
             _: u32,
-            input: &PackedRecords,
+            input: PackedRecords,
         ) -> Result<Verdict, PluginFailure> {
             let mut out = PackedRecords::default();
             let mut sources = Vec::new();

@@ -112,7 +112,7 @@ pub trait Partitioner: Send + Sync {
         topic: &str,
         partition: i32,
         partition_count: u32,
-        records: &PackedRecords,
+        records: PackedRecords,
     ) -> Result<Vec<u32>, PluginFailure>;
 }
 
@@ -151,7 +151,7 @@ pub fn place(
         let records = decode(raw)?;
         let packed = PackedRecords::pack(&records);
         let answer = partitioner
-            .partition(topic, partition, partition_count, &packed)
+            .partition(topic, partition, partition_count, packed)
             .and_then(|targets| {
                 let valid = targets.len() == records.len()
                     && targets.iter().all(|t| *t < partition_count);
@@ -281,7 +281,7 @@ mod tests {
             _: &str,
             _: i32,
             count: u32,
-            records: &PackedRecords,
+            records: PackedRecords,
         ) -> Result<Vec<u32>, PluginFailure> {
             Ok(records
                 .records

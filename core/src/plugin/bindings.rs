@@ -50,18 +50,19 @@ impl host::Host for HostState {
 
 impl types::Host for HostState {}
 
-/// The packed records as the WIT `record-batch`.
+/// The packed records as the WIT `record-batch` (the data buffer moves,
+/// it is not copied: the canonical ABI copies it into the guest anyway).
 pub fn to_batch(
     topic: &str,
     partition: i32,
     partition_count: u32,
-    records: &PackedRecords,
+    records: PackedRecords,
 ) -> RecordBatch {
     RecordBatch {
         topic: topic.to_string(),
         partition,
         partition_count,
-        data: records.data.clone(),
+        data: records.data,
         records: records
             .records
             .iter()

@@ -39,10 +39,11 @@ impl seam::ProduceInterceptor for WasmProduceInterceptor {
         topic: &str,
         partition: i32,
         partition_count: u32,
-        records: &PackedRecords,
+        records: PackedRecords,
     ) -> Result<seam::Verdict, PluginFailure> {
+        let count = records.records.len();
         let batch = to_batch(topic, partition, partition_count, records);
-        self.sandbox.run(records.records.len(), |store| {
+        self.sandbox.run(count, |store| {
             let instance: ProduceInterceptor = self.pre.instantiate(&mut *store)?;
             Ok(Ok(match instance.call_intercept(&mut *store, &batch)? {
                 Verdict::Accept => seam::Verdict::Accept,

@@ -39,10 +39,11 @@ impl seam::Partitioner for WasmPartitioner {
         topic: &str,
         partition: i32,
         partition_count: u32,
-        records: &PackedRecords,
+        records: PackedRecords,
     ) -> Result<Vec<u32>, PluginFailure> {
+        let count = records.records.len();
         let batch = to_batch(topic, partition, partition_count, records);
-        self.sandbox.run(records.records.len(), |store| {
+        self.sandbox.run(count, |store| {
             let instance: Partitioner = self.pre.instantiate(&mut *store)?;
             instance.call_partition(&mut *store, &batch)
         })
