@@ -1,4 +1,7 @@
-//! The `weir` command: `weir serve [--config weir.toml]`.
+//! The `weir` command: `weir serve [--config weir.toml]`, and
+//! `weir plugin list|deploy|remove` against a running broker.
+
+mod plugin_cli;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +34,14 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Manage the plugins of a running broker through its admin endpoint.
+    Plugin {
+        /// The broker's admin endpoint (weir.admin.listener).
+        #[arg(long, env = "WEIR_ADMIN", default_value = "http://127.0.0.1:9644")]
+        admin: String,
+        #[command(subcommand)]
+        command: plugin_cli::PluginCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config, overrides } => serve(config, overrides),
+        Command::Plugin { admin, command } => plugin_cli::run(&admin, command),
     }
 }
 
@@ -64,6 +76,9 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let broker = Arc::new(Broker::open(config)?);
         let listeners = server::bind(&broker).await?;
+        if let Some(admin) = server::admin::bind(&broker).await? {
+            server::admin::spawn(broker.clone(), admin);
+        }
         broker.spawn_background_tasks();
         server::serve(broker.clone(), listeners, shutdown_signal()).await;
         broker.shutdown().context("clean shutdown failed")?;

@@ -40,9 +40,11 @@ class Broker:
         # [[plugins]] tables: dicts of name, path, kind and optional limits.
         self.plugins = list(plugins)
         self.port = free_port()
+        self.admin_port = free_port()
         self.data_dir = self.workdir / "data"
         self.config = {
             "listeners": "PLAINTEXT://127.0.0.1:%d" % self.port,
+            "weir.admin.listener": "127.0.0.1:%d" % self.admin_port,
             "log.dirs": str(self.data_dir),
             "num.partitions": 1,
         }
@@ -53,6 +55,10 @@ class Broker:
     @property
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
+
+    @property
+    def admin_url(self):
+        return "http://127.0.0.1:%d" % self.admin_port
 
     @property
     def log_path(self):

@@ -526,6 +526,20 @@ pub static BROKER: &[BrokerDef] = &[
         "Most members a group may have."
     ),
     broker!(
+        "weir.admin.listener",
+        Kind::String,
+        Some("127.0.0.1:9644"),
+        false,
+        "host:port of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
+    ),
+    broker!(
+        "weir.plugin.watch.interval.ms",
+        Kind::Long(1, MAX),
+        Some("1000"),
+        false,
+        "How often the files of weir.toml plugins are checked for a new version to load."
+    ),
+    broker!(
         "weir.partitioner.mode",
         Kind::Enum(PARTITIONER_MODES),
         Some("route"),
@@ -607,6 +621,12 @@ pub static TOPIC: &[TopicDef] = &[
         Kind::List,
         [],
         "Produce interceptor plugins applied, in order, to every batch before it is appended."
+    ),
+    topic!(
+        "weir.interceptors.fetch",
+        Kind::List,
+        [],
+        "Fetch interceptor plugins applied, in order, to every batch a consumer reads (offsets preserved)."
     ),
     topic!(
         "weir.plugin.on-error",

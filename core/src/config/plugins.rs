@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The plugin kinds the broker can call.
-pub const KINDS: &[&str] = &["partitioner", "produce-interceptor"];
+pub const KINDS: &[&str] = &["partitioner", "produce-interceptor", "fetch-interceptor"];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -25,6 +25,9 @@ pub struct PluginSpec {
     /// The most linear memory the plugin may grow to.
     #[serde(default = "default_memory_mb")]
     pub memory_mb: u64,
+    /// The most bytes of records an interceptor may answer with per batch.
+    #[serde(default = "default_max_output_bytes")]
+    pub max_output_bytes: u64,
     /// The plugin's own settings, as strings.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -36,6 +39,10 @@ fn default_timeout_ms() -> u64 {
 
 fn default_memory_mb() -> u64 {
     64
+}
+
+fn default_max_output_bytes() -> u64 {
+    16 << 20
 }
 
 impl PluginSpec {
@@ -63,7 +70,7 @@ impl PluginSpec {
                         spec.name
                     ));
                 }
-                if spec.timeout_ms == 0 || spec.memory_mb == 0 {
+                if spec.timeout_ms == 0 || spec.memory_mb == 0 || spec.max_output_bytes == 0 {
                     return Err(format!("plugin {}: limits must be positive", spec.name));
                 }
                 if spec.path.is_relative() {
@@ -72,6 +79,20 @@ impl PluginSpec {
                 Ok(spec)
             })
             .collect()
+    }
+
+    /// A spec for a plugin first deployed at run time (no weir.toml entry):
+    /// the default limits and an empty config.
+    pub fn deployed(name: &str, kind: &str) -> PluginSpec {
+        PluginSpec {
+            name: name.to_string(),
+            path: PathBuf::new(),
+            kind: kind.to_string(),
+            timeout_ms: default_timeout_ms(),
+            memory_mb: default_memory_mb(),
+            max_output_bytes: default_max_output_bytes(),
+            config: BTreeMap::new(),
+        }
     }
 
     /// The config table as strings (what `host.config` returns).

@@ -52,6 +52,15 @@ pub fn encode_keeping_identity(
     compression: Compression,
 ) -> Result<Vec<u8>, BatchError> {
     let header = BatchHeader::parse(template)?;
+    let mut attributes = header.attributes;
+    let compression = if kept.is_empty() {
+        // As Kafka writes empty batches: a header, no compressed body
+        // (some clients refuse a compressed stream of nothing).
+        attributes &= !0x07;
+        Compression::None
+    } else {
+        compression
+    };
     let mut body = BytesMut::new();
     let write = |buf: &mut BytesMut| -> anyhow::Result<()> {
         for r in kept {
@@ -67,18 +76,20 @@ pub fn encode_keeping_identity(
         Compression::Zstd => codec::Zstd::compress(&mut body, write),
     };
     written.map_err(|e| BatchError::Invalid(format!("cannot compress records: {e}")))?;
-    let max_timestamp = kept
-        .iter()
-        .map(|r| r.timestamp)
-        .max()
-        .unwrap_or(header.base_timestamp);
+    // LogAppendTime batches carry the append time here; an empty batch keeps
+    // the time its producer state is dated by.
+    let log_append_time = header.attributes & 0x08 != 0;
+    let max_timestamp = match kept.iter().map(|r| r.timestamp).max() {
+        Some(max) if !log_append_time => max,
+        _ => header.max_timestamp,
+    };
     let mut out = BytesMut::with_capacity(HEADER_SIZE + body.len());
     out.put_i64(header.base_offset);
     out.put_i32((HEADER_SIZE - LOG_OVERHEAD + body.len()) as i32);
     out.put_i32(header.partition_leader_epoch);
     out.put_i8(2);
     out.put_u32(0); // the CRC, below
-    out.put_i16(header.attributes);
+    out.put_i16(attributes);
     out.put_i32(header.last_offset_delta);
     out.put_i64(header.base_timestamp);
     out.put_i64(max_timestamp);

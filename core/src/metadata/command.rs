@@ -65,4 +65,25 @@ pub enum Command {
         leader: i32,
         leader_epoch: i32,
     },
+    /// A plugin version deployed at run time: every broker loads the
+    /// component with this content hash (its artifact is stored beside the
+    /// metadata log) under this name, with these limits and config.
+    DeployPlugin(DeployedPlugin),
+    /// A plugin deployed at run time is withdrawn.
+    RemovePlugin {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedPlugin {
+    pub name: String,
+    pub kind: String,
+    pub sha256: String,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub max_output_bytes: u64,
+    pub config: BTreeMap<String, String>,
+    /// When it was deployed: a weir.toml file changed later wins at start-up.
+    pub deployed_at_ms: i64,
 }

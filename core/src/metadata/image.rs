@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
-use super::command::{Command, ConfigScope};
+use super::command::{Command, ConfigScope, DeployedPlugin};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerImage {
@@ -48,6 +48,8 @@ pub struct MetadataImage {
     pub next_producer_id: i64,
     /// Cluster-wide dynamic broker config overrides.
     pub cluster_configs: BTreeMap<String, String>,
+    /// Plugins deployed at run time, by name.
+    pub plugins: BTreeMap<String, DeployedPlugin>,
     /// How many commands have been applied.
     pub applied: u64,
 }
@@ -151,6 +153,12 @@ impl MetadataImage {
                     p.leader_epoch = leader_epoch;
                     p.partition_epoch += 1;
                 }
+            }
+            Command::DeployPlugin(plugin) => {
+                self.plugins.insert(plugin.name.clone(), plugin);
+            }
+            Command::RemovePlugin { name } => {
+                self.plugins.remove(&name);
             }
         }
     }

@@ -1,8 +1,11 @@
-//! The produce-interceptor seam: before a batch is appended, each
+//! The interceptor seam: before a batch is appended, each produce
 //! interceptor bound to the topic (`weir.interceptors.produce`, in order)
-//! may accept it, rewrite its records (change or drop them), or reject it.
-//! A rewritten batch keeps the producer's codec and identity: every record
-//! keeps its offset, so an idempotent producer's retries still deduplicate.
+//! may accept it, rewrite its records (change or drop them), or reject it;
+//! before stored batches are sent to a consumer, the fetch interceptors
+//! (`weir.interceptors.fetch`) may accept or rewrite them the same way.
+//! A rewritten batch keeps its codec and identity: every record keeps its
+//! offset, so an idempotent producer's retries still deduplicate, and a
+//! consumer moves past records (even whole batches) a fetch filter dropped.
 
 use std::borrow::Cow;
 
@@ -28,23 +31,28 @@ pub enum Verdict {
     Reject(String),
 }
 
-pub trait ProduceInterceptor: Send + Sync {
-    fn name(&self) -> &str;
-    fn intercept(
-        &self,
-        topic: &str,
-        partition: i32,
-        partition_count: u32,
-        records: PackedRecords,
-    ) -> Result<Verdict, PluginFailure>;
+/// Where the records are going (produce) or coming from (fetch).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub partition_count: u32,
+    /// The reading client's `client.id` (fetch only).
+    pub client_id: Option<&'a str>,
 }
 
-/// Runs the chain over every batch of `bytes`; batches no interceptor
-/// changed are kept byte for byte.
+/// A produce or fetch interceptor (a plugin, or native code).
+pub trait Interceptor: Send + Sync {
+    fn name(&self) -> &str;
+    fn intercept(&self, target: &Target, records: PackedRecords) -> Result<Verdict, PluginFailure>;
+}
+
+/// Runs the chain over every batch of `bytes` (control batches aside);
+/// batches no interceptor changed are kept byte for byte.
 pub fn intercept<'a>(
-    chain: &[std::sync::Arc<dyn ProduceInterceptor>],
+    chain: &[std::sync::Arc<dyn Interceptor>],
     on_error: OnError,
-    (topic, partition, partition_count): (&str, i32, u32),
+    target: &Target,
     bytes: &'a [u8],
 ) -> Result<Cow<'a, [u8]>, ApiError> {
     let mut out: Option<Vec<u8>> = None;
@@ -55,13 +63,7 @@ pub fn intercept<'a>(
         let changed = if header.is_control() {
             None
         } else {
-            intercept_batch(
-                chain,
-                on_error,
-                (topic, partition, partition_count),
-                &header,
-                raw,
-            )?
+            intercept_batch(chain, on_error, target, &header, raw)?
         };
         match (changed, &mut out) {
             (None, None) => {}
@@ -76,9 +78,9 @@ pub fn intercept<'a>(
 }
 
 fn intercept_batch(
-    chain: &[std::sync::Arc<dyn ProduceInterceptor>],
+    chain: &[std::sync::Arc<dyn Interceptor>],
     on_error: OnError,
-    (topic, partition, partition_count): (&str, i32, u32),
+    target: &Target,
     header: &BatchHeader,
     raw: &[u8],
 ) -> Result<Option<Vec<u8>>, ApiError> {
@@ -87,7 +89,7 @@ fn intercept_batch(
     for interceptor in chain {
         let packed = PackedRecords::pack(&records);
         let verdict = interceptor
-            .intercept(topic, partition, partition_count, packed)
+            .intercept(target, packed)
             .and_then(|v| check(v, records.len()));
         match (verdict, on_error) {
             (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
@@ -215,17 +217,11 @@ mod tests {
     /// upper-cases the rest.
     struct DropX;
 
-    impl ProduceInterceptor for DropX {
+    impl Interceptor for DropX {
         fn name(&self) -> &str {
             "drop-x"
         }
-        fn intercept(
-            &self,
-            _: &str,
-            _: i32,
-            _: u32,
-            input: PackedRecords,
-        ) -> Result<Verdict, PluginFailure> {
+        fn intercept(&self, _: &Target, input: PackedRecords) -> Result<Verdict, PluginFailure> {
             let mut out = PackedRecords::default();
             let mut sources = Vec::new();
             for (i, r) in input.records.iter().enumerate() {
@@ -257,8 +253,14 @@ mod tests {
     fn a_rewrite_keeps_offsets_codec_and_identity() {
         let values = ["a", "xb", "c"].map(|v| (None, Some(Bytes::from(v))));
         let raw = encode_idempotent(values, 5, Compression::Zstd, (3, 1, 7));
-        let chain: Vec<Arc<dyn ProduceInterceptor>> = vec![Arc::new(DropX)];
-        let out = intercept(&chain, OnError::Reject, ("t", 0, 1), &raw).unwrap();
+        let chain: Vec<Arc<dyn Interceptor>> = vec![Arc::new(DropX)];
+        let target = Target {
+            topic: "t",
+            partition: 0,
+            partition_count: 1,
+            client_id: None,
+        };
+        let out = intercept(&chain, OnError::Reject, &target, &raw).unwrap();
         let header = validate(&out).unwrap();
         assert_eq!(
             (

@@ -1,14 +1,10 @@
 //! Partitioner plugins: components exporting the `partitioner` world,
 //! called once per batch through the `partition::Partitioner` trait.
 
-use std::sync::Arc;
-
 use super::bindings::partitioner::{Partitioner, PartitionerPre};
 use super::bindings::to_batch;
-use super::engine::PluginEngine;
-use super::sandbox::Sandbox;
+use super::sandbox::{Loaded, Sandbox};
 use super::HostState;
-use crate::config::plugins::PluginSpec;
 use crate::partition::partitioner::{self as seam, PackedRecords, PluginFailure};
 
 pub struct WasmPartitioner {
@@ -19,13 +15,12 @@ pub struct WasmPartitioner {
 impl WasmPartitioner {
     /// Fails if the component does not export the `partitioner` world or
     /// imports anything beyond `host` and WASI.
-    pub fn load(engine: &Arc<PluginEngine>, spec: &PluginSpec) -> anyhow::Result<WasmPartitioner> {
-        let (sandbox, component, linker) = Sandbox::load(engine, spec)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)?;
-        let pre = PartitionerPre::new(pre).map_err(anyhow::Error::from)?;
-        Ok(WasmPartitioner { sandbox, pre })
+    pub fn new(loaded: Loaded) -> anyhow::Result<WasmPartitioner> {
+        let pre = PartitionerPre::new(loaded.instantiate_pre()?).map_err(anyhow::Error::from)?;
+        Ok(WasmPartitioner {
+            sandbox: loaded.sandbox,
+            pre,
+        })
     }
 }
 

@@ -11,7 +11,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 
 use super::engine::{PluginEngine, EPOCH_TICK};
-use super::{HostState, PluginMetrics};
+use super::metrics::PluginMetrics;
+use super::HostState;
 use crate::config::plugins::PluginSpec;
 use crate::partition::partitioner::PluginFailure;
 
@@ -23,16 +24,32 @@ pub struct Sandbox {
     pub metrics: Arc<PluginMetrics>,
 }
 
+/// A compiled component with its linker, before it is checked against the
+/// world of its kind.
+pub struct Loaded {
+    pub sandbox: Sandbox,
+    component: Component,
+    linker: Linker<HostState>,
+}
+
+impl Loaded {
+    pub fn instantiate_pre(&self) -> anyhow::Result<wasmtime::component::InstancePre<HostState>> {
+        self.linker
+            .instantiate_pre(&self.component)
+            .map_err(anyhow::Error::from)
+    }
+}
+
 impl Sandbox {
-    /// Loads the component and a linker offering only `host` (and a WASI
-    /// without capabilities).
+    /// Compiles (or loads from the cache) the component `bytes`, with a
+    /// linker offering only `host` (and a WASI without capabilities).
     pub fn load(
         engine: &Arc<PluginEngine>,
         spec: &PluginSpec,
-    ) -> anyhow::Result<(Sandbox, Component, Linker<HostState>)> {
-        let bytes = std::fs::read(&spec.path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", spec.path.display()))?;
-        let component = engine.load(&bytes)?;
+        bytes: &[u8],
+        metrics: Arc<PluginMetrics>,
+    ) -> anyhow::Result<Loaded> {
+        let component = engine.load(bytes)?;
         let mut linker: Linker<HostState> = Linker::new(&engine.engine);
         super::bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)?;
@@ -44,9 +61,17 @@ impl Sandbox {
             engine: engine.clone(),
             config: Arc::new(spec.config_strings()),
             spec: spec.clone(),
-            metrics: Arc::default(),
+            metrics,
         };
-        Ok((sandbox, component, linker))
+        Ok(Loaded {
+            sandbox,
+            component,
+            linker,
+        })
+    }
+
+    pub fn max_output_bytes(&self) -> u64 {
+        self.spec.max_output_bytes
     }
 
     fn limits(&self) -> StoreLimits {

@@ -48,10 +48,9 @@ impl Broker {
             &controller.image(),
         )?);
         let groups = GroupCoordinator::new(&config, replicas.clone());
-        let plugins = crate::plugin::PluginRegistry::load(
-            &config.plugins,
-            &config.metadata_log_dir().join("__plugin_cache"),
-        )?;
+        let plugins =
+            crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
+        super::admin::plugins::load_at_start(&plugins, &config, &controller.image())?;
         Ok(Broker {
             config,
             controller,
@@ -155,6 +154,9 @@ impl Broker {
     /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
         self.spawn_group_tasks();
+        self.spawn_every("weir.plugin.watch.interval.ms", |b| {
+            b.plugins.reload_changed_files()
+        });
         self.spawn_every(
             "producer.id.expiration.check.interval.ms",
             Broker::expire_producers,
@@ -199,7 +201,8 @@ impl Broker {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                job(&broker);
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || job(&b)).await;
             }
         });
     }

@@ -1,6 +1,7 @@
 //! The network side: listeners, connections, request framing and dispatch to
 //! the API handlers. Nothing below this module knows about sockets.
 
+pub mod admin;
 pub mod apis;
 pub mod broker;
 pub mod connection;

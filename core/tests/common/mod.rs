@@ -50,6 +50,8 @@ impl Weir {
             format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
             "--set".into(),
             format!("log.dirs={}", dir.join("data").display()),
+            "--set".into(),
+            "weir.admin.listener=127.0.0.1:0".into(),
         ];
         for e in extra {
             args.push("--set".into());

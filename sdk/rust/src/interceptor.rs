@@ -17,7 +17,7 @@ pub mod bindings {
 }
 
 pub use crate::batch::{Batch, Record};
-use crate::partitioner::bindings::weir::plugin::types::{HeaderRef, RecordRef};
+use crate::partitioner::bindings::weir::plugin::types::{HeaderRef, RecordRef, Rewritten};
 
 /// What happens to a batch.
 pub enum Verdict {
@@ -94,6 +94,15 @@ impl Rewrite {
         self.sources.push(source as u32);
     }
 
+    pub(crate) fn into_wit(self) -> Rewritten {
+        Rewritten {
+            data: self.data,
+            records: self.records,
+            headers: self.headers,
+            sources: self.sources,
+        }
+    }
+
     /// Keeps input record `source` as it is.
     pub fn keep(&mut self, source: usize, record: &Record<'_>) {
         let headers: Vec<_> = record.headers().map(|h| (h.name(), h.value())).collect();
@@ -111,12 +120,7 @@ impl<T: ProduceInterceptor> bindings::Guest for Adapter<T> {
         match T::intercept(&Batch::new(batch)) {
             Verdict::Accept => bindings::Verdict::Accept,
             Verdict::Reject(message) => bindings::Verdict::Reject(message),
-            Verdict::Rewrite(r) => bindings::Verdict::Rewrite(bindings::Rewritten {
-                data: r.data,
-                records: r.records,
-                headers: r.headers,
-                sources: r.sources,
-            }),
+            Verdict::Rewrite(r) => bindings::Verdict::Rewrite(r.into_wit()),
         }
     }
 }

@@ -26,6 +26,7 @@
 //! in `target/wasm32-wasip2/release/` is the component to name in a
 //! `[[plugins]]` entry of weir.toml.
 
+pub mod fetch;
 pub mod interceptor;
 pub mod partitioner;
 

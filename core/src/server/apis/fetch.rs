@@ -1,7 +1,8 @@
 //! Fetch: hands out stored batches as they are on disk, from each requested
 //! offset, within the per-partition and per-request byte limits (a whole first
 //! batch even when it is larger, as KIP-74 asks). The request waits, up to
-//! `max_wait_ms`, until `min_bytes` are available. Fetch sessions (KIP-227)
+//! `max_wait_ms`, until `min_bytes` are available. Topics with fetch
+//! interceptors are passed through them last (`fetch_intercept`). Fetch sessions (KIP-227)
 //! are not offered: every response is a full one with session id 0.
 
 use std::time::{Duration, Instant};
@@ -38,6 +39,8 @@ pub async fn handle(
         let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
         if bytes >= request.min_bytes.max(1) as usize || errors || now >= deadline {
+            let (mut response, mut ranges) = (response, ranges);
+            super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
             return (response, ranges);
         }
         let _ = tokio::time::timeout(deadline - now, appended).await;

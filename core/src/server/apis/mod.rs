@@ -14,6 +14,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod fetch;
+pub mod fetch_intercept;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod init_producer_id;

@@ -224,7 +224,7 @@ fn intercept<'a>(
     }
     let mut chain = Vec::with_capacity(b.produce_interceptors.len());
     for name in &b.produce_interceptors {
-        match broker.plugins.produce_interceptor(name) {
+        match broker.plugins.interceptor(name, "produce-interceptor") {
             Some(plugin) => chain.push(plugin),
             None if b.on_error == OnError::Skip => {}
             None => {
@@ -235,12 +235,13 @@ fn intercept<'a>(
             }
         }
     }
-    interceptor::intercept(
-        &chain,
-        b.on_error,
-        (topic, partition, b.partition_count),
-        records,
-    )
+    let target = interceptor::Target {
+        topic,
+        partition,
+        partition_count: b.partition_count,
+        client_id: None,
+    };
+    interceptor::intercept(&chain, b.on_error, &target, records)
 }
 
 /// Where the topic's partitioner puts these records, or None when the

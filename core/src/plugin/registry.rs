@@ -1,0 +1,246 @@
+//! The plugins of this broker, by name, and how they change while it runs.
+//!
+//! Each name maps to an `Arc` of its loaded version. A call takes the `Arc`
+//! when its batch starts, so replacing a plugin is one swap under a write
+//! lock: calls in flight finish on the old version (dropped when the last
+//! one ends), the next batch gets the new one. Compiling happens before the
+//! swap, outside the lock; a component that fails to load or does not
+//! export its kind's world never replaces a working one. Counters are kept
+//! per name, across versions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::engine::PluginEngine;
+use super::interceptor::WasmInterceptor;
+use super::metrics::PluginMetrics;
+use super::partitioner::WasmPartitioner;
+use super::sandbox::Sandbox;
+use crate::config::plugins::PluginSpec;
+use crate::partition::interceptor::Interceptor;
+use crate::partition::partitioner::Partitioner;
+
+/// One loaded version of a plugin.
+pub struct Entry {
+    pub spec: PluginSpec,
+    /// Hex sha256 of the component's bytes.
+    pub sha256: String,
+    plugin: Plugin,
+}
+
+enum Plugin {
+    Partitioner(Arc<WasmPartitioner>),
+    Interceptor(Arc<WasmInterceptor>),
+}
+
+/// What a `[[plugins]]` file looked like when last checked.
+#[derive(Clone, PartialEq)]
+struct FileState {
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+pub struct PluginRegistry {
+    cache_dir: PathBuf,
+    engine: OnceLock<Arc<PluginEngine>>,
+    entries: RwLock<HashMap<String, Arc<Entry>>>,
+    metrics: Mutex<HashMap<String, Arc<PluginMetrics>>>,
+    /// weir.toml plugins whose files are watched: name → last seen state.
+    watched: Mutex<HashMap<String, FileState>>,
+}
+
+/// The hex sha256 of a component.
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl PluginRegistry {
+    pub fn new(cache_dir: &Path) -> PluginRegistry {
+        PluginRegistry {
+            cache_dir: cache_dir.to_path_buf(),
+            engine: OnceLock::new(),
+            entries: RwLock::default(),
+            metrics: Mutex::default(),
+            watched: Mutex::default(),
+        }
+    }
+
+    /// The engine, made on first use (a broker without plugins has none).
+    fn engine(&self) -> anyhow::Result<&Arc<PluginEngine>> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine);
+        }
+        let engine = PluginEngine::new(&self.cache_dir)?;
+        Ok(self.engine.get_or_init(|| engine))
+    }
+
+    /// Loads a weir.toml plugin from its file, and watches the file.
+    pub fn load_file(&self, spec: &PluginSpec) -> anyhow::Result<()> {
+        let state = file_state(&spec.path);
+        let bytes = std::fs::read(&spec.path)
+            .with_context(|| format!("plugin {}: reading {}", spec.name, spec.path.display()))?;
+        self.deploy(spec.clone(), &bytes)?;
+        self.watched
+            .lock()
+            .unwrap()
+            .insert(spec.name.clone(), state);
+        Ok(())
+    }
+
+    /// Watches the file of a weir.toml plugin from now on.
+    pub fn watch(&self, spec: &PluginSpec) {
+        self.watched
+            .lock()
+            .unwrap()
+            .insert(spec.name.clone(), file_state(&spec.path));
+    }
+
+    /// Compiles `bytes` as the plugin `spec` describes and makes it the
+    /// version new calls use. Returns the content hash and how long the
+    /// whole load took.
+    pub fn deploy(&self, spec: PluginSpec, bytes: &[u8]) -> anyhow::Result<(String, Duration)> {
+        let started = Instant::now();
+        let context = || format!("plugin {} ({})", spec.name, spec.kind);
+        let metrics = self
+            .metrics
+            .lock()
+            .unwrap()
+            .entry(spec.name.clone())
+            .or_default()
+            .clone();
+        let loaded =
+            Sandbox::load(self.engine()?, &spec, bytes, metrics.clone()).with_context(context)?;
+        let plugin = match spec.kind.as_str() {
+            "partitioner" => Plugin::Partitioner(Arc::new(WasmPartitioner::new(loaded)?)),
+            "produce-interceptor" => {
+                Plugin::Interceptor(Arc::new(WasmInterceptor::produce(loaded)?))
+            }
+            "fetch-interceptor" => Plugin::Interceptor(Arc::new(WasmInterceptor::fetch(loaded)?)),
+            other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
+        };
+        let sha256 = content_hash(bytes);
+        let entry = Arc::new(Entry {
+            spec,
+            sha256: sha256.clone(),
+            plugin,
+        });
+        let name = entry.spec.name.clone();
+        let old = self.entries.write().unwrap().insert(name.clone(), entry);
+        let took = started.elapsed();
+        if old.is_some() {
+            metrics
+                .reloads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::info!(plugin = %name, sha256 = %&sha256[..12], replaced = old.is_some(), took_ms = took.as_millis() as u64, "plugin loaded");
+        Ok((sha256, took))
+    }
+
+    /// Unloads a plugin (calls in flight finish); false if it was not loaded.
+    pub fn remove(&self, name: &str) -> bool {
+        self.watched.lock().unwrap().remove(name);
+        self.entries.write().unwrap().remove(name).is_some()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Entry>> {
+        self.entries.read().unwrap().get(name).cloned()
+    }
+
+    /// Every loaded plugin, by name.
+    pub fn list(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = self.entries.read().unwrap().values().cloned().collect();
+        all.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        all
+    }
+
+    pub fn partitioner(&self, name: &str) -> Option<Arc<dyn Partitioner>> {
+        match &self.get(name)?.plugin {
+            Plugin::Partitioner(p) => Some(p.clone()),
+            Plugin::Interceptor(_) => None,
+        }
+    }
+
+    /// The interceptor `name`, if it is loaded with `kind`
+    /// (`produce-interceptor` or `fetch-interceptor`).
+    pub fn interceptor(&self, name: &str, kind: &str) -> Option<Arc<dyn Interceptor>> {
+        let entry = self.get(name)?;
+        match &entry.plugin {
+            Plugin::Interceptor(i) if entry.spec.kind == kind => Some(i.clone()),
+            _ => None,
+        }
+    }
+
+    /// The counters of `name`, kept across its versions.
+    pub fn metrics(&self, name: &str) -> Option<Arc<PluginMetrics>> {
+        self.metrics.lock().unwrap().get(name).cloned()
+    }
+
+    /// Every plugin's counters in the Prometheus text format.
+    pub fn write_prometheus(&self, out: &mut String) {
+        out.push_str(super::metrics::PROMETHEUS_HEADER);
+        let metrics = self.metrics.lock().unwrap();
+        let mut names: Vec<_> = metrics.keys().collect();
+        names.sort();
+        for name in names {
+            metrics[name].write_prometheus(name, out);
+        }
+    }
+
+    /// Reloads every watched file that changed since it was last seen and
+    /// now holds other bytes than the loaded version. A file that does not
+    /// load (half written, or broken) leaves the old version in place and
+    /// is tried again when it changes.
+    pub fn reload_changed_files(&self) {
+        let watched: Vec<(String, FileState)> = self
+            .watched
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        for (name, seen) in watched {
+            let Some(entry) = self.get(&name) else {
+                continue;
+            };
+            let now = file_state(&entry.spec.path);
+            if now == seen || now.modified.is_none() {
+                continue;
+            }
+            self.watched.lock().unwrap().insert(name.clone(), now);
+            let bytes = match std::fs::read(&entry.spec.path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!(plugin = %name, error = %e, "cannot read the changed plugin file");
+                    continue;
+                }
+            };
+            if content_hash(&bytes) == entry.sha256 {
+                continue;
+            }
+            if let Err(e) = self.deploy(entry.spec.clone(), &bytes) {
+                tracing::warn!(plugin = %name, error = format!("{e:#}"), "the changed plugin file does not load; keeping the running version");
+            }
+        }
+    }
+}
+
+fn file_state(path: &Path) -> FileState {
+    match std::fs::metadata(path) {
+        Ok(m) => FileState {
+            modified: m.modified().ok(),
+            len: m.len(),
+        },
+        Err(_) => FileState {
+            modified: None,
+            len: 0,
+        },
+    }
+}

@@ -1,0 +1,283 @@
+//! Plugins in a running broker: loading them at start-up (weir.toml entries
+//! and versions deployed since, whichever is newer), and the admin API
+//! behind `weir plugin`:
+//!
+//! - `GET /v1/plugins`: name, kind, content hash, the topics bound to each,
+//!   and their counters;
+//! - `PUT /v1/plugins/{name}[?kind=K]` with the component as the body:
+//!   deploy (replace, or add with a kind). The artifact is stored beside the
+//!   metadata log and the deployment recorded there, so it outlives a restart;
+//! - `DELETE /v1/plugins/{name}[?force=true]`: refuses while topics are
+//!   bound to it, unless forced.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::plugins::{PluginSpec, KINDS};
+use crate::config::BrokerConfig;
+use crate::metadata::command::{Command, DeployedPlugin};
+use crate::metadata::image::MetadataImage;
+use crate::plugin::registry::content_hash;
+use crate::plugin::PluginRegistry;
+use crate::server::Broker;
+
+/// The topic configs that bind plugins.
+const BINDING_CONFIGS: [&str; 3] = [
+    "weir.partitioner",
+    "weir.interceptors.produce",
+    "weir.interceptors.fetch",
+];
+
+type Failure = (StatusCode, String);
+
+pub fn routes() -> Router<Arc<Broker>> {
+    Router::new().route("/v1/plugins", get(list)).route(
+        "/v1/plugins/{name}",
+        get(show)
+            .put(deploy)
+            .delete(remove)
+            .layer(DefaultBodyLimit::max(512 << 20)),
+    )
+}
+
+/// Where deployed components are stored, by content hash.
+fn artifacts(config: &BrokerConfig) -> PathBuf {
+    config.metadata_log_dir().join("__plugins")
+}
+
+/// Loads the weir.toml plugins, or the version deployed later where there
+/// is one, then the plugins that were only ever deployed.
+pub fn load_at_start(
+    registry: &PluginRegistry,
+    config: &BrokerConfig,
+    image: &MetadataImage,
+) -> anyhow::Result<()> {
+    let dir = artifacts(config);
+    for spec in &config.plugins {
+        match image.plugins.get(&spec.name) {
+            Some(deployed) if deployed.deployed_at_ms > modified_ms(&spec.path) => {
+                let bytes = std::fs::read(dir.join(format!("{}.wasm", deployed.sha256)))?;
+                registry.deploy(spec.clone(), &bytes)?;
+                registry.watch(spec);
+            }
+            _ => registry.load_file(spec)?,
+        }
+    }
+    for deployed in image.plugins.values() {
+        if config.plugins.iter().any(|s| s.name == deployed.name) {
+            continue;
+        }
+        let path = dir.join(format!("{}.wasm", deployed.sha256));
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow::anyhow!("plugin {}: reading {}: {e}", deployed.name, path.display())
+        })?;
+        registry.deploy(spec_of(deployed, path), &bytes)?;
+    }
+    Ok(())
+}
+
+fn modified_ms(path: &Path) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn spec_of(deployed: &DeployedPlugin, path: PathBuf) -> PluginSpec {
+    PluginSpec {
+        path,
+        timeout_ms: deployed.timeout_ms,
+        memory_mb: deployed.memory_mb,
+        max_output_bytes: deployed.max_output_bytes,
+        config: deployed
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+            .collect(),
+        ..PluginSpec::deployed(&deployed.name, &deployed.kind)
+    }
+}
+
+/// `(topic, config)` pairs binding `name`.
+fn bindings(image: &MetadataImage, name: &str) -> Vec<(String, &'static str)> {
+    let mut bound = Vec::new();
+    for topic in image.topics.values() {
+        for config in BINDING_CONFIGS {
+            let value = topic.configs.get(config).map_or("", String::as_str);
+            if crate::config::defs::split_list(value)
+                .iter()
+                .any(|n| n == name)
+            {
+                bound.push((topic.name.clone(), config));
+            }
+        }
+    }
+    bound
+}
+
+fn describe(broker: &Broker, image: &MetadataImage, name: &str) -> Option<Value> {
+    let entry = broker.plugins.get(name)?;
+    let bound: Vec<Value> = bindings(image, name)
+        .into_iter()
+        .map(|(topic, config)| json!({"topic": topic, "config": config}))
+        .collect();
+    Some(json!({
+        "name": name,
+        "kind": entry.spec.kind,
+        "sha256": entry.sha256,
+        "deployed": image.plugins.contains_key(name),
+        "timeout_ms": entry.spec.timeout_ms,
+        "memory_mb": entry.spec.memory_mb,
+        "bindings": bound,
+        "metrics": broker.plugins.metrics(name).map(|m| m.to_json()),
+    }))
+}
+
+async fn list(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    let image = broker.image();
+    let all: Vec<Value> = broker
+        .plugins
+        .list()
+        .iter()
+        .filter_map(|e| describe(&broker, &image, &e.spec.name))
+        .collect();
+    Json(Value::Array(all))
+}
+
+async fn show(
+    State(broker): State<Arc<Broker>>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Json<Value>, Failure> {
+    describe(&broker, &broker.image(), &name)
+        .map(Json)
+        .ok_or((StatusCode::NOT_FOUND, format!("no plugin named {name}")))
+}
+
+#[derive(Deserialize)]
+struct DeployQuery {
+    kind: Option<String>,
+}
+
+async fn deploy(
+    State(broker): State<Arc<Broker>>,
+    UrlPath(name): UrlPath<String>,
+    Query(query): Query<DeployQuery>,
+    body: Bytes,
+) -> Result<Json<Value>, Failure> {
+    let spec = match (broker.plugins.get(&name), query.kind) {
+        (Some(entry), Some(kind)) if kind != entry.spec.kind => {
+            return Err((
+                StatusCode::CONFLICT,
+                format!(
+                    "plugin {name} is a {}, not a {kind}; remove it first",
+                    entry.spec.kind
+                ),
+            ))
+        }
+        (Some(entry), _) => entry.spec.clone(),
+        (None, Some(kind)) if KINDS.contains(&kind.as_str()) => PluginSpec::deployed(&name, &kind),
+        (None, kind) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "plugin {name} is new: name its kind ({}), not {kind:?}",
+                    KINDS.join(", ")
+                ),
+            ))
+        }
+    };
+    if name.is_empty() || name.contains([',', ' ', '/']) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("{name:?} is not a plugin name"),
+        ));
+    }
+    let b = broker.clone();
+    let result = tokio::task::spawn_blocking(move || deploy_blocking(&b, spec, &body)).await;
+    match result {
+        Ok(Ok(answer)) => Ok(Json(answer)),
+        Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// Stores the artifact, loads and swaps it in, then records the deployment
+/// (a component that does not load is never recorded).
+fn deploy_blocking(broker: &Broker, mut spec: PluginSpec, bytes: &[u8]) -> anyhow::Result<Value> {
+    let sha256 = content_hash(bytes);
+    let dir = artifacts(&broker.config);
+    std::fs::create_dir_all(&dir)?;
+    let artifact = dir.join(format!("{sha256}.wasm"));
+    if !artifact.exists() {
+        let tmp = artifact.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &artifact)?;
+    }
+    if spec.path.as_os_str().is_empty() {
+        spec.path = artifact;
+    }
+    let (_, took) = broker.plugins.deploy(spec.clone(), bytes)?;
+    broker
+        .controller
+        .submit(vec![Command::DeployPlugin(DeployedPlugin {
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            sha256: sha256.clone(),
+            timeout_ms: spec.timeout_ms,
+            memory_mb: spec.memory_mb,
+            max_output_bytes: spec.max_output_bytes,
+            config: spec.config_strings(),
+            deployed_at_ms: crate::log::now_ms(),
+        })])?;
+    Ok(json!({
+        "name": spec.name,
+        "kind": spec.kind,
+        "sha256": sha256,
+        "load_ms": took.as_secs_f64() * 1e3,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RemoveQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn remove(
+    State(broker): State<Arc<Broker>>,
+    UrlPath(name): UrlPath<String>,
+    Query(query): Query<RemoveQuery>,
+) -> Result<Json<Value>, Failure> {
+    let image = broker.image();
+    if broker.plugins.get(&name).is_none() {
+        return Err((StatusCode::NOT_FOUND, format!("no plugin named {name}")));
+    }
+    let bound = bindings(&image, &name);
+    if !bound.is_empty() && !query.force {
+        let list: Vec<String> = bound.iter().map(|(t, c)| format!("{c} of {t}")).collect();
+        return Err((
+            StatusCode::CONFLICT,
+            format!(
+                "plugin {name} is bound ({}); unbind it first or force",
+                list.join(", ")
+            ),
+        ));
+    }
+    broker.plugins.remove(&name);
+    if image.plugins.contains_key(&name) {
+        broker
+            .controller
+            .submit(vec![Command::RemovePlugin { name: name.clone() }])
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    }
+    Ok(Json(json!({"removed": name, "was_bound": bound.len()})))
+}

@@ -1,0 +1,118 @@
+//! Fetch interceptors (`weir.interceptors.fetch`): the records of a bound
+//! topic are read into memory, passed through the chain batch by batch, and
+//! sent re-encoded in the response instead of spliced from the files.
+//! Offsets are kept; a batch whose records are all dropped is sent empty,
+//! with its offset span, so every client moves past it. Topics without a
+//! fetch interceptor never come here and keep the zero-copy path.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::FetchResponse;
+
+use crate::config::defs::{split_list, topic_def};
+use crate::metadata::image::MetadataImage;
+use crate::partition::interceptor::{self, Interceptor, Target};
+use crate::partition::partitioner::OnError;
+use crate::protocol::error::ResponseError;
+use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
+use crate::server::response::FetchedRange;
+
+/// A topic's fetch chain, its on-error policy, and the names in it that
+/// are not loaded.
+type Chain = (Vec<Arc<dyn Interceptor>>, OnError, Vec<String>);
+
+/// A topic's fetch chain, or None when it has none (the common case).
+fn chain(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Chain> {
+    let topic_image = image.topics.get(topic)?;
+    let names = split_list(topic_image.configs.get("weir.interceptors.fetch")?);
+    if names.is_empty() {
+        return None;
+    }
+    let view = broker.config_view(image);
+    let def = topic_def("weir.plugin.on-error").expect("a defined topic config");
+    let on_error = match view.topic_value(def, &topic_image.configs).0.as_str() {
+        "skip" => OnError::Skip,
+        _ => OnError::Reject,
+    };
+    let mut missing = Vec::new();
+    let chain = names
+        .iter()
+        .filter_map(|name| {
+            let found = broker.plugins.interceptor(name, "fetch-interceptor");
+            if found.is_none() {
+                missing.push(name.clone());
+            }
+            found
+        })
+        .collect();
+    Some((chain, on_error, missing))
+}
+
+/// Runs the fetch interceptors of every bound topic over its fetched
+/// ranges: those ranges leave `ranges` and their (rewritten) records go
+/// into the response itself. A chain that fails under `reject` (or names a
+/// plugin that is not loaded) answers POLICY_VIOLATION for that partition
+/// and sends none of its records.
+pub fn apply(
+    broker: &Broker,
+    ctx: &RequestContext,
+    response: &mut FetchResponse,
+    ranges: &mut Vec<FetchedRange>,
+) {
+    if ranges.is_empty() {
+        return;
+    }
+    let image = broker.image();
+    let mut kept = Vec::with_capacity(ranges.len());
+    for (t, p, range) in ranges.drain(..) {
+        let topic = &response.responses[t];
+        let name = if topic.topic.is_empty() {
+            image.topic_names.get(&topic.topic_id).cloned()
+        } else {
+            Some(topic.topic.to_string())
+        };
+        let Some((chain, on_error, missing)) =
+            name.as_deref().and_then(|n| chain(broker, &image, n))
+        else {
+            kept.push((t, p, range));
+            continue;
+        };
+        let name = name.unwrap_or_default();
+        let data = &mut response.responses[t].partitions[p];
+        let fail = |data: &mut kafka_protocol::messages::fetch_response::PartitionData,
+                    why: &str| {
+            tracing::warn!(topic = %name, partition = data.partition_index, "fetch interceptors failed: {why}");
+            data.error_code = ResponseError::PolicyViolation.code();
+            data.records = Some(Bytes::new());
+        };
+        if !missing.is_empty() && on_error == OnError::Reject {
+            fail(data, &format!("{} not loaded", missing.join(", ")));
+            continue;
+        }
+        let bytes = match range.read() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                data.error_code = ResponseError::KafkaStorageError.code();
+                tracing::warn!(error = %e, "reading fetched records");
+                continue;
+            }
+        };
+        let target = Target {
+            topic: &name,
+            partition: data.partition_index,
+            partition_count: image
+                .topics
+                .get(&name)
+                .map_or(0, |t| t.partitions.len() as u32),
+            client_id: ctx.client_id.as_deref(),
+        };
+        match interceptor::intercept(&chain, on_error, &target, &bytes) {
+            Ok(std::borrow::Cow::Borrowed(_)) => data.records = Some(bytes.clone()),
+            Ok(std::borrow::Cow::Owned(rewritten)) => data.records = Some(Bytes::from(rewritten)),
+            Err(e) => fail(data, &e.to_string()),
+        }
+    }
+    *ranges = kept;
+}
