@@ -27,6 +27,7 @@
 //! `[[plugins]]` entry of weir.toml.
 
 pub mod fetch;
+pub mod hash;
 pub mod interceptor;
 pub mod partitioner;
 
