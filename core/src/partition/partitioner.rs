@@ -130,6 +130,16 @@ pub enum OnError {
     Skip,
 }
 
+impl OnError {
+    /// The value of the topic config `weir.plugin.on-error`.
+    pub fn from_config(value: &str) -> OnError {
+        match value {
+            "skip" => OnError::Skip,
+            _ => OnError::Reject,
+        }
+    }
+}
+
 /// The produced bytes for each partition they must be appended to.
 pub type Placement = BTreeMap<i32, Vec<u8>>;
 

@@ -17,6 +17,15 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How often the epoch advances: the resolution of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// The hex sha256 of a component: its cache key and, in `weir plugin list`
+/// and the metadata log, its identity.
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub struct PluginEngine {
     pub engine: Engine,
     cache_dir: PathBuf,
@@ -66,8 +75,7 @@ impl PluginEngine {
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut settings);
-        let digest = Sha256::digest(bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = content_hash(bytes);
         // The compatibility hash covers the wasmtime version and settings.
         let path = self
             .cache_dir

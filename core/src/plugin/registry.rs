@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
-use super::engine::PluginEngine;
+use super::engine::{content_hash, PluginEngine};
 use super::interceptor::WasmInterceptor;
 use super::metrics::PluginMetrics;
 use super::partitioner::WasmPartitioner;
@@ -52,14 +51,6 @@ pub struct PluginRegistry {
     metrics: Mutex<HashMap<String, Arc<PluginMetrics>>>,
     /// weir.toml plugins whose files are watched: name → last seen state.
     watched: Mutex<HashMap<String, FileState>>,
-}
-
-/// The hex sha256 of a component.
-pub fn content_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl PluginRegistry {

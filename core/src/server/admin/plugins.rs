@@ -25,7 +25,7 @@ use crate::config::plugins::{PluginSpec, KINDS};
 use crate::config::BrokerConfig;
 use crate::metadata::command::{Command, DeployedPlugin};
 use crate::metadata::image::MetadataImage;
-use crate::plugin::registry::content_hash;
+use crate::plugin::engine::content_hash;
 use crate::plugin::PluginRegistry;
 use crate::server::Broker;
 

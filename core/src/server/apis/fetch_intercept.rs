@@ -32,10 +32,7 @@ fn chain(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Chain> {
     }
     let view = broker.config_view(image);
     let def = topic_def("weir.plugin.on-error").expect("a defined topic config");
-    let on_error = match view.topic_value(def, &topic_image.configs).0.as_str() {
-        "skip" => OnError::Skip,
-        _ => OnError::Reject,
-    };
+    let on_error = OnError::from_config(&view.topic_value(def, &topic_image.configs).0);
     let mut missing = Vec::new();
     let chain = names
         .iter()

@@ -200,11 +200,7 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
         } else {
             Mode::Route
         },
-        on_error: if value("weir.plugin.on-error") == "skip" {
-            OnError::Skip
-        } else {
-            OnError::Reject
-        },
+        on_error: OnError::from_config(&value("weir.plugin.on-error")),
         produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
         partition_count: topic_image.partitions.len() as u32,
     })
