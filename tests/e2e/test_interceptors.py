@@ -92,10 +92,12 @@ def test_chained_interceptors_then_a_partitioner(ibroker):
 
 def test_json_validate_rejects_a_batch_with_a_bad_value(ibroker):
     create(ibroker, "strict-json", **{"weir.interceptors.produce": "json-only"})
-    producer = Producer({"bootstrap.servers": ibroker.bootstrap, "retries": 0, "linger.ms": 50})
+    # A long linger keeps both records in one batch however slow the machine is;
+    # flush() sends at once without waiting the linger out.
+    producer = Producer({"bootstrap.servers": ibroker.bootstrap, "retries": 0, "linger.ms": 10000})
     results = []
-    producer.produce("strict-json", value=b'{"ok": 1}', on_delivery=lambda e, m: results.append(e))
-    producer.produce("strict-json", value=b"oops", on_delivery=lambda e, m: results.append(e))
+    producer.produce("strict-json", partition=0, value=b'{"ok": 1}', on_delivery=lambda e, m: results.append(e))
+    producer.produce("strict-json", partition=0, value=b"oops", on_delivery=lambda e, m: results.append(e))
     producer.flush(30)
     assert [e.name() for e in results] == ["POLICY_VIOLATION", "POLICY_VIOLATION"], "one batch, refused whole"
     producer.produce("strict-json", value=b'{"ok": 2}')
