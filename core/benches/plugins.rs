@@ -14,6 +14,9 @@ use weir::partition::interceptor::{Interceptor, Target, Verdict};
 use weir::partition::partitioner::{
     HeaderRef, PackedRecords, Partitioner, PluginFailure, RecordRef,
 };
+use weir::plugin::engine::PluginEngine;
+use weir::plugin::partitioner::WasmPartitioner;
+use weir::plugin::sandbox::Sandbox;
 use weir::plugin::PluginRegistry;
 
 fn wasm(name: &str) -> (PathBuf, Vec<u8>) {
@@ -31,12 +34,18 @@ fn wasm(name: &str) -> (PathBuf, Vec<u8>) {
 
 /// `count` records with 16-byte keys, 1 KiB JSON values and one header.
 fn records(count: usize) -> PackedRecords {
+    records_of(count, 1024)
+}
+
+/// `count` records with 16-byte keys, JSON values of about `value_len`
+/// bytes and one header.
+fn records_of(count: usize, value_len: usize) -> PackedRecords {
     let mut packed = PackedRecords::default();
     for i in 0..count {
         let key = format!("customer-{i:07}");
         let value = format!(
             "{{\"id\":{i},\"ssn\":\"123-45-6789\",\"pad\":\"{}\"}}",
-            "x".repeat(990)
+            "x".repeat(value_len.saturating_sub(34))
         );
         let key_offset = packed.data.len() as u32;
         packed.data.extend_from_slice(key.as_bytes());
@@ -122,41 +131,61 @@ fn median(rounds: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn partitioner_costs(wasm_p: &Arc<dyn Partitioner>) {
-    println!("\npartitioner call (murmur2), median of 200 calls:");
-    println!("| records/batch | WASM per batch | WASM per record | native per record | WASM over native per record |");
-    println!("|---|---|---|---|---|");
-    let one = median(200, || {
-        wasm_p.partition("t", 0, 12, records(1)).unwrap();
-    });
-    for count in [1usize, 100, 1000] {
-        let batch = records(count);
-        let w = median(200, || {
-            wasm_p.partition("t", 0, 12, batch.clone()).unwrap();
-        });
-        let n = median(200, || {
-            NativeMurmur2.partition("t", 0, 12, batch.clone()).unwrap();
-        });
-        let clone = median(200, || {
-            std::hint::black_box(batch.clone());
-        });
-        let per = |d: Duration| d.saturating_sub(clone).as_nanos() as f64 / count as f64;
-        let over = (w.saturating_sub(one).as_nanos() as f64 / count.max(2) as f64)
-            - (n.saturating_sub(clone).as_nanos() as f64 / count as f64);
+    for value_len in [100, 1024] {
         println!(
-            "| {count} | {:.1} µs | {:.1} ns | {:.1} ns | {} |",
-            w.as_nanos() as f64 / 1e3,
-            per(w),
-            per(n),
-            if count == 1 {
-                "—".to_string()
-            } else {
-                format!("{over:.1} ns")
-            }
+            "\npartitioner call (murmur2), {value_len}-byte values, median of 200 calls on a warm instance:"
+        );
+        println!("| records/batch | WASM per batch | WASM per record | native per record | WASM over native per record |");
+        println!("|---|---|---|---|---|");
+        let one = median(200, || {
+            wasm_p
+                .partition("t", 0, 12, records_of(1, value_len))
+                .unwrap();
+        });
+        for count in [1usize, 100, 1000] {
+            let batch = records_of(count, value_len);
+            let w = median(200, || {
+                wasm_p.partition("t", 0, 12, batch.clone()).unwrap();
+            });
+            let n = median(200, || {
+                NativeMurmur2.partition("t", 0, 12, batch.clone()).unwrap();
+            });
+            let clone = median(200, || {
+                std::hint::black_box(batch.clone());
+            });
+            let per = |d: Duration| d.saturating_sub(clone).as_nanos() as f64 / count as f64;
+            let over = (w.saturating_sub(one).as_nanos() as f64 / count.max(2) as f64)
+                - (n.saturating_sub(clone).as_nanos() as f64 / count as f64);
+            println!(
+                "| {count} | {:.1} µs | {:.1} ns | {:.1} ns | {} |",
+                w.as_nanos() as f64 / 1e3,
+                per(w),
+                per(n),
+                if count == 1 {
+                    "—".to_string()
+                } else {
+                    format!("{over:.1} ns")
+                }
+            );
+        }
+        println!(
+            "(a 1-record call is the fixed cost of a call: {:.1} µs)",
+            one.as_nanos() as f64 / 1e3
         );
     }
+}
+
+/// What making an instance costs (a plugin's first call, and any call
+/// after a failure): a fresh store and `InstancePre::instantiate` from the
+/// pooling allocator, and dropping it when the warm set is full.
+fn instantiate_cost(cache: &std::path::Path, spec: &PluginSpec, bytes: &[u8]) {
+    let engine = PluginEngine::new(cache).unwrap();
+    let loaded = Sandbox::load(&engine, spec, bytes, Default::default()).unwrap();
+    let plugin = WasmPartitioner::new(loaded).unwrap();
+    let t = median(1000, || plugin.warm_up().unwrap());
     println!(
-        "(a 1-record call is instantiation plus the crossing: {:.1} µs)",
-        one.as_nanos() as f64 / 1e3
+        "\ninstantiate murmur2 from the cached component (fresh store, pooling allocator), median of 1000: {:.1} µs",
+        t.as_nanos() as f64 / 1e3
     );
 }
 
@@ -252,6 +281,7 @@ fn main() {
         )
         .unwrap();
 
+    instantiate_cost(cache.path(), &murmur_spec, &murmur);
     partitioner_costs(&registry.partitioner("murmur2").unwrap());
     interceptor_costs(&registry);
 

@@ -16,3 +16,10 @@ pub mod plugin;
 pub mod producer;
 pub mod protocol;
 pub mod server;
+
+/// mimalloc rather than the system allocator: batches of a megabyte are
+/// allocated and freed per request (and per plugin call), and glibc hands
+/// such blocks back to the kernel each time, so every batch paid page
+/// faults again (a plugin call on 1 MiB of records ran 5× slower).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

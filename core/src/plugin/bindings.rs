@@ -33,7 +33,7 @@ pub mod fetch_interceptor {
 }
 
 pub use partitioner::weir::plugin::host::{self, Level};
-pub use partitioner::weir::plugin::types::{self, HeaderRef, RecordBatch, RecordRef, Rewritten};
+pub use partitioner::weir::plugin::types::{self, RecordBatch, Rewritten};
 
 use super::HostState;
 use crate::partition::partitioner::{self as seam, PackedRecords};
@@ -62,7 +62,7 @@ impl host::Host for HostState {
 impl types::Host for HostState {}
 
 /// The packed records as the WIT `record-batch` (the data buffer moves,
-/// it is not copied: the canonical ABI copies it into the guest anyway).
+/// it is not copied here: the canonical ABI copies it into the guest).
 pub fn to_batch(
     topic: &str,
     partition: i32,
@@ -73,65 +73,89 @@ pub fn to_batch(
         topic: topic.to_string(),
         partition,
         partition_count,
-        data: records.data,
-        records: records
-            .records
-            .iter()
-            .map(|r| RecordRef {
-                key_offset: r.key_offset,
-                key_len: r.key_len,
-                value_offset: r.value_offset,
-                value_len: r.value_len,
-                headers_start: r.headers_start,
-                headers_count: r.headers_count,
-                timestamp: r.timestamp,
-            })
-            .collect(),
-        headers: records
-            .headers
-            .iter()
-            .map(|h| HeaderRef {
-                name_offset: h.name_offset,
-                name_len: h.name_len,
-                value_offset: h.value_offset,
-                value_len: h.value_len,
-            })
-            .collect(),
+        records: to_wit(records),
     }
 }
 
-/// An interceptor's rewrite in the broker's types.
-pub fn from_rewritten(r: Rewritten) -> crate::partition::interceptor::Verdict {
-    crate::partition::interceptor::Verdict::Rewrite {
-        records: from_wit(r.data, r.records, r.headers),
+/// The broker's packed records in the WIT's flat words.
+fn to_wit(packed: PackedRecords) -> types::PackedRecords {
+    let mut records = Vec::with_capacity(packed.records.len() * RECORD_WORDS);
+    let mut timestamps = Vec::with_capacity(packed.records.len());
+    for r in &packed.records {
+        records.extend_from_slice(&[
+            r.key_offset,
+            r.key_len as u32,
+            r.value_offset,
+            r.value_len as u32,
+            r.headers_start,
+            r.headers_count,
+        ]);
+        timestamps.push(r.timestamp);
+    }
+    let mut headers = Vec::with_capacity(packed.headers.len() * HEADER_WORDS);
+    for h in &packed.headers {
+        headers.extend_from_slice(&[
+            h.name_offset,
+            h.name_len,
+            h.value_offset,
+            h.value_len as u32,
+        ]);
+    }
+    types::PackedRecords {
+        data: packed.data,
+        records,
+        timestamps,
+        headers,
+    }
+}
+
+/// Words per record and per header in `packed-records`.
+const RECORD_WORDS: usize = 6;
+const HEADER_WORDS: usize = 4;
+
+/// An interceptor's rewrite in the broker's types; `None` when its index
+/// arrays do not have the shape the WIT gives them.
+pub fn from_rewritten(r: Rewritten) -> Option<crate::partition::interceptor::Verdict> {
+    Some(crate::partition::interceptor::Verdict::Rewrite {
+        records: from_wit(r.records)?,
         sources: r.sources,
-    }
+    })
 }
 
-/// A plugin's packed output back into the broker's types.
-fn from_wit(data: Vec<u8>, records: Vec<RecordRef>, headers: Vec<HeaderRef>) -> PackedRecords {
-    PackedRecords {
-        data,
-        records: records
-            .into_iter()
-            .map(|r| seam::RecordRef {
-                key_offset: r.key_offset,
-                key_len: r.key_len,
-                value_offset: r.value_offset,
-                value_len: r.value_len,
-                headers_start: r.headers_start,
-                headers_count: r.headers_count,
-                timestamp: r.timestamp,
-            })
-            .collect(),
-        headers: headers
-            .into_iter()
-            .map(|h| seam::HeaderRef {
-                name_offset: h.name_offset,
-                name_len: h.name_len,
-                value_offset: h.value_offset,
-                value_len: h.value_len,
-            })
-            .collect(),
+/// A plugin's packed output back into the broker's types (whether the
+/// slices lie inside `data` is checked by the caller).
+fn from_wit(packed: types::PackedRecords) -> Option<PackedRecords> {
+    let count = packed.timestamps.len();
+    if packed.records.len() != count * RECORD_WORDS
+        || !packed.headers.len().is_multiple_of(HEADER_WORDS)
+    {
+        return None;
     }
+    Some(PackedRecords {
+        data: packed.data,
+        records: packed
+            .records
+            .chunks_exact(RECORD_WORDS)
+            .zip(packed.timestamps)
+            .map(|(w, timestamp)| seam::RecordRef {
+                key_offset: w[0],
+                key_len: w[1] as i32,
+                value_offset: w[2],
+                value_len: w[3] as i32,
+                headers_start: w[4],
+                headers_count: w[5],
+                timestamp,
+            })
+            .collect(),
+        headers: packed
+            .headers
+            .chunks_exact(HEADER_WORDS)
+            .map(|w| seam::HeaderRef {
+                name_offset: w[0],
+                name_len: w[1],
+                value_offset: w[2],
+                value_len: w[3] as i32,
+            })
+            .collect(),
+    })
 }

@@ -39,14 +39,18 @@ impl PluginEngine {
             .total_memories(256)
             .total_tables(256)
             .max_memory_size(1 << 30)
-            // Reset the first pages of a reused memory with memset instead
-            // of giving them back: each call's fresh instance then does not
-            // fault its batch's pages in again.
-            .linear_memory_keep_resident(4 << 20)
+            // A dropped instance's memory goes back to the kernel: calls
+            // run on warm instances (sandbox.rs), so instantiation is rare,
+            // and memory kept resident per slot only grew RSS with reloads.
+            // Tables are small: resetting them in place is cheaper.
+            .linear_memory_keep_resident(0)
             .table_keep_resident(64 << 10);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
+            // No component-model async: a store without its bookkeeping
+            // costs less than half as much per call (../shared/TOOLCHAINS.md).
+            .concurrency_support(false)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;

@@ -2,10 +2,10 @@
 //! the `fetch-interceptor` world, called once per batch through the
 //! `partition::interceptor::Interceptor` trait.
 
-use super::bindings::fetch_interceptor::{self, FetchInterceptorPre};
-use super::bindings::produce_interceptor::{self, ProduceInterceptorPre};
+use super::bindings::fetch_interceptor::{self, FetchInterceptor, FetchInterceptorPre};
+use super::bindings::produce_interceptor::{self, ProduceInterceptor, ProduceInterceptorPre};
 use super::bindings::{from_rewritten, to_batch};
-use super::sandbox::{Loaded, Sandbox};
+use super::sandbox::{Instances, Loaded, Sandbox};
 use super::HostState;
 use crate::partition::interceptor::{self as seam, Target};
 use crate::partition::partitioner::{PackedRecords, PluginFailure};
@@ -15,9 +15,15 @@ enum Pre {
     Fetch(FetchInterceptorPre<HostState>),
 }
 
+enum Instance {
+    Produce(ProduceInterceptor),
+    Fetch(FetchInterceptor),
+}
+
 pub struct WasmInterceptor {
     pub sandbox: Sandbox,
     pre: Pre,
+    instances: Instances<Instance>,
 }
 
 impl WasmInterceptor {
@@ -29,6 +35,7 @@ impl WasmInterceptor {
         Ok(WasmInterceptor {
             sandbox: loaded.sandbox,
             pre: Pre::Produce(pre),
+            instances: Instances::default(),
         })
     }
 
@@ -38,13 +45,31 @@ impl WasmInterceptor {
         Ok(WasmInterceptor {
             sandbox: loaded.sandbox,
             pre: Pre::Fetch(pre),
+            instances: Instances::default(),
         })
+    }
+
+    /// Instantiates one instance and keeps it warm (see `Sandbox::warm_up`).
+    pub fn warm_up(&self) -> anyhow::Result<()> {
+        self.sandbox
+            .warm_up(&self.instances, |store| self.instantiate(store))
+    }
+
+    fn instantiate(&self, store: &mut wasmtime::Store<HostState>) -> wasmtime::Result<Instance> {
+        match &self.pre {
+            Pre::Produce(pre) => pre.instantiate(store).map(Instance::Produce),
+            Pre::Fetch(pre) => pre.instantiate(store).map(Instance::Fetch),
+        }
     }
 }
 
 impl seam::Interceptor for WasmInterceptor {
     fn name(&self) -> &str {
         &self.sandbox.name
+    }
+
+    fn answered_badly(&self, why: &str) {
+        self.sandbox.answered_badly(why);
     }
 
     fn intercept(
@@ -60,33 +85,42 @@ impl seam::Interceptor for WasmInterceptor {
             records,
         );
         let max_output = self.sandbox.max_output_bytes();
-        self.sandbox.run(count, |store| {
-            let verdict = match &self.pre {
-                Pre::Produce(pre) => {
-                    let instance = pre.instantiate(&mut *store)?;
-                    match instance.call_intercept(&mut *store, &batch)? {
-                        produce_interceptor::Verdict::Accept => seam::Verdict::Accept,
-                        produce_interceptor::Verdict::Reject(m) => seam::Verdict::Reject(m),
-                        produce_interceptor::Verdict::Rewrite(r) => from_rewritten(r),
+        let instantiate = |store: &mut wasmtime::Store<HostState>| self.instantiate(store);
+        self.sandbox
+            .run(&self.instances, count, instantiate, |instance, store| {
+                let verdict = match instance {
+                    Instance::Produce(instance) => {
+                        match instance.call_intercept(&mut *store, &batch)? {
+                            produce_interceptor::Verdict::Accept => seam::Verdict::Accept,
+                            produce_interceptor::Verdict::Reject(m) => seam::Verdict::Reject(m),
+                            produce_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
+                        }
                     }
-                }
-                Pre::Fetch(pre) => {
-                    let instance = pre.instantiate(&mut *store)?;
-                    match instance.call_intercept(&mut *store, target.client_id, &batch)? {
-                        fetch_interceptor::Verdict::Accept => seam::Verdict::Accept,
-                        fetch_interceptor::Verdict::Rewrite(r) => from_rewritten(r),
+                    Instance::Fetch(instance) => {
+                        match instance.call_intercept(&mut *store, target.client_id, &batch)? {
+                            fetch_interceptor::Verdict::Accept => seam::Verdict::Accept,
+                            fetch_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
+                        }
                     }
-                }
-            };
-            if let seam::Verdict::Rewrite { records, .. } = &verdict {
-                if records.data.len() as u64 > max_output {
-                    return Err(wasmtime::Error::msg(format!(
+                };
+                if let seam::Verdict::Rewrite { records, .. } = &verdict {
+                    if records.data.len() as u64 > max_output {
+                        return Err(wasmtime::Error::msg(format!(
                         "answered {} bytes of records, over its max-output-bytes of {max_output}",
                         records.data.len()
                     )));
+                    }
                 }
-            }
-            Ok(Ok(verdict))
-        })
+                Ok(Ok(verdict))
+            })
     }
+}
+
+/// A rewrite in the broker's types, or an error naming a malformed answer.
+fn rewrite(r: super::bindings::Rewritten) -> wasmtime::Result<seam::Verdict> {
+    from_rewritten(r).ok_or_else(|| {
+        wasmtime::Error::msg(
+            "answered a rewrite whose index arrays do not have the shape of packed-records",
+        )
+    })
 }

@@ -53,6 +53,11 @@ impl PluginMetrics {
         };
     }
 
+    /// A call counted as a success whose answer the broker then refused.
+    pub fn record_bad_answer(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters as JSON (for `weir plugin list`).
     pub fn to_json(&self) -> serde_json::Value {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);

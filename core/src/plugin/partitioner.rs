@@ -3,13 +3,14 @@
 
 use super::bindings::partitioner::{Partitioner, PartitionerPre};
 use super::bindings::to_batch;
-use super::sandbox::{Loaded, Sandbox};
+use super::sandbox::{Instances, Loaded, Sandbox};
 use super::HostState;
 use crate::partition::partitioner::{self as seam, PackedRecords, PluginFailure};
 
 pub struct WasmPartitioner {
     pub sandbox: Sandbox,
     pre: PartitionerPre<HostState>,
+    instances: Instances<Partitioner>,
 }
 
 impl WasmPartitioner {
@@ -20,13 +21,24 @@ impl WasmPartitioner {
         Ok(WasmPartitioner {
             sandbox: loaded.sandbox,
             pre,
+            instances: Instances::default(),
         })
+    }
+
+    /// Instantiates one instance and keeps it warm (see `Sandbox::warm_up`).
+    pub fn warm_up(&self) -> anyhow::Result<()> {
+        self.sandbox
+            .warm_up(&self.instances, |store| self.pre.instantiate(store))
     }
 }
 
 impl seam::Partitioner for WasmPartitioner {
     fn name(&self) -> &str {
         &self.sandbox.name
+    }
+
+    fn answered_badly(&self, why: &str) {
+        self.sandbox.answered_badly(why);
     }
 
     fn partition(
@@ -38,9 +50,11 @@ impl seam::Partitioner for WasmPartitioner {
     ) -> Result<Vec<u32>, PluginFailure> {
         let count = records.records.len();
         let batch = to_batch(topic, partition, partition_count, records);
-        self.sandbox.run(count, |store| {
-            let instance: Partitioner = self.pre.instantiate(&mut *store)?;
-            instance.call_partition(&mut *store, &batch)
-        })
+        self.sandbox.run(
+            &self.instances,
+            count,
+            |store| self.pre.instantiate(store),
+            |instance, store| instance.call_partition(store, &batch),
+        )
     }
 }

@@ -110,11 +110,20 @@ impl PluginRegistry {
         let loaded =
             Sandbox::load(self.engine()?, &spec, bytes, metrics.clone()).with_context(context)?;
         let plugin = match spec.kind.as_str() {
-            "partitioner" => Plugin::Partitioner(Arc::new(WasmPartitioner::new(loaded)?)),
-            "produce-interceptor" => {
-                Plugin::Interceptor(Arc::new(WasmInterceptor::produce(loaded)?))
+            "partitioner" => {
+                let plugin = WasmPartitioner::new(loaded)?;
+                plugin.warm_up()?;
+                Plugin::Partitioner(Arc::new(plugin))
             }
-            "fetch-interceptor" => Plugin::Interceptor(Arc::new(WasmInterceptor::fetch(loaded)?)),
+            "produce-interceptor" | "fetch-interceptor" => {
+                let plugin = if spec.kind == "fetch-interceptor" {
+                    WasmInterceptor::fetch(loaded)?
+                } else {
+                    WasmInterceptor::produce(loaded)?
+                };
+                plugin.warm_up()?;
+                Plugin::Interceptor(Arc::new(plugin))
+            }
             other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
         };
         let sha256 = content_hash(bytes);

@@ -1,10 +1,14 @@
-//! One loaded component and how a call into it runs: a fresh instance per
-//! call from the pre-linked component (a few µs with the pooling
-//! allocator), its own memory cap and CPU deadline, so a trap or a runaway
-//! call costs that call only. Counted in the plugin's metrics.
+//! One loaded component and how a call into it runs: on a warm instance
+//! kept from an earlier call when there is one (its memory already faulted
+//! in, its runtime already initialised), else on a fresh one from the
+//! pre-linked component (a few µs with the pooling allocator); always with
+//! the plugin's memory cap and a CPU deadline for that call. An instance
+//! that trapped, ran out of time or answered badly is dropped, never
+//! reused, so a failure costs that call only. Counted in the plugin's
+//! metrics.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -82,21 +86,45 @@ impl Sandbox {
             .build()
     }
 
-    /// Runs `call` in a fresh store with the plugin's limits. `Ok(Err)` is
-    /// the plugin's own refusal; `Err` a trap, timeout or instantiation failure.
-    pub fn run<T>(
+    fn fresh_store(&self) -> Store<HostState> {
+        let state = HostState::new(&self.name, self.config.clone(), self.limits());
+        let mut store = Store::new(&self.engine.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store
+    }
+
+    /// Runs `call` on a warm instance from `instances`, or on one that
+    /// `instantiate` makes in a fresh store, under the plugin's deadline.
+    /// `Ok(Err)` is the plugin's own refusal; `Err` a trap, timeout,
+    /// instantiation failure or bad answer. The instance goes back to
+    /// `instances` unless the call failed.
+    pub fn run<I, T>(
         &self,
+        instances: &Instances<I>,
         records: usize,
-        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
+        instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
+        call: impl FnOnce(&I, &mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, PluginFailure> {
         let started = Instant::now();
         let attempt = || {
-            let state = HostState::new(&self.name, self.config.clone(), self.limits());
-            let mut store = Store::new(&self.engine.engine, state);
-            store.limiter(|s| &mut s.limits);
-            let ticks = (self.spec.timeout_ms as u128 / EPOCH_TICK.as_millis()).max(1) as u64;
+            let ticks = self.deadline_ticks();
+            let (mut store, instance) = match instances.take() {
+                Some(warm) => warm,
+                None => {
+                    // Instantiation runs guest code (start functions): it
+                    // is under the deadline too.
+                    let mut store = self.fresh_store();
+                    store.set_epoch_deadline(ticks);
+                    let instance = instantiate(&mut store)?;
+                    (store, instance)
+                }
+            };
             store.set_epoch_deadline(ticks);
-            call(&mut store)
+            let result = call(&instance, &mut store);
+            if result.is_ok() {
+                instances.give_back(store, instance);
+            }
+            result
         };
         // The sync WASI bindings drive their async core with `block_on`,
         // which tokio refuses on a worker thread: leave the worker first
@@ -120,6 +148,85 @@ impl Sandbox {
             tracing::warn!(plugin = %self.name, error = ?e, "plugin call failed");
         }
         outcome
+    }
+}
+
+impl Sandbox {
+    /// Makes one instance ahead of the first call and keeps it warm: a new
+    /// version proves it instantiates (start functions run, its memory fits
+    /// the cap) before it is swapped in, and its first call is not slower.
+    pub fn warm_up<I>(
+        &self,
+        instances: &Instances<I>,
+        instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
+    ) -> anyhow::Result<()> {
+        let attempt = || {
+            let mut store = self.fresh_store();
+            store.set_epoch_deadline(self.deadline_ticks());
+            instantiate(&mut store).map(|instance| instances.give_back(store, instance))
+        };
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(attempt)
+        } else {
+            attempt()
+        };
+        result.map_err(|e| {
+            anyhow::anyhow!(
+                "plugin {} does not instantiate: {}",
+                self.name,
+                describe_trap(&e, self.spec.timeout_ms)
+            )
+        })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.spec.timeout_ms as u128 / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// Counts an answer the broker found invalid (after the call itself
+    /// was counted as a success) as a failure.
+    pub fn answered_badly(&self, why: &str) {
+        self.metrics.record_bad_answer();
+        tracing::warn!(plugin = %self.name, error = %why, "plugin answered badly");
+    }
+}
+
+/// How many idle instances of one plugin version are kept warm: enough for
+/// the calls that run at once on a small broker; more concurrent calls
+/// instantiate their own and the surplus is dropped afterwards.
+const MAX_IDLE: usize = 4;
+
+/// The warm instances of one plugin version, each in its own store. They
+/// go when the version goes (a reload or removal drops them with it).
+/// Guest state survives from one call to the next on the same instance,
+/// but a plugin cannot rely on it: instances come and go.
+pub struct Instances<I> {
+    idle: Mutex<Vec<(Store<HostState>, I)>>,
+}
+
+impl<I> Default for Instances<I> {
+    fn default() -> Self {
+        Instances {
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<I> Instances<I> {
+    fn take(&self) -> Option<(Store<HostState>, I)> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give_back(&self, store: Store<HostState>, instance: I) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push((store, instance));
+        }
+    }
+
+    /// How many instances are idle now (for tests and benchmarks).
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 

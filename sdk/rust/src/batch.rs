@@ -1,7 +1,11 @@
 //! A friendly view of the packed `record-batch`: records and headers as
 //! slices of one buffer, without copies.
 
-use crate::partitioner::bindings::weir::plugin::types::{HeaderRef, RecordBatch, RecordRef};
+use crate::partitioner::bindings::weir::plugin::types::RecordBatch;
+
+/// Words per record and per header in the WIT's `packed-records`.
+pub(crate) const RECORD_WORDS: usize = 6;
+pub(crate) const HEADER_WORDS: usize = 4;
 
 /// The records of one produce batch.
 pub struct Batch {
@@ -28,54 +32,64 @@ impl Batch {
     }
 
     pub fn len(&self) -> usize {
-        self.inner.records.len()
+        self.inner.records.timestamps.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.records.is_empty()
+        self.len() == 0
     }
 
     pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
         self.inner
             .records
-            .iter()
-            .map(move |r| Record { batch: self, r })
+            .records
+            .chunks_exact(RECORD_WORDS)
+            .zip(&self.inner.records.timestamps)
+            .map(move |(words, timestamp)| Record {
+                batch: self,
+                words,
+                timestamp: *timestamp,
+            })
     }
 
-    fn slice(&self, offset: u32, len: i32) -> Option<&[u8]> {
-        (len >= 0).then(|| &self.inner.data[offset as usize..offset as usize + len as usize])
+    /// The slice of `data` at `offset`, or None for a null (length
+    /// 0xffffffff).
+    fn slice(&self, offset: u32, len: u32) -> Option<&[u8]> {
+        (len != u32::MAX).then(|| &self.inner.records.data[offset as usize..][..len as usize])
     }
 }
 
 /// One record of a `Batch`.
 pub struct Record<'a> {
     batch: &'a Batch,
-    r: &'a RecordRef,
+    /// The record's six words of `packed-records.records`.
+    words: &'a [u32],
+    timestamp: i64,
 }
 
 impl<'a> Record<'a> {
     /// None for a null key.
     pub fn key(&self) -> Option<&'a [u8]> {
-        self.batch.slice(self.r.key_offset, self.r.key_len)
+        self.batch.slice(self.words[0], self.words[1])
     }
 
     /// None for a null value (a tombstone).
     pub fn value(&self) -> Option<&'a [u8]> {
-        self.batch.slice(self.r.value_offset, self.r.value_len)
+        self.batch.slice(self.words[2], self.words[3])
     }
 
     /// Milliseconds since the Unix epoch.
     pub fn timestamp(&self) -> i64 {
-        self.r.timestamp
+        self.timestamp
     }
 
     pub fn headers(&self) -> impl Iterator<Item = Header<'a>> {
-        let start = self.r.headers_start as usize;
-        let end = start + self.r.headers_count as usize;
+        let start = self.words[4] as usize * HEADER_WORDS;
+        let end = start + self.words[5] as usize * HEADER_WORDS;
         let batch = self.batch;
-        batch.inner.headers[start..end]
-            .iter()
-            .map(move |h| Header { batch, h })
+        batch.inner.records.headers[start..end]
+            .chunks_exact(HEADER_WORDS)
+            .map(move |words| Header { batch, words })
     }
 
     /// The first header with this name.
@@ -87,18 +101,19 @@ impl<'a> Record<'a> {
 /// One header of a `Record`.
 pub struct Header<'a> {
     batch: &'a Batch,
-    h: &'a HeaderRef,
+    /// The header's four words of `packed-records.headers`.
+    words: &'a [u32],
 }
 
 impl<'a> Header<'a> {
     pub fn name(&self) -> &'a [u8] {
         self.batch
-            .slice(self.h.name_offset, self.h.name_len as i32)
+            .slice(self.words[0], self.words[1])
             .unwrap_or_default()
     }
 
     /// None for a null value.
     pub fn value(&self) -> Option<&'a [u8]> {
-        self.batch.slice(self.h.value_offset, self.h.value_len)
+        self.batch.slice(self.words[2], self.words[3])
     }
 }

@@ -17,7 +17,8 @@ pub mod bindings {
 }
 
 pub use crate::batch::{Batch, Record};
-use crate::partitioner::bindings::weir::plugin::types::{HeaderRef, RecordRef, Rewritten};
+use crate::batch::{HEADER_WORDS, RECORD_WORDS};
+use crate::partitioner::bindings::weir::plugin::types::{PackedRecords, Rewritten};
 
 /// What happens to a batch.
 pub enum Verdict {
@@ -39,8 +40,10 @@ pub trait ProduceInterceptor {
 #[derive(Default)]
 pub struct Rewrite {
     data: Vec<u8>,
-    records: Vec<RecordRef>,
-    headers: Vec<HeaderRef>,
+    /// `packed-records.records`, `.timestamps` and `.headers` as they grow.
+    records: Vec<u32>,
+    timestamps: Vec<i64>,
+    headers: Vec<u32>,
     sources: Vec<u32>,
 }
 
@@ -49,14 +52,16 @@ impl Rewrite {
         Rewrite::default()
     }
 
-    fn put(&mut self, bytes: Option<&[u8]>) -> (u32, i32) {
+    /// Appends `bytes` to the data: their offset and length (u32::MAX
+    /// for a null).
+    fn put(&mut self, bytes: Option<&[u8]>) -> (u32, u32) {
         let offset = self.data.len() as u32;
         match bytes {
             Some(b) => {
                 self.data.extend_from_slice(b);
-                (offset, b.len() as i32)
+                (offset, b.len() as u32)
             }
-            None => (offset, -1),
+            None => (offset, u32::MAX),
         }
     }
 
@@ -71,34 +76,38 @@ impl Rewrite {
     ) {
         let (key_offset, key_len) = self.put(key);
         let (value_offset, value_len) = self.put(value);
-        let headers_start = self.headers.len() as u32;
+        let headers_start = (self.headers.len() / HEADER_WORDS) as u32;
         for (name, value) in headers {
             let (name_offset, name_len) = self.put(Some(name));
             let (value_offset, value_len) = self.put(value);
-            self.headers.push(HeaderRef {
-                name_offset,
-                name_len: name_len as u32,
-                value_offset,
-                value_len,
-            });
+            self.headers
+                .extend_from_slice(&[name_offset, name_len, value_offset, value_len]);
         }
-        self.records.push(RecordRef {
+        let headers_count = (self.headers.len() / HEADER_WORDS) as u32 - headers_start;
+        self.records.extend_from_slice(&[
             key_offset,
             key_len,
             value_offset,
             value_len,
             headers_start,
-            headers_count: self.headers.len() as u32 - headers_start,
-            timestamp: record.timestamp(),
-        });
+            headers_count,
+        ]);
+        debug_assert_eq!(
+            self.records.len(),
+            (self.timestamps.len() + 1) * RECORD_WORDS
+        );
+        self.timestamps.push(record.timestamp());
         self.sources.push(source as u32);
     }
 
     pub(crate) fn into_wit(self) -> Rewritten {
         Rewritten {
-            data: self.data,
-            records: self.records,
-            headers: self.headers,
+            records: PackedRecords {
+                data: self.data,
+                records: self.records,
+                timestamps: self.timestamps,
+                headers: self.headers,
+            },
             sources: self.sources,
         }
     }
