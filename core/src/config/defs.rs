@@ -118,7 +118,7 @@ const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", 
 const CLEANUP: &[&str] = &["delete", "compact"];
 const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
 const PARTITIONER_MODES: &[&str] = &["route", "verify"];
-const ON_ERROR: &[&str] = &["reject", "skip"];
+const ON_ERROR: &[&str] = &["reject", "skip", "dead-letter"];
 
 macro_rules! broker {
     ($name:literal, $kind:expr, $default:expr, $dynamic:literal, $doc:literal) => {
@@ -632,7 +632,13 @@ pub static TOPIC: &[TopicDef] = &[
         "weir.plugin.on-error",
         Kind::Enum(ON_ERROR),
         ["weir.plugin.on-error"],
-        "When a plugin fails: reject the batch (POLICY_VIOLATION, naming the plugin) or skip the plugin."
+        "When a plugin fails: reject the batch (POLICY_VIOLATION, naming the plugin), skip the plugin, or dead-letter the batch's records (fetch: as reject)."
+    ),
+    topic!(
+        "weir.plugin.dead-letter.topic",
+        Kind::String,
+        [],
+        "Where on-error=dead-letter sends the records a plugin failed on; empty: <topic>.dead-letter (it must exist)."
     ),
     topic!(
         "cleanup.policy",

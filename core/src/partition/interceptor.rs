@@ -14,7 +14,8 @@ use indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record};
 
-use super::partitioner::{decode, OnError, PackedRecords, PluginFailure};
+use super::dead_letter::DeadLetter;
+use super::partitioner::{decode, keep_identity_only, OnError, PackedRecords, PluginFailure};
 use crate::log::batch::{BatchHeader, Batches};
 use crate::log::rewrite::encode_keeping_identity;
 use crate::protocol::error::{ApiError, ResponseError};
@@ -45,15 +46,20 @@ pub struct Target<'a> {
 pub trait Interceptor: Send + Sync {
     fn name(&self) -> &str;
     fn intercept(&self, target: &Target, records: PackedRecords) -> Result<Verdict, PluginFailure>;
+    /// Told when an answer fails the checks made on it here, so that a
+    /// plugin counts it among its failures.
+    fn answered_badly(&self, _why: &str) {}
 }
 
 /// Runs the chain over every batch of `bytes` (control batches aside);
 /// batches no interceptor changed are kept byte for byte.
+/// Batches an interceptor failed on go to `dead` when `on_error` says so.
 pub fn intercept<'a>(
     chain: &[std::sync::Arc<dyn Interceptor>],
     on_error: OnError,
     target: &Target,
     bytes: &'a [u8],
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<Cow<'a, [u8]>, ApiError> {
     let mut out: Option<Vec<u8>> = None;
     for item in Batches::new(bytes) {
@@ -63,7 +69,7 @@ pub fn intercept<'a>(
         let changed = if header.is_control() {
             None
         } else {
-            intercept_batch(chain, on_error, target, &header, raw)?
+            intercept_batch(chain, on_error, target, &header, raw, dead)?
         };
         match (changed, &mut out) {
             (None, None) => {}
@@ -83,14 +89,15 @@ fn intercept_batch(
     target: &Target,
     header: &BatchHeader,
     raw: &[u8],
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let mut records = decode(raw)?;
     let mut changed = false;
     for interceptor in chain {
         let packed = PackedRecords::pack(&records);
-        let verdict = interceptor
-            .intercept(target, packed)
-            .and_then(|v| check(v, records.len()));
+        let verdict = interceptor.intercept(target, packed).and_then(|v| {
+            check(v, records.len()).inspect_err(|e| interceptor.answered_badly(&e.to_string()))
+        });
         match (verdict, on_error) {
             (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
             (Ok(Verdict::Reject(message)), _) => {
@@ -120,6 +127,14 @@ fn intercept_batch(
                     ResponseError::PolicyViolation,
                     format!("plugin {} failed: {why}", interceptor.name()),
                 ));
+            }
+            (Err(failure), OnError::DeadLetter) => {
+                dead.push(DeadLetter {
+                    plugin: interceptor.name().to_string(),
+                    error: failure.to_string(),
+                    records: decode(raw)?,
+                });
+                return keep_identity_only(raw, codec(header)?).map(Some);
             }
         }
     }
@@ -260,7 +275,7 @@ mod tests {
             partition_count: 1,
             client_id: None,
         };
-        let out = intercept(&chain, OnError::Reject, &target, &raw).unwrap();
+        let out = intercept(&chain, OnError::Reject, &target, &raw, &mut Vec::new()).unwrap();
         let header = validate(&out).unwrap();
         assert_eq!(
             (

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::records::{Record, RecordBatchDecoder};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
+use super::dead_letter::DeadLetter;
 use crate::log::batch::{BatchHeader, Batches};
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -103,6 +104,15 @@ pub enum PluginFailure {
     Failed(String),
 }
 
+impl std::fmt::Display for PluginFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginFailure::Refused(m) => write!(f, "refused the batch: {m}"),
+            PluginFailure::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
 /// Decides the partition of each record (a plugin, or native code).
 pub trait Partitioner: Send + Sync {
     fn name(&self) -> &str;
@@ -114,6 +124,9 @@ pub trait Partitioner: Send + Sync {
         partition_count: u32,
         records: PackedRecords,
     ) -> Result<Vec<u32>, PluginFailure>;
+    /// Told when an answer fails the checks made on it here (a partition
+    /// out of range), so that a plugin counts it among its failures.
+    fn answered_badly(&self, _why: &str) {}
 }
 
 /// How a partitioned topic treats records addressed elsewhere.
@@ -123,11 +136,16 @@ pub enum Mode {
     Verify,
 }
 
-/// What to do when the partitioner fails.
+/// What to do with a batch when a plugin bound to its topic fails on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
+    /// Fail the request with POLICY_VIOLATION; nothing is appended.
     Reject,
+    /// Go on as if the plugin were not bound.
     Skip,
+    /// Append the batch's records to the dead-letter topic instead
+    /// (produce only; a fetch treats it as `Reject`).
+    DeadLetter,
 }
 
 impl OnError {
@@ -135,6 +153,7 @@ impl OnError {
     pub fn from_config(value: &str) -> OnError {
         match value {
             "skip" => OnError::Skip,
+            "dead-letter" => OnError::DeadLetter,
             _ => OnError::Reject,
         }
     }
@@ -145,6 +164,7 @@ pub type Placement = BTreeMap<i32, Vec<u8>>;
 
 /// Places the batches of one produce request addressed to `partition`.
 /// Batches that stay where they were sent are kept byte for byte.
+/// Batches the partitioner failed on go to `dead` when `on_error` says so.
 pub fn place(
     partitioner: &dyn Partitioner,
     (mode, on_error): (Mode, OnError),
@@ -152,6 +172,7 @@ pub fn place(
     partition: i32,
     partition_count: u32,
     bytes: &[u8],
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<Placement, ApiError> {
     let mut placement = Placement::new();
     for item in Batches::new(bytes) {
@@ -168,11 +189,13 @@ pub fn place(
                 if valid {
                     Ok(targets)
                 } else {
-                    Err(PluginFailure::Failed(format!(
+                    let why = format!(
                         "answered {} partitions for {} records, or a partition outside 0..{partition_count}",
                         targets.len(),
                         records.len()
-                    )))
+                    );
+                    partitioner.answered_badly(&why);
+                    Err(PluginFailure::Failed(why))
                 }
             });
         let targets = match (answer, on_error) {
@@ -185,6 +208,21 @@ pub fn place(
                 continue;
             }
             (Err(failure), OnError::Reject) => return Err(rejected(partitioner.name(), failure)),
+            (Err(failure), OnError::DeadLetter) => {
+                if header.producer_id >= 0 {
+                    let codec = super::interceptor::codec(&header)?;
+                    placement
+                        .entry(partition)
+                        .or_default()
+                        .extend(keep_identity_only(raw, codec)?);
+                }
+                dead.push(DeadLetter {
+                    plugin: partitioner.name().to_string(),
+                    error: failure.to_string(),
+                    records,
+                });
+                continue;
+            }
         };
         if let Some((i, t)) = targets
             .iter()
@@ -213,14 +251,16 @@ pub fn place(
 }
 
 fn rejected(name: &str, failure: PluginFailure) -> ApiError {
-    let why = match failure {
-        PluginFailure::Refused(m) => format!("refused the batch: {m}"),
-        PluginFailure::Failed(m) => format!("failed: {m}"),
-    };
     ApiError::new(
         ResponseError::PolicyViolation,
-        format!("plugin {name} {why}"),
+        format!("plugin {name} {failure}"),
     )
+}
+
+/// The batch `raw` with its identity and none of its records.
+pub(super) fn keep_identity_only(raw: &[u8], codec: Compression) -> Result<Vec<u8>, ApiError> {
+    crate::log::rewrite::encode_keeping_identity(raw, &[], codec)
+        .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))
 }
 
 pub(super) fn decode(raw: &[u8]) -> Result<Vec<Record>, ApiError> {
@@ -317,6 +357,7 @@ mod tests {
             0,
             4,
             &batch(&[0, 4, 6], (-1, -1, -1)),
+            &mut Vec::new(),
         )
         .unwrap_err();
         assert_eq!(err.error, ResponseError::InvalidRecord);
@@ -337,6 +378,7 @@ mod tests {
             1,
             4,
             &batch(&[1, 2, 5, 3], (7, 0, 10)),
+            &mut Vec::new(),
         )
         .unwrap();
         assert_eq!(placed.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
@@ -347,7 +389,69 @@ mod tests {
         assert_eq!((moved.producer_id, moved.records_count), (-1, 1));
         // A batch that stays entirely is kept byte for byte.
         let same = batch(&[1, 5], (-1, -1, -1));
-        let placed = place(&FirstByte, (Mode::Route, OnError::Reject), "t", 1, 4, &same).unwrap();
+        let route = (Mode::Route, OnError::Reject);
+        let placed = place(&FirstByte, route, "t", 1, 4, &same, &mut Vec::new()).unwrap();
         assert_eq!(placed[&1], same);
+    }
+
+    /// A partitioner that always fails.
+    struct Broken;
+
+    impl Partitioner for Broken {
+        fn name(&self) -> &str {
+            "broken"
+        }
+        fn partition(
+            &self,
+            _: &str,
+            _: i32,
+            _: u32,
+            _: PackedRecords,
+        ) -> Result<Vec<u32>, PluginFailure> {
+            Err(PluginFailure::Failed("trapped: unreachable".into()))
+        }
+    }
+
+    #[test]
+    fn dead_letters_keep_an_idempotent_identity_and_the_records() {
+        let mut dead = Vec::new();
+        let sent = batch(&[1, 2], (7, 0, 10));
+        let placed = place(
+            &Broken,
+            (Mode::Route, OnError::DeadLetter),
+            "t",
+            1,
+            4,
+            &sent,
+            &mut dead,
+        )
+        .unwrap();
+        let kept = validate(&placed[&1]).unwrap();
+        assert_eq!(
+            (kept.producer_id, kept.base_sequence, kept.records_count),
+            (7, 10, 0)
+        );
+        assert_eq!(
+            kept.last_offset_delta, 1,
+            "the span a retry is recognised by"
+        );
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].plugin, "broken");
+        assert_eq!(dead[0].error, "failed: trapped: unreachable");
+        assert_eq!(dead[0].records.len(), 2);
+        // Without a producer id there is nothing to keep.
+        let plain = batch(&[1], (-1, -1, -1));
+        let placed = place(
+            &Broken,
+            (Mode::Route, OnError::DeadLetter),
+            "t",
+            1,
+            4,
+            &plain,
+            &mut dead,
+        )
+        .unwrap();
+        assert!(placed.is_empty());
+        assert_eq!(dead.len(), 2);
     }
 }

@@ -32,7 +32,12 @@ fn chain(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Chain> {
     }
     let view = broker.config_view(image);
     let def = topic_def("weir.plugin.on-error").expect("a defined topic config");
-    let on_error = OnError::from_config(&view.topic_value(def, &topic_image.configs).0);
+    // A consumer's read has nowhere to divert records to: dead-letter
+    // fails the read, as reject does.
+    let on_error = match OnError::from_config(&view.topic_value(def, &topic_image.configs).0) {
+        OnError::DeadLetter => OnError::Reject,
+        other => other,
+    };
     let mut missing = Vec::new();
     let chain = names
         .iter()
@@ -105,7 +110,7 @@ pub fn apply(
                 .map_or(0, |t| t.partitions.len() as u32),
             client_id: ctx.client_id.as_deref(),
         };
-        match interceptor::intercept(&chain, on_error, &target, &bytes) {
+        match interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new()) {
             Ok(std::borrow::Cow::Borrowed(_)) => data.records = Some(bytes.clone()),
             Ok(std::borrow::Cow::Owned(rewritten)) => data.records = Some(Bytes::from(rewritten)),
             Err(e) => fail(data, &e.to_string()),

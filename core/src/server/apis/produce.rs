@@ -14,6 +14,7 @@ use crate::log::AppendInfo;
 use crate::metadata::MetadataImage;
 use std::borrow::Cow;
 
+use crate::partition::dead_letter::{self, DeadLetter};
 use crate::partition::interceptor;
 use crate::partition::partitioner::{self, Mode, OnError, Placement};
 use crate::partition::Partition;
@@ -125,8 +126,16 @@ fn append(
     let Some(b) = bindings(broker, image, topic) else {
         return partition.append_as_leader(records, acks);
     };
-    let records = intercept(broker, &b, topic, addressed, records)?;
-    let Some(placement) = place(broker, &b, topic, addressed, &records)? else {
+    let mut dead = Vec::new();
+    let records = intercept(broker, &b, topic, addressed, records, &mut dead)?;
+    let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
+    // Dead letters first: if they cannot be kept, the request fails whole.
+    if !dead.is_empty() {
+        send_to_dead_letter_topic(broker, image, &b, partition, &dead, acks).inspect_err(
+            |e| tracing::warn!(%topic, partition = addressed, error = %e, "dead letters refused"),
+        )?;
+    }
+    let Some(placement) = placement else {
         return match records {
             Cow::Borrowed(records) => partition.append_as_leader(records, acks),
             Cow::Owned(rewritten) => partition.append_rewritten(&rewritten, acks),
@@ -177,6 +186,7 @@ struct Bindings {
     partitioner: String,
     mode: Mode,
     on_error: OnError,
+    dead_letter_topic: String,
     produce_interceptors: Vec<String>,
     partition_count: u32,
 }
@@ -201,6 +211,10 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
             Mode::Route
         },
         on_error: OnError::from_config(&value("weir.plugin.on-error")),
+        dead_letter_topic: match value(dead_letter::TOPIC_CONFIG) {
+            name if name.is_empty() => dead_letter::default_topic(topic),
+            name => name,
+        },
         produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
         partition_count: topic_image.partitions.len() as u32,
     })
@@ -214,6 +228,7 @@ fn intercept<'a>(
     topic: &str,
     partition: i32,
     records: &'a [u8],
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<Cow<'a, [u8]>, ApiError> {
     if b.produce_interceptors.is_empty() {
         return Ok(Cow::Borrowed(records));
@@ -237,7 +252,7 @@ fn intercept<'a>(
         partition_count: b.partition_count,
         client_id: None,
     };
-    interceptor::intercept(&chain, b.on_error, &target, records)
+    interceptor::intercept(&chain, b.on_error, &target, records, dead)
 }
 
 /// Where the topic's partitioner puts these records, or None when the
@@ -248,6 +263,7 @@ fn place(
     topic: &str,
     partition: i32,
     records: &[u8],
+    dead: &mut Vec<DeadLetter>,
 ) -> Result<Option<Placement>, ApiError> {
     if b.partitioner.is_empty() {
         return Ok(None);
@@ -256,7 +272,7 @@ fn place(
     let Some(plugin) = broker.plugins.partitioner(name) else {
         return match on_error {
             OnError::Skip => Ok(None),
-            OnError::Reject => Err(ApiError::new(
+            OnError::Reject | OnError::DeadLetter => Err(ApiError::new(
                 ResponseError::PolicyViolation,
                 format!("partitioner plugin {name} (weir.partitioner of {topic}) is not loaded"),
             )),
@@ -269,6 +285,62 @@ fn place(
         partition,
         b.partition_count,
         records,
+        dead,
     )
     .map(Some)
+}
+
+/// Appends the records plugins failed on to the topic's dead-letter topic
+/// (in the partition numbered like the one they were sent to, modulo its
+/// partition count) and counts them in each plugin's metrics. Fails when
+/// that topic does not exist or is not hosted here.
+fn send_to_dead_letter_topic(
+    broker: &Broker,
+    image: &MetadataImage,
+    b: &Bindings,
+    partition: &Partition,
+    dead: &[DeadLetter],
+    acks: i16,
+) -> Result<(), ApiError> {
+    let (topic, addressed) = (partition.tp.topic.as_str(), partition.tp.partition);
+    let name = &b.dead_letter_topic;
+    let why = |reason: String| {
+        let failed = dead
+            .iter()
+            .map(|d| format!("plugin {} {}", d.plugin, d.error))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::new(
+            ResponseError::PolicyViolation,
+            format!("{failed}; {reason}"),
+        )
+    };
+    let count = image
+        .topics
+        .get(name.as_str())
+        .map_or(0, |t| t.partitions.len() as i32);
+    if count == 0 || name == topic {
+        return Err(why(format!(
+            "its dead-letter topic {name} ({} of {topic}) does not exist",
+            dead_letter::TOPIC_CONFIG
+        )));
+    }
+    let target = broker
+        .replicas
+        .get_by_name(name, addressed % count)
+        .ok_or_else(|| why(format!("its dead-letter topic {name} is not hosted here")))?;
+    for letter in dead {
+        target.append_rewritten(&letter.encode(topic, addressed), acks)?;
+        if let Some(metrics) = broker.plugins.metrics(&letter.plugin) {
+            metrics
+                .dead_letters
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::warn!(
+            plugin = %letter.plugin, %topic, partition = addressed, dead_letter_topic = %name,
+            records = letter.records.len(), error = %letter.error,
+            "records sent to the dead-letter topic"
+        );
+    }
+    Ok(())
 }
