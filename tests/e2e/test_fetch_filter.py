@@ -122,3 +122,18 @@ def test_a_json_field_filter_and_unbinding_at_run_time(fbroker):
     admin.alter_configs([resource])[resource].result()
     got, _ = confluent_read(fbroker, topic, len(regions))
     assert [o for o, _ in got] == list(range(len(regions)))
+
+
+def test_a_read_cut_part_way_through_a_batch_is_still_filtered(fbroker):
+    # 1 MiB batches and a 1 MiB fetch limit per partition: each read ends
+    # part way through a batch, which the consumer fetches again next time.
+    create(fbroker, "big", **{"weir.interceptors.fetch": "eu-only"})
+    producer = Producer({"bootstrap.servers": fbroker.bootstrap, "linger.ms": 100, "batch.size": 1000000})
+    pad = "x" * 1000
+    for i in range(3000):
+        region = "eu" if i % 2 == 0 else "us"
+        producer.produce("big", value=json.dumps({"order": {"region": region}, "n": i, "pad": pad}).encode())
+    producer.flush(30)
+    got, position = confluent_read(fbroker, "big", 1500)
+    assert [offset for offset, _ in got] == list(range(0, 3000, 2))
+    assert position >= 2999  # past the last record it was given

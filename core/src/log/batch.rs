@@ -189,6 +189,22 @@ impl<'a> Iterator for Batches<'a> {
     }
 }
 
+/// The length of the longest prefix of `bytes` made of whole batches (by
+/// their declared sizes): a fetch read cut at its byte limit may end part
+/// way through a batch, which a client drops and fetches again later.
+pub fn whole_batches_len(bytes: &[u8]) -> usize {
+    let mut position = 0;
+    while let Some(length) = bytes.get(position + 8..position + LOG_OVERHEAD) {
+        let length = i32::from_be_bytes(length.try_into().expect("four bytes"));
+        let size = LOG_OVERHEAD + length.max(0) as usize;
+        if position + size > bytes.len() {
+            break;
+        }
+        position += size;
+    }
+    position
+}
+
 /// The header of a batch about to be appended, with the broker-owned fields
 /// written: base offset and partition leader epoch (outside the CRC) and, for
 /// LogAppendTime topics, the timestamp type and max timestamp (inside it, so
@@ -314,6 +330,22 @@ pub(crate) mod tests {
         assert_eq!(header.last_offset_delta, 2);
         assert_eq!(header.size, batch.len());
         assert_eq!(header.max_timestamp, 1_002);
+    }
+
+    #[test]
+    fn whole_batches_stop_before_a_cut_batch() {
+        let one = make_batch(3, 1_000, Compression::None);
+        let mut two = one.clone();
+        two.extend_from_slice(&make_batch(5, 2_000, Compression::None));
+        assert_eq!(whole_batches_len(&two), two.len());
+        for cut in [1, 11, 12, 40, two.len() - one.len() - 1] {
+            assert_eq!(
+                whole_batches_len(&two[..two.len() - cut]),
+                one.len(),
+                "cut {cut}"
+            );
+        }
+        assert_eq!(whole_batches_len(&one[..10]), 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::FetchResponse;
 
 use crate::config::defs::{split_list, topic_def};
+use crate::log::batch::whole_batches_len;
 use crate::metadata::image::MetadataImage;
 use crate::partition::interceptor::{self, Interceptor, Target};
 use crate::partition::partitioner::OnError;
@@ -101,6 +102,9 @@ pub fn apply(
                 continue;
             }
         };
+        // Only whole batches can be intercepted; the read may end part way
+        // through one, which the consumer fetches again next time.
+        let bytes = bytes.slice(..whole_batches_len(&bytes));
         let target = Target {
             topic: &name,
             partition: data.partition_index,
