@@ -6,7 +6,7 @@
 //! its original offset delta. Kafka's own log cleaner writes such batches,
 //! down to empty ones, so an idempotent producer's retries stay recognised.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::compression::{self as codec, Compressor};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -52,8 +52,40 @@ pub fn encode_keeping_identity(
     compression: Compression,
 ) -> Result<Vec<u8>, BatchError> {
     let header = BatchHeader::parse(template)?;
+    let records = kept.iter().map(|r| RecordParts {
+        offset_delta: r.offset - header.base_offset,
+        timestamp: r.timestamp,
+        key: r.key.as_deref(),
+        value: r.value.as_deref(),
+        headers: r.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_deref())),
+    });
+    encode_parts_keeping_identity(template, records, compression)
+}
+
+/// One record to write: its offset relative to the batch, its timestamp,
+/// and its parts (headers in order, duplicates allowed, as Kafka allows).
+pub struct RecordParts<'a, H> {
+    pub offset_delta: i64,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: H,
+}
+
+/// As `encode_keeping_identity`, with the records given as parts (so a
+/// rewrite is written straight from where its bytes are, never decoded).
+pub fn encode_parts_keeping_identity<'a, H>(
+    template: &[u8],
+    kept: impl Iterator<Item = RecordParts<'a, H>> + Clone,
+    compression: Compression,
+) -> Result<Vec<u8>, BatchError>
+where
+    H: Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + Clone,
+{
+    let header = BatchHeader::parse(template)?;
+    let count = kept.clone().count();
     let mut attributes = header.attributes;
-    let compression = if kept.is_empty() {
+    let compression = if count == 0 {
         // As Kafka writes empty batches: a header, no compressed body
         // (some clients refuse a compressed stream of nothing).
         attributes &= !0x07;
@@ -61,66 +93,104 @@ pub fn encode_keeping_identity(
     } else {
         compression
     };
-    let mut body = BytesMut::new();
+    let estimate: usize = kept
+        .clone()
+        .map(|r| 24 + r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len))
+        .sum();
     let write = |buf: &mut BytesMut| -> anyhow::Result<()> {
-        for r in kept {
-            write_record(buf, r, &header);
+        for r in kept.clone() {
+            write_record(buf, r, header.base_timestamp);
         }
         Ok(())
     };
+    // The header is written last, over this placeholder, once the body's
+    // size and CRC are known; an uncompressed body is written in place.
+    let mut out = BytesMut::with_capacity(HEADER_SIZE + estimate);
+    out.put_bytes(0, HEADER_SIZE);
     let written = match compression {
-        Compression::None => codec::None::compress(&mut body, write),
-        Compression::Gzip => codec::Gzip::compress(&mut body, write),
-        Compression::Snappy => codec::Snappy::compress(&mut body, write),
-        Compression::Lz4 => codec::Lz4::compress(&mut body, write),
-        Compression::Zstd => codec::Zstd::compress(&mut body, write),
+        Compression::None => write(&mut out),
+        compressed => {
+            let mut body = BytesMut::new();
+            let written = match compressed {
+                Compression::Gzip => codec::Gzip::compress(&mut body, write),
+                Compression::Snappy => codec::Snappy::compress(&mut body, write),
+                Compression::Lz4 => codec::Lz4::compress(&mut body, write),
+                Compression::Zstd => codec::Zstd::compress(&mut body, write),
+                Compression::None => unreachable!("matched above"),
+            };
+            out.extend_from_slice(&body);
+            written
+        }
     };
     written.map_err(|e| BatchError::Invalid(format!("cannot compress records: {e}")))?;
     // LogAppendTime batches carry the append time here; an empty batch keeps
     // the time its producer state is dated by.
     let log_append_time = header.attributes & 0x08 != 0;
-    let max_timestamp = match kept.iter().map(|r| r.timestamp).max() {
+    let max_timestamp = match kept.map(|r| r.timestamp).max() {
         Some(max) if !log_append_time => max,
         _ => header.max_timestamp,
     };
-    let mut out = BytesMut::with_capacity(HEADER_SIZE + body.len());
-    out.put_i64(header.base_offset);
-    out.put_i32((HEADER_SIZE - LOG_OVERHEAD + body.len()) as i32);
-    out.put_i32(header.partition_leader_epoch);
-    out.put_i8(2);
-    out.put_u32(0); // the CRC, below
-    out.put_i16(attributes);
-    out.put_i32(header.last_offset_delta);
-    out.put_i64(header.base_timestamp);
-    out.put_i64(max_timestamp);
-    out.put_i64(header.producer_id);
-    out.put_i16(header.producer_epoch);
-    out.put_i32(header.base_sequence);
-    out.put_i32(kept.len() as i32);
-    out.extend_from_slice(&body);
+    let body_len = out.len() - HEADER_SIZE;
+    let mut h = &mut out[..HEADER_SIZE];
+    h.put_i64(header.base_offset);
+    h.put_i32((HEADER_SIZE - LOG_OVERHEAD + body_len) as i32);
+    h.put_i32(header.partition_leader_epoch);
+    h.put_i8(2);
+    h.put_u32(0); // the CRC, below
+    h.put_i16(attributes);
+    h.put_i32(header.last_offset_delta);
+    h.put_i64(header.base_timestamp);
+    h.put_i64(max_timestamp);
+    h.put_i64(header.producer_id);
+    h.put_i16(header.producer_epoch);
+    h.put_i32(header.base_sequence);
+    h.put_i32(count as i32);
     let crc = compute_crc(&out);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
-    Ok(out.to_vec())
+    Ok(Vec::from(out))
 }
 
-/// One record in the v2 format, its offset and timestamp relative to the batch.
-fn write_record(buf: &mut BytesMut, r: &Record, batch: &BatchHeader) {
-    let mut rec = BytesMut::new();
-    rec.put_i8(0);
-    put_varlong(&mut rec, r.timestamp - batch.base_timestamp);
-    put_varlong(&mut rec, r.offset - batch.base_offset);
-    put_nullable(&mut rec, r.key.as_ref());
-    put_nullable(&mut rec, r.value.as_ref());
-    put_varlong(&mut rec, r.headers.len() as i64);
-    for (name, value) in &r.headers {
-        put_nullable(&mut rec, Some(&Bytes::copy_from_slice(name.as_bytes())));
-        put_nullable(&mut rec, value.as_ref());
+/// One record in the v2 format, its timestamp relative to the batch's,
+/// preceded by its length.
+fn write_record<'a, H>(buf: &mut BytesMut, r: RecordParts<'a, H>, base_timestamp: i64)
+where
+    H: Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + Clone,
+{
+    let timestamp_delta = r.timestamp - base_timestamp;
+    let nullable_len =
+        |b: Option<&[u8]>| b.map_or(varlong_len(-1), |b| varlong_len(b.len() as i64) + b.len());
+    let header_count = r.headers.clone().count();
+    let length = 1
+        + varlong_len(timestamp_delta)
+        + varlong_len(r.offset_delta)
+        + nullable_len(r.key)
+        + nullable_len(r.value)
+        + varlong_len(header_count as i64)
+        + r.headers
+            .clone()
+            .map(|(name, value)| nullable_len(Some(name)) + nullable_len(value))
+            .sum::<usize>();
+    buf.reserve(length + 10);
+    put_varlong(buf, length as i64);
+    buf.put_i8(0);
+    put_varlong(buf, timestamp_delta);
+    put_varlong(buf, r.offset_delta);
+    put_nullable(buf, r.key);
+    put_nullable(buf, r.value);
+    put_varlong(buf, header_count as i64);
+    for (name, value) in r.headers {
+        put_nullable(buf, Some(name));
+        put_nullable(buf, value);
     }
-    put_varlong(buf, rec.len() as i64);
-    buf.extend_from_slice(&rec);
 }
 
-fn put_nullable(buf: &mut BytesMut, bytes: Option<&Bytes>) {
+/// How many bytes `put_varlong` writes for `value`.
+fn varlong_len(value: i64) -> usize {
+    let v = ((value << 1) ^ (value >> 63)) as u64;
+    (64 - v.leading_zeros() as usize).max(1).div_ceil(7)
+}
+
+fn put_nullable(buf: &mut BytesMut, bytes: Option<&[u8]>) {
     match bytes {
         Some(b) => {
             put_varlong(buf, b.len() as i64);
@@ -144,11 +214,34 @@ fn put_varlong(buf: &mut BytesMut, value: i64) {
 mod tests {
     use super::*;
     use crate::log::batch::{encode_idempotent, validate};
+    use bytes::Bytes;
     use kafka_protocol::records::RecordBatchDecoder;
 
     fn decode(bytes: &[u8]) -> Vec<Record> {
         let mut buf = Bytes::copy_from_slice(bytes);
         RecordBatchDecoder::decode(&mut buf).unwrap().records
+    }
+
+    #[test]
+    fn varlong_len_is_what_put_varlong_writes() {
+        for value in [
+            0,
+            1,
+            -1,
+            63,
+            64,
+            -64,
+            -65,
+            8191,
+            8192,
+            i32::MAX as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut buf = BytesMut::new();
+            put_varlong(&mut buf, value);
+            assert_eq!(varlong_len(value), buf.len(), "{value}");
+        }
     }
 
     #[test]

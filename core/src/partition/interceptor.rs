@@ -9,15 +9,12 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
-use indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record};
+use kafka_protocol::records::Compression;
 
 use super::dead_letter::DeadLetter;
-use super::partitioner::{decode, keep_identity_only, OnError, PackedRecords, PluginFailure};
+use super::partitioner::{decode, keep_identity_only, pack, OnError, PackedRecords, PluginFailure};
 use crate::log::batch::{BatchHeader, Batches};
-use crate::log::rewrite::encode_keeping_identity;
+use crate::log::rewrite::{encode_parts_keeping_identity, RecordParts};
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// An interceptor's decision for one batch.
@@ -91,12 +88,21 @@ fn intercept_batch(
     raw: &[u8],
     dead: &mut Vec<DeadLetter>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    let mut records = decode(raw)?;
+    // The chain works on packed records: a rewrite replaces them (each
+    // keeping its source's offset), and the batch is written from the last
+    // ones, never decoded into `Record`s.
+    let (mut records, mut offset_deltas) = pack(raw, header)?;
     let mut changed = false;
-    for interceptor in chain {
-        let packed = PackedRecords::pack(&records);
-        let verdict = interceptor.intercept(target, packed).and_then(|v| {
-            check(v, records.len()).inspect_err(|e| interceptor.answered_badly(&e.to_string()))
+    for (i, interceptor) in chain.iter().enumerate() {
+        let inputs = records.records.len();
+        let last = i + 1 == chain.len();
+        let input = if last && !changed {
+            std::mem::take(&mut records)
+        } else {
+            records.clone()
+        };
+        let verdict = interceptor.intercept(target, input).and_then(|v| {
+            check(v, inputs).inspect_err(|e| interceptor.answered_badly(&e.to_string()))
         });
         match (verdict, on_error) {
             (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
@@ -116,7 +122,8 @@ fn intercept_batch(
                 }),
                 _,
             ) => {
-                records = apply(records, &new, &sources);
+                offset_deltas = sources.iter().map(|s| offset_deltas[*s as usize]).collect();
+                records = new;
                 changed = true;
             }
             (Err(failure), OnError::Reject) => {
@@ -141,7 +148,7 @@ fn intercept_batch(
     if !changed {
         return Ok(None);
     }
-    let batch = encode_keeping_identity(raw, &records, codec(header)?)
+    let batch = encode_packed(raw, &records, &offset_deltas, codec(header)?)
         .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
     Ok(Some(batch))
 }
@@ -171,38 +178,35 @@ fn check(verdict: Verdict, inputs: usize) -> Result<Verdict, PluginFailure> {
     Ok(verdict)
 }
 
-/// The input records, replaced by the rewrite's (keeping each source's
-/// offset and timestamp unless the rewrite changes the timestamp).
-fn apply(inputs: Vec<Record>, new: &PackedRecords, sources: &[u32]) -> Vec<Record> {
-    let data = Bytes::copy_from_slice(&new.data);
-    let slice = |offset: u32, len: i32| {
-        (len >= 0).then(|| data.slice(offset as usize..offset as usize + len as usize))
-    };
-    sources
-        .iter()
-        .zip(&new.records)
-        .map(|(source, r)| {
-            let original = &inputs[*source as usize];
-            let start = r.headers_start as usize;
-            let headers: IndexMap<StrBytes, Option<Bytes>> = new.headers
-                [start..start + r.headers_count as usize]
+/// The batch `raw` holding `records` (a rewrite's), each at its offset
+/// delta, with the batch's identity and codec.
+fn encode_packed(
+    raw: &[u8],
+    records: &PackedRecords,
+    offset_deltas: &[i32],
+    compression: Compression,
+) -> Result<Vec<u8>, crate::log::batch::BatchError> {
+    let data = &records.data;
+    let slice =
+        |offset: u32, len: i32| (len >= 0).then(|| &data[offset as usize..][..len as usize]);
+    let parts = records.records.iter().zip(offset_deltas).map(|(r, delta)| {
+        let start = r.headers_start as usize;
+        RecordParts {
+            offset_delta: *delta as i64,
+            timestamp: r.timestamp,
+            key: slice(r.key_offset, r.key_len),
+            value: slice(r.value_offset, r.value_len),
+            headers: records.headers[start..start + r.headers_count as usize]
                 .iter()
-                .map(|h| {
-                    let name = slice(h.name_offset, h.name_len as i32).unwrap_or_default();
-                    let name = StrBytes::from_utf8(name)
-                        .unwrap_or_else(|_| StrBytes::from_static_str("invalid-utf8"));
-                    (name, slice(h.value_offset, h.value_len))
-                })
-                .collect();
-            Record {
-                key: slice(r.key_offset, r.key_len),
-                value: slice(r.value_offset, r.value_len),
-                headers,
-                timestamp: r.timestamp,
-                ..original.clone()
-            }
-        })
-        .collect()
+                .map(move |h| {
+                    (
+                        slice(h.name_offset, h.name_len as i32).unwrap_or_default(),
+                        slice(h.value_offset, h.value_len),
+                    )
+                }),
+        }
+    });
+    encode_parts_keeping_identity(raw, parts, compression)
 }
 
 /// The codec of a batch, from its attributes.
@@ -226,6 +230,8 @@ pub fn codec(header: &BatchHeader) -> Result<Compression, ApiError> {
 mod tests {
     use super::*;
     use crate::log::batch::{encode_idempotent, validate};
+    use crate::partition::partitioner::HeaderRef;
+    use bytes::Bytes;
     use std::sync::Arc;
 
     /// A native interceptor: drops records whose value starts with "x",
@@ -264,18 +270,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_rewrite_keeps_offsets_codec_and_identity() {
+    /// The values a, xb, c from an idempotent producer, through `chain`.
+    fn run_chain(chain: Vec<Arc<dyn Interceptor>>, codec: Compression) -> Vec<u8> {
         let values = ["a", "xb", "c"].map(|v| (None, Some(Bytes::from(v))));
-        let raw = encode_idempotent(values, 5, Compression::Zstd, (3, 1, 7));
-        let chain: Vec<Arc<dyn Interceptor>> = vec![Arc::new(DropX)];
+        let raw = encode_idempotent(values, 5, codec, (3, 1, 7));
         let target = Target {
             topic: "t",
             partition: 0,
             partition_count: 1,
             client_id: None,
         };
-        let out = intercept(&chain, OnError::Reject, &target, &raw, &mut Vec::new()).unwrap();
+        intercept(&chain, OnError::Reject, &target, &raw, &mut Vec::new())
+            .unwrap()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_rewrite_keeps_offsets_codec_and_identity() {
+        let out = run_chain(vec![Arc::new(DropX)], Compression::Zstd);
         let header = validate(&out).unwrap();
         assert_eq!(
             (
@@ -295,6 +307,63 @@ mod tests {
             .map(|r| (r.offset, r.value.clone().unwrap()))
             .collect();
         assert_eq!(got, vec![(0, Bytes::from("A")), (2, Bytes::from("C"))]);
+    }
+
+    /// A native interceptor: gives every record two headers named `h`.
+    struct TwoHeaders;
+
+    impl Interceptor for TwoHeaders {
+        fn name(&self) -> &str {
+            "two-headers"
+        }
+        fn intercept(
+            &self,
+            _: &Target,
+            mut input: PackedRecords,
+        ) -> Result<Verdict, PluginFailure> {
+            let at = input.data.len() as u32;
+            input.data.extend_from_slice(b"h12");
+            input.headers = vec![
+                HeaderRef {
+                    name_offset: at,
+                    name_len: 1,
+                    value_offset: at + 1,
+                    value_len: 1,
+                },
+                HeaderRef {
+                    name_offset: at,
+                    name_len: 1,
+                    value_offset: at + 2,
+                    value_len: 1,
+                },
+            ];
+            for r in &mut input.records {
+                (r.headers_start, r.headers_count) = (0, 2);
+            }
+            let sources = (0..input.records.len() as u32).collect();
+            Ok(Verdict::Rewrite {
+                records: input,
+                sources,
+            })
+        }
+    }
+
+    #[test]
+    fn a_chain_keeps_repeated_header_names_as_kafka_does() {
+        let out = run_chain(
+            vec![Arc::new(DropX), Arc::new(TwoHeaders)],
+            Compression::None,
+        );
+        let header = validate(&out).unwrap();
+        let (packed, deltas) = super::super::partitioner::pack(&out, &header).unwrap();
+        assert_eq!(deltas, vec![0, 2]);
+        let headers: Vec<_> = packed
+            .headers
+            .iter()
+            .map(|h| &packed.data[h.value_offset as usize..][..h.value_len as usize])
+            .collect();
+        assert_eq!(packed.records[1].headers_count, 2);
+        assert_eq!(headers, vec![b"1", b"2", b"1", b"2"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
+mod scan;
 
 use std::sync::Mutex;
 

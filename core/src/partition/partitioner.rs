@@ -179,20 +179,19 @@ pub fn place(
         let (position, header) =
             item.map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
         let raw = &bytes[position..position + header.size];
-        let records = decode(raw)?;
-        let packed = PackedRecords::pack(&records);
+        let (packed, _) = pack(raw, &header)?;
+        let count = packed.records.len();
         let answer = partitioner
             .partition(topic, partition, partition_count, packed)
             .and_then(|targets| {
-                let valid = targets.len() == records.len()
-                    && targets.iter().all(|t| *t < partition_count);
+                let valid =
+                    targets.len() == count && targets.iter().all(|t| *t < partition_count);
                 if valid {
                     Ok(targets)
                 } else {
                     let why = format!(
-                        "answered {} partitions for {} records, or a partition outside 0..{partition_count}",
+                        "answered {} partitions for {count} records, or a partition outside 0..{partition_count}",
                         targets.len(),
-                        records.len()
                     );
                     partitioner.answered_badly(&why);
                     Err(PluginFailure::Failed(why))
@@ -219,7 +218,7 @@ pub fn place(
                 dead.push(DeadLetter {
                     plugin: partitioner.name().to_string(),
                     error: failure.to_string(),
-                    records,
+                    records: decode(raw)?,
                 });
                 continue;
             }
@@ -245,7 +244,14 @@ pub fn place(
                 .extend_from_slice(raw);
             continue;
         }
-        route(&header, raw, records, &targets, partition, &mut placement)?;
+        route(
+            &header,
+            raw,
+            decode(raw)?,
+            &targets,
+            partition,
+            &mut placement,
+        )?;
     }
     Ok(placement)
 }
@@ -255,6 +261,23 @@ fn rejected(name: &str, failure: PluginFailure) -> ApiError {
         ResponseError::PolicyViolation,
         format!("plugin {name} {failure}"),
     )
+}
+
+/// A batch's records packed for a plugin, with each record's offset delta:
+/// in place when uncompressed (`scan`), else decompressed and decoded.
+pub(super) fn pack(
+    raw: &[u8],
+    header: &BatchHeader,
+) -> Result<(PackedRecords, Vec<i32>), ApiError> {
+    if let Some(packed) = super::scan::pack_uncompressed(raw, header)? {
+        return Ok(packed);
+    }
+    let records = decode(raw)?;
+    let deltas = records
+        .iter()
+        .map(|r| (r.offset - header.base_offset) as i32)
+        .collect();
+    Ok((PackedRecords::pack(&records), deltas))
 }
 
 /// The batch `raw` with its identity and none of its records.
