@@ -5,9 +5,11 @@
 //! (`disk`, then `null`: acknowledged, nothing stored) so one run shows how
 //! close real storage gets to the protocol ceiling, and reports the broker's
 //! resident memory. With `--bootstrap` it measures a broker already running.
-//! With `--group` it runs the consumer-group benchmark instead (group.rs).
+//! With `--group` it runs the consumer-group benchmark instead (group.rs);
+//! with `--plugins`, produce and consume with plugins bound (plugins.rs).
 
 mod group;
+mod plugins;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -84,6 +86,12 @@ struct Args {
     /// of the spawned broker for KIP-848 members).
     #[arg(long, default_value_t = 3000)]
     heartbeat_ms: u32,
+    /// Run the plugin benchmark: throughput with plugins bound, next to none.
+    #[arg(long)]
+    plugins: bool,
+    /// Where the standard plugins were built (default target/wasm32-wasip2/release).
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
 }
 
 /// Records each record's latency from `send` to its delivery report.
@@ -127,9 +135,12 @@ pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
     config
 }
 
-fn create_topic(bootstrap: &str, args: &Args) -> Result<()> {
+fn create_topic(bootstrap: &str, args: &Args, configs: &[(&str, &str)]) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create()?;
-    let topic = NewTopic::new("bench", args.partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new("bench", args.partitions, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        topic = topic.set(key, value);
+    }
     let runtime = futures_lite_block_on(admin.create_topics([&topic], &AdminOptions::new()))?;
     for result in runtime {
         if let Err((name, code)) = result {
@@ -179,10 +190,21 @@ pub(crate) fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
-fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
+/// Produces `args.records` records to `bench`, their values taken from
+/// `values` in turn, with `extra` producer configs.
+fn produce(
+    bootstrap: &str,
+    args: &Args,
+    values: &[Vec<u8>],
+    extra: &[(&str, &str)],
+) -> Result<ProduceResult> {
+    let mut config = client_config(bootstrap);
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
     // A polling thread serves delivery reports as they come, so latency is not
     // inflated by how often this loop would poll.
-    let producer: ThreadedProducer<Timing> = client_config(bootstrap)
+    let producer: ThreadedProducer<Timing> = config
         .set("acks", &args.acks)
         .set("linger.ms", args.linger_ms.to_string())
         .set("compression.type", &args.compression)
@@ -193,15 +215,15 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
             latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
             failed: AtomicUsize::new(0),
         })?;
-    let value = payload(args.size);
     let start = Instant::now();
     for i in 0..args.records {
+        let value = &values[i % values.len()];
         let key = format!("{i:012}");
         let mut opaque = Box::new(Instant::now());
         loop {
             let record = BaseRecord::with_opaque_to("bench", opaque)
                 .key(key.as_bytes())
-                .payload(&value);
+                .payload(value);
             match producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
@@ -233,7 +255,8 @@ fn produce(bootstrap: &str, args: &Args) -> Result<ProduceResult> {
     Ok(ProduceResult { seconds, latency })
 }
 
-fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
+/// Reads `bench` from the beginning until `expected` records arrived.
+fn consume(bootstrap: &str, args: &Args, expected: usize) -> Result<ConsumeResult> {
     let consumer: BaseConsumer = client_config(bootstrap)
         .set("group.id", "weir-bench")
         .set("enable.auto.commit", "false")
@@ -246,7 +269,7 @@ fn consume(bootstrap: &str, args: &Args) -> Result<ConsumeResult> {
     let start = Instant::now();
     let (mut records, mut bytes) = (0usize, 0usize);
     let deadline = start + Duration::from_secs(300);
-    while records < args.records && Instant::now() < deadline {
+    while records < expected && Instant::now() < deadline {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;
             bytes += message.payload_len() + message.key().map_or(0, <[u8]>::len);
@@ -305,23 +328,35 @@ impl Broker {
         pin: bool,
         extra: &[String],
     ) -> Result<Broker> {
+        Broker::spawn_with(weir, engine, parent, pin, extra, None)
+    }
+
+    /// As `spawn`, with a weir.toml (`--config`) under the `--set`s.
+    fn spawn_with(
+        weir: &PathBuf,
+        engine: &str,
+        parent: Option<&PathBuf>,
+        pin: bool,
+        extra: &[String],
+        config: Option<&std::path::Path>,
+    ) -> Result<Broker> {
         let dir = match parent {
             Some(parent) => tempfile::tempdir_in(parent)?,
             None => tempfile::tempdir()?,
         };
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut command = Command::new(weir);
+        command.arg("serve");
         if pin {
             use std::os::unix::process::CommandExt;
             // SAFETY: only an async-signal-safe syscall runs between fork and exec.
             unsafe { command.pre_exec(|| pin_to_cpu(0)) };
         }
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         let child = command
-            .args([
-                "serve",
-                "--set",
-                &format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
-            ])
+            .args(["--set", &format!("listeners=PLAINTEXT://127.0.0.1:{port}")])
             .args(["--set", &format!("log.dirs={}", dir.path().display())])
             .args(["--set", &format!("log.engine={engine}")])
             .args(["--set", "weir.admin.listener=127.0.0.1:0"])
@@ -410,17 +445,17 @@ fn compare_engines(weir: &PathBuf, args: &Args) -> Result<()> {
         }
         for engine in &args.engines {
             let broker = Broker::spawn(weir, engine, args.data_dir.as_ref(), args.pin, &[])?;
-            create_topic(&broker.bootstrap, args)?;
+            create_topic(&broker.bootstrap, args, &[])?;
             let cpu = |pid: &str| {
                 let (user, system) = process_cpu_seconds(pid);
                 user + system
             };
             let broker_pid = broker.child.id().to_string();
             let client_start = cpu("self");
-            let produced = produce(&broker.bootstrap, args)?;
+            let produced = produce(&broker.bootstrap, args, &[payload(args.size)], &[])?;
             let (broker_produced, client_produced) = (cpu(&broker_pid), cpu("self"));
             let consumed = (engine != "null")
-                .then(|| consume(&broker.bootstrap, args))
+                .then(|| consume(&broker.bootstrap, args, args.records))
                 .transpose()?;
             report(engine, args, &produced, consumed.as_ref(), Some(&broker));
             println!(
@@ -492,7 +527,7 @@ fn group_benchmark(args: &Args) -> Result<()> {
             }
             (None, None) => bail!("give --bootstrap HOST:PORT or --spawn PATH/TO/weir"),
         };
-        create_topic(&bootstrap, args)?;
+        create_topic(&bootstrap, args, &[])?;
         let r = group::run(&bootstrap, args)?;
         println!(
             "round {}: {:.0} records/s, end-to-end latency ms p50 {:.2} p99 {:.2}, rebalance after a graceful leave {:.0} ms",
@@ -541,11 +576,17 @@ fn main() -> Result<()> {
     if args.group {
         return group_benchmark(&args);
     }
+    if args.plugins {
+        let Some(weir) = &args.spawn else {
+            bail!("--plugins needs --spawn PATH/TO/weir");
+        };
+        return plugins::run(weir, &args);
+    }
     match (&args.bootstrap, &args.spawn) {
         (Some(bootstrap), _) => {
-            create_topic(bootstrap, &args)?;
-            let produced = produce(bootstrap, &args)?;
-            let consumed = consume(bootstrap, &args)?;
+            create_topic(bootstrap, &args, &[])?;
+            let produced = produce(bootstrap, &args, &[payload(args.size)], &[])?;
+            let consumed = consume(bootstrap, &args, args.records)?;
             report("broker", &args, &produced, Some(&consumed), None);
         }
         (None, Some(weir)) => compare_engines(weir, &args)?,
