@@ -1,5 +1,6 @@
-//! The `weir` command: `weir serve [--config weir.toml]`, and
-//! `weir plugin list|deploy|remove` against a running broker.
+//! The `weir` command: `weir serve [--config weir.toml]`; `weir plugin
+//! new|build|test` for plugin authors, and `weir plugin list|deploy|remove`
+//! against a running broker.
 
 mod plugin_cli;
 
@@ -34,7 +35,8 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Manage the plugins of a running broker through its admin endpoint.
+    /// Make, build and test plugins; manage a running broker's plugins
+    /// through its admin endpoint.
     Plugin {
         /// The broker's admin endpoint (weir.admin.listener).
         #[arg(long, env = "WEIR_ADMIN", default_value = "http://127.0.0.1:9644")]
@@ -45,14 +47,21 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The broker logs what it does; a `weir plugin` command prints its
+    // answer and logs only what went wrong.
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        Command::Plugin { .. } => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
         Command::Plugin { admin, command } => plugin_cli::run(&admin, command),
     }

@@ -57,30 +57,46 @@ impl PackedRecords {
             headers: Vec::new(),
         };
         for r in records {
-            let (key_offset, key_len) = packed.push(r.key.as_deref());
-            let (value_offset, value_len) = packed.push(r.value.as_deref());
-            let headers_start = packed.headers.len() as u32;
-            for (name, value) in &r.headers {
-                let (name_offset, name_len) = packed.push(Some(name.as_bytes()));
-                let (value_offset, value_len) = packed.push(value.as_deref());
-                packed.headers.push(HeaderRef {
-                    name_offset,
-                    name_len: name_len as u32,
-                    value_offset,
-                    value_len,
-                });
-            }
-            packed.records.push(RecordRef {
-                key_offset,
-                key_len,
-                value_offset,
-                value_len,
-                headers_start,
-                headers_count: r.headers.len() as u32,
-                timestamp: r.timestamp,
-            });
+            packed.push_record(
+                r.key.as_deref(),
+                r.value.as_deref(),
+                r.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_deref())),
+                r.timestamp,
+            );
         }
         packed
+    }
+
+    /// Appends one record (None: a null key, value or header value).
+    pub fn push_record<'a>(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+        timestamp: i64,
+    ) {
+        let (key_offset, key_len) = self.push(key);
+        let (value_offset, value_len) = self.push(value);
+        let headers_start = self.headers.len() as u32;
+        for (name, value) in headers {
+            let (name_offset, name_len) = self.push(Some(name));
+            let (value_offset, value_len) = self.push(value);
+            self.headers.push(HeaderRef {
+                name_offset,
+                name_len: name_len as u32,
+                value_offset,
+                value_len,
+            });
+        }
+        self.records.push(RecordRef {
+            key_offset,
+            key_len,
+            value_offset,
+            value_len,
+            headers_start,
+            headers_count: self.headers.len() as u32 - headers_start,
+            timestamp,
+        });
     }
 
     fn push(&mut self, bytes: Option<&[u8]>) -> (u32, i32) {

@@ -1,53 +1,42 @@
 //! `weir plugin list|deploy|remove`: the admin endpoint's plugin API from
-//! the command line (the binary only; the broker library never calls it).
-
-use std::path::PathBuf;
+//! the command line.
 
 use anyhow::Context;
-use clap::Subcommand;
 
-#[derive(Subcommand)]
-pub enum PluginCommand {
-    /// Name, kind, content hash, bindings and counters of every plugin.
+/// A call to the admin endpoint.
+pub enum Call {
     List,
-    /// Load FILE as plugin NAME into the running broker (replacing the
-    /// running version atomically; a new name needs --kind).
     Deploy {
         name: String,
-        file: PathBuf,
-        /// partitioner, produce-interceptor or fetch-interceptor (for a new plugin).
-        #[arg(long)]
+        bytes: Vec<u8>,
         kind: Option<String>,
     },
-    /// Unload a plugin; refused while topics are bound to it unless --force.
     Remove {
         name: String,
-        #[arg(long)]
         force: bool,
     },
 }
 
-pub fn run(admin: &str, command: PluginCommand) -> anyhow::Result<()> {
+/// Makes the call and prints the endpoint's JSON answer.
+pub fn run(admin: &str, call: Call) -> anyhow::Result<()> {
     let base = admin.trim_end_matches('/');
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let (url, response) = match command {
-        PluginCommand::List => {
+    let (url, response) = match call {
+        Call::List => {
             let url = format!("{base}/v1/plugins");
             (url.clone(), agent.get(&url).call())
         }
-        PluginCommand::Deploy { name, file, kind } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        Call::Deploy { name, bytes, kind } => {
             let mut url = format!("{base}/v1/plugins/{name}");
             if let Some(kind) = kind {
                 url.push_str(&format!("?kind={kind}"));
             }
             (url.clone(), agent.put(&url).send(&bytes[..]))
         }
-        PluginCommand::Remove { name, force } => {
+        Call::Remove { name, force } => {
             let url = format!("{base}/v1/plugins/{name}?force={force}");
             (url.clone(), agent.delete(&url).call())
         }

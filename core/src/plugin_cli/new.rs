@@ -1,0 +1,126 @@
+//! `weir plugin new`: a plugin project from a template that builds as it
+//! stands. The SDK and the WIT it was built against are copied into the
+//! project's `.weir/` (embedded in this binary), so a project builds
+//! offline and against the contract of the broker that made it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::project::{Manifest, MANIFEST};
+use weir::config::plugins::KINDS;
+
+/// The Rust SDK and WIT, as this broker was built with them.
+const SDK_FILES: &[(&str, &str)] = &[
+    (
+        "wit/weir-plugin.wit",
+        include_str!("../../../wit/weir-plugin.wit"),
+    ),
+    (
+        "sdk/rust/Cargo.toml",
+        include_str!("../../../sdk/rust/Cargo.toml"),
+    ),
+    (
+        "sdk/rust/src/lib.rs",
+        include_str!("../../../sdk/rust/src/lib.rs"),
+    ),
+    (
+        "sdk/rust/src/batch.rs",
+        include_str!("../../../sdk/rust/src/batch.rs"),
+    ),
+    (
+        "sdk/rust/src/hash.rs",
+        include_str!("../../../sdk/rust/src/hash.rs"),
+    ),
+    (
+        "sdk/rust/src/partitioner.rs",
+        include_str!("../../../sdk/rust/src/partitioner.rs"),
+    ),
+    (
+        "sdk/rust/src/interceptor.rs",
+        include_str!("../../../sdk/rust/src/interceptor.rs"),
+    ),
+    (
+        "sdk/rust/src/fetch.rs",
+        include_str!("../../../sdk/rust/src/fetch.rs"),
+    ),
+];
+
+const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
+const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
+
+fn rust_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/rust/partitioner.rs"),
+        "produce-interceptor" => include_str!("../../templates/rust/produce-interceptor.rs"),
+        _ => include_str!("../../templates/rust/fetch-interceptor.rs"),
+    }
+}
+
+pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        bail!("plugin name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter");
+    }
+    if !KINDS.contains(&kind) {
+        bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
+    }
+    if lang != "rust" {
+        bail!(
+            "no template for {lang:?} yet: rust is the one language `weir plugin new` makes today"
+        );
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let artifact = format!(
+        "target/wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    );
+    let binding = match kind {
+        "partitioner" => "weir.partitioner",
+        "produce-interceptor" => "weir.interceptors.produce",
+        _ => "weir.interceptors.fetch",
+    };
+    let fill = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{kind}}", kind)
+            .replace("{{artifact}}", &artifact)
+            .replace("{{binding}}", binding)
+    };
+    let manifest = Manifest {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        lang: lang.to_string(),
+        artifact: PathBuf::from(&artifact),
+        config: Default::default(),
+    };
+    write(&dir, MANIFEST, &toml::to_string(&manifest)?)?;
+    write(&dir, "Cargo.toml", &fill(RUST_CARGO))?;
+    write(&dir, "src/lib.rs", &fill(rust_source(kind)))?;
+    write(&dir, "README.md", &fill(RUST_README))?;
+    write(&dir, ".gitignore", "/target\n")?;
+    for (path, text) in SDK_FILES {
+        write(&dir.join(".weir"), path, text)?;
+    }
+    println!("created {} ({kind}, {lang}) in {}", name, dir.display());
+    println!(
+        "next: cd {} && weir plugin build && weir plugin test",
+        dir.display()
+    );
+    Ok(())
+}
+
+fn write(dir: &Path, path: &str, text: &str) -> anyhow::Result<()> {
+    let path = dir.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}

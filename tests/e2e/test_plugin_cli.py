@@ -1,0 +1,98 @@
+"""`weir plugin new` → `build` → `test` → `deploy`, as a new user would, in
+a temporary directory: each template builds as it stands with the real
+Rust toolchain, `weir plugin test` prints the plugin's decisions, and the
+deployed plugin changes what real clients see on a running broker."""
+
+import os
+import re
+import subprocess
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from conftest import WEIR
+from test_plugins import create, java_partition, read_all
+
+
+def weir(*args, cwd, admin=None, check=True):
+    env = dict(os.environ, RUST_BACKTRACE="0")
+    if admin:
+        env["WEIR_ADMIN"] = admin
+    result = subprocess.run([WEIR, "plugin", *args], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=900)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def new_project(tmp_path, kind, name):
+    weir("new", "--kind", kind, name, cwd=tmp_path)
+    project = tmp_path / name
+    assert (project / "weir-plugin.toml").exists()
+    # Not built yet: deploy and test say so.
+    assert "weir plugin build" in weir("test", cwd=project, check=False).stderr
+    built = weir("build", cwd=project)
+    assert re.search(r"built .*\.wasm \(\d+ bytes, sha256 [0-9a-f]{64}\)", built.stdout), built.stdout
+    return project
+
+
+def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker):
+    project = new_project(tmp_path, "partitioner", "by-key")
+    tested = weir("test", cwd=project).stdout
+    # The template hashes keys as the Java client does; the samples' keys
+    # are customer-0 .. customer-4, and the last record has none.
+    for i in range(5):
+        assert "record %d → partition %d " % (i, java_partition(b"customer-%d" % i)) in tested, tested
+
+    broker = make_broker()
+    weir("deploy", cwd=project, admin=broker.admin_url)
+    assert '"by-key"' in weir("list", cwd=project, admin=broker.admin_url).stdout
+    create(broker, "routed", **{"weir.partitioner": "by-key"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    keys = [b"user-%d" % i for i in range(60)]
+    for key in keys:
+        producer.produce("routed", key=key, value=b"v", partition=0)
+    assert producer.flush(30) == 0
+    placed = read_all(broker, "routed", len(keys))
+    assert sorted(k for k, _, _ in placed) == sorted(keys)
+    assert all(p == java_partition(k) for k, _, p in placed)
+
+
+def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broker):
+    project = new_project(tmp_path, "produce-interceptor", "stamper")
+    tested = weir("test", "--config", "stamp=checked", cwd=project).stdout
+    assert "rewrite: 6 of 6 records" in tested
+    assert '["stamped-by","checked"]' in tested
+
+    broker = make_broker()
+    weir("deploy", cwd=project, admin=broker.admin_url)
+    create(broker, "stamped", **{"weir.interceptors.produce": "stamper"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce("stamped", key=b"k", value=b"hello", partition=0)
+    assert producer.flush(30) == 0
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g", "enable.auto.commit": False})
+    consumer.assign([TopicPartition("stamped", 0, 0)])
+    got = []
+    for _ in range(100):
+        got += [m for m in consumer.consume(10, 0.1) if not m.error()]
+        if got:
+            break
+    consumer.close()
+    assert [(m.value(), m.headers()) for m in got] == [(b"hello", [("stamped-by", b"stamper")])]
+    # The template refuses a batch holding an empty value.
+    refused = []
+    producer.produce("stamped", value=b"", partition=0, on_delivery=lambda e, m: refused.append(e))
+    producer.flush(30)
+    assert refused[0] is not None and refused[0].name() == "POLICY_VIOLATION"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["new", "--kind", "serializer", "x"], "unknown kind"),
+    (["new", "--kind", "partitioner", "--lang", "cobol", "x"], "no template for \"cobol\""),
+    (["new", "--kind", "partitioner", "Bad Name"], "plugin name"),
+    (["build"], "is not a plugin project"),
+])
+def test_mistakes_get_clear_errors(tmp_path, args, message):
+    result = weir(*args, cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
