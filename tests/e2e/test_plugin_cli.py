@@ -1,7 +1,10 @@
 """`weir plugin new` → `build` → `test` → `deploy`, as a new user would, in
-a temporary directory: each template builds as it stands with the real
-Rust toolchain, `weir plugin test` prints the plugin's decisions, and the
-deployed plugin changes what real clients see on a running broker."""
+a temporary directory, for every language `new` knows: each template builds
+as it stands with that language's real toolchain (Rust's wasm32-wasip2
+target; zig's C compiler from PyPI), `weir plugin test` prints the plugin's
+decisions, and the deployed plugin changes what real clients see on a
+running broker. The partitioners of every language place keys as the Java
+client does."""
 
 import os
 import re
@@ -12,6 +15,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import WEIR
 from test_plugins import create, java_partition, read_all
+
+
+LANGS = ["rust", "c"]
 
 
 def weir(*args, cwd, admin=None, check=True):
@@ -25,8 +31,8 @@ def weir(*args, cwd, admin=None, check=True):
     return result
 
 
-def new_project(tmp_path, kind, name):
-    weir("new", "--kind", kind, name, cwd=tmp_path)
+def new_project(tmp_path, kind, name, lang):
+    weir("new", "--lang", lang, "--kind", kind, name, cwd=tmp_path)
     project = tmp_path / name
     assert (project / "weir-plugin.toml").exists()
     # Not built yet: deploy and test say so.
@@ -36,8 +42,9 @@ def new_project(tmp_path, kind, name):
     return project
 
 
-def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker):
-    project = new_project(tmp_path, "partitioner", "by-key")
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker, lang):
+    project = new_project(tmp_path, "partitioner", "by-key", lang)
     tested = weir("test", cwd=project).stdout
     # The template hashes keys as the Java client does; the samples' keys
     # are customer-0 .. customer-4, and the last record has none.
@@ -58,8 +65,9 @@ def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker):
     assert all(p == java_partition(k) for k, _, p in placed)
 
 
-def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broker):
-    project = new_project(tmp_path, "produce-interceptor", "stamper")
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broker, lang):
+    project = new_project(tmp_path, "produce-interceptor", "stamper", lang)
     tested = weir("test", "--config", "stamp=checked", cwd=project).stdout
     assert "rewrite: 6 of 6 records" in tested
     assert '["stamped-by","checked"]' in tested
@@ -88,7 +96,7 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
 
 @pytest.mark.parametrize("args, message", [
     (["new", "--kind", "serializer", "x"], "unknown kind"),
-    (["new", "--kind", "partitioner", "--lang", "cobol", "x"], "no template for \"cobol\""),
+    (["new", "--kind", "partitioner", "--lang", "cobol", "x"], 'no template for "cobol"'),
     (["new", "--kind", "partitioner", "Bad Name"], "plugin name"),
     (["build"], "is not a plugin project"),
 ])

@@ -1,5 +1,9 @@
 //! `weir plugin build`: builds a plugin project with its language's
-//! toolchain, saying exactly what to install when a piece is missing.
+//! toolchain, saying exactly what to install when a piece is missing. Rust
+//! builds a component itself; C is compiled to a core module with zig's C
+//! compiler (PyPI `ziglang`) and made a component here: the project's WIT
+//! embedded, and WASI preview1 imports adapted to the WASI the broker
+//! links (which grants nothing).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,7 +16,8 @@ use super::project::Project;
 pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
     match project.manifest.lang.as_str() {
         "rust" => build_rust(project)?,
-        other => bail!("cannot build {other:?} plugins yet (rust can be built)"),
+        "c" => build_c(project)?,
+        other => bail!("cannot build {other:?} plugins yet (rust and c can be built)"),
     }
     let artifact = project.built_artifact()?;
     let bytes = std::fs::read(&artifact)?;
@@ -49,4 +54,93 @@ fn build_rust(project: &Project) -> anyhow::Result<()> {
         bail!("cargo build failed ({status})");
     }
     Ok(())
+}
+
+/// The bindings' name for a kind's world (`produce-interceptor` →
+/// `produce_interceptor`).
+pub fn world_file(kind: &str) -> String {
+    kind.replace('-', "_")
+}
+
+fn build_c(project: &Project) -> anyhow::Result<()> {
+    let zig = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output();
+    if !zig.is_ok_and(|o| o.status.success()) {
+        bail!("zig's C compiler is not installed: run `python3 -m pip install ziglang`");
+    }
+    let world = world_file(&project.manifest.kind);
+    let sdk = project.dir.join(".weir/sdk/c");
+    let core = project
+        .dir
+        .join("target")
+        .join(format!("{}.core.wasm", project.manifest.name));
+    std::fs::create_dir_all(project.dir.join("target"))?;
+    // The bindings pull in wit-bindgen's type-information object by this
+    // symbol; the WIT is embedded below instead, so an empty one will do.
+    let stub = project.dir.join("target/weir_component_type.c");
+    std::fs::write(
+        &stub,
+        format!("void __component_type_object_force_link_{world}(void) {{}}\n"),
+    )?;
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "ziglang",
+            "cc",
+            "--target=wasm32-wasi",
+            "-O2",
+            "-g0",
+            "-s",
+            "-mexec-model=reactor",
+        ])
+        .arg("-I")
+        .arg(&sdk)
+        .arg("-I")
+        .arg(sdk.join("bindings"))
+        .arg(project.dir.join("src/plugin.c"))
+        .arg(sdk.join("bindings").join(format!("{world}.c")))
+        .arg(&stub)
+        .arg("-o")
+        .arg(&core)
+        .status()
+        .context("running zig cc")?;
+    if !status.success() {
+        bail!("zig cc failed ({status})");
+    }
+    let module = std::fs::read(&core)?;
+    let component = componentize(
+        module,
+        &project.dir.join(".weir/wit"),
+        &project.manifest.kind,
+    )?;
+    std::fs::write(project.artifact(), component)?;
+    Ok(())
+}
+
+/// A core module exporting `world` of the WIT in `wit` (its imports WASI
+/// preview1 at most) as a component.
+pub fn componentize(
+    mut module: Vec<u8>,
+    wit: &std::path::Path,
+    world: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_path(wit)?;
+    let world = resolve.select_world(&[package], Some(world))?;
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )?;
+    wit_component::ComponentEncoder::default()
+        .module(&module)?
+        .adapter(
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?
+        .validate(true)
+        .encode()
+        .context("making a component of the compiled module")
 }

@@ -46,6 +46,48 @@ const SDK_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The C SDK: the helpers, and the bindings of each world.
+const C_SDK: &[(&str, &str)] = &[
+    (
+        "sdk/c/weir_plugin.h",
+        include_str!("../../../sdk/c/weir_plugin.h"),
+    ),
+    (
+        "sdk/c/bindings/partitioner.h",
+        include_str!("../../../sdk/c/bindings/partitioner.h"),
+    ),
+    (
+        "sdk/c/bindings/partitioner.c",
+        include_str!("../../../sdk/c/bindings/partitioner.c"),
+    ),
+    (
+        "sdk/c/bindings/produce_interceptor.h",
+        include_str!("../../../sdk/c/bindings/produce_interceptor.h"),
+    ),
+    (
+        "sdk/c/bindings/produce_interceptor.c",
+        include_str!("../../../sdk/c/bindings/produce_interceptor.c"),
+    ),
+    (
+        "sdk/c/bindings/fetch_interceptor.h",
+        include_str!("../../../sdk/c/bindings/fetch_interceptor.h"),
+    ),
+    (
+        "sdk/c/bindings/fetch_interceptor.c",
+        include_str!("../../../sdk/c/bindings/fetch_interceptor.c"),
+    ),
+];
+
+const C_README: &str = include_str!("../../templates/c/README.md.tmpl");
+
+fn c_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/c/partitioner.c"),
+        "produce-interceptor" => include_str!("../../templates/c/produce-interceptor.c"),
+        _ => include_str!("../../templates/c/fetch-interceptor.c"),
+    }
+}
+
 const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
 const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 
@@ -68,19 +110,20 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
-    if lang != "rust" {
-        bail!(
-            "no template for {lang:?} yet: rust is the one language `weir plugin new` makes today"
-        );
+    if !matches!(lang, "rust" | "c") {
+        bail!("no template for {lang:?} yet: `weir plugin new` makes rust and c plugins today");
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    let artifact = format!(
-        "target/wasm32-wasip2/release/{}.wasm",
-        name.replace('-', "_")
-    );
+    let artifact = match lang {
+        "rust" => format!(
+            "target/wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ),
+        _ => format!("target/{name}.wasm"),
+    };
     let binding = match kind {
         "partitioner" => "weir.partitioner",
         "produce-interceptor" => "weir.interceptors.produce",
@@ -101,12 +144,25 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
         config: Default::default(),
     };
     write(&dir, MANIFEST, &toml::to_string(&manifest)?)?;
-    write(&dir, "Cargo.toml", &fill(RUST_CARGO))?;
-    write(&dir, "src/lib.rs", &fill(rust_source(kind)))?;
-    write(&dir, "README.md", &fill(RUST_README))?;
     write(&dir, ".gitignore", "/target\n")?;
-    for (path, text) in SDK_FILES {
-        write(&dir.join(".weir"), path, text)?;
+    let weir = dir.join(".weir");
+    write(&weir, SDK_FILES[0].0, SDK_FILES[0].1)?; // the WIT
+    if lang == "rust" {
+        write(&dir, "Cargo.toml", &fill(RUST_CARGO))?;
+        write(&dir, "src/lib.rs", &fill(rust_source(kind)))?;
+        write(&dir, "README.md", &fill(RUST_README))?;
+        for (path, text) in &SDK_FILES[1..] {
+            write(&weir, path, text)?;
+        }
+    } else {
+        write(&dir, "src/plugin.c", &fill(c_source(kind)))?;
+        write(&dir, "README.md", &fill(C_README))?;
+        let world = super::build::world_file(kind);
+        for (path, text) in C_SDK {
+            if !path.contains("bindings/") || path.contains(&format!("bindings/{world}.")) {
+                write(&weir, path, text)?;
+            }
+        }
     }
     println!("created {} ({kind}, {lang}) in {}", name, dir.display());
     println!(
