@@ -1,7 +1,7 @@
 """`weir plugin new` → `build` → `test` → `deploy`, as a new user would, in
 a temporary directory, for every language `new` knows: each template builds
 as it stands with that language's real toolchain (Rust's wasm32-wasip2
-target; zig's C compiler from PyPI), `weir plugin test` prints the plugin's
+target; zig from PyPI for C and Zig), `weir plugin test` prints the plugin's
 decisions, and the deployed plugin changes what real clients see on a
 running broker. The partitioners of every language place keys as the Java
 client does."""
@@ -17,7 +17,7 @@ from conftest import WEIR
 from test_plugins import create, java_partition, read_all
 
 
-LANGS = ["rust", "c"]
+LANGS = ["rust", "c", "zig"]
 
 
 def weir(*args, cwd, admin=None, check=True):
@@ -92,6 +92,15 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
     producer.produce("stamped", value=b"", partition=0, on_delivery=lambda e, m: refused.append(e))
     producer.flush(30)
     assert refused[0] is not None and refused[0].name() == "POLICY_VIOLATION"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_new_fetch_interceptor_filters_the_samples(tmp_path, lang):
+    project = new_project(tmp_path, "fetch-interceptor", "acme-only", lang)
+    tested = weir("test", cwd=project).stdout
+    # Three of the six samples carry the header tenant=acme.
+    assert "rewrite: 3 of 6 records" in tested, tested
+    assert tested.count('["tenant","acme"]') == 3
 
 
 @pytest.mark.parametrize("args, message", [

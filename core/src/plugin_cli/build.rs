@@ -17,7 +17,8 @@ pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
     match project.manifest.lang.as_str() {
         "rust" => build_rust(project)?,
         "c" => build_c(project)?,
-        other => bail!("cannot build {other:?} plugins yet (rust and c can be built)"),
+        "zig" => build_zig(project)?,
+        other => bail!("cannot build {other:?} plugins yet (rust, c and zig can be built)"),
     }
     let artifact = project.built_artifact()?;
     let bytes = std::fs::read(&artifact)?;
@@ -63,52 +64,150 @@ pub fn world_file(kind: &str) -> String {
 }
 
 fn build_c(project: &Project) -> anyhow::Result<()> {
-    let zig = Command::new("python3")
-        .args(["-m", "ziglang", "version"])
-        .output();
-    if !zig.is_ok_and(|o| o.status.success()) {
-        bail!("zig's C compiler is not installed: run `python3 -m pip install ziglang`");
-    }
-    let world = world_file(&project.manifest.kind);
-    let sdk = project.dir.join(".weir/sdk/c");
-    let core = project
-        .dir
-        .join("target")
-        .join(format!("{}.core.wasm", project.manifest.name));
-    std::fs::create_dir_all(project.dir.join("target"))?;
-    // The bindings pull in wit-bindgen's type-information object by this
-    // symbol; the WIT is embedded below instead, so an empty one will do.
-    let stub = project.dir.join("target/weir_component_type.c");
-    std::fs::write(
-        &stub,
-        format!("void __component_type_object_force_link_{world}(void) {{}}\n"),
+    let (world, sdk, stub) = prepare_c(project)?;
+    let core = core_module_path(project);
+    zig(
+        Command::new("python3")
+            .args([
+                "-m",
+                "ziglang",
+                "cc",
+                "--target=wasm32-wasi",
+                "-O2",
+                "-g0",
+                "-s",
+                "-mexec-model=reactor",
+            ])
+            .args(includes(&sdk))
+            .arg(project.dir.join("src/plugin.c"))
+            .arg(sdk.join("bindings").join(format!("{world}.c")))
+            .arg(&stub)
+            .arg("-o")
+            .arg(&core),
+        "zig cc",
     )?;
-    let status = Command::new("python3")
+    finish_component(project, &core)
+}
+
+/// Zig uses the C SDK: its headers translated to a Zig module `weir`, the
+/// bindings' C compiled alongside.
+fn build_zig(project: &Project) -> anyhow::Result<()> {
+    let (world, sdk, stub) = prepare_c(project)?;
+    let target = project.dir.join("target");
+    let header = target.join("weir.h");
+    std::fs::write(
+        &header,
+        format!("#include \"{world}.h\"\n#include \"weir_plugin.h\"\n"),
+    )?;
+    let translated = Command::new("python3")
         .args([
             "-m",
             "ziglang",
-            "cc",
-            "--target=wasm32-wasi",
-            "-O2",
-            "-g0",
-            "-s",
-            "-mexec-model=reactor",
+            "translate-c",
+            "-target",
+            "wasm32-wasi",
+            "-lc",
         ])
         .arg("-I")
         .arg(&sdk)
         .arg("-I")
         .arg(sdk.join("bindings"))
-        .arg(project.dir.join("src/plugin.c"))
-        .arg(sdk.join("bindings").join(format!("{world}.c")))
-        .arg(&stub)
-        .arg("-o")
-        .arg(&core)
-        .status()
-        .context("running zig cc")?;
-    if !status.success() {
-        bail!("zig cc failed ({status})");
+        .arg(&header)
+        .output()
+        .context("running zig translate-c")?;
+    if !translated.status.success() {
+        bail!(
+            "zig translate-c failed: {}",
+            String::from_utf8_lossy(&translated.stderr)
+        );
     }
-    let module = std::fs::read(&core)?;
+    let module = target.join("weir.zig");
+    std::fs::write(&module, translated.stdout)?;
+    let core = core_module_path(project);
+    zig(
+        Command::new("python3")
+            .args([
+                "-m",
+                "ziglang",
+                "build-exe",
+                "-target",
+                "wasm32-wasi",
+                "-O",
+                "ReleaseSmall",
+            ])
+            .args([
+                "-fno-entry",
+                "-rdynamic",
+                "-mexec-model=reactor",
+                "-lc",
+                "-fstrip",
+            ])
+            .args(includes(&sdk))
+            .arg(sdk.join("bindings").join(format!("{world}.c")))
+            .arg(&stub)
+            .args(["--dep", "weir"])
+            .arg(format!(
+                "-Mroot={}",
+                project.dir.join("src/plugin.zig").display()
+            ))
+            .arg(format!("-Mweir={}", module.display()))
+            .arg(format!("-femit-bin={}", core.display())),
+        "zig build-exe",
+    )?;
+    finish_component(project, &core)
+}
+
+/// Checks for zig and writes the stub the C bindings need: (world, the C
+/// SDK's directory, the stub's path).
+fn prepare_c(project: &Project) -> anyhow::Result<(String, PathBuf, PathBuf)> {
+    let zig = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output();
+    if !zig.is_ok_and(|o| o.status.success()) {
+        bail!("zig is not installed: run `python3 -m pip install ziglang`");
+    }
+    let world = world_file(&project.manifest.kind);
+    std::fs::create_dir_all(project.dir.join("target"))?;
+    // The bindings pull in wit-bindgen's type-information object by this
+    // symbol; the WIT is embedded in finish_component instead, so an empty
+    // one will do.
+    let stub = project.dir.join("target/weir_component_type.c");
+    std::fs::write(
+        &stub,
+        format!("void __component_type_object_force_link_{world}(void) {{}}\n"),
+    )?;
+    Ok((world, project.dir.join(".weir/sdk/c"), stub))
+}
+
+/// The C SDK's include flags.
+fn includes(sdk: &std::path::Path) -> [std::ffi::OsString; 4] {
+    [
+        "-I".into(),
+        sdk.into(),
+        "-I".into(),
+        sdk.join("bindings").into(),
+    ]
+}
+
+fn core_module_path(project: &Project) -> PathBuf {
+    project
+        .dir
+        .join("target")
+        .join(format!("{}.core.wasm", project.manifest.name))
+}
+
+fn zig(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn finish_component(project: &Project, core: &std::path::Path) -> anyhow::Result<()> {
+    let module = std::fs::read(core)?;
     let component = componentize(
         module,
         &project.dir.join(".weir/wit"),

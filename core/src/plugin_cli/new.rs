@@ -46,7 +46,7 @@ const SDK_FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The C SDK: the helpers, and the bindings of each world.
+/// The C SDK (Zig uses it too): the helpers, and the bindings of each world.
 const C_SDK: &[(&str, &str)] = &[
     (
         "sdk/c/weir_plugin.h",
@@ -88,6 +88,16 @@ fn c_source(kind: &str) -> &'static str {
     }
 }
 
+const ZIG_README: &str = include_str!("../../templates/zig/README.md.tmpl");
+
+fn zig_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/zig/partitioner.zig"),
+        "produce-interceptor" => include_str!("../../templates/zig/produce-interceptor.zig"),
+        _ => include_str!("../../templates/zig/fetch-interceptor.zig"),
+    }
+}
+
 const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
 const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 
@@ -110,8 +120,10 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
-    if !matches!(lang, "rust" | "c") {
-        bail!("no template for {lang:?} yet: `weir plugin new` makes rust and c plugins today");
+    if !matches!(lang, "rust" | "c" | "zig") {
+        bail!(
+            "no template for {lang:?} yet: `weir plugin new` makes rust, c and zig plugins today"
+        );
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
@@ -155,8 +167,13 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
             write(&weir, path, text)?;
         }
     } else {
-        write(&dir, "src/plugin.c", &fill(c_source(kind)))?;
-        write(&dir, "README.md", &fill(C_README))?;
+        if lang == "c" {
+            write(&dir, "src/plugin.c", &fill(c_source(kind)))?;
+            write(&dir, "README.md", &fill(C_README))?;
+        } else {
+            write(&dir, "src/plugin.zig", &fill(zig_source(kind)))?;
+            write(&dir, "README.md", &fill(ZIG_README))?;
+        }
         let world = super::build::world_file(kind);
         for (path, text) in C_SDK {
             if !path.contains("bindings/") || path.contains(&format!("bindings/{world}.")) {
