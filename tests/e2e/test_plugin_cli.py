@@ -1,7 +1,8 @@
 """`weir plugin new` → `build` → `test` → `deploy`, as a new user would, in
 a temporary directory, for every language `new` knows: each template builds
 as it stands with that language's real toolchain (Rust's wasm32-wasip2
-target; zig from PyPI for C and Zig), `weir plugin test` prints the plugin's
+target; zig from PyPI for C and Zig; componentize-py from PyPI for
+Python), `weir plugin test` prints the plugin's
 decisions, and the deployed plugin changes what real clients see on a
 running broker. The partitioners of every language place keys as the Java
 client does."""
@@ -17,7 +18,7 @@ from conftest import WEIR
 from test_plugins import create, java_partition, read_all
 
 
-LANGS = ["rust", "c", "zig"]
+LANGS = ["rust", "c", "zig", "python"]
 
 
 def weir(*args, cwd, admin=None, check=True):

@@ -81,7 +81,9 @@ impl Sandbox {
     fn limits(&self) -> StoreLimits {
         StoreLimitsBuilder::new()
             .memory_size((self.spec.memory_mb as usize) << 20)
-            .instances(4)
+            // Python and JavaScript runtimes are components of several core
+            // instances (Rust, C and Zig have one or two).
+            .instances(64)
             .trap_on_grow_failure(true)
             .build()
     }

@@ -18,7 +18,8 @@ pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
         "rust" => build_rust(project)?,
         "c" => build_c(project)?,
         "zig" => build_zig(project)?,
-        other => bail!("cannot build {other:?} plugins yet (rust, c and zig can be built)"),
+        "python" => build_python(project)?,
+        other => bail!("cannot build {other:?} plugins yet (rust, c, zig and python can be built)"),
     }
     let artifact = project.built_artifact()?;
     let bytes = std::fs::read(&artifact)?;
@@ -66,7 +67,7 @@ pub fn world_file(kind: &str) -> String {
 fn build_c(project: &Project) -> anyhow::Result<()> {
     let (world, sdk, stub) = prepare_c(project)?;
     let core = core_module_path(project);
-    zig(
+    toolchain(
         Command::new("python3")
             .args([
                 "-m",
@@ -124,7 +125,7 @@ fn build_zig(project: &Project) -> anyhow::Result<()> {
     let module = target.join("weir.zig");
     std::fs::write(&module, translated.stdout)?;
     let core = core_module_path(project);
-    zig(
+    toolchain(
         Command::new("python3")
             .args([
                 "-m",
@@ -155,6 +156,29 @@ fn build_zig(project: &Project) -> anyhow::Result<()> {
         "zig build-exe",
     )?;
     finish_component(project, &core)
+}
+
+/// componentize-py bundles CPython, the plugin's `src/` and the SDK's
+/// `weir_plugin.py` into a component of the kind's world.
+fn build_python(project: &Project) -> anyhow::Result<()> {
+    let found = Command::new("componentize-py").arg("--version").output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        bail!("componentize-py is not installed: run `python3 -m pip install componentize-py`");
+    }
+    std::fs::create_dir_all(project.dir.join("target"))?;
+    toolchain(
+        Command::new("componentize-py")
+            .arg("-d")
+            .arg(project.dir.join(".weir/wit"))
+            .args(["-w", &project.manifest.kind, "componentize", "app"])
+            .arg("-p")
+            .arg(project.dir.join("src"))
+            .arg("-p")
+            .arg(project.dir.join(".weir/sdk/python"))
+            .arg("-o")
+            .arg(project.artifact()),
+        "componentize-py",
+    )
 }
 
 /// Checks for zig and writes the stub the C bindings need: (world, the C
@@ -196,7 +220,8 @@ fn core_module_path(project: &Project) -> PathBuf {
         .join(format!("{}.core.wasm", project.manifest.name))
 }
 
-fn zig(command: &mut Command, what: &str) -> anyhow::Result<()> {
+/// Runs a toolchain command; its output goes to the user.
+fn toolchain(command: &mut Command, what: &str) -> anyhow::Result<()> {
     let status = command
         .status()
         .with_context(|| format!("running {what}"))?;

@@ -10,6 +10,9 @@ use anyhow::{bail, Context};
 use super::project::{Manifest, MANIFEST};
 use weir::config::plugins::KINDS;
 
+/// The languages `new` has templates for.
+const LANGS: &[&str] = &["rust", "c", "zig", "python"];
+
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
     (
@@ -98,6 +101,17 @@ fn zig_source(kind: &str) -> &'static str {
     }
 }
 
+const PYTHON_SDK: &str = include_str!("../../../sdk/python/weir_plugin.py");
+const PYTHON_README: &str = include_str!("../../templates/python/README.md.tmpl");
+
+fn python_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/python/partitioner.py"),
+        "produce-interceptor" => include_str!("../../templates/python/produce-interceptor.py"),
+        _ => include_str!("../../templates/python/fetch-interceptor.py"),
+    }
+}
+
 const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
 const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 
@@ -120,9 +134,10 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
-    if !matches!(lang, "rust" | "c" | "zig") {
+    if !LANGS.contains(&lang) {
         bail!(
-            "no template for {lang:?} yet: `weir plugin new` makes rust, c and zig plugins today"
+            "no template for {lang:?} yet: `weir plugin new` makes {}",
+            LANGS.join(", ")
         );
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
@@ -159,7 +174,11 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     write(&dir, ".gitignore", "/target\n")?;
     let weir = dir.join(".weir");
     write(&weir, SDK_FILES[0].0, SDK_FILES[0].1)?; // the WIT
-    if lang == "rust" {
+    if lang == "python" {
+        write(&dir, "src/app.py", &fill(python_source(kind)))?;
+        write(&dir, "README.md", &fill(PYTHON_README))?;
+        write(&weir, "sdk/python/weir_plugin.py", PYTHON_SDK)?;
+    } else if lang == "rust" {
         write(&dir, "Cargo.toml", &fill(RUST_CARGO))?;
         write(&dir, "src/lib.rs", &fill(rust_source(kind)))?;
         write(&dir, "README.md", &fill(RUST_README))?;
