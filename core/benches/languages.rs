@@ -20,7 +20,7 @@ use weir::plugin::engine::PluginEngine;
 use weir::plugin::partitioner::WasmPartitioner;
 use weir::plugin::sandbox::Sandbox;
 
-const LANGS: &[&str] = &["rust", "c", "zig", "python"];
+const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
 const RECORDS: usize = 1000;
 
 /// `count` records with 16-byte keys and 100-byte values.

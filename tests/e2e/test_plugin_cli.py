@@ -2,7 +2,8 @@
 a temporary directory, for every language `new` knows: each template builds
 as it stands with that language's real toolchain (Rust's wasm32-wasip2
 target; zig from PyPI for C and Zig; componentize-py from PyPI for
-Python), `weir plugin test` prints the plugin's
+Python; componentize-js from npm for JavaScript), `weir plugin test` prints
+the plugin's
 decisions, and the deployed plugin changes what real clients see on a
 running broker. The partitioners of every language place keys as the Java
 client does."""
@@ -18,7 +19,7 @@ from conftest import WEIR
 from test_plugins import create, java_partition, read_all
 
 
-LANGS = ["rust", "c", "zig", "python"]
+LANGS = ["rust", "c", "zig", "python", "javascript"]
 
 
 def weir(*args, cwd, admin=None, check=True):

@@ -19,7 +19,8 @@ pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
         "c" => build_c(project)?,
         "zig" => build_zig(project)?,
         "python" => build_python(project)?,
-        other => bail!("cannot build {other:?} plugins yet (rust, c, zig and python can be built)"),
+        "javascript" => build_javascript(project)?,
+        other => bail!("cannot build {other:?} plugins yet"),
     }
     let artifact = project.built_artifact()?;
     let bytes = std::fs::read(&artifact)?;
@@ -178,6 +179,37 @@ fn build_python(project: &Project) -> anyhow::Result<()> {
             .arg("-o")
             .arg(project.artifact()),
         "componentize-py",
+    )
+}
+
+/// componentize-js (the project's devDependency, installed with npm on
+/// first use) bundles src/app.js with a JavaScript engine, with no WASI
+/// features: the component imports nothing but `host`.
+fn build_javascript(project: &Project) -> anyhow::Result<()> {
+    let tool = project.dir.join("node_modules/.bin/componentize-js");
+    if !tool.exists() {
+        let npm = Command::new("npm").arg("--version").output();
+        if !npm.is_ok_and(|o| o.status.success()) {
+            bail!("npm is not installed: install Node.js (with npm) to build JavaScript plugins");
+        }
+        toolchain(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&project.dir),
+            "npm install",
+        )?;
+    }
+    std::fs::create_dir_all(project.dir.join("target"))?;
+    toolchain(
+        Command::new(&tool)
+            .arg("--wit")
+            .arg(project.dir.join(".weir/wit"))
+            .args(["--world-name", &project.manifest.kind])
+            .args(["-d", "stdio", "random", "clocks", "http", "fetch-event"])
+            .arg("-o")
+            .arg(project.artifact())
+            .arg(project.dir.join("src/app.js")),
+        "componentize-js",
     )
 }
 

@@ -11,7 +11,7 @@ use super::project::{Manifest, MANIFEST};
 use weir::config::plugins::KINDS;
 
 /// The languages `new` has templates for.
-const LANGS: &[&str] = &["rust", "c", "zig", "python"];
+const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
 
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
@@ -112,6 +112,18 @@ fn python_source(kind: &str) -> &'static str {
     }
 }
 
+const JS_SDK: &str = include_str!("../../../sdk/javascript/weir_plugin.js");
+const JS_PACKAGE: &str = include_str!("../../templates/javascript/package.json.tmpl");
+const JS_README: &str = include_str!("../../templates/javascript/README.md.tmpl");
+
+fn javascript_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/javascript/partitioner.js"),
+        "produce-interceptor" => include_str!("../../templates/javascript/produce-interceptor.js"),
+        _ => include_str!("../../templates/javascript/fetch-interceptor.js"),
+    }
+}
+
 const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
 const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 
@@ -171,10 +183,15 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
         config: Default::default(),
     };
     write(&dir, MANIFEST, &toml::to_string(&manifest)?)?;
-    write(&dir, ".gitignore", "/target\n")?;
+    write(&dir, ".gitignore", "/target\n/node_modules\n")?;
     let weir = dir.join(".weir");
     write(&weir, SDK_FILES[0].0, SDK_FILES[0].1)?; // the WIT
-    if lang == "python" {
+    if lang == "javascript" {
+        write(&dir, "src/app.js", &fill(javascript_source(kind)))?;
+        write(&dir, "package.json", &fill(JS_PACKAGE))?;
+        write(&dir, "README.md", &fill(JS_README))?;
+        write(&weir, "sdk/javascript/weir_plugin.js", JS_SDK)?;
+    } else if lang == "python" {
         write(&dir, "src/app.py", &fill(python_source(kind)))?;
         write(&dir, "README.md", &fill(PYTHON_README))?;
         write(&weir, "sdk/python/weir_plugin.py", PYTHON_SDK)?;
