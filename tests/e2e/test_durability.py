@@ -47,7 +47,9 @@ def test_clean_restart_keeps_every_record(broker):
 def test_segments_roll_and_are_named_by_base_offset(broker):
     create_topic(broker, "roll", partitions=1, config={"segment.bytes": "200000", "index.interval.bytes": "1024"})
     recs = records(20_000, value_size=200)
-    produce(broker, "roll", recs)
+    # Segments roll between batches: small batches make many segments
+    # however fast the client is (under load it filled 1 MB batches).
+    produce(broker, "roll", recs, **{"batch.size": 16384})
     files = sorted(p.name for p in (broker.data_dir / "roll-0").iterdir())
     logs = [f for f in files if f.endswith(".log")]
     assert len(logs) > 5, files
