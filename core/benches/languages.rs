@@ -17,6 +17,7 @@ mod common;
 use common::{median, NativeMurmur2};
 use weir::partition::partitioner::{PackedRecords, Partitioner};
 use weir::plugin::engine::PluginEngine;
+use weir::plugin::native::NativePlugin;
 use weir::plugin::partitioner::WasmPartitioner;
 use weir::plugin::sandbox::Sandbox;
 
@@ -61,6 +62,37 @@ fn call_costs(p: &dyn Partitioner) -> (Duration, Duration, f64) {
     (t1, tn, per_record)
 }
 
+/// The C native example (examples/native/c, the same murmur2), built with
+/// the system C compiler and loaded with dlopen.
+fn native_c(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let lib = dir.join("murmur2_native.so");
+    let started = Instant::now();
+    let status = Command::new("cc")
+        .args(["-O2", "-shared", "-fPIC", "-I"])
+        .arg(root.join("sdk/c"))
+        .arg(root.join("examples/native/c/murmur2_native.c"))
+        .arg("-o")
+        .arg(&lib)
+        .status()
+        .expect("running cc");
+    assert!(status.success());
+    let build = started.elapsed();
+    let spec = PluginSpec::deployed("native", "partitioner");
+    let started = Instant::now();
+    let plugin = NativePlugin::load(&lib, &spec, Default::default()).unwrap();
+    let load = started.elapsed();
+    let (t1, tn, per) = call_costs(&plugin);
+    println!(
+        "| C, native (dlopen) | {:.1} s | {:.1} KB | — | {:.2} ms | — | {:.2} µs | {:.1} µs | {per:.1} ns |",
+        build.as_secs_f64(),
+        std::fs::metadata(&lib).map_or(0, |m| m.len()) as f64 / 1e3,
+        load.as_secs_f64() * 1e3,
+        t1.as_secs_f64() * 1e6,
+        tn.as_secs_f64() * 1e6,
+    );
+}
+
 fn main() {
     let work = tempfile::tempdir().expect("tempdir");
     println!("the same murmur2 partitioner, {RECORDS}-record batches of 16-byte keys and 100-byte values, medians of 300 calls on a warm instance:\n");
@@ -72,6 +104,7 @@ fn main() {
         t1.as_secs_f64() * 1e6,
         tn.as_secs_f64() * 1e6
     );
+    native_c(work.path());
     for lang in LANGS {
         let name = format!("{lang}-murmur2");
         weir(

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weir_hash.h"
+
 /* Words per record and per header in packed-records (see the WIT). */
 #define WEIR_RECORD_WORDS 6
 #define WEIR_HEADER_WORDS 4
@@ -100,41 +102,6 @@ static inline bool weir_record_header(const weir_records_t *p, size_t i, const c
 static inline bool weir_bytes_eq(weir_bytes_t b, const char *s) {
     size_t len = strlen(s);
     return !b.is_null && b.len == len && memcmp(b.ptr, s, len) == 0;
-}
-
-/* The Java client's murmur2: its default partition for a keyed record is
- * (weir_murmur2(key) & 0x7fffffff) % partitions. */
-static inline uint32_t weir_murmur2(const uint8_t *data, size_t len) {
-    const uint32_t m = 0x5bd1e995;
-    uint32_t h = 0x9747b28cu ^ (uint32_t)len;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
-                     (uint32_t)data[i + 3] << 24;
-        k *= m;
-        k ^= k >> 24;
-        k *= m;
-        h = h * m ^ k;
-    }
-    switch (len - i) {
-    case 3: h ^= (uint32_t)data[i + 2] << 16; /* fall through */
-    case 2: h ^= (uint32_t)data[i + 1] << 8; /* fall through */
-    case 1: h ^= data[i]; h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return h;
-}
-
-/* librdkafka's `consistent` partitioner: crc32(key) % partitions. */
-static inline uint32_t weir_crc32(const uint8_t *data, size_t len) {
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= data[i];
-        for (int b = 0; b < 8; b++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
 }
 
 /* An interceptor's answer, built record by record: each kept record names

@@ -533,6 +533,13 @@ pub static BROKER: &[BrokerDef] = &[
         "host:port of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
     ),
     broker!(
+        "weir.plugin.native.enabled",
+        Kind::Bool,
+        Some("false"),
+        false,
+        "Whether plugins may be native shared libraries (.so), which run unsandboxed in the broker's process."
+    ),
+    broker!(
         "weir.plugin.watch.interval.ms",
         Kind::Long(1, MAX),
         Some("1000"),

@@ -205,7 +205,7 @@ impl BrokerConfig {
     fn num(&self, name: &str) -> i64 {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
-    fn flag(&self, name: &str) -> bool {
+    pub fn flag(&self, name: &str) -> bool {
         self.get(name).as_deref() == Some("true")
     }
     fn list(&self, name: &str) -> Vec<String> {

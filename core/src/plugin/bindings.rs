@@ -78,7 +78,7 @@ pub fn to_batch(
 }
 
 /// The broker's packed records in the WIT's flat words.
-fn to_wit(packed: PackedRecords) -> types::PackedRecords {
+pub(super) fn to_wit(packed: PackedRecords) -> types::PackedRecords {
     let mut records = Vec::with_capacity(packed.records.len() * RECORD_WORDS);
     let mut timestamps = Vec::with_capacity(packed.records.len());
     for r in &packed.records {
@@ -124,7 +124,7 @@ pub fn from_rewritten(r: Rewritten) -> Option<crate::partition::interceptor::Ver
 
 /// A plugin's packed output back into the broker's types (whether the
 /// slices lie inside `data` is checked by the caller).
-fn from_wit(packed: types::PackedRecords) -> Option<PackedRecords> {
+pub(super) fn from_wit(packed: types::PackedRecords) -> Option<PackedRecords> {
     let count = packed.timestamps.len();
     if packed.records.len() != count * RECORD_WORDS
         || !packed.headers.len().is_multiple_of(HEADER_WORDS)

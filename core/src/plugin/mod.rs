@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod engine;
 pub mod interceptor;
 pub mod metrics;
+pub mod native;
 pub mod partitioner;
 pub mod registry;
 pub mod sandbox;

@@ -33,8 +33,8 @@ pub struct Entry {
 }
 
 enum Plugin {
-    Partitioner(Arc<WasmPartitioner>),
-    Interceptor(Arc<WasmInterceptor>),
+    Partitioner(Arc<dyn Partitioner>),
+    Interceptor(Arc<dyn Interceptor>),
 }
 
 /// What a `[[plugins]]` file looked like when last checked.
@@ -51,6 +51,8 @@ pub struct PluginRegistry {
     metrics: Mutex<HashMap<String, Arc<PluginMetrics>>>,
     /// weir.toml plugins whose files are watched: name → last seen state.
     watched: Mutex<HashMap<String, FileState>>,
+    /// Whether shared libraries may be loaded (weir.plugin.native.enabled).
+    native_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl PluginRegistry {
@@ -61,6 +63,7 @@ impl PluginRegistry {
             entries: RwLock::default(),
             metrics: Mutex::default(),
             watched: Mutex::default(),
+            native_enabled: Default::default(),
         }
     }
 
@@ -107,6 +110,9 @@ impl PluginRegistry {
             .entry(spec.name.clone())
             .or_default()
             .clone();
+        if super::native::is_native(bytes) {
+            return self.deploy_native(spec, bytes, metrics, started);
+        }
         let loaded =
             Sandbox::load(self.engine()?, &spec, bytes, metrics.clone()).with_context(context)?;
         let plugin = match spec.kind.as_str() {
@@ -126,6 +132,63 @@ impl PluginRegistry {
             }
             other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
         };
+        Ok(self.install(spec, bytes, plugin, &metrics, started))
+    }
+
+    /// Lets `deploy` load shared libraries (weir.plugin.native.enabled).
+    pub fn enable_native(&self, enabled: bool) {
+        self.native_enabled
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Loads a native plugin: the library is written to the cache under its
+    /// content hash (so each version is its own file to dlopen) and loaded
+    /// from there.
+    fn deploy_native(
+        &self,
+        spec: PluginSpec,
+        bytes: &[u8],
+        metrics: Arc<PluginMetrics>,
+        started: Instant,
+    ) -> anyhow::Result<(String, Duration)> {
+        let context = || format!("plugin {} ({}, native)", spec.name, spec.kind);
+        if !self
+            .native_enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            anyhow::bail!(
+                "{}: native plugins run unsandboxed in the broker and are off (weir.plugin.native.enabled=false)",
+                context()
+            );
+        }
+        let dir = self.cache_dir.join("native");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.so", content_hash(bytes)));
+        if !path.exists() {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        let native = Arc::new(
+            super::native::NativePlugin::load(&path, &spec, metrics.clone())
+                .with_context(context)?,
+        );
+        let plugin = match spec.kind.as_str() {
+            "partitioner" => Plugin::Partitioner(native),
+            _ => Plugin::Interceptor(native),
+        };
+        Ok(self.install(spec, bytes, plugin, &metrics, started))
+    }
+
+    /// Makes `plugin` the version of its name that new calls use.
+    fn install(
+        &self,
+        spec: PluginSpec,
+        bytes: &[u8],
+        plugin: Plugin,
+        metrics: &PluginMetrics,
+        started: Instant,
+    ) -> (String, Duration) {
         let sha256 = content_hash(bytes);
         let entry = Arc::new(Entry {
             spec,
@@ -141,7 +204,7 @@ impl PluginRegistry {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         tracing::info!(plugin = %name, sha256 = %&sha256[..12], replaced = old.is_some(), took_ms = took.as_millis() as u64, "plugin loaded");
-        Ok((sha256, took))
+        (sha256, took)
     }
 
     /// Unloads a plugin (calls in flight finish); false if it was not loaded.

@@ -56,6 +56,10 @@ const C_SDK: &[(&str, &str)] = &[
         include_str!("../../../sdk/c/weir_plugin.h"),
     ),
     (
+        "sdk/c/weir_hash.h",
+        include_str!("../../../sdk/c/weir_hash.h"),
+    ),
+    (
         "sdk/c/bindings/partitioner.h",
         include_str!("../../../sdk/c/bindings/partitioner.h"),
     ),

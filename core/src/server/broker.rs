@@ -50,6 +50,7 @@ impl Broker {
         let groups = GroupCoordinator::new(&config, replicas.clone());
         let plugins =
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
+        plugins.enable_native(config.flag("weir.plugin.native.enabled"));
         super::admin::plugins::load_at_start(&plugins, &config, &controller.image())?;
         Ok(Broker {
             config,
