@@ -33,6 +33,19 @@ def weir(*args, cwd, admin=None, check=True):
     return result
 
 
+def read_first(broker, topic):
+    """The (value, headers) of what partition 0 of `topic` holds, once it holds something."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got = []
+    for _ in range(100):
+        got += [m for m in consumer.consume(10, 0.1) if not m.error()]
+        if got:
+            break
+    consumer.close()
+    return [(m.value(), m.headers()) for m in got]
+
+
 def new_project(tmp_path, kind, name, lang):
     weir("new", "--lang", lang, "--kind", kind, name, cwd=tmp_path)
     project = tmp_path / name
@@ -80,15 +93,7 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
     producer = Producer({"bootstrap.servers": broker.bootstrap})
     producer.produce("stamped", key=b"k", value=b"hello", partition=0)
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g", "enable.auto.commit": False})
-    consumer.assign([TopicPartition("stamped", 0, 0)])
-    got = []
-    for _ in range(100):
-        got += [m for m in consumer.consume(10, 0.1) if not m.error()]
-        if got:
-            break
-    consumer.close()
-    assert [(m.value(), m.headers()) for m in got] == [(b"hello", [("stamped-by", b"stamper")])]
+    assert read_first(broker, "stamped") == [(b"hello", [("stamped-by", b"stamper")])]
     # The template refuses a batch holding an empty value.
     refused = []
     producer.produce("stamped", value=b"", partition=0, on_delivery=lambda e, m: refused.append(e))
