@@ -2,13 +2,14 @@
 a temporary directory, for every language `new` knows: each template builds
 as it stands with that language's real toolchain (Rust's wasm32-wasip2
 target; zig from PyPI for C and Zig; componentize-py from PyPI for
-Python; componentize-js from npm for JavaScript), `weir plugin test` prints
-the plugin's
-decisions, and the deployed plugin changes what real clients see on a
-running broker. The partitioners of every language place keys as the Java
-client does."""
+Python; componentize-js from npm for JavaScript), `weir plugin test`
+prints the plugin's decisions, and the deployed plugin changes what real
+clients see on a running broker. The partitioners of every language place keys as the Java
+client does, whether confluent-kafka or kafkajs sent them."""
 
+import json
 import os
+import pathlib
 import re
 import subprocess
 
@@ -19,6 +20,7 @@ from conftest import WEIR
 from test_plugins import create, java_partition, read_all
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 LANGS = ["rust", "c", "zig", "python", "javascript"]
 
 
@@ -77,6 +79,16 @@ def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker, lang)
     assert producer.flush(30) == 0
     placed = read_all(broker, "routed", len(keys))
     assert sorted(k for k, _, _ in placed) == sorted(keys)
+    assert all(p == java_partition(k) for k, _, p in placed)
+
+    # kafkajs (an idempotent producer) through the same plugin.
+    create(broker, "routed-js", **{"weir.partitioner": "by-key"})
+    values = json.dumps(["v%d" % i for i in range(20)])
+    out = subprocess.run(["node", str(ROOT / "tests/js/produce.js"), broker.bootstrap, "routed-js", values],
+                         capture_output=True, text=True, timeout=60).stdout
+    assert "error" not in out, out
+    placed = read_all(broker, "routed-js", 20)
+    assert sorted(k for k, _, _ in placed) == sorted(b"k%d" % i for i in range(20))
     assert all(p == java_partition(k) for k, _, p in placed)
 
 
