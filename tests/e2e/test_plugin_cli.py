@@ -5,7 +5,8 @@ target; zig from PyPI for C and Zig; componentize-py from PyPI for
 Python; componentize-js from npm for JavaScript), `weir plugin test`
 prints the plugin's decisions, and the deployed plugin changes what real
 clients see on a running broker. The partitioners of every language place keys as the Java
-client does, whether confluent-kafka or kafkajs sent them."""
+client does (and as the standard murmur2 plugin does), whether
+confluent-kafka or kafkajs sent them."""
 
 import json
 import os
@@ -80,6 +81,16 @@ def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker, lang)
     placed = read_all(broker, "routed", len(keys))
     assert sorted(k for k, _, _ in placed) == sorted(keys)
     assert all(p == java_partition(k) for k, _, p in placed)
+
+    # The same keys through the standard murmur2 plugin land in the same partitions.
+    std_plugin = ROOT / "target/wasm32-wasip2/release/murmur2.wasm"
+    weir("deploy", "murmur2", str(std_plugin), "--kind", "partitioner", cwd=project, admin=broker.admin_url)
+    create(broker, "standard", **{"weir.partitioner": "murmur2"})
+    for key in keys:
+        producer.produce("standard", key=key, value=b"v", partition=0)
+    assert producer.flush(30) == 0
+    standard = {k: p for k, _, p in read_all(broker, "standard", len(keys))}
+    assert {k: p for k, _, p in placed} == standard
 
     # kafkajs (an idempotent producer) through the same plugin.
     create(broker, "routed-js", **{"weir.partitioner": "by-key"})
