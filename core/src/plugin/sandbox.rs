@@ -128,14 +128,7 @@ impl Sandbox {
             }
             result
         };
-        // The sync WASI bindings drive their async core with `block_on`,
-        // which tokio refuses on a worker thread: leave the worker first
-        // (as any blocking call in a handler should).
-        let result = if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::block_in_place(attempt)
-        } else {
-            attempt()
-        };
+        let result = off_the_worker(attempt);
         let outcome = match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(PluginFailure::Refused(message)),
@@ -167,11 +160,7 @@ impl Sandbox {
             store.set_epoch_deadline(self.deadline_ticks());
             instantiate(&mut store).map(|instance| instances.give_back(store, instance))
         };
-        let result = if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::block_in_place(attempt)
-        } else {
-            attempt()
-        };
+        let result = off_the_worker(attempt);
         result.map_err(|e| {
             anyhow::anyhow!(
                 "plugin {} does not instantiate: {}",
@@ -229,6 +218,17 @@ impl<I> Instances<I> {
     /// How many instances are idle now (for tests and benchmarks).
     pub fn idle(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Runs guest code: the sync WASI bindings drive their async core with
+/// `block_on`, which tokio refuses on a worker thread, so leave the worker
+/// first (as any blocking call in a handler should).
+fn off_the_worker<T>(f: impl FnOnce() -> T) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
 
