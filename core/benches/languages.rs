@@ -4,7 +4,7 @@
 //! user would, then loaded and called with the broker's own host code.
 //! Prints one table: build time, load (compile, and from the cache),
 //! instantiation, and the cost of a call per batch and per record.
-//!   cargo bench -p weir --bench languages
+//!   cargo bench -p weir --bench languages [-- LANG...]
 //! Needs each language's toolchain (tests/run.sh installs them).
 
 use std::path::Path;
@@ -21,7 +21,7 @@ use weir::plugin::native::NativePlugin;
 use weir::plugin::partitioner::WasmPartitioner;
 use weir::plugin::sandbox::Sandbox;
 
-const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
+const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript", "assemblyscript"];
 const RECORDS: usize = 1000;
 
 /// `count` records with 16-byte keys and 100-byte values.
@@ -105,7 +105,15 @@ fn main() {
         tn.as_secs_f64() * 1e6
     );
     native_c(work.path());
-    for lang in LANGS {
+    // Languages named on the command line, or all (cargo adds `--bench`).
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for lang in LANGS
+        .iter()
+        .filter(|l| wanted.is_empty() || wanted.iter().any(|w| w == *l))
+    {
         let name = format!("{lang}-murmur2");
         weir(
             work.path(),

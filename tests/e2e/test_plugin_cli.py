@@ -2,7 +2,7 @@
 a temporary directory, for every language `new` knows: each template builds
 as it stands with that language's real toolchain (Rust's wasm32-wasip2
 target; zig from PyPI for C and Zig; componentize-py from PyPI for
-Python; componentize-js from npm for JavaScript), `weir plugin test`
+Python; componentize-js from npm for JavaScript; AssemblyScript from npm), `weir plugin test`
 prints the plugin's decisions, and the deployed plugin changes what real
 clients see on a running broker. The partitioners of every language place keys as the Java
 client does (and as the standard murmur2 plugin does), whether
@@ -18,11 +18,12 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import WEIR
-from test_plugins import create, java_partition, read_all
+from test_interceptors import read
+from test_plugins import PARTITIONS, create, java_partition, read_all
 
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LANGS = ["rust", "c", "zig", "python", "javascript"]
+LANGS = ["rust", "c", "zig", "python", "javascript", "assemblyscript"]
 
 
 def weir(*args, cwd, admin=None, check=True):
@@ -47,6 +48,13 @@ def read_first(broker, topic):
             break
     consumer.close()
     return [(m.value(), m.headers()) for m in got]
+
+
+def kafkajs(script, *args):
+    """Runs tests/js/SCRIPT with kafkajs; its one line of JSON output."""
+    out = subprocess.run(["node", str(ROOT / "tests/js" / script), *args],
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out)
 
 
 def new_project(tmp_path, kind, name, lang):
@@ -94,9 +102,7 @@ def test_a_new_partitioner_builds_tests_and_deploys(tmp_path, make_broker, lang)
 
     # kafkajs (an idempotent producer) through the same plugin.
     create(broker, "routed-js", **{"weir.partitioner": "by-key"})
-    values = json.dumps(["v%d" % i for i in range(20)])
-    out = subprocess.run(["node", str(ROOT / "tests/js/produce.js"), broker.bootstrap, "routed-js", values],
-                         capture_output=True, text=True, timeout=60).stdout
+    out = kafkajs("produce.js", broker.bootstrap, "routed-js", json.dumps(["v%d" % i for i in range(20)]))
     assert "error" not in out, out
     placed = read_all(broker, "routed-js", 20)
     assert sorted(k for k, _, _ in placed) == sorted(b"k%d" % i for i in range(20))
@@ -123,14 +129,44 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
     producer.flush(30)
     assert refused[0] is not None and refused[0].name() == "POLICY_VIOLATION"
 
+    # kafkajs (an idempotent producer, keyed records spread over partitions).
+    create(broker, "stamped-js", **{"weir.interceptors.produce": "stamper"})
+    out = kafkajs("produce.js", broker.bootstrap, "stamped-js", json.dumps(["a", "b", "c"]))
+    assert "error" not in out, out
+    stamped = sorted((m.value(), m.headers()) for m in read(broker, "stamped-js", 3, PARTITIONS))
+    assert stamped == [(v, [("stamped-by", b"stamper")]) for v in (b"a", b"b", b"c")]
+    out = kafkajs("produce.js", broker.bootstrap, "stamped-js", json.dumps(["fine", ""]))
+    assert "policy" in out["error"].lower(), out
+
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_new_fetch_interceptor_filters_the_samples(tmp_path, lang):
+def test_a_new_fetch_interceptor_builds_tests_and_deploys(tmp_path, make_broker, lang):
     project = new_project(tmp_path, "fetch-interceptor", "acme-only", lang)
     tested = weir("test", cwd=project).stdout
     # Three of the six samples carry the header tenant=acme.
     assert "rewrite: 3 of 6 records" in tested, tested
     assert tested.count('["tenant","acme"]') == 3
+
+    broker = make_broker()
+    weir("deploy", cwd=project, admin=broker.admin_url)
+    create(broker, "tenants", **{"weir.interceptors.fetch": "acme-only"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(6):
+        producer.produce("tenants", value=b"v%d" % i, partition=0,
+                         headers=[("tenant", b"acme" if i % 2 == 0 else b"other")])
+    assert producer.flush(30) == 0
+    # confluent-kafka sees the acme records, at their own offsets...
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g", "enable.auto.commit": False})
+    consumer.assign([TopicPartition("tenants", 0, 0)])
+    seen = []
+    for _ in range(50):
+        seen += [(m.offset(), m.value()) for m in consumer.consume(10, 0.1) if not m.error()]
+        if len(seen) >= 3:
+            break
+    consumer.close()
+    assert seen == [(0, b"v0"), (2, b"v2"), (4, b"v4")]
+    # ...and so does kafkajs.
+    assert kafkajs("consume.js", broker.bootstrap, "tenants", "js-group", "3") == [[0, "v0"], [2, "v2"], [4, "v4"]]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -143,3 +179,65 @@ def test_mistakes_get_clear_errors(tmp_path, args, message):
     result = weir(*args, cwd=tmp_path, check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+AS_EVERY_SHAPE = r'''
+import { Batch, Level, Rewrite, Verdict, config, log, nowMs } from "../.weir/sdk/assemblyscript/weir";
+
+export function intercept(batch: Batch): Verdict {
+  const mode = config("mode");
+  if (mode == "reject") return Verdict.reject("refused in " + batch.topic);
+  log(Level.Warn, "batch of " + batch.length.toString());
+  const out = new Rewrite();
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch.record(i);
+    const key = r.keyString();
+    if (key == "drop") continue;
+    if (key == "upper") {
+      out.keep(r).setKey(null).setValueString(r.valueString()!.toUpperCase()).setTimestamp(42)
+        .addHeader("n", null).addHeaderString("cfg", config("greeting")!);
+    } else if (key === null) {
+      const made = Uint8Array.wrap(String.UTF8.encode("made"));
+      out.add(i, made, null, nowMs() > 1700000000000 ? 1 : 0)
+        .addHeaderString("count", batch.partitionCount.toString())
+        .addHeaderString("missing", config("nothing") === null ? "null" : "set");
+    } else if (r.findHeader("ü") >= 0) {
+      out.keep(r).addHeaderString("名前", r.headerString("ü")! + r.headerName(0) + r.keyLength.toString());
+    } else {
+      out.keep(r);
+    }
+  }
+  return Verdict.rewrite(out);
+}
+'''
+
+
+def test_the_assemblyscript_glue_carries_every_shape(tmp_path):
+    """The hand-written canonical-ABI glue, beyond the templates: null keys,
+    values and header values, new records, changed fields, UTF-8 both ways,
+    config present and absent, the clock, the log and a rejection."""
+    weir("new", "--lang", "assemblyscript", "--kind", "produce-interceptor", "shapes", cwd=tmp_path)
+    project = tmp_path / "shapes"
+    (project / "assembly/index.ts").write_text(AS_EVERY_SHAPE)
+    weir("build", cwd=project)
+    records = tmp_path / "records.jsonl"
+    records.write_text("\n".join(json.dumps(r) for r in [
+        {"key": "keep", "value": "v1", "headers": [["a", "1"], ["b", None]], "timestamp": 5},
+        {"key": "drop", "value": "x"},
+        {"key": "upper", "value": "hello", "headers": [["h", "x"]], "timestamp": 6},
+        {"key": None, "value": None},
+        {"key": "ключ", "value": "ü", "headers": [["ü", "é"]], "timestamp": 7},
+    ]) + "\n")
+    run = weir("test", "--records", str(records), "--config", "greeting=hi", "--partitions", "7", cwd=project)
+    lines = [line for line in run.stdout.splitlines() if line.startswith("record ")]
+    got = [(int(line.split()[1]), json.loads(line.split("→ ", 1)[1])) for line in lines]
+    assert "rewrite: 4 of 5 records" in run.stdout, run.stdout
+    assert got == [
+        (0, {"key": "keep", "value": "v1", "headers": [["a", "1"], ["b", None]], "timestamp": 5}),
+        (2, {"key": None, "value": "HELLO", "headers": [["h", "x"], ["n", None], ["cfg", "hi"]], "timestamp": 42}),
+        (3, {"key": "made", "value": None, "headers": [["count", "7"], ["missing", "null"]], "timestamp": 1}),
+        (4, {"key": "ключ", "value": "ü", "headers": [["ü", "é"], ["名前", "éü8"]], "timestamp": 7}),
+    ], run.stdout
+    assert "batch of 5" in run.stderr + run.stdout
+    refused = weir("test", "--records", str(records), "--config", "mode=reject", cwd=project)
+    assert "reject: refused in test-topic" in refused.stdout

@@ -20,6 +20,7 @@ pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
         "zig" => build_zig(project)?,
         "python" => build_python(project)?,
         "javascript" => build_javascript(project)?,
+        "assemblyscript" => build_assemblyscript(project)?,
         other => bail!("cannot build {other:?} plugins yet"),
     }
     let artifact = project.built_artifact()?;
@@ -186,19 +187,8 @@ fn build_python(project: &Project) -> anyhow::Result<()> {
 /// first use) bundles src/app.js with a JavaScript engine, with no WASI
 /// features: the component imports nothing but `host`.
 fn build_javascript(project: &Project) -> anyhow::Result<()> {
+    npm_install(project, "componentize-js")?;
     let tool = project.dir.join("node_modules/.bin/componentize-js");
-    if !tool.exists() {
-        let npm = Command::new("npm").arg("--version").output();
-        if !npm.is_ok_and(|o| o.status.success()) {
-            bail!("npm is not installed: install Node.js (with npm) to build JavaScript plugins");
-        }
-        toolchain(
-            Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&project.dir),
-            "npm install",
-        )?;
-    }
     std::fs::create_dir_all(project.dir.join("target"))?;
     toolchain(
         Command::new(&tool)
@@ -210,6 +200,53 @@ fn build_javascript(project: &Project) -> anyhow::Result<()> {
             .arg(project.artifact())
             .arg(project.dir.join("src/app.js")),
         "componentize-js",
+    )
+}
+
+/// asc (the project's devDependency, installed with npm on first use)
+/// compiles the SDK's file for the kind's world, which calls the project's
+/// assembly/index.ts, to a core module that imports only `host`; it is made
+/// a component here, as C's is. The `minimal` runtime collects garbage only
+/// when the SDK asks (after each call); `abort` and `seed` go to the broker's
+/// log and clock instead of the `env` imports asc would add.
+fn build_assemblyscript(project: &Project) -> anyhow::Result<()> {
+    npm_install(project, "asc")?;
+    // asc runs in the project (the `--use` paths are its module paths).
+    let dir = project.dir.canonicalize()?;
+    std::fs::create_dir_all(dir.join("target"))?;
+    let core = core_module_path(project);
+    let sdk = ".weir/sdk/assemblyscript";
+    toolchain(
+        Command::new(dir.join("node_modules/.bin/asc"))
+            .arg(format!("{sdk}/{}.ts", project.manifest.kind))
+            .args(["--runtime", "minimal", "-O3"])
+            .args(["--use", &format!("abort={sdk}/abi/abort")])
+            .args(["--use", &format!("seed={sdk}/abi/seed")])
+            .arg("-o")
+            .arg(core.strip_prefix(&project.dir)?)
+            .current_dir(&dir),
+        "asc",
+    )?;
+    finish_component(project, &core)
+}
+
+/// Installs the project's npm devDependencies when `tool` is not there yet.
+fn npm_install(project: &Project, tool: &str) -> anyhow::Result<()> {
+    if project.dir.join("node_modules/.bin").join(tool).exists() {
+        return Ok(());
+    }
+    let npm = Command::new("npm").arg("--version").output();
+    if !npm.is_ok_and(|o| o.status.success()) {
+        bail!(
+            "npm is not installed: install Node.js (with npm) to build {} plugins",
+            project.manifest.lang
+        );
+    }
+    toolchain(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&project.dir),
+        "npm install",
     )
 }
 

@@ -11,7 +11,7 @@ use super::project::{Manifest, MANIFEST};
 use weir::config::plugins::KINDS;
 
 /// The languages `new` has templates for.
-const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
+const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript", "assemblyscript"];
 
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
@@ -128,6 +128,45 @@ fn javascript_source(kind: &str) -> &'static str {
     }
 }
 
+/// The AssemblyScript SDK: weir.ts for plugins, the hand-written
+/// canonical-ABI glue, and each world's exports.
+const AS_SDK: &[(&str, &str)] = &[
+    (
+        "weir.ts",
+        include_str!("../../../sdk/assemblyscript/weir.ts"),
+    ),
+    ("abi.ts", include_str!("../../../sdk/assemblyscript/abi.ts")),
+    (
+        "lift.ts",
+        include_str!("../../../sdk/assemblyscript/lift.ts"),
+    ),
+    (
+        "partitioner.ts",
+        include_str!("../../../sdk/assemblyscript/partitioner.ts"),
+    ),
+    (
+        "produce-interceptor.ts",
+        include_str!("../../../sdk/assemblyscript/produce-interceptor.ts"),
+    ),
+    (
+        "fetch-interceptor.ts",
+        include_str!("../../../sdk/assemblyscript/fetch-interceptor.ts"),
+    ),
+];
+const AS_PACKAGE: &str = include_str!("../../templates/assemblyscript/package.json.tmpl");
+const AS_TSCONFIG: &str = include_str!("../../templates/assemblyscript/tsconfig.json");
+const AS_README: &str = include_str!("../../templates/assemblyscript/README.md.tmpl");
+
+fn assemblyscript_source(kind: &str) -> &'static str {
+    match kind {
+        "partitioner" => include_str!("../../templates/assemblyscript/partitioner.ts"),
+        "produce-interceptor" => {
+            include_str!("../../templates/assemblyscript/produce-interceptor.ts")
+        }
+        _ => include_str!("../../templates/assemblyscript/fetch-interceptor.ts"),
+    }
+}
+
 const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml.tmpl");
 const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 
@@ -190,7 +229,19 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     write(&dir, ".gitignore", "/target\n/node_modules\n")?;
     let weir = dir.join(".weir");
     write(&weir, SDK_FILES[0].0, SDK_FILES[0].1)?; // the WIT
-    if lang == "javascript" {
+    if lang == "assemblyscript" {
+        write(
+            &dir,
+            "assembly/index.ts",
+            &fill(assemblyscript_source(kind)),
+        )?;
+        write(&dir, "package.json", &fill(AS_PACKAGE))?;
+        write(&dir, "tsconfig.json", AS_TSCONFIG)?;
+        write(&dir, "README.md", &fill(AS_README))?;
+        for (path, text) in AS_SDK {
+            write(&weir, &format!("sdk/assemblyscript/{path}"), text)?;
+        }
+    } else if lang == "javascript" {
         write(&dir, "src/app.js", &fill(javascript_source(kind)))?;
         write(&dir, "package.json", &fill(JS_PACKAGE))?;
         write(&dir, "README.md", &fill(JS_README))?;
