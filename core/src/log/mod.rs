@@ -8,6 +8,7 @@ pub mod file_slice;
 pub mod index;
 pub mod manager;
 pub mod partition_log;
+pub mod records;
 pub mod rewrite;
 pub mod segment;
 

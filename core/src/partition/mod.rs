@@ -8,7 +8,6 @@ pub mod dead_letter;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
-mod scan;
 
 use std::sync::Mutex;
 

@@ -15,101 +15,8 @@ use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
 use super::dead_letter::DeadLetter;
 use crate::log::batch::{BatchHeader, Batches};
+pub use crate::log::records::{HeaderRef, PackedRecords, RecordRef};
 use crate::protocol::error::{ApiError, ResponseError};
-
-/// Where one record's parts are in `PackedRecords::data`; -1 lengths are nulls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecordRef {
-    pub key_offset: u32,
-    pub key_len: i32,
-    pub value_offset: u32,
-    pub value_len: i32,
-    pub headers_start: u32,
-    pub headers_count: u32,
-    pub timestamp: i64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HeaderRef {
-    pub name_offset: u32,
-    pub name_len: u32,
-    pub value_offset: u32,
-    pub value_len: i32,
-}
-
-/// The records of a batch, packed for a plugin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PackedRecords {
-    pub data: Vec<u8>,
-    pub records: Vec<RecordRef>,
-    pub headers: Vec<HeaderRef>,
-}
-
-impl PackedRecords {
-    pub fn pack(records: &[Record]) -> PackedRecords {
-        let size: usize = records
-            .iter()
-            .map(|r| r.key.as_ref().map_or(0, Bytes::len) + r.value.as_ref().map_or(0, Bytes::len))
-            .sum();
-        let mut packed = PackedRecords {
-            data: Vec::with_capacity(size),
-            records: Vec::with_capacity(records.len()),
-            headers: Vec::new(),
-        };
-        for r in records {
-            packed.push_record(
-                r.key.as_deref(),
-                r.value.as_deref(),
-                r.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_deref())),
-                r.timestamp,
-            );
-        }
-        packed
-    }
-
-    /// Appends one record (None: a null key, value or header value).
-    pub fn push_record<'a>(
-        &mut self,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
-        timestamp: i64,
-    ) {
-        let (key_offset, key_len) = self.push(key);
-        let (value_offset, value_len) = self.push(value);
-        let headers_start = self.headers.len() as u32;
-        for (name, value) in headers {
-            let (name_offset, name_len) = self.push(Some(name));
-            let (value_offset, value_len) = self.push(value);
-            self.headers.push(HeaderRef {
-                name_offset,
-                name_len: name_len as u32,
-                value_offset,
-                value_len,
-            });
-        }
-        self.records.push(RecordRef {
-            key_offset,
-            key_len,
-            value_offset,
-            value_len,
-            headers_start,
-            headers_count: self.headers.len() as u32 - headers_start,
-            timestamp,
-        });
-    }
-
-    fn push(&mut self, bytes: Option<&[u8]>) -> (u32, i32) {
-        let offset = self.data.len() as u32;
-        match bytes {
-            Some(b) => {
-                self.data.extend_from_slice(b);
-                (offset, b.len() as i32)
-            }
-            None => (offset, -1),
-        }
-    }
-}
 
 /// Why a partitioner gave no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,21 +186,13 @@ fn rejected(name: &str, failure: PluginFailure) -> ApiError {
     )
 }
 
-/// A batch's records packed for a plugin, with each record's offset delta:
-/// in place when uncompressed (`scan`), else decompressed and decoded.
+/// A batch's records packed for a plugin, with each record's offset delta.
 pub(super) fn pack(
     raw: &[u8],
     header: &BatchHeader,
 ) -> Result<(PackedRecords, Vec<i32>), ApiError> {
-    if let Some(packed) = super::scan::pack_uncompressed(raw, header)? {
-        return Ok(packed);
-    }
-    let records = decode(raw)?;
-    let deltas = records
-        .iter()
-        .map(|r| (r.offset - header.base_offset) as i32)
-        .collect();
-    Ok((PackedRecords::pack(&records), deltas))
+    crate::log::records::pack_batch(raw, header)
+        .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))
 }
 
 /// The batch `raw` with its identity and none of its records.
