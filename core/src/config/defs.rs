@@ -400,6 +400,27 @@ pub static BROKER: &[BrokerDef] = &[
         "Dirty ratio that triggers compaction."
     ),
     broker!(
+        "log.cleaner.threads",
+        Kind::Int(1, 64),
+        Some("1"),
+        false,
+        "Threads compacting logs."
+    ),
+    broker!(
+        "log.cleaner.backoff.ms",
+        Kind::Long(1, MAX),
+        Some("15000"),
+        false,
+        "How long the cleaner sleeps when no log needs cleaning."
+    ),
+    broker!(
+        "log.cleaner.io.max.bytes.per.second",
+        Kind::Double(0.0, f64::MAX),
+        Some("1.7976931348623157E308"),
+        false,
+        "The cleaner's read and write I/O budget."
+    ),
+    broker!(
         "log.segment.delete.delay.ms",
         Kind::Long(0, MAX),
         Some("60000"),

@@ -370,7 +370,21 @@ impl ConfigView<'_> {
                 overrides,
             )
             .0;
+        let value = |name: &str| {
+            self.topic_value(topic_def(name).expect("known topic config"), overrides)
+                .0
+        };
+        let cleanup = value("cleanup.policy");
+        let cleanup: Vec<&str> = cleanup.split(',').map(str::trim).collect();
         LogConfig {
+            delete: cleanup.contains(&"delete"),
+            compact: cleanup.contains(&"compact"),
+            retention_ms: num("retention.ms"),
+            retention_bytes: num("retention.bytes"),
+            delete_retention_ms: num("delete.retention.ms"),
+            min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio").parse().unwrap_or(0.5),
+            min_compaction_lag_ms: num("min.compaction.lag.ms"),
+            max_compaction_lag_ms: num("max.compaction.lag.ms"),
             segment_bytes: num("segment.bytes") as u64,
             segment_ms: num("segment.ms"),
             index_interval_bytes: num("index.interval.bytes") as usize,

@@ -145,6 +145,25 @@ impl GroupCoordinator {
         })
     }
 
+    /// The lowest offset committed for `topic`-`partition` by the groups
+    /// that commit offsets of `topic` (one with none for this partition
+    /// counts as 0); None when no group does, or groups are still loading.
+    /// Retention policies delete only what every reader is past.
+    pub fn lowest_committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.loaded_groups()?
+            .iter()
+            .filter_map(|group| {
+                let g = group.lock().expect("group lock");
+                let reads_topic = g.offsets.keys().any(|(t, _)| t == topic);
+                reads_topic.then(|| {
+                    g.offsets
+                        .get(&(topic.to_string(), partition))
+                        .map_or(0, |v| v.offset)
+                })
+            })
+            .min()
+    }
+
     /// offsets.retention.minutes: an empty group's offsets expire that long
     /// after it became empty (a group that never had members: after each
     /// commit); a group left with nothing is deleted.

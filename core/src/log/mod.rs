@@ -9,6 +9,7 @@ pub mod index;
 pub mod manager;
 pub mod partition_log;
 pub mod records;
+pub mod retention;
 pub mod rewrite;
 pub mod segment;
 
@@ -47,6 +48,22 @@ pub struct LogConfig {
     /// `log.engine = "null"`: acknowledge and assign offsets, store nothing
     /// (to measure the protocol ceiling in benchmarks).
     pub null: bool,
+    /// `cleanup.policy` holds `delete`: retention deletes old segments.
+    pub delete: bool,
+    /// `cleanup.policy` holds `compact`: the log cleaner compacts the log.
+    pub compact: bool,
+    /// `retention.ms` (-1: no limit)
+    pub retention_ms: i64,
+    /// `retention.bytes` (-1: no limit)
+    pub retention_bytes: i64,
+    /// `delete.retention.ms`: how long the cleaner keeps tombstones.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -64,6 +81,14 @@ impl Default for LogConfig {
             timestamp_after_max_ms: i64::MAX,
             compression: None,
             null: false,
+            delete: true,
+            compact: false,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            delete_retention_ms: 24 * 3600 * 1000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use super::batch::{self, BatchError, BatchHeader};
 use super::checkpoint;
 use super::file_slice::FileSlice;
+use super::retention::SegmentInfo;
 use super::segment::{now_ms, LogSegment, SegmentSizes};
 use super::LogConfig;
 
@@ -143,6 +144,7 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> io::Result<PartitionLog> {
         fs::create_dir_all(dir)?;
+        super::segment::remove_leftovers(dir)?;
         let mut bases: Vec<i64> = fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -565,6 +567,55 @@ impl PartitionLog {
         Ok(self.log_start_offset)
     }
 
+    /// Bytes in every segment.
+    pub fn size(&self) -> u64 {
+        self.segments.values().map(|s| s.size() as u64).sum()
+    }
+
+    /// The closed segments wholly below `below` (the high watermark),
+    /// oldest first: what retention may delete.
+    pub fn closed_segments(&self, below: i64) -> Vec<SegmentInfo> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= below)
+            .map(|pair| self.segments[&pair[0]].info(pair[1]))
+            .collect()
+    }
+
+    /// Rolls the active segment when it holds records and is older than
+    /// `segment.ms`, so that time retention can delete it once it expires
+    /// even if nothing more is produced.
+    pub fn roll_if_idle(&mut self, now: i64) -> io::Result<bool> {
+        let active = self.active();
+        if active.size() == 0 || now - active.created_ms() < self.config.segment_ms {
+            return Ok(false);
+        }
+        self.roll()?;
+        Ok(true)
+    }
+
+    /// Deletes the oldest segments, `bases` (as `closed_segments` listed
+    /// them), and moves the log start offset past them. Nothing is deleted
+    /// unless they are still the oldest closed segments, in that order (the
+    /// decision was made without holding the log). Returns the new log
+    /// start offset.
+    pub fn delete_oldest_segments(&mut self, bases: &[i64]) -> io::Result<i64> {
+        let current: Vec<i64> = self.segments.keys().copied().collect();
+        if bases.is_empty() || bases.len() >= current.len() || current[..bases.len()] != *bases {
+            return Ok(self.log_start_offset);
+        }
+        let next_base = current[bases.len()];
+        for base in bases {
+            if let Some(segment) = self.segments.remove(base) {
+                segment.delete()?;
+            }
+        }
+        self.log_start_offset = self.log_start_offset.max(next_base);
+        self.recovery_point = self.recovery_point.max(next_base);
+        Ok(self.log_start_offset)
+    }
+
     /// Removes every record at or after `offset` (follower truncation).
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         if offset >= self.next_offset {
@@ -696,6 +747,76 @@ mod tests {
             next = batches.last().unwrap().1.next_offset();
         }
         offsets
+    }
+
+    #[test]
+    fn retention_deletes_the_oldest_closed_segments_and_a_crash_leaves_no_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t-0");
+        let mut log = PartitionLog::open(&path, config(), 0, 0, true).unwrap();
+        fill(&mut log, 200);
+        let closed = log.closed_segments(log.log_end_offset());
+        assert!(closed.len() > 4);
+        assert_eq!(
+            closed.len(),
+            log.segment_count() - 1,
+            "all but the active one"
+        );
+        assert_eq!(closed[1].base_offset, closed[0].last_offset + 1);
+        let total = log.size();
+        // A stale decision (not the oldest segments) deletes nothing.
+        let stale = [closed[1].base_offset];
+        assert_eq!(log.delete_oldest_segments(&stale).unwrap(), 0);
+        let two = [closed[0].base_offset, closed[1].base_offset];
+        assert_eq!(
+            log.delete_oldest_segments(&two).unwrap(),
+            closed[2].base_offset
+        );
+        assert_eq!(log.size(), total - closed[0].size - closed[1].size);
+        assert!(matches!(
+            log.read(0, 100, i64::MAX, true),
+            Err(ReadError::OffsetOutOfRange { start, .. }) if start == closed[2].base_offset
+        ));
+        assert_eq!(
+            read_offsets(&log, closed[2].base_offset)[0],
+            closed[2].base_offset
+        );
+        // A deletion interrupted after the rename: the leftovers go at the
+        // next start, and the log starts at its first whole segment.
+        let base = closed[2].base_offset;
+        let name = |suffix: &str| path.join(super::super::segment::file_name(base, suffix));
+        fs::rename(name(".log"), name(".log.deleted")).unwrap();
+        drop(log);
+        let log = PartitionLog::open(&path, config(), 0, closed[2].base_offset, false).unwrap();
+        assert!(
+            !name(".log.deleted").exists()
+                && !name(".index").exists()
+                && !name(".timeindex").exists()
+        );
+        assert_eq!(log.log_start_offset(), closed[3].base_offset);
+        assert_eq!(log.log_end_offset(), 2_000);
+        assert_eq!(
+            read_offsets(&log, closed[3].base_offset).len() as i64,
+            2_000 - closed[3].base_offset
+        );
+    }
+
+    #[test]
+    fn an_idle_segment_rolls_after_segment_ms() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_ms: 1_000,
+            ..config()
+        };
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
+        assert!(
+            !log.roll_if_idle(now_ms() + 10_000).unwrap(),
+            "an empty segment stays"
+        );
+        fill(&mut log, 1);
+        assert!(!log.roll_if_idle(now_ms()).unwrap());
+        assert!(log.roll_if_idle(now_ms() + 1_000).unwrap());
+        assert_eq!(log.closed_segments(10).len(), 1);
     }
 
     #[test]

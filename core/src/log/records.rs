@@ -230,7 +230,9 @@ mod tests {
     use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
     fn decode(raw: &[u8]) -> Vec<Record> {
-        RecordBatchDecoder::decode(&mut Bytes::copy_from_slice(raw)).unwrap().records
+        RecordBatchDecoder::decode(&mut Bytes::copy_from_slice(raw))
+            .unwrap()
+            .records
     }
 
     #[test]
@@ -261,7 +263,12 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(view(&scanned), view(&decoded));
-        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
             let records = (0..50).map(|i| {
                 let key = (i % 7 != 0).then(|| bytes::Bytes::from(format!("key-{i}")));
                 let value = (i % 11 != 0).then(|| bytes::Bytes::from("v".repeat(i * 13)));

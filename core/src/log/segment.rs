@@ -47,6 +47,24 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
+/// Removes what an interrupted deletion or clean left in a partition
+/// directory: `*.deleted` files, and index files whose `.log` is gone.
+pub fn remove_leftovers(dir: &Path) -> io::Result<()> {
+    let names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    for name in &names {
+        let orphan_index = [".index", ".timeindex"].iter().any(|suffix| {
+            name.strip_suffix(suffix)
+                .is_some_and(|base| !names.contains(&format!("{base}.log")))
+        });
+        if name.ends_with(".deleted") || orphan_index {
+            std::fs::remove_file(dir.join(name))?;
+        }
+    }
+    Ok(())
+}
+
 /// Wall-clock milliseconds since the Unix epoch (Kafka's timestamps).
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -305,6 +323,12 @@ impl LogSegment {
         self.time_index.trim()
     }
 
+    /// Deletes the segment's files so that a crash at any point leaves
+    /// either the whole segment or none of it: the `.log` is renamed to
+    /// `.log.deleted` first (from then on the log does not list it), then
+    /// the indexes and the renamed file are removed. Start-up removes what
+    /// a crash left behind (`remove_leftovers`). Fetches sending from the
+    /// file keep reading it through their open handle.
     pub fn delete(self) -> io::Result<()> {
         let LogSegment {
             path,
@@ -314,9 +338,25 @@ impl LogSegment {
             ..
         } = self;
         drop(file);
+        let deleted = path.with_extension("log.deleted");
+        std::fs::rename(&path, &deleted)?;
         index.delete()?;
         time_index.delete()?;
-        std::fs::remove_file(path)
+        std::fs::remove_file(deleted)
+    }
+
+    /// The last offset a closed segment spans, given the next segment's base.
+    pub fn info(&self, next_base: i64) -> super::retention::SegmentInfo {
+        super::retention::SegmentInfo {
+            base_offset: self.base_offset,
+            last_offset: next_base - 1,
+            size: self.size as u64,
+            max_timestamp: if self.max_timestamp >= 0 {
+                self.max_timestamp
+            } else {
+                self.created_ms
+            },
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::{Leadership, Partition};
 use crate::config::{BrokerConfig, ConfigView};
 use crate::log::manager::{CheckpointEntry, LoadedLog};
+use crate::log::retention::RetentionPolicy;
 use crate::log::segment::now_ms;
 use crate::log::{LogManager, TopicPartition};
 use crate::metadata::MetadataImage;
@@ -228,6 +229,23 @@ impl ReplicaManager {
             .iter()
             .map(|p| p.expire_producers(now_ms, expiration_ms))
             .sum()
+    }
+
+    /// One retention pass over every partition: `policy_for` gives a
+    /// topic's retention policy, `committed_for` the lowest offset its
+    /// readers committed.
+    pub fn enforce_retention(
+        &self,
+        policy_for: impl Fn(&str) -> std::sync::Arc<dyn RetentionPolicy>,
+        committed_for: impl Fn(&TopicPartition) -> Option<i64>,
+    ) {
+        for partition in self.all() {
+            let policy = policy_for(&partition.tp.topic);
+            let committed = committed_for(&partition.tp);
+            if let Err(e) = partition.enforce_retention(policy.as_ref(), committed, now_ms()) {
+                warn!(partition = %partition.tp, error = %e, "retention failed");
+            }
+        }
     }
 
     /// Clean shutdown: flush and close every log, checkpoint, then write the

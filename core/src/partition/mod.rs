@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
+mod retention;
 
 use std::sync::Mutex;
 
@@ -134,14 +135,14 @@ impl Partition {
         maybe_advance_high_watermark(&mut state, self.node_id);
     }
 
-    /// Writes a producer state snapshot at the log end if the log moved since
-    /// the last one and producers wrote here — or, with `even_empty` (clean
-    /// shutdown), whether or not they did, so the next start reads no headers.
     /// Forgets idempotent producers idle for `expiration_ms`.
     pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
         self.state().producers.expire(now_ms, expiration_ms)
     }
 
+    /// Writes a producer state snapshot at the log end if the log moved since
+    /// the last one and producers wrote here — or, with `even_empty` (clean
+    /// shutdown), whether or not they did, so the next start reads no headers.
     pub fn write_producer_snapshot(&self, even_empty: bool) -> std::io::Result<()> {
         let mut state = self.state();
         let end = state.log.log_end_offset();

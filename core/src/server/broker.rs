@@ -10,6 +10,7 @@ use tracing::warn;
 
 use crate::config::{BrokerConfig, ConfigView, Listener};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::log::retention::KafkaRetention;
 use crate::log::LogManager;
 use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
 use crate::partition::ReplicaManager;
@@ -162,6 +163,7 @@ impl Broker {
             "producer.id.expiration.check.interval.ms",
             Broker::expire_producers,
         );
+        self.spawn_every("log.retention.check.interval.ms", Broker::enforce_retention);
         let flush_every = self
             .config
             .flush_scheduler_interval_ms()
@@ -220,6 +222,14 @@ impl Broker {
         if expired > 0 {
             tracing::info!(expired, "forgot idle idempotent producers");
         }
+    }
+
+    /// Deletes the segments each topic's retention policy lets go.
+    fn enforce_retention(&self) {
+        self.replicas.enforce_retention(
+            |_topic| Arc::new(KafkaRetention),
+            |tp| self.groups.lowest_committed(&tp.topic, tp.partition),
+        );
     }
 
     fn spawn_group_tasks(self: &Arc<Self>) {
