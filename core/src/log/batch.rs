@@ -128,6 +128,23 @@ impl BatchHeader {
     }
 }
 
+/// The codec of a batch, from its attributes.
+pub fn codec(header: &BatchHeader) -> Result<kafka_protocol::records::Compression, BatchError> {
+    use kafka_protocol::records::Compression;
+    Ok(match header.compression() {
+        0 => Compression::None,
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
+        other => {
+            return Err(BatchError::Invalid(format!(
+                "unknown compression codec {other}"
+            )))
+        }
+    })
+}
+
 /// CRC32C over the bytes the batch CRC covers (attributes to the end).
 pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(&batch[ATTRIBUTES..])

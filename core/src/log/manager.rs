@@ -18,6 +18,7 @@ const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
 const RECOVERY_POINT: &str = "recovery-point-offset-checkpoint";
 const HIGH_WATERMARK: &str = "replication-offset-checkpoint";
 const LOG_START: &str = "log-start-offset-checkpoint";
+const CLEANER: &str = "cleaner-offset-checkpoint";
 const PARTITION_METADATA: &str = "partition.metadata";
 
 /// A log found on disk at start-up.
@@ -35,6 +36,8 @@ pub struct CheckpointEntry {
     pub recovery_point: i64,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// Where the log cleaner stopped (compacted topics).
+    pub first_dirty_offset: i64,
 }
 
 pub struct LogManager {
@@ -62,6 +65,7 @@ impl LogManager {
             let recovery = checkpoint::read_offsets(&dir.join(RECOVERY_POINT)).unwrap_or_default();
             let starts = checkpoint::read_offsets(&dir.join(LOG_START)).unwrap_or_default();
             let hws = checkpoint::read_offsets(&dir.join(HIGH_WATERMARK)).unwrap_or_default();
+            let cleaned = checkpoint::read_offsets(&dir.join(CLEANER)).unwrap_or_default();
             if !clean {
                 info!(dir = %dir.display(), "no clean shutdown marker: recovering logs");
             }
@@ -75,13 +79,14 @@ impl LogManager {
                     continue;
                 };
                 let key = (tp.topic.clone(), tp.partition);
-                let log = PartitionLog::open(
+                let mut log = PartitionLog::open(
                     &entry.path(),
                     config_for(&tp.topic),
                     recovery.get(&key).copied().unwrap_or(0),
                     starts.get(&key).copied().unwrap_or(0),
                     clean,
                 )?;
+                log.set_first_dirty_offset(cleaned.get(&key).copied().unwrap_or(0));
                 loaded.push(LoadedLog {
                     topic_id: read_topic_id(&entry.path()),
                     high_watermark: hws.get(&key).copied(),
@@ -127,6 +132,7 @@ impl LogManager {
             let mut recovery = BTreeMap::new();
             let mut hws = BTreeMap::new();
             let mut starts = BTreeMap::new();
+            let mut cleaned = BTreeMap::new();
             for e in entries
                 .iter()
                 .filter(|e| e.dir.parent() == Some(dir.as_path()))
@@ -134,11 +140,15 @@ impl LogManager {
                 let key = (e.tp.topic.clone(), e.tp.partition);
                 recovery.insert(key.clone(), e.recovery_point);
                 hws.insert(key.clone(), e.high_watermark);
-                starts.insert(key, e.log_start_offset);
+                starts.insert(key.clone(), e.log_start_offset);
+                if e.first_dirty_offset > 0 {
+                    cleaned.insert(key, e.first_dirty_offset);
+                }
             }
             checkpoint::write_offsets(&dir.join(RECOVERY_POINT), &recovery)?;
             checkpoint::write_offsets(&dir.join(HIGH_WATERMARK), &hws)?;
             checkpoint::write_offsets(&dir.join(LOG_START), &starts)?;
+            checkpoint::write_offsets(&dir.join(CLEANER), &cleaned)?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod file_slice;
 pub mod index;
 pub mod manager;

@@ -14,8 +14,11 @@ use tracing::{info, warn};
 
 use super::batch::{self, BatchError, BatchHeader};
 use super::checkpoint;
+use super::cleaner::swap::{self, Swap};
+use super::cleaner::{CleanPlan, Cleaned, PlannedSegment};
 use super::file_slice::FileSlice;
 use super::retention::SegmentInfo;
+use super::segment::{self, CLEANED};
 use super::segment::{now_ms, LogSegment, SegmentSizes};
 use super::LogConfig;
 
@@ -76,6 +79,12 @@ pub struct PartitionLog {
     last_flush_ms: i64,
     /// Leader epoch cache: (epoch, first offset written in it), ascending.
     epochs: Vec<(i32, i64)>,
+    /// Where the log cleaner stopped last: what follows is dirty.
+    first_dirty_offset: i64,
+    /// When the oldest tombstone the cleaner kept may go
+    /// (`delete.retention.ms` after it): the log is due then even with
+    /// nothing new written.
+    tombstones_expire: i64,
 }
 
 /// Checks every batch of a produce request before any is written: CRC, magic,
@@ -107,6 +116,16 @@ pub fn validate_batches(
                 "batch declares {} records with last offset delta {}",
                 header.records_count, header.last_offset_delta
             )));
+        }
+        if config.compact && !header.is_control() {
+            let (records, _) =
+                super::records::pack_batch(&bytes[position..position + header.size], &header)
+                    .map_err(AppendError::Corrupt)?;
+            if records.records.iter().any(|r| r.key_len < 0) {
+                return Err(AppendError::InvalidRecord(
+                    "Compacted topic cannot accept message without key".into(),
+                ));
+            }
         }
         if !config.log_append_time && !header.is_control() {
             let too_old =
@@ -144,6 +163,9 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> io::Result<PartitionLog> {
         fs::create_dir_all(dir)?;
+        if super::cleaner::swap::finish(dir)? {
+            info!(dir = %dir.display(), "finished swapping in cleaned segments");
+        }
         super::segment::remove_leftovers(dir)?;
         let mut bases: Vec<i64> = fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -169,6 +191,8 @@ impl PartitionLog {
             unflushed_messages: 0,
             last_flush_ms: now_ms(),
             epochs,
+            first_dirty_offset: 0,
+            tombstones_expire: i64::MAX,
         };
         log.load(clean_shutdown)?;
         Ok(log)
@@ -614,6 +638,107 @@ impl PartitionLog {
         self.log_start_offset = self.log_start_offset.max(next_base);
         self.recovery_point = self.recovery_point.max(next_base);
         Ok(self.log_start_offset)
+    }
+
+    /// Where the log cleaner stopped last (the cleaner checkpoint).
+    pub fn first_dirty_offset(&self) -> i64 {
+        self.first_dirty_offset.max(self.log_start_offset)
+    }
+
+    pub fn set_first_dirty_offset(&mut self, offset: i64) {
+        self.first_dirty_offset = offset;
+    }
+
+    /// What the log cleaner may compact now: the closed segments wholly
+    /// below `high_watermark` and older than `min.compaction.lag.ms`; None
+    /// when the topic is not compacted or nothing was written since the
+    /// last clean.
+    pub fn clean_plan(&self, high_watermark: i64, now: i64) -> Option<CleanPlan> {
+        if !self.config.compact || self.config.null {
+            return None;
+        }
+        let lag_horizon = now.saturating_sub(self.config.min_compaction_lag_ms);
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let segments: Vec<PlannedSegment> = bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= high_watermark)
+            .map(|pair| (&self.segments[&pair[0]], pair[1]))
+            .take_while(|(s, _)| s.max_timestamp() < lag_horizon || lag_horizon == now)
+            .map(|(s, next_base)| PlannedSegment {
+                base: s.base_offset(),
+                next_base,
+                size: s.size(),
+                file: s.file(),
+            })
+            .collect();
+        let first_dirty = self.first_dirty_offset();
+        let (clean, dirty): (Vec<_>, Vec<_>) =
+            segments.iter().partition(|s| s.next_base <= first_dirty);
+        let dirty_bytes: u64 = dirty.iter().map(|s| s.size as u64).sum();
+        let tombstones_expired = now >= self.tombstones_expire && !segments.is_empty();
+        if dirty_bytes == 0 && !tombstones_expired {
+            return None;
+        }
+        let clean_bytes: u64 = clean.iter().map(|s| s.size as u64).sum();
+        let dirty_ratio = dirty_bytes as f64 / (dirty_bytes + clean_bytes) as f64;
+        let overdue = tombstones_expired
+            || dirty.first().is_some_and(|d| {
+                let oldest_dirty = &self.segments[&d.base];
+                now.saturating_sub(oldest_dirty.created_ms()) >= self.config.max_compaction_lag_ms
+            });
+        Some(CleanPlan {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+            due: dirty_ratio >= self.config.min_cleanable_dirty_ratio || overdue,
+            dirty_ratio,
+            segments,
+        })
+    }
+
+    /// Swaps in the segments the cleaner wrote — if the ones it cleaned are
+    /// all still here, unchanged (retention or DeleteRecords may have
+    /// removed some meanwhile: then its files are dropped and false
+    /// returned).
+    pub fn swap_cleaned(&mut self, cleaned: &Cleaned) -> io::Result<bool> {
+        let unchanged = cleaned
+            .groups
+            .iter()
+            .flat_map(|(_, old)| old)
+            .all(|(base, size)| {
+                self.segments.get(base).is_some_and(|s| s.size() == *size)
+                    && self.active().base_offset() != *base
+            });
+        if !unchanged {
+            for (base, _) in &cleaned.groups {
+                for suffix in [".log", ".index", ".timeindex"] {
+                    let _ =
+                        fs::remove_file(self.dir.join(segment::file_name(*base, suffix) + CLEANED));
+                }
+            }
+            return Ok(false);
+        }
+        let swap: Swap = cleaned
+            .groups
+            .iter()
+            .map(|(new, old)| (*new, old.iter().map(|(b, _)| *b).collect()))
+            .collect();
+        swap::commit(&self.dir, &swap)?;
+        for (_, old) in &swap {
+            for base in old {
+                self.segments.remove(base);
+            }
+        }
+        swap::apply(&self.dir, &swap)?;
+        for (new, _) in &swap {
+            let segment = LogSegment::open(&self.dir, *new, self.config.segment_sizes())?;
+            self.segments.insert(*new, segment);
+        }
+        self.first_dirty_offset = self.first_dirty_offset.max(cleaned.end);
+        self.tombstones_expire = cleaned
+            .stats
+            .oldest_tombstone
+            .saturating_add(self.config.delete_retention_ms);
+        Ok(true)
     }
 
     /// Removes every record at or after `offset` (follower truncation).

@@ -7,9 +7,10 @@
 
 use bytes::Bytes;
 use kafka_protocol::compression::{self as codec, Decompressor};
-use kafka_protocol::records::Record;
+use kafka_protocol::records::{Compression, Record};
 
 use super::batch::{BatchError, BatchHeader, HEADER_SIZE};
+use super::rewrite::{encode_parts_keeping_identity, RecordParts};
 
 /// Where one record's parts are in `PackedRecords::data`; -1 lengths are nulls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,6 +161,44 @@ pub fn pack_batch(
     }
     packed.data = data;
     Ok((packed, offset_deltas))
+}
+
+/// The batch `raw` (its identity kept: see `rewrite`) holding `records`
+/// at their offset deltas — only those `keep` marks, when given.
+pub fn encode_packed(
+    raw: &[u8],
+    records: &PackedRecords,
+    offset_deltas: &[i32],
+    keep: Option<&[bool]>,
+    compression: Compression,
+) -> Result<Vec<u8>, BatchError> {
+    let data = &records.data;
+    let slice =
+        |offset: u32, len: i32| (len >= 0).then(|| &data[offset as usize..][..len as usize]);
+    let parts = records
+        .records
+        .iter()
+        .zip(offset_deltas)
+        .enumerate()
+        .filter(move |(i, _)| keep.is_none_or(|k| k[*i]))
+        .map(move |(_, (r, delta))| {
+            let start = r.headers_start as usize;
+            RecordParts {
+                offset_delta: *delta as i64,
+                timestamp: r.timestamp,
+                key: slice(r.key_offset, r.key_len),
+                value: slice(r.value_offset, r.value_len),
+                headers: records.headers[start..start + r.headers_count as usize]
+                    .iter()
+                    .map(move |h| {
+                        (
+                            slice(h.name_offset, h.name_len as i32).unwrap_or_default(),
+                            slice(h.value_offset, h.value_len),
+                        )
+                    }),
+            }
+        });
+    encode_parts_keeping_identity(raw, parts, compression)
 }
 
 /// The records section of a compressed batch, decompressed.

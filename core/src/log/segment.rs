@@ -43,12 +43,17 @@ pub struct SegmentSizes {
     pub max_index_bytes: usize,
 }
 
+/// The suffix of the files the log cleaner is writing.
+pub const CLEANED: &str = ".cleaned";
+
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
 /// Removes what an interrupted deletion or clean left in a partition
-/// directory: `*.deleted` files, and index files whose `.log` is gone.
+/// directory: `*.deleted` and `*.cleaned` files, and index files whose
+/// `.log` is gone. (A clean that got as far as its swap manifest is
+/// finished first: `cleaner::swap::finish`.)
 pub fn remove_leftovers(dir: &Path) -> io::Result<()> {
     let names: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -58,7 +63,7 @@ pub fn remove_leftovers(dir: &Path) -> io::Result<()> {
             name.strip_suffix(suffix)
                 .is_some_and(|base| !names.contains(&format!("{base}.log")))
         });
-        if name.ends_with(".deleted") || orphan_index {
+        if name.ends_with(".deleted") || name.ends_with(CLEANED) || orphan_index {
             std::fs::remove_file(dir.join(name))?;
         }
     }
@@ -91,7 +96,32 @@ pub struct LogSegment {
 impl LogSegment {
     /// Opens the segment at `base_offset` in `dir`, creating empty files if absent.
     pub fn open(dir: &Path, base_offset: i64, sizes: SegmentSizes) -> io::Result<LogSegment> {
-        let path = dir.join(file_name(base_offset, ".log"));
+        Self::open_with_suffix(dir, base_offset, sizes, "")
+    }
+
+    /// A segment whose three files end in `.cleaned`: the log cleaner's
+    /// output, swapped in under the usual names once complete.
+    pub fn create_cleaned(
+        dir: &Path,
+        base_offset: i64,
+        sizes: SegmentSizes,
+    ) -> io::Result<LogSegment> {
+        for suffix in [".log", ".index", ".timeindex"] {
+            let path = dir.join(file_name(base_offset, suffix) + CLEANED);
+            if path.exists() {
+                std::fs::remove_file(path)?;
+            }
+        }
+        Self::open_with_suffix(dir, base_offset, sizes, CLEANED)
+    }
+
+    fn open_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        sizes: SegmentSizes,
+        suffix: &str,
+    ) -> io::Result<LogSegment> {
+        let path = dir.join(file_name(base_offset, ".log") + suffix);
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -106,12 +136,12 @@ impl LogSegment {
             .map(|d| d.as_millis() as i64)
             .unwrap_or_else(now_ms);
         let index = OffsetIndex::open(
-            &dir.join(file_name(base_offset, ".index")),
+            &dir.join(file_name(base_offset, ".index") + suffix),
             base_offset,
             sizes.max_index_bytes,
         )?;
         let time_index = TimeIndex::open(
-            &dir.join(file_name(base_offset, ".timeindex")),
+            &dir.join(file_name(base_offset, ".timeindex") + suffix),
             base_offset,
             sizes.max_index_bytes,
         )?;
@@ -133,6 +163,10 @@ impl LogSegment {
 
     pub fn base_offset(&self) -> i64 {
         self.base_offset
+    }
+    /// The open `.log` file (the cleaner reads closed segments through it).
+    pub fn file(&self) -> Arc<File> {
+        self.file.clone()
     }
     pub fn size(&self) -> u32 {
         self.size

@@ -14,7 +14,6 @@ use kafka_protocol::records::Compression;
 use super::dead_letter::DeadLetter;
 use super::partitioner::{decode, keep_identity_only, pack, OnError, PackedRecords, PluginFailure};
 use crate::log::batch::{BatchHeader, Batches};
-use crate::log::rewrite::{encode_parts_keeping_identity, RecordParts};
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// An interceptor's decision for one batch.
@@ -148,8 +147,9 @@ fn intercept_batch(
     if !changed {
         return Ok(None);
     }
-    let batch = encode_packed(raw, &records, &offset_deltas, codec(header)?)
-        .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+    let batch =
+        crate::log::records::encode_packed(raw, &records, &offset_deltas, None, codec(header)?)
+            .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
     Ok(Some(batch))
 }
 
@@ -178,52 +178,10 @@ fn check(verdict: Verdict, inputs: usize) -> Result<Verdict, PluginFailure> {
     Ok(verdict)
 }
 
-/// The batch `raw` holding `records` (a rewrite's), each at its offset
-/// delta, with the batch's identity and codec.
-fn encode_packed(
-    raw: &[u8],
-    records: &PackedRecords,
-    offset_deltas: &[i32],
-    compression: Compression,
-) -> Result<Vec<u8>, crate::log::batch::BatchError> {
-    let data = &records.data;
-    let slice =
-        |offset: u32, len: i32| (len >= 0).then(|| &data[offset as usize..][..len as usize]);
-    let parts = records.records.iter().zip(offset_deltas).map(|(r, delta)| {
-        let start = r.headers_start as usize;
-        RecordParts {
-            offset_delta: *delta as i64,
-            timestamp: r.timestamp,
-            key: slice(r.key_offset, r.key_len),
-            value: slice(r.value_offset, r.value_len),
-            headers: records.headers[start..start + r.headers_count as usize]
-                .iter()
-                .map(move |h| {
-                    (
-                        slice(h.name_offset, h.name_len as i32).unwrap_or_default(),
-                        slice(h.value_offset, h.value_len),
-                    )
-                }),
-        }
-    });
-    encode_parts_keeping_identity(raw, parts, compression)
-}
-
 /// The codec of a batch, from its attributes.
 pub fn codec(header: &BatchHeader) -> Result<Compression, ApiError> {
-    Ok(match header.compression() {
-        0 => Compression::None,
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        other => {
-            return Err(ApiError::new(
-                ResponseError::CorruptMessage,
-                format!("unknown compression codec {other}"),
-            ))
-        }
-    })
+    crate::log::batch::codec(header)
+        .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub struct ReplicaManager {
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
     /// Woken after every append, for fetches waiting on `fetch.min.bytes`.
     appended: Notify,
+    /// Set by `shutdown`: background work (the log cleaner) stops.
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 impl ReplicaManager {
@@ -53,6 +55,7 @@ impl ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
             appended: Notify::new(),
+            shut_down: Default::default(),
         };
         manager.adopt(loaded, image)?;
         manager.apply(image)?;
@@ -164,7 +167,11 @@ impl ReplicaManager {
         self.get(&TopicPartition::new(topic, partition))
     }
 
-    fn all(&self) -> Vec<Arc<Partition>> {
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn all(&self) -> Vec<Arc<Partition>> {
         self.partitions
             .read()
             .expect("partitions lock")
@@ -216,6 +223,7 @@ impl ReplicaManager {
                     recovery_point: s.log.recovery_point(),
                     high_watermark: s.high_watermark,
                     log_start_offset: s.log.log_start_offset(),
+                    first_dirty_offset: s.log.first_dirty_offset(),
                 }
             }));
         }
@@ -251,6 +259,8 @@ impl ReplicaManager {
     /// Clean shutdown: flush and close every log, checkpoint, then write the
     /// clean-shutdown marker so the next start skips recovery.
     pub fn shutdown(&self) -> std::io::Result<()> {
+        self.shut_down
+            .store(true, std::sync::atomic::Ordering::Release);
         for partition in self.all() {
             partition.with_state(|s| s.log.close())?;
             partition.write_producer_snapshot(true)?;

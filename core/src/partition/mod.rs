@@ -4,6 +4,7 @@
 //! ISR is this broker alone, so the high watermark follows each append; with
 //! follower replication it will follow the slowest in-sync follower.
 
+pub mod cleaner;
 pub mod dead_letter;
 pub mod interceptor;
 pub mod manager;

@@ -10,9 +10,11 @@ use tracing::warn;
 
 use crate::config::{BrokerConfig, ConfigView, Listener};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::log::cleaner::policy::{CompactionPolicy, KafkaCompaction};
 use crate::log::retention::KafkaRetention;
 use crate::log::LogManager;
 use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
+use crate::partition::cleaner::{self, CleanerSettings};
 use crate::partition::ReplicaManager;
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -164,6 +166,9 @@ impl Broker {
             Broker::expire_producers,
         );
         self.spawn_every("log.retention.check.interval.ms", Broker::enforce_retention);
+        if self.config.flag("log.cleaner.enable") {
+            self.start_cleaner();
+        }
         let flush_every = self
             .config
             .flush_scheduler_interval_ms()
@@ -222,6 +227,26 @@ impl Broker {
         if expired > 0 {
             tracing::info!(expired, "forgot idle idempotent producers");
         }
+    }
+
+    /// The log cleaner's threads, compacting with each topic's policy.
+    fn start_cleaner(&self) {
+        let number = |name: &str| self.config.number(name).max(1);
+        let settings = CleanerSettings {
+            threads: number("log.cleaner.threads") as usize,
+            backoff: Duration::from_millis(number("log.cleaner.backoff.ms") as u64),
+            io_bytes_per_second: self
+                .config
+                .get("log.cleaner.io.max.bytes.per.second")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::MAX),
+        };
+        let native: Arc<dyn CompactionPolicy> = Arc::new(KafkaCompaction);
+        cleaner::start(
+            self.replicas.clone(),
+            settings,
+            Arc::new(move |_topic: &str| native.clone()),
+        );
     }
 
     /// Deletes the segments each topic's retention policy lets go.
