@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use wit_bindgen_core::wit_parser::Resolve;
 use wit_bindgen_core::Files;
 
-const WORLDS: &[&str] = &["partitioner", "produce-interceptor", "fetch-interceptor"];
+/// Every plugin kind is a world of the same name.
+use weir::config::plugins::KINDS as WORLDS;
 
 #[test]
 fn c_bindings_are_generated_from_the_wit() {

@@ -46,12 +46,13 @@ class Record:
 
 
 class Batch:
-    """The records of one batch, read from the packed form on demand."""
+    """The records of one batch, read from the packed form on demand (a
+    record-batch, or a compaction policy's compaction-batch)."""
 
     def __init__(self, batch):
         self.topic: str = batch.topic
         self.partition: int = batch.partition
-        self.partition_count: int = batch.partition_count
+        self.partition_count: int = getattr(batch, "partition_count", 0)
         self._packed = batch.records
 
     def __len__(self) -> int:

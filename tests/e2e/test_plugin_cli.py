@@ -241,3 +241,32 @@ def test_the_assemblyscript_glue_carries_every_shape(tmp_path):
     assert "batch of 5" in run.stderr + run.stdout
     refused = weir("test", "--records", str(records), "--config", "mode=reject", cwd=project)
     assert "reject: refused in test-topic" in refused.stdout
+
+
+@pytest.mark.parametrize("lang", ["rust", "c", "python"])
+def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, make_broker, lang):
+    retention = new_project(tmp_path, "retention-policy", "read-or-old", lang)
+    tested = weir("test", cwd=retention).stdout
+    # The samples: a group committed past the two oldest segments.
+    assert "deletable: the 2 oldest of 5 (Kafka's rule: 2)" in tested, tested
+
+    compaction = new_project(tmp_path, "compaction-policy", "last-two", lang)
+    tested = weir("test", cwd=compaction).stdout
+    # Three keys updated in turn: the newest two of each stay.
+    assert "keeps 6 of 8 records (Kafka's rule: 3)" in tested, tested
+
+    from test_compaction import KEYS, cleaner_broker, compacted, produce_updates, read_from_start, wait_until
+    broker = cleaner_broker(make_broker)
+    weir("deploy", cwd=compaction, admin=broker.admin_url)
+    weir("deploy", cwd=retention, admin=broker.admin_url)
+    compacted(broker, "two-each", **{"weir.compaction.policy": "last-two"})
+    produce_updates(broker, "two-each", rounds=6)
+    wait_until(lambda: len(read_from_start(broker, "two-each")) == 2 * KEYS, timeout=60)
+    listed = weir("list", cwd=compaction, admin=broker.admin_url).stdout
+    assert '"read-or-old"' in listed and '"last-two"' in listed
+
+
+def test_policy_kinds_say_which_languages_have_templates(tmp_path):
+    result = weir("new", "--lang", "zig", "--kind", "compaction-policy", "x", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert 'no compaction-policy template for "zig" yet' in result.stderr, result.stderr

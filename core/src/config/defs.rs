@@ -633,6 +633,18 @@ macro_rules! topic {
 
 pub static TOPIC: &[TopicDef] = &[
     topic!(
+        "weir.retention.policy",
+        Kind::String,
+        [],
+        "The retention-policy plugin deciding how many of the oldest closed segments may be deleted; empty: retention.ms and retention.bytes."
+    ),
+    topic!(
+        "weir.compaction.policy",
+        Kind::String,
+        [],
+        "The compaction-policy plugin deciding which records the log cleaner keeps; empty: the latest per key, tombstones until delete.retention.ms."
+    ),
+    topic!(
         "weir.partitioner",
         Kind::String,
         [],

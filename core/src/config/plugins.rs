@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The plugin kinds the broker can call.
-pub const KINDS: &[&str] = &["partitioner", "produce-interceptor", "fetch-interceptor"];
+pub const KINDS: &[&str] = &[
+    "partitioner",
+    "produce-interceptor",
+    "fetch-interceptor",
+    "retention-policy",
+    "compaction-policy",
+];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -32,6 +32,28 @@ pub mod fetch_interceptor {
     });
 }
 
+pub mod retention_policy {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "retention-policy",
+        with: {
+            "weir:plugin/types": super::partitioner::weir::plugin::types,
+            "weir:plugin/host": super::partitioner::weir::plugin::host,
+        },
+    });
+}
+
+pub mod compaction_policy {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "compaction-policy",
+        with: {
+            "weir:plugin/types": super::partitioner::weir::plugin::types,
+            "weir:plugin/host": super::partitioner::weir::plugin::host,
+        },
+    });
+}
+
 pub use partitioner::weir::plugin::host::{self, Level};
 pub use partitioner::weir::plugin::types::{self, RecordBatch, Rewritten};
 

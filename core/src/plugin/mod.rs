@@ -3,7 +3,8 @@
 //! sockets or environment; only the `host` interface), each call bounded by
 //! a CPU deadline and a memory cap. Plugins are reached only through the
 //! traits of the layers that need a decision (`partition::Partitioner`,
-//! `partition::interceptor::Interceptor`); the registry swaps versions in
+//! `partition::interceptor::Interceptor`, `log::retention::RetentionPolicy`,
+//! `log::cleaner::policy::CompactionPolicy`); the registry swaps versions in
 //! place while the broker runs.
 
 pub mod bindings;
@@ -12,6 +13,7 @@ pub mod interceptor;
 pub mod metrics;
 pub mod native;
 pub mod partitioner;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 

@@ -19,8 +19,11 @@ use super::engine::{content_hash, PluginEngine};
 use super::interceptor::WasmInterceptor;
 use super::metrics::PluginMetrics;
 use super::partitioner::WasmPartitioner;
+use super::policy::{WasmCompactionPolicy, WasmRetentionPolicy};
 use super::sandbox::Sandbox;
 use crate::config::plugins::PluginSpec;
+use crate::log::cleaner::policy::CompactionPolicy;
+use crate::log::retention::RetentionPolicy;
 use crate::partition::interceptor::Interceptor;
 use crate::partition::partitioner::Partitioner;
 
@@ -35,6 +38,8 @@ pub struct Entry {
 enum Plugin {
     Partitioner(Arc<dyn Partitioner>),
     Interceptor(Arc<dyn Interceptor>),
+    Retention(Arc<dyn RetentionPolicy>),
+    Compaction(Arc<dyn CompactionPolicy>),
 }
 
 /// What a `[[plugins]]` file looked like when last checked.
@@ -130,6 +135,8 @@ impl PluginRegistry {
                 plugin.warm_up()?;
                 Plugin::Interceptor(Arc::new(plugin))
             }
+            "retention-policy" => Plugin::Retention(Arc::new(WasmRetentionPolicy::new(loaded)?)),
+            "compaction-policy" => Plugin::Compaction(Arc::new(WasmCompactionPolicy::new(loaded)?)),
             other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
         };
         Ok(self.install(spec, bytes, plugin, &metrics, started))
@@ -175,7 +182,11 @@ impl PluginRegistry {
         );
         let plugin = match spec.kind.as_str() {
             "partitioner" => Plugin::Partitioner(native),
-            _ => Plugin::Interceptor(native),
+            "produce-interceptor" | "fetch-interceptor" => Plugin::Interceptor(native),
+            other => anyhow::bail!(
+                "{}: native plugins are partitioners and interceptors, not {other}s",
+                context()
+            ),
         };
         Ok(self.install(spec, bytes, plugin, &metrics, started))
     }
@@ -227,7 +238,23 @@ impl PluginRegistry {
     pub fn partitioner(&self, name: &str) -> Option<Arc<dyn Partitioner>> {
         match &self.get(name)?.plugin {
             Plugin::Partitioner(p) => Some(p.clone()),
-            Plugin::Interceptor(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The retention policy `name`, if one is loaded under that name.
+    pub fn retention_policy(&self, name: &str) -> Option<Arc<dyn RetentionPolicy>> {
+        match &self.get(name)?.plugin {
+            Plugin::Retention(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// The compaction policy `name`, if one is loaded under that name.
+    pub fn compaction_policy(&self, name: &str) -> Option<Arc<dyn CompactionPolicy>> {
+        match &self.get(name)?.plugin {
+            Plugin::Compaction(p) => Some(p.clone()),
+            _ => None,
         }
     }
 

@@ -8,6 +8,7 @@ mod build;
 mod new;
 mod project;
 mod test;
+mod test_policy;
 
 use std::path::PathBuf;
 

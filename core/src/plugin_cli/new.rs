@@ -13,6 +13,9 @@ use weir::config::plugins::KINDS;
 /// The languages `new` has templates for.
 const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript", "assemblyscript"];
 
+/// The languages with templates for the policy kinds.
+const POLICY_LANGS: &[&str] = &["rust", "c", "python"];
+
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
     (
@@ -46,6 +49,10 @@ const SDK_FILES: &[(&str, &str)] = &[
     (
         "sdk/rust/src/fetch.rs",
         include_str!("../../../sdk/rust/src/fetch.rs"),
+    ),
+    (
+        "sdk/rust/src/policy.rs",
+        include_str!("../../../sdk/rust/src/policy.rs"),
     ),
 ];
 
@@ -83,6 +90,22 @@ const C_SDK: &[(&str, &str)] = &[
         "sdk/c/bindings/fetch_interceptor.c",
         include_str!("../../../sdk/c/bindings/fetch_interceptor.c"),
     ),
+    (
+        "sdk/c/bindings/retention_policy.h",
+        include_str!("../../../sdk/c/bindings/retention_policy.h"),
+    ),
+    (
+        "sdk/c/bindings/retention_policy.c",
+        include_str!("../../../sdk/c/bindings/retention_policy.c"),
+    ),
+    (
+        "sdk/c/bindings/compaction_policy.h",
+        include_str!("../../../sdk/c/bindings/compaction_policy.h"),
+    ),
+    (
+        "sdk/c/bindings/compaction_policy.c",
+        include_str!("../../../sdk/c/bindings/compaction_policy.c"),
+    ),
 ];
 
 const C_README: &str = include_str!("../../templates/c/README.md.tmpl");
@@ -90,6 +113,8 @@ const C_README: &str = include_str!("../../templates/c/README.md.tmpl");
 fn c_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/c/partitioner.c"),
+        "retention-policy" => include_str!("../../templates/c/retention-policy.c"),
+        "compaction-policy" => include_str!("../../templates/c/compaction-policy.c"),
         "produce-interceptor" => include_str!("../../templates/c/produce-interceptor.c"),
         _ => include_str!("../../templates/c/fetch-interceptor.c"),
     }
@@ -111,6 +136,8 @@ const PYTHON_README: &str = include_str!("../../templates/python/README.md.tmpl"
 fn python_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/python/partitioner.py"),
+        "retention-policy" => include_str!("../../templates/python/retention-policy.py"),
+        "compaction-policy" => include_str!("../../templates/python/compaction-policy.py"),
         "produce-interceptor" => include_str!("../../templates/python/produce-interceptor.py"),
         _ => include_str!("../../templates/python/fetch-interceptor.py"),
     }
@@ -173,6 +200,8 @@ const RUST_README: &str = include_str!("../../templates/rust/README.md.tmpl");
 fn rust_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/rust/partitioner.rs"),
+        "retention-policy" => include_str!("../../templates/rust/retention-policy.rs"),
+        "compaction-policy" => include_str!("../../templates/rust/compaction-policy.rs"),
         "produce-interceptor" => include_str!("../../templates/rust/produce-interceptor.rs"),
         _ => include_str!("../../templates/rust/fetch-interceptor.rs"),
     }
@@ -195,6 +224,13 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
             LANGS.join(", ")
         );
     }
+    let policy = kind.ends_with("-policy");
+    if policy && !POLICY_LANGS.contains(&lang) {
+        bail!(
+            "no {kind} template for {lang:?} yet: `weir plugin new` makes {kind}s in {} (any language that builds a component of the world works)",
+            POLICY_LANGS.join(", ")
+        );
+    }
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
         bail!("{} already exists", dir.display());
@@ -209,6 +245,8 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     let binding = match kind {
         "partitioner" => "weir.partitioner",
         "produce-interceptor" => "weir.interceptors.produce",
+        "retention-policy" => "weir.retention.policy",
+        "compaction-policy" => "weir.compaction.policy",
         _ => "weir.interceptors.fetch",
     };
     let fill = |template: &str| {

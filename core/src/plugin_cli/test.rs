@@ -43,6 +43,19 @@ fn default_samples() -> Vec<Sample> {
         .collect()
 }
 
+/// Three keys updated in turn, the last update of one a tombstone.
+fn compaction_samples() -> Vec<Sample> {
+    let now = weir::log::now_ms();
+    (0..8)
+        .map(|i| Sample {
+            key: Some(format!("customer-{}", i % 3)),
+            value: (i != 7).then(|| format!("{{\"balance\":{}}}", i * 10)),
+            headers: Vec::new(),
+            timestamp: now - (8 - i) * 60_000,
+        })
+        .collect()
+}
+
 fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -132,12 +145,17 @@ pub fn run(
     );
     let samples = match records {
         Some(path) => read_samples(path)?,
+        None if m.kind == "compaction-policy" => compaction_samples(),
         None => default_samples(),
     };
     let packed = pack(&samples);
     let (topic, partition) = ("test-topic", 0);
     let started = Instant::now();
     match m.kind.as_str() {
+        "retention-policy" => super::test_policy::retention(&registry, &m.name)?,
+        "compaction-policy" => {
+            super::test_policy::compaction(&registry, &m.name, &packed, |i| describe(&packed, i))?
+        }
         "partitioner" => {
             let plugin = registry.partitioner(&m.name).context("loaded")?;
             let answer = plugin.partition(topic, partition, partitions, packed.clone());

@@ -11,7 +11,7 @@ use tracing::warn;
 use crate::config::{BrokerConfig, ConfigView, Listener};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::cleaner::policy::{CompactionPolicy, KafkaCompaction};
-use crate::log::retention::KafkaRetention;
+use crate::log::retention::{KafkaRetention, RetentionPolicy};
 use crate::log::LogManager;
 use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
 use crate::partition::cleaner::{self, CleanerSettings};
@@ -230,7 +230,7 @@ impl Broker {
     }
 
     /// The log cleaner's threads, compacting with each topic's policy.
-    fn start_cleaner(&self) {
+    fn start_cleaner(self: &Arc<Self>) {
         let number = |name: &str| self.config.number(name).max(1);
         let settings = CleanerSettings {
             threads: number("log.cleaner.threads") as usize,
@@ -241,18 +241,63 @@ impl Broker {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::MAX),
         };
-        let native: Arc<dyn CompactionPolicy> = Arc::new(KafkaCompaction);
+        let broker = self.clone();
         cleaner::start(
             self.replicas.clone(),
             settings,
-            Arc::new(move |_topic: &str| native.clone()),
+            Arc::new(move |topic: &str| broker.compaction_policy(topic)),
         );
+    }
+
+    /// The policy `config` names for `topic` (the plugin bound with that
+    /// topic config), or None for the native one.
+    fn bound_policy(&self, topic: &str, config: &str) -> Option<String> {
+        let image = self.image();
+        let name = image
+            .topics
+            .get(topic)?
+            .configs
+            .get(config)?
+            .trim()
+            .to_string();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// The topic's compaction policy: its bound plugin, else Kafka's rule
+    /// (also when the plugin is not loaded, which is logged).
+    fn compaction_policy(&self, topic: &str) -> Arc<dyn CompactionPolicy> {
+        let bound = self.bound_policy(topic, "weir.compaction.policy");
+        match bound.map(|name| (self.plugins.compaction_policy(&name), name)) {
+            Some((Some(plugin), _)) => plugin,
+            Some((None, name)) => {
+                warn!(
+                    topic,
+                    plugin = name,
+                    "no compaction-policy plugin of that name is loaded; compacting natively"
+                );
+                Arc::new(KafkaCompaction)
+            }
+            None => Arc::new(KafkaCompaction),
+        }
+    }
+
+    /// The topic's retention policy, as `compaction_policy`.
+    fn retention_policy(&self, topic: &str) -> Arc<dyn RetentionPolicy> {
+        let bound = self.bound_policy(topic, "weir.retention.policy");
+        match bound.map(|name| (self.plugins.retention_policy(&name), name)) {
+            Some((Some(plugin), _)) => plugin,
+            Some((None, name)) => {
+                warn!(topic, plugin = name, "no retention-policy plugin of that name is loaded; applying retention.ms and retention.bytes");
+                Arc::new(KafkaRetention)
+            }
+            None => Arc::new(KafkaRetention),
+        }
     }
 
     /// Deletes the segments each topic's retention policy lets go.
     fn enforce_retention(&self) {
         self.replicas.enforce_retention(
-            |_topic| Arc::new(KafkaRetention),
+            |topic| self.retention_policy(topic),
             |tp| self.groups.lowest_committed(&tp.topic, tp.partition),
         );
     }

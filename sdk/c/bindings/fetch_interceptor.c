@@ -142,6 +142,29 @@ void weir_plugin_types_rewritten_free(weir_plugin_types_rewritten_t *ptr) {
   fetch_interceptor_list_u32_free(&ptr->sources);
 }
 
+void fetch_interceptor_option_s64_free(fetch_interceptor_option_s64_t *ptr) {
+  if (ptr->is_some) {
+  }
+}
+
+void weir_plugin_types_partition_stats_free(weir_plugin_types_partition_stats_t *ptr) {
+  fetch_interceptor_string_free(&ptr->topic);
+  fetch_interceptor_option_s64_free(&ptr->committed);
+}
+
+void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
+  fetch_interceptor_list_s64_free(&ptr->offsets);
+  fetch_interceptor_list_s64_free(&ptr->latest_offsets);
+  fetch_interceptor_list_s64_free(&ptr->latest_timestamps);
+  fetch_interceptor_list_u32_free(&ptr->newer);
+}
+
+void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
+  fetch_interceptor_string_free(&ptr->topic);
+  weir_plugin_types_packed_records_free(&ptr->records);
+  weir_plugin_types_candidates_free(&ptr->candidates);
+}
+
 void fetch_interceptor_record_batch_free(fetch_interceptor_record_batch_t *ptr) {
   weir_plugin_types_record_batch_free(ptr);
 }

@@ -109,6 +109,29 @@ void weir_plugin_types_rewritten_free(weir_plugin_types_rewritten_t *ptr) {
   partitioner_list_u32_free(&ptr->sources);
 }
 
+void partitioner_option_s64_free(partitioner_option_s64_t *ptr) {
+  if (ptr->is_some) {
+  }
+}
+
+void weir_plugin_types_partition_stats_free(weir_plugin_types_partition_stats_t *ptr) {
+  partitioner_string_free(&ptr->topic);
+  partitioner_option_s64_free(&ptr->committed);
+}
+
+void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
+  partitioner_list_s64_free(&ptr->offsets);
+  partitioner_list_s64_free(&ptr->latest_offsets);
+  partitioner_list_s64_free(&ptr->latest_timestamps);
+  partitioner_list_u32_free(&ptr->newer);
+}
+
+void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
+  partitioner_string_free(&ptr->topic);
+  weir_plugin_types_packed_records_free(&ptr->records);
+  weir_plugin_types_candidates_free(&ptr->candidates);
+}
+
 void partitioner_record_batch_free(partitioner_record_batch_t *ptr) {
   weir_plugin_types_record_batch_free(ptr);
 }

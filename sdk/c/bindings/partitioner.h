@@ -91,6 +91,69 @@ typedef struct weir_plugin_types_rewritten_t {
   partitioner_list_u32_t   sources;
 } weir_plugin_types_rewritten_t;
 
+// One closed segment of a partition, for retention policies.
+typedef struct weir_plugin_types_segment_info_t {
+  int64_t   base_offset;
+  // The last offset it spans (the next segment's base - 1).
+  int64_t   last_offset;
+  // Bytes on disk.
+  uint64_t   size;
+  // Its newest record's timestamp (the file's modification time when
+  // no record carries one).
+  int64_t   max_timestamp;
+} weir_plugin_types_segment_info_t;
+
+typedef struct {
+  bool is_some;
+  int64_t val;
+} partitioner_option_s64_t;
+
+// A partition as a retention policy sees it.
+typedef struct weir_plugin_types_partition_stats_t {
+  partitioner_string_t   topic;
+  int32_t   partition;
+  int64_t   log_start_offset;
+  int64_t   log_end_offset;
+  int64_t   high_watermark;
+  // Bytes in all its segments, the active one included.
+  uint64_t   size;
+  // The lowest offset committed for this partition by the consumer
+  // groups that commit offsets of the topic (a group with none for
+  // this partition counts as 0); none when no group does.
+  partitioner_option_s64_t   committed;
+  // The topic's `retention.ms` and `retention.bytes` (-1: no limit).
+  int64_t   retention_ms;
+  int64_t   retention_bytes;
+  int64_t   now_ms;
+} weir_plugin_types_partition_stats_t;
+
+// What the log cleaner knows of each record of a batch it compacts,
+// index by index (flat lists, so they cross at memory speed).
+typedef struct weir_plugin_types_candidates_t {
+  // Each record's offset.
+  partitioner_list_s64_t   offsets;
+  // The offset of the latest record with the same key in the range
+  // being cleaned (its own offset when it is the latest; -1 when the
+  // record has no key).
+  partitioner_list_s64_t   latest_offsets;
+  // That latest record's timestamp.
+  partitioner_list_s64_t   latest_timestamps;
+  // How many records with the same key follow it in that range.
+  partitioner_list_u32_t   newer;
+} weir_plugin_types_candidates_t;
+
+// One batch of a compacted partition, as the log cleaner rewrites it.
+typedef struct weir_plugin_types_compaction_batch_t {
+  partitioner_string_t   topic;
+  int32_t   partition;
+  int64_t   now_ms;
+  // The topic's `delete.retention.ms` (how long the native rule keeps
+  // tombstones, records whose value is null).
+  int64_t   delete_retention_ms;
+  weir_plugin_types_packed_records_t   records;
+  weir_plugin_types_candidates_t   candidates;
+} weir_plugin_types_compaction_batch_t;
+
 typedef weir_plugin_types_record_batch_t partitioner_record_batch_t;
 
 typedef struct {
@@ -128,6 +191,14 @@ void weir_plugin_types_packed_records_free(weir_plugin_types_packed_records_t *p
 void weir_plugin_types_record_batch_free(weir_plugin_types_record_batch_t *ptr);
 
 void weir_plugin_types_rewritten_free(weir_plugin_types_rewritten_t *ptr);
+
+void partitioner_option_s64_free(partitioner_option_s64_t *ptr);
+
+void weir_plugin_types_partition_stats_free(weir_plugin_types_partition_stats_t *ptr);
+
+void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr);
+
+void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr);
 
 void partitioner_record_batch_free(partitioner_record_batch_t *ptr);
 

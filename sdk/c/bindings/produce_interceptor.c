@@ -148,6 +148,29 @@ void weir_plugin_types_rewritten_free(weir_plugin_types_rewritten_t *ptr) {
   produce_interceptor_list_u32_free(&ptr->sources);
 }
 
+void produce_interceptor_option_s64_free(produce_interceptor_option_s64_t *ptr) {
+  if (ptr->is_some) {
+  }
+}
+
+void weir_plugin_types_partition_stats_free(weir_plugin_types_partition_stats_t *ptr) {
+  produce_interceptor_string_free(&ptr->topic);
+  produce_interceptor_option_s64_free(&ptr->committed);
+}
+
+void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
+  produce_interceptor_list_s64_free(&ptr->offsets);
+  produce_interceptor_list_s64_free(&ptr->latest_offsets);
+  produce_interceptor_list_s64_free(&ptr->latest_timestamps);
+  produce_interceptor_list_u32_free(&ptr->newer);
+}
+
+void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
+  produce_interceptor_string_free(&ptr->topic);
+  weir_plugin_types_packed_records_free(&ptr->records);
+  weir_plugin_types_candidates_free(&ptr->candidates);
+}
+
 void produce_interceptor_record_batch_free(produce_interceptor_record_batch_t *ptr) {
   weir_plugin_types_record_batch_free(ptr);
 }

@@ -30,6 +30,7 @@ pub mod fetch;
 pub mod hash;
 pub mod interceptor;
 pub mod partitioner;
+pub mod policy;
 
 mod batch;
 pub use batch::{Batch, Header, Record};

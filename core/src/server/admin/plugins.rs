@@ -30,10 +30,12 @@ use crate::plugin::PluginRegistry;
 use crate::server::Broker;
 
 /// The topic configs that bind plugins.
-const BINDING_CONFIGS: [&str; 3] = [
+const BINDING_CONFIGS: [&str; 5] = [
     "weir.partitioner",
     "weir.interceptors.produce",
     "weir.interceptors.fetch",
+    "weir.retention.policy",
+    "weir.compaction.policy",
 ];
 
 type Failure = (StatusCode, String);
