@@ -6,8 +6,10 @@
 //! close real storage gets to the protocol ceiling, and reports the broker's
 //! resident memory. With `--bootstrap` it measures a broker already running.
 //! With `--group` it runs the consumer-group benchmark instead (group.rs);
-//! with `--plugins`, produce and consume with plugins bound (plugins.rs).
+//! with `--plugins`, produce and consume with plugins bound (plugins.rs);
+//! with `--cleaner`, produce while the log cleaner compacts (cleaner.rs).
 
+mod cleaner;
 mod group;
 mod plugins;
 
@@ -92,6 +94,15 @@ struct Args {
     /// Where the standard plugins were built (default target/wasm32-wasip2/release).
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
+    /// Run the cleaner benchmark: produce while a compacted log is cleaned.
+    #[arg(long)]
+    cleaner: bool,
+    /// MiB of keyed records the cleaner compacts.
+    #[arg(long, default_value_t = 1024)]
+    cleaner_mb: usize,
+    /// log.cleaner.io.max.bytes.per.second of the spawned broker.
+    #[arg(long)]
+    cleaner_io: Option<f64>,
 }
 
 /// Records each record's latency from `send` to its delivery report.
@@ -136,8 +147,17 @@ pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
 }
 
 fn create_topic(bootstrap: &str, args: &Args, configs: &[(&str, &str)]) -> Result<()> {
+    create_named_topic(bootstrap, "bench", args.partitions, configs)
+}
+
+fn create_named_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create()?;
-    let mut topic = NewTopic::new("bench", args.partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     for (key, value) in configs {
         topic = topic.set(key, value);
     }
@@ -380,6 +400,11 @@ impl Broker {
         })
     }
 
+    /// The broker's data directory.
+    fn data_dir(&self) -> PathBuf {
+        self._dir.path().to_path_buf()
+    }
+
     /// (current, peak) resident set size in MiB.
     fn rss_mib(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -575,6 +600,12 @@ fn main() -> Result<()> {
     );
     if args.group {
         return group_benchmark(&args);
+    }
+    if args.cleaner {
+        let Some(weir) = &args.spawn else {
+            bail!("--cleaner needs --spawn PATH/TO/weir");
+        };
+        return cleaner::run(weir, &args);
     }
     if args.plugins {
         let Some(weir) = &args.spawn else {
