@@ -11,6 +11,8 @@ import pathlib
 import subprocess
 import time
 
+import pytest
+
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -35,9 +37,9 @@ def cleaner_broker(make_broker, **config):
     return make_broker(log_cleaner_backoff_ms=100, log_retention_check_interval_ms=100, **config)
 
 
-def produce_updates(broker, topic, rounds=ROUNDS, tombstones=()):
+def produce_updates(broker, topic, rounds=ROUNDS, tombstones=(), codec="none"):
     """KEYS keys, `rounds` updates each; returns {key: (offset, value)} of the latest."""
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "compression.type": codec})
     latest = {}
 
     def delivered(err, msg):
@@ -120,6 +122,17 @@ def test_a_compacted_topic_reads_back_the_latest_value_per_key(make_broker):
     broker.stop()
     broker.start()
     assert read_from_start(broker, "latest") == expected
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compressed_batches_are_compacted_and_stay_compressed(make_broker, codec):
+    broker = cleaner_broker(make_broker)
+    compacted(broker, "squeezed")
+    latest = produce_updates(broker, "squeezed", rounds=10, codec=codec)
+    expected = sorted((o, k, v) for k, (o, v) in latest.items())
+    wait_until(lambda: read_from_start(broker, "squeezed") == expected)
+    # The values are runs of dots: recompressed, the log is a fraction of them.
+    assert log_bytes(broker, "squeezed") < KEYS * 210 / 2
 
 
 def test_a_compacted_topic_refuses_records_without_a_key(make_broker):

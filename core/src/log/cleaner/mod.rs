@@ -481,6 +481,51 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_respects_the_dirty_ratio_and_both_compaction_lags() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
+        fill(&mut log); // records an hour old, the last few now
+        let end = log.log_end_offset();
+        let plan = log.clean_plan(end, now_ms()).unwrap();
+        assert!(plan.due && plan.dirty_ratio == 1.0);
+        assert_eq!(plan.end(), end);
+        // Nothing below the high watermark: nothing to clean.
+        assert!(log.clean_plan(0, now_ms()).is_none());
+        // min.compaction.lag.ms keeps segments holding newer records out.
+        let mut lagged = log.config().clone();
+        lagged.min_compaction_lag_ms = 60_000;
+        log.set_config(lagged.clone());
+        let plan = log.clean_plan(end, now_ms()).unwrap();
+        assert!(
+            plan.end() < end,
+            "the last segment holds records a second old"
+        );
+        // Once cleaned, a little new dirt is not due, unless it waited
+        // max.compaction.lag.ms.
+        log.set_config(config());
+        let cleaned = clean(&log, &KafkaCompaction);
+        assert!(log.swap_cleaned(&cleaned).unwrap());
+        log.append(
+            &encode([kv("k3", Some("new"))], now_ms(), Compression::None),
+            0,
+        )
+        .unwrap();
+        log.roll().unwrap();
+        let plan = log.clean_plan(log.log_end_offset(), now_ms()).unwrap();
+        assert!(plan.dirty_ratio < 0.5, "{}", plan.dirty_ratio);
+        let due = |log: &PartitionLog| log.clean_plan(log.log_end_offset(), now_ms()).unwrap().due;
+        let mut strict = config();
+        strict.min_cleanable_dirty_ratio = 0.9;
+        strict.delete_retention_ms = i64::MAX / 2;
+        log.set_config(strict.clone());
+        assert!(!due(&log));
+        strict.max_compaction_lag_ms = 1;
+        log.set_config(strict);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(due(&log));
+    }
+
+    #[test]
     fn a_crash_leaves_the_old_segments_or_the_new_ones() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t-0");
