@@ -34,6 +34,9 @@ use offset_map::OffsetMap;
 use policy::{Candidate, CompactionInput, CompactionPolicy, KafkaCompaction};
 use reader::BatchReader;
 
+/// How much the cleaner writes before starting its writeback.
+const WRITEBACK_BYTES: usize = 8 << 20;
+
 /// One closed segment to clean.
 #[derive(Debug, Clone)]
 pub struct PlannedSegment {
@@ -149,6 +152,7 @@ pub fn compact(
     for group in groups(&plan.segments, plan.config.segment_bytes) {
         let base = group[0].base;
         let mut out = LogSegment::create_cleaned(&plan.dir, base, plan.config.segment_sizes())?;
+        let mut unsynced = 0usize;
         for segment in group {
             let mut reader = BatchReader::new(&segment.file, segment.size as u64);
             while let Some((header, raw)) = reader.next_batch()? {
@@ -173,6 +177,11 @@ pub fn compact(
                     throttle.account(written.size);
                     stats.bytes_written += written.size as u64;
                     out.append(&mut [IoSlice::new(&bytes)], &[(0, written)])?;
+                    unsynced += written.size;
+                    if unsynced >= WRITEBACK_BYTES {
+                        out.start_writeback();
+                        unsynced = 0;
+                    }
                 }
             }
         }
