@@ -5,6 +5,8 @@
 //! batch is compressed) and each record's parts found in place by walking
 //! its varints: no decoded `Record`s, no per-record allocations.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use kafka_protocol::compression::{self as codec, Decompressor};
 use kafka_protocol::records::{Compression, Record};
@@ -112,34 +114,73 @@ pub fn pack_batch(
     raw: &[u8],
     header: &BatchHeader,
 ) -> Result<(PackedRecords, Vec<i32>), BatchError> {
-    let body = raw.get(HEADER_SIZE..header.size).unwrap_or_default();
-    let data = match header.compression() {
-        0 => body.to_vec(),
-        c => decompress(c, body)?,
-    };
+    let data = records_section(raw, header)?.into_owned();
     let count = header.records_count.max(0) as usize;
-    let mut packed = PackedRecords {
-        records: Vec::with_capacity(count),
-        headers: Vec::new(),
-        data: Vec::new(),
-    };
+    let mut records = Vec::with_capacity(count);
+    let mut headers = Vec::new();
     let mut offset_deltas = Vec::with_capacity(count);
-    let mut reader = Reader { data: &data, at: 0 };
-    for _ in 0..count {
+    walk(&data, header, &mut headers, |record, delta| {
+        records.push(record);
+        offset_deltas.push(delta);
+    })?;
+    let packed = PackedRecords {
+        data,
+        records,
+        headers,
+    };
+    Ok((packed, offset_deltas))
+}
+
+/// Calls `f` with each record's key (None: null), offset delta and
+/// timestamp, reading an uncompressed batch in place (the log cleaner's
+/// first pass needs no more than this).
+pub fn for_each_key(
+    raw: &[u8],
+    header: &BatchHeader,
+    mut f: impl FnMut(Option<&[u8]>, i32, i64),
+) -> Result<(), BatchError> {
+    let data = records_section(raw, header)?;
+    let mut headers = Vec::new();
+    walk(&data, header, &mut headers, |r, delta| {
+        let key = (r.key_len >= 0).then(|| &data[r.key_offset as usize..][..r.key_len as usize]);
+        f(key, delta, r.timestamp);
+    })
+}
+
+/// The records section of a batch: borrowed when uncompressed.
+fn records_section<'a>(raw: &'a [u8], header: &BatchHeader) -> Result<Cow<'a, [u8]>, BatchError> {
+    let body = raw.get(HEADER_SIZE..header.size).unwrap_or_default();
+    Ok(match header.compression() {
+        0 => Cow::Borrowed(body),
+        c => Cow::Owned(decompress(c, body)?),
+    })
+}
+
+/// Walks the records of `data` (a records section), finding each one's
+/// parts in place: `on_record` gets it with its offset delta; its headers
+/// are pushed to `headers` first.
+fn walk(
+    data: &[u8],
+    header: &BatchHeader,
+    headers: &mut Vec<HeaderRef>,
+    mut on_record: impl FnMut(RecordRef, i32),
+) -> Result<(), BatchError> {
+    let mut reader = Reader { data, at: 0 };
+    for _ in 0..header.records_count.max(0) {
         let length = reader.varint()?;
         let end =
             reader.at + usize::try_from(length).map_err(|_| corrupt("a negative record length"))?;
         let _attributes = reader.take(1)?;
         let timestamp = header.base_timestamp + reader.varint()?;
-        offset_deltas.push(reader.varint()? as i32);
+        let offset_delta = reader.varint()? as i32;
         let (key_offset, key_len) = reader.slice()?;
         let (value_offset, value_len) = reader.slice()?;
-        let headers_start = packed.headers.len() as u32;
+        let headers_start = headers.len() as u32;
         let headers_count = reader.varint()?;
         for _ in 0..headers_count.max(0) {
             let (name_offset, name_len) = reader.slice()?;
             let (value_offset, value_len) = reader.slice()?;
-            packed.headers.push(HeaderRef {
+            headers.push(HeaderRef {
                 name_offset,
                 name_len: name_len.max(0) as u32,
                 value_offset,
@@ -149,7 +190,7 @@ pub fn pack_batch(
         if reader.at != end {
             return Err(corrupt("a record whose length does not match its fields"));
         }
-        packed.records.push(RecordRef {
+        let record = RecordRef {
             key_offset,
             key_len,
             value_offset,
@@ -157,10 +198,10 @@ pub fn pack_batch(
             headers_start,
             headers_count: headers_count.max(0) as u32,
             timestamp,
-        });
+        };
+        on_record(record, offset_delta);
     }
-    packed.data = data;
-    Ok((packed, offset_deltas))
+    Ok(())
 }
 
 /// The batch `raw` (its identity kept: see `rewrite`) holding `records`

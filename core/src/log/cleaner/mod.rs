@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::batch::{self, BatchHeader};
-use super::records::{encode_packed, pack_batch};
+use super::records::{encode_packed, for_each_key, pack_batch};
 use super::segment::LogSegment;
 use super::LogConfig;
 use offset_map::OffsetMap;
@@ -214,13 +214,12 @@ fn map_keys(
             if header.is_control() {
                 continue;
             }
-            let (packed, deltas) = pack_batch(raw, &header).map_err(invalid)?;
-            for (r, delta) in packed.records.iter().zip(&deltas) {
-                if r.key_len >= 0 {
-                    let key = &packed.data[r.key_offset as usize..][..r.key_len as usize];
-                    map.put(key, header.base_offset + *delta as i64, r.timestamp);
+            for_each_key(raw, &header, |key, delta, timestamp| {
+                if let Some(key) = key {
+                    map.put(key, header.base_offset + delta as i64, timestamp);
                 }
-            }
+            })
+            .map_err(invalid)?;
         }
     }
     Ok((map, last_batch_of))
