@@ -118,10 +118,12 @@ pub fn validate_batches(
             )));
         }
         if config.compact && !header.is_control() {
-            let (records, _) =
-                super::records::pack_batch(&bytes[position..position + header.size], &header)
-                    .map_err(AppendError::Corrupt)?;
-            if records.records.iter().any(|r| r.key_len < 0) {
+            // Keys are read in place: no copy of the records on the produce path.
+            let raw = &bytes[position..position + header.size];
+            let mut keyless = false;
+            super::records::for_each_key(raw, &header, |key, _, _| keyless |= key.is_none())
+                .map_err(AppendError::Corrupt)?;
+            if keyless {
                 return Err(AppendError::InvalidRecord(
                     "Compacted topic cannot accept message without key".into(),
                 ));
@@ -663,7 +665,9 @@ impl PartitionLog {
             .windows(2)
             .take_while(|pair| pair[1] <= high_watermark)
             .map(|pair| (&self.segments[&pair[0]], pair[1]))
-            .take_while(|(s, _)| s.max_timestamp() < lag_horizon || lag_horizon == now)
+            .take_while(|(s, _)| {
+                self.config.min_compaction_lag_ms == 0 || s.max_timestamp() < lag_horizon
+            })
             .map(|(s, next_base)| PlannedSegment {
                 base: s.base_offset(),
                 next_base,
