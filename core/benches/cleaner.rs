@@ -13,7 +13,7 @@ use kafka_protocol::records::Compression;
 use weir::config::plugins::PluginSpec;
 use weir::log::batch::encode;
 use weir::log::cleaner::policy::{CompactionPolicy, KafkaCompaction};
-use weir::log::cleaner::{compact, Source, Throttle};
+use weir::log::cleaner::{compact, Pace, Source};
 use weir::log::{now_ms, LogConfig, PartitionLog};
 use weir::plugin::PluginRegistry;
 
@@ -98,7 +98,7 @@ fn main() {
             &plan,
             &source,
             policy.as_ref(),
-            &mut Throttle::new(f64::MAX),
+            &mut Pace::new(f64::MAX),
             now_ms(),
         )
         .unwrap();

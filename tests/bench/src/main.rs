@@ -17,7 +17,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -105,10 +105,14 @@ struct Args {
     cleaner_io: Option<f64>,
 }
 
-/// Records each record's latency from `send` to its delivery report.
+/// Records each record's latency from `send` to its delivery report; with
+/// `from`, only that of records sent once it is set (leaving out a warm-up),
+/// and each of those with its send time too.
 struct Timing {
     latency: Mutex<Histogram<u64>>,
     failed: AtomicUsize,
+    from: Option<Arc<OnceLock<Instant>>>,
+    sends: Mutex<Vec<(Instant, u32)>>,
 }
 
 impl ClientContext for Timing {}
@@ -121,7 +125,16 @@ impl ProducerContext for Timing {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if let Some(from) = &self.from {
+            if from.get().is_none_or(|from| *sent < *from) {
+                return;
+            }
+        }
         let micros = sent.elapsed().as_micros() as u64;
+        if self.from.is_some() {
+            let micros = micros.min(u32::MAX as u64) as u32;
+            self.sends.lock().expect("sends").push((*sent, micros));
+        }
         self.latency
             .lock()
             .expect("histogram")
@@ -132,6 +145,8 @@ impl ProducerContext for Timing {
 struct ProduceResult {
     seconds: f64,
     latency: Histogram<u64>,
+    /// (sent, latency µs) of each measured record (`produce_measured` only).
+    sends: Vec<(Instant, u32)>,
 }
 
 struct ConsumeResult {
@@ -174,7 +189,6 @@ fn create_named_topic(
 
 /// A minimal executor for the one admin future (avoids pulling in a runtime).
 fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
     use std::task::{Context, Poll, Wake, Waker};
     struct ThreadWaker(std::thread::Thread);
     impl Wake for ThreadWaker {
@@ -218,6 +232,17 @@ fn produce(
     values: &[Vec<u8>],
     extra: &[(&str, &str)],
 ) -> Result<ProduceResult> {
+    produce_measured(bootstrap, args, values, extra, None)
+}
+
+/// As `produce`, the latency counting only records sent after `from` is set.
+fn produce_measured(
+    bootstrap: &str,
+    args: &Args,
+    values: &[Vec<u8>],
+    extra: &[(&str, &str)],
+    from: Option<Arc<OnceLock<Instant>>>,
+) -> Result<ProduceResult> {
     let mut config = client_config(bootstrap);
     for (key, value) in extra {
         config.set(*key, *value);
@@ -234,6 +259,8 @@ fn produce(
         .create_with_context(Timing {
             latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
             failed: AtomicUsize::new(0),
+            from,
+            sends: Mutex::new(Vec::new()),
         })?;
     let start = Instant::now();
     for i in 0..args.records {
@@ -272,7 +299,12 @@ fn produce(
         .lock()
         .expect("histogram")
         .clone();
-    Ok(ProduceResult { seconds, latency })
+    let sends = std::mem::take(&mut *producer.context().sends.lock().expect("sends"));
+    Ok(ProduceResult {
+        seconds,
+        latency,
+        sends,
+    })
 }
 
 /// Reads `bench` from the beginning until `expected` records arrived.
@@ -400,9 +432,8 @@ impl Broker {
         })
     }
 
-    /// The broker's data directory.
-    fn data_dir(&self) -> PathBuf {
-        self._dir.path().to_path_buf()
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// (current, peak) resident set size in MiB.

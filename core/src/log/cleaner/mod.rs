@@ -12,6 +12,7 @@
 //! swaps the new segments in atomically (`swap`).
 
 pub mod offset_map;
+mod pace;
 pub mod policy;
 mod reader;
 pub mod swap;
@@ -22,7 +23,6 @@ use std::fs::File;
 use std::io::{self, IoSlice};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tracing::warn;
 
@@ -31,6 +31,7 @@ use super::records::{encode_packed, for_each_key, pack_batch};
 use super::segment::LogSegment;
 use super::LogConfig;
 use offset_map::OffsetMap;
+pub use pace::Pace;
 use policy::{Candidate, CompactionInput, CompactionPolicy, KafkaCompaction};
 use reader::BatchReader;
 
@@ -90,41 +91,6 @@ pub struct CleanStats {
     pub oldest_tombstone: i64,
 }
 
-/// Keeps the cleaner's I/O under `log.cleaner.io.max.bytes.per.second`.
-pub struct Throttle {
-    bytes_per_second: f64,
-    since: Instant,
-    bytes: f64,
-}
-
-impl Throttle {
-    pub fn new(bytes_per_second: f64) -> Throttle {
-        Throttle {
-            bytes_per_second,
-            since: Instant::now(),
-            bytes: 0.0,
-        }
-    }
-
-    /// Accounts for `bytes` of I/O, sleeping when ahead of the budget.
-    pub fn account(&mut self, bytes: usize) {
-        if !self.bytes_per_second.is_finite() || self.bytes_per_second <= 0.0 {
-            return;
-        }
-        self.bytes += bytes as f64;
-        let due = Duration::from_secs_f64(self.bytes / self.bytes_per_second);
-        let elapsed = self.since.elapsed();
-        if due > elapsed {
-            std::thread::sleep(due - elapsed);
-        }
-        // A fresh window now and then, so idle time earns no burst.
-        if elapsed > Duration::from_secs(1) {
-            self.since = Instant::now();
-            self.bytes = 0.0;
-        }
-    }
-}
-
 /// Where a batch came from, for the compaction policy.
 pub struct Source<'a> {
     pub topic: &'a str,
@@ -136,14 +102,14 @@ pub fn compact(
     plan: &CleanPlan,
     source: &Source,
     policy: &dyn CompactionPolicy,
-    throttle: &mut Throttle,
+    pace: &mut Pace,
     now: i64,
 ) -> io::Result<Cleaned> {
     let mut stats = CleanStats {
         oldest_tombstone: i64::MAX,
         ..Default::default()
     };
-    let (mut map, last_batch_of) = map_keys(plan, throttle, &mut stats)?;
+    let (mut map, last_batch_of) = map_keys(plan, pace, &mut stats)?;
     stats.keys = map.len();
     let mut cleaned = Cleaned {
         end: plan.end(),
@@ -156,7 +122,7 @@ pub fn compact(
         for segment in group {
             let mut reader = BatchReader::new(&segment.file, segment.size as u64);
             while let Some((header, raw)) = reader.next_batch()? {
-                throttle.account(header.size);
+                pace.account(header.size);
                 stats.bytes_read += header.size as u64;
                 let kept = if header.is_control() {
                     Some(Cow::Borrowed(raw))
@@ -174,7 +140,7 @@ pub fn compact(
                 };
                 if let Some(bytes) = kept {
                     let written = batch::validate(&bytes).map_err(invalid)?;
-                    throttle.account(written.size);
+                    pace.account(written.size);
                     stats.bytes_written += written.size as u64;
                     out.append(&mut [IoSlice::new(&bytes)], &[(0, written)])?;
                     unsynced += written.size;
@@ -198,7 +164,7 @@ pub fn compact(
 /// batch (by base offset).
 fn map_keys(
     plan: &CleanPlan,
-    throttle: &mut Throttle,
+    pace: &mut Pace,
     stats: &mut CleanStats,
 ) -> io::Result<(OffsetMap, HashMap<i64, i64>)> {
     let mut map = OffsetMap::default();
@@ -206,7 +172,7 @@ fn map_keys(
     for segment in &plan.segments {
         let mut reader = BatchReader::new(&segment.file, segment.size as u64);
         while let Some((header, raw)) = reader.next_batch()? {
-            throttle.account(header.size);
+            pace.account(header.size);
             stats.bytes_read += header.size as u64;
             if header.producer_id >= 0 {
                 last_batch_of.insert(header.producer_id, header.base_offset);
@@ -401,14 +367,7 @@ mod tests {
             topic: "t",
             partition: 0,
         };
-        compact(
-            &plan,
-            &source,
-            policy,
-            &mut Throttle::new(f64::MAX),
-            now_ms(),
-        )
-        .unwrap()
+        compact(&plan, &source, policy, &mut Pace::new(f64::MAX), now_ms()).unwrap()
     }
 
     /// 10 keys updated 20 times each (gzip and plain batches alternating),
