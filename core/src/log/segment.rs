@@ -371,7 +371,8 @@ impl LogSegment {
     /// Deletes the segment's files so that a crash at any point leaves
     /// either the whole segment or none of it: the `.log` is renamed to
     /// `.log.deleted` first (from then on the log does not list it), then
-    /// the indexes and the renamed file are removed. Start-up removes what
+    /// the indexes are removed, and the renamed file soon after by the log
+    /// deleter thread (`deleter`, idle CPU class). Start-up removes what
     /// a crash left behind (`remove_leftovers`). Fetches sending from the
     /// file keep reading it through their open handle.
     pub fn delete(self) -> io::Result<()> {
@@ -387,7 +388,8 @@ impl LogSegment {
         std::fs::rename(&path, &deleted)?;
         index.delete()?;
         time_index.delete()?;
-        std::fs::remove_file(deleted)
+        super::deleter::remove_later(deleted);
+        Ok(())
     }
 
     /// The last offset a closed segment spans, given the next segment's base.

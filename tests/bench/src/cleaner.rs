@@ -1,11 +1,13 @@
 //! `--cleaner`: produce throughput and latency while the log cleaner
-//! compacts a large log in the same broker, next to the same run with the
-//! cleaner off. Each case gets a fresh broker; a `history` topic is filled
-//! with `--cleaner-mb` of 1 KiB records whose keys are 10% unique; the usual
-//! produce run to `bench` starts, and after a warm-up `history` is made
-//! compacted (AlterConfigs). Latency counts from then on. A watcher notes
-//! when the cleaner threads use CPU, and the p99 of the records sent in that
-//! span is reported beside the p99 of the whole measured window.
+//! compacts a large log in the same broker (or, with `--retention`, while
+//! retention deletes it), next to the same run without. Each case gets a
+//! fresh broker; a `history` topic is filled with `--cleaner-mb` of 1 KiB
+//! records whose keys are 10% unique; the usual produce run to `bench`
+//! starts, and after a warm-up `history` is made compacted (or given
+//! `retention.bytes=1`). Latency counts from then on. A watcher notes when
+//! the cleaner threads use CPU (or `history`'s files shrink), and the p99 of
+//! the records sent in that span is reported beside the p99 of the whole
+//! measured window.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,27 +83,47 @@ fn fill_history(bootstrap: &str, megabytes: usize) -> Result<()> {
     Ok(())
 }
 
-fn make_compacted(bootstrap: &str) -> Result<()> {
+/// Makes `history` compacted, or with `retention` deletes all its closed
+/// segments (`retention.bytes=1`).
+fn clean_history(bootstrap: &str, retention: bool) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create()?;
-    let config = AlterConfig::new(ResourceSpecifier::Topic("history"))
-        .set("cleanup.policy", "compact")
-        .set("segment.bytes", "67108864")
-        .set("segment.ms", "500");
+    let config = AlterConfig::new(ResourceSpecifier::Topic("history")).set("segment.ms", "500");
+    let config = if retention {
+        config
+            .set("cleanup.policy", "delete")
+            .set("retention.bytes", "1")
+    } else {
+        config.set("cleanup.policy", "compact")
+    };
     for result in futures_lite_block_on(admin.alter_configs([&config], &AdminOptions::new()))? {
         if let Err((_, code)) = result {
-            bail!("making history compacted: {code}");
+            bail!("altering history: {code}");
         }
     }
     Ok(())
 }
 
-/// Watches the broker's log cleaner threads until `stop`, noting from when
-/// to when they used CPU.
-fn watch(pid: u32, stop: Arc<AtomicBool>, start: Instant, seen: Arc<Mutex<Option<(f64, f64)>>>) {
-    let mut last = cleaner_cpu_ticks(pid);
+/// Watches the broker until `stop`, noting from when to when its log cleaner
+/// threads used CPU (or, for retention, `history`'s files shrank).
+fn watch(
+    broker: (u32, PathBuf),
+    retention: bool,
+    stop: Arc<AtomicBool>,
+    start: Instant,
+    seen: Arc<Mutex<Option<(f64, f64)>>>,
+) {
+    let (pid, history) = broker;
+    let progress = || {
+        if retention {
+            u64::MAX - dir_bytes(&history)
+        } else {
+            cleaner_cpu_ticks(pid)
+        }
+    };
+    let mut last = progress();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
-        let ticks = cleaner_cpu_ticks(pid);
+        let ticks = progress();
         if ticks > last {
             let now = start.elapsed().as_secs_f64();
             let mut seen = seen.lock().unwrap();
@@ -109,6 +131,16 @@ fn watch(pid: u32, stop: Arc<AtomicBool>, start: Instant, seen: Arc<Mutex<Option
         }
         last = ticks;
     }
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    (entries.flatten())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// CPU time (user + system, in clock ticks) of the `log-cleaner-*` threads.
@@ -167,10 +199,17 @@ fn run_case(weir: &PathBuf, args: &Args, cleaner: bool) -> Result<Measured> {
         let start = Instant::now();
         from.set(start).expect("set once");
         let watcher = {
+            let history = broker._dir.path().join("history-0");
             let (pid, stop, seen) = (broker.pid(), stop.clone(), seen.clone());
-            scope.spawn(move || watch(pid, stop, start, seen))
+            scope.spawn(move || watch((pid, history), args.retention, stop, start, seen))
         };
-        let compacted = make_compacted(&broker.bootstrap);
+        // Without the cleaner `history` is still made compacted (nothing
+        // happens); retention is only set in the case measured with it.
+        let compacted = if cleaner || !args.retention {
+            clean_history(&broker.bootstrap, args.retention)
+        } else {
+            Ok(())
+        };
         let produced = producing.join().expect("producer");
         stop.store(true, Ordering::Relaxed);
         watcher.join().expect("watcher");
@@ -204,6 +243,11 @@ pub fn run(weir: &PathBuf, args: &Args) -> Result<()> {
             2 * WARM_UP.as_secs()
         );
     }
+    let what = if args.retention {
+        "retention deleting `history`"
+    } else {
+        "the cleaner compacting `history`"
+    };
     let mut rounds = Vec::new();
     for round in 0..args.repeat {
         // Which case goes first alternates, so neither always inherits the
@@ -220,14 +264,14 @@ pub fn run(weir: &PathBuf, args: &Args) -> Result<()> {
             .and_then(|span| Some((off.p99_between(span)?, on.p99_between(span)?)));
         let busy = match (on.cleaning, busy_p99_ms) {
             (Some((a, b)), Some((off_p99, on_p99))) => format!(
-                "; cleaner busy {a:.1}–{b:.1} s of {:.1} s: p99 then {on_p99:.2} ms, \
-                 with the cleaner off {off_p99:.2} ms",
+                "; busy {a:.1}–{b:.1} s of {:.1} s: p99 then {on_p99:.2} ms, \
+                 without {off_p99:.2} ms",
                 on.measured_seconds
             ),
-            _ => "; the cleaner was not seen busy".to_string(),
+            _ => "; not seen busy".to_string(),
         };
         println!(
-            "round {}: produce {:.1} / {:.1} MB/s, p99 {:.2} / {:.2} ms (cleaner off / on){busy}",
+            "round {}: produce {:.1} / {:.1} MB/s, p99 {:.2} / {:.2} ms (without / with {what}){busy}",
             round + 1,
             off.produce_mb_s,
             on.produce_mb_s,
@@ -252,7 +296,7 @@ pub fn run(weir: &PathBuf, args: &Args) -> Result<()> {
         median(&|r| Some(r.off.measured_seconds)),
         WARM_UP.as_secs()
     );
-    println!("| | cleaner off | cleaner compacting `history` | change (median of the rounds') |");
+    println!("| | without | with {what} | change (median of the rounds') |");
     println!("|---|---|---|---|");
     let rows: [(&str, &dyn Fn(&Round) -> Option<(f64, f64)>); 3] = [
         ("produce MB/s", &|r| {
@@ -261,9 +305,7 @@ pub fn run(weir: &PathBuf, args: &Args) -> Result<()> {
         ("produce p99 ms, whole window", &|r| {
             Some((r.off.p99_ms, r.on.p99_ms))
         }),
-        ("produce p99 ms, while the cleaner was busy", &|r| {
-            r.busy_p99_ms
-        }),
+        ("produce p99 ms, while it was busy", &|r| r.busy_p99_ms),
     ];
     for (name, pair) in rows {
         let (off, on) = (median(&|r| Some(pair(r)?.0)), median(&|r| Some(pair(r)?.1)));

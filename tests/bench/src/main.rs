@@ -103,6 +103,9 @@ struct Args {
     /// log.cleaner.io.max.bytes.per.second of the spawned broker.
     #[arg(long)]
     cleaner_io: Option<f64>,
+    /// With --cleaner: `history` is deleted by retention instead of compacted.
+    #[arg(long)]
+    retention: bool,
 }
 
 /// Records each record's latency from `send` to its delivery report; with

@@ -31,6 +31,7 @@ use super::records::{encode_packed, for_each_key, pack_batch};
 use super::segment::LogSegment;
 use super::LogConfig;
 use offset_map::OffsetMap;
+pub(crate) use pace::enter_idle_class;
 pub use pace::Pace;
 use policy::{Candidate, CompactionInput, CompactionPolicy, KafkaCompaction};
 use reader::BatchReader;

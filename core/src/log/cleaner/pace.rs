@@ -182,6 +182,12 @@ fn lower_priority() -> bool {
     }
 }
 
+/// Moves the calling thread to the idle CPU class for good (entering it
+/// needs no privilege; leaving does).
+pub(crate) fn enter_idle_class() -> bool {
+    set_policy(libc::SCHED_IDLE)
+}
+
 fn set_policy(policy: libc::c_int) -> bool {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread; param outlives the call.
