@@ -83,24 +83,32 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Before anything else: a signal that comes while the broker opens
+        // its logs or binds is not lost (nor kills it uncleanly); serve
+        // then stops at once.
+        let shutdown = shutdown_signal()?;
         let broker = Arc::new(Broker::open(config)?);
         let listeners = server::bind(&broker).await?;
         if let Some(admin) = server::admin::bind(&broker).await? {
             server::admin::spawn(broker.clone(), admin);
         }
         broker.spawn_background_tasks();
-        server::serve(broker.clone(), listeners, shutdown_signal()).await;
+        server::serve(broker.clone(), listeners, shutdown).await;
         broker.shutdown().context("clean shutdown failed")?;
         info!("shut down cleanly");
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers now; the future ends on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
-        _ = term.recv() => info!("SIGTERM received, shutting down"),
-    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => info!("SIGINT received, shutting down"),
+            _ = terminate.recv() => info!("SIGTERM received, shutting down"),
+        }
+    })
 }
