@@ -113,9 +113,12 @@ fn watch(
     seen: Arc<Mutex<Option<(f64, f64)>>>,
 ) {
     let (pid, history) = broker;
+    // A count that grows while the work goes on: the cleaner threads' CPU
+    // ticks, or the bytes gone from `history`.
+    let initial = dir_bytes(&history);
     let progress = || {
         if retention {
-            u64::MAX - dir_bytes(&history)
+            initial.saturating_sub(dir_bytes(&history))
         } else {
             cleaner_cpu_ticks(pid)
         }
@@ -123,13 +126,13 @@ fn watch(
     let mut last = progress();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
-        let ticks = progress();
-        if ticks > last {
+        let done = progress();
+        if done > last {
             let now = start.elapsed().as_secs_f64();
             let mut seen = seen.lock().unwrap();
             *seen = Some(seen.map_or((now, now), |(first, _)| (first, now)));
         }
-        last = ticks;
+        last = done;
     }
 }
 
