@@ -140,10 +140,14 @@ impl CpuClass {
     fn set(&mut self, policy: libc::c_int) {
         if policy != self.policy && set_policy(policy) {
             self.policy = policy;
-            self.window = Instant::now();
-            self.cpu_at_window = thread_cpu_time();
-            self.slept = Duration::ZERO;
+            self.new_window();
         }
+    }
+
+    fn new_window(&mut self) {
+        self.window = Instant::now();
+        self.cpu_at_window = thread_cpu_time();
+        self.slept = Duration::ZERO;
     }
 
     /// Once a second while idle-class: back to normal if starved.
@@ -167,9 +171,7 @@ impl CpuClass {
             self.set(libc::SCHED_OTHER);
             return;
         }
-        self.window = Instant::now();
-        self.cpu_at_window = thread_cpu_time();
-        self.slept = Duration::ZERO;
+        self.new_window();
     }
 }
 
