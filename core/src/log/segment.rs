@@ -64,7 +64,11 @@ pub fn remove_leftovers(dir: &Path) -> io::Result<()> {
                 .is_some_and(|base| !names.contains(&format!("{base}.log")))
         });
         if name.ends_with(".deleted") || name.ends_with(CLEANED) || orphan_index {
-            std::fs::remove_file(dir.join(name))?;
+            // The log deleter may be removing the same `.deleted` file.
+            match std::fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
     }
     Ok(())
