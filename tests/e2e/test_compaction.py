@@ -124,6 +124,37 @@ def test_a_compacted_topic_reads_back_the_latest_value_per_key(make_broker):
     assert read_from_start(broker, "latest") == expected
 
 
+def test_a_tombstone_outlives_the_first_clean_whatever_its_timestamp(make_broker):
+    """Kafka's delete horizon (KIP-534): the first clean that keeps a
+    tombstone stamps its batch with now + delete.retention.ms, so even a
+    tombstone timestamped an hour ago stays that long after it — a reader
+    that got the old value before the clean still sees the delete."""
+    broker = cleaner_broker(make_broker)
+    # Any dirty byte makes the log due: the tombstones are a tiny share.
+    compacted(broker, "horizon", **{"delete.retention.ms": "4000", "min.cleanable.dirty.ratio": "0.0001"})
+    latest = produce_updates(broker, "horizon", rounds=5)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    deleted = {}
+    for k in range(3):
+        key = b"key-%02d" % k
+        producer.produce("horizon", key=key, value=None, partition=0, timestamp=an_hour_ago,
+                         on_delivery=lambda err, msg: deleted.__setitem__(msg.key(), msg.offset()))
+    assert producer.flush(30) == 0
+    live = sorted((o, k, v) for k, (o, v) in latest.items() if k not in deleted)
+    with_tombstones = sorted(live + [(o, k, None) for k, o in deleted.items()])
+    compacted_at = time.time()
+    wait_until(lambda: read_from_start(broker, "horizon") == with_tombstones, what="the first clean")
+    # The tombstones read back with their own timestamps.
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ts", "enable.auto.commit": False})
+    consumer.assign([TopicPartition("horizon", 0, min(deleted.values()))])
+    msgs = [m for m in consumer.consume(10, 5) if not m.error() and m.value() is None]
+    consumer.close()
+    assert [m.timestamp()[1] for m in msgs] == [an_hour_ago] * 3
+    wait_until(lambda: read_from_start(broker, "horizon") == live, what="the delete horizon")
+    assert time.time() - compacted_at >= 3.5, "the tombstones went before delete.retention.ms"
+
+
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_compressed_batches_are_compacted_and_stay_compressed(make_broker, codec):
     broker = cleaner_broker(make_broker)

@@ -376,7 +376,7 @@ pub static BROKER: &[BrokerDef] = &[
         Kind::Long(0, MAX),
         Some("86400000"),
         true,
-        "How long tombstones are kept."
+        "How long tombstones are kept after the clean that first kept them."
     ),
     broker!(
         "log.cleaner.min.compaction.lag.ms",
@@ -642,7 +642,7 @@ pub static TOPIC: &[TopicDef] = &[
         "weir.compaction.policy",
         Kind::String,
         [],
-        "The compaction-policy plugin deciding which records the log cleaner keeps; empty: the latest per key, tombstones until delete.retention.ms."
+        "The compaction-policy plugin deciding which records the log cleaner keeps; empty: the latest per key, tombstones until delete.retention.ms after their first clean."
     ),
     topic!(
         "weir.partitioner",
@@ -696,7 +696,7 @@ pub static TOPIC: &[TopicDef] = &[
         "delete.retention.ms",
         Kind::Long(0, MAX),
         ["log.cleaner.delete.retention.ms"],
-        "How long tombstones are kept."
+        "How long tombstones are kept after the clean that first kept them."
     ),
     topic!(
         "file.delete.delay.ms",

@@ -32,6 +32,8 @@ const RECORDS_COUNT: usize = 57;
 
 const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
 const CONTROL_BIT: i16 = 1 << 5;
+/// KIP-534: the base timestamp holds the batch's delete horizon.
+pub const DELETE_HORIZON_BIT: i16 = 1 << 6;
 
 /// Why a run of bytes is not a valid batch.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -125,6 +127,11 @@ impl BatchHeader {
     }
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+    /// When the log cleaner may drop this batch's tombstones (KIP-534: set
+    /// by the first clean that kept them); none before that clean.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 }
 

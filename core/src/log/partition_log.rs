@@ -738,10 +738,7 @@ impl PartitionLog {
             self.segments.insert(*new, segment);
         }
         self.first_dirty_offset = self.first_dirty_offset.max(cleaned.end);
-        self.tombstones_expire = cleaned
-            .stats
-            .oldest_tombstone
-            .saturating_add(self.config.delete_retention_ms);
+        self.tombstones_expire = cleaned.stats.tombstones_expire;
         Ok(true)
     }
 

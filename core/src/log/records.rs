@@ -212,6 +212,7 @@ pub fn encode_packed(
     offset_deltas: &[i32],
     keep: Option<&[bool]>,
     compression: Compression,
+    delete_horizon: Option<i64>,
 ) -> Result<Vec<u8>, BatchError> {
     let data = &records.data;
     let slice =
@@ -239,7 +240,7 @@ pub fn encode_packed(
                     }),
             }
         });
-    encode_parts_keeping_identity(raw, parts, compression)
+    encode_parts_keeping_identity(raw, parts, compression, delete_horizon)
 }
 
 /// The records section of a compressed batch, decompressed.

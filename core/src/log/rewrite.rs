@@ -3,7 +3,7 @@
 //! `encode_records` makes a plain new batch; `encode_keeping_identity` keeps
 //! a producer's batch identity — producer id, epoch, base sequence and the
 //! offset span (last offset delta) — with only some of its records, each at
-//! its original offset delta. Kafka's own log cleaner writes such batches,
+//! its original offset delta, and can stamp it with a KIP-534 delete horizon. Kafka's own log cleaner writes such batches,
 //! down to empty ones, so an idempotent producer's retries stay recognised.
 
 use bytes::{BufMut, BytesMut};
@@ -12,7 +12,9 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use super::batch::{compute_crc, BatchError, BatchHeader, HEADER_SIZE, LOG_OVERHEAD};
+use super::batch::{
+    compute_crc, BatchError, BatchHeader, DELETE_HORIZON_BIT, HEADER_SIZE, LOG_OVERHEAD,
+};
 
 /// `records` as one new batch with the codec given: offsets from 0, no
 /// producer id, timestamps kept.
@@ -59,7 +61,7 @@ pub fn encode_keeping_identity(
         value: r.value.as_deref(),
         headers: r.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_deref())),
     });
-    encode_parts_keeping_identity(template, records, compression)
+    encode_parts_keeping_identity(template, records, compression, None)
 }
 
 /// One record to write: its offset relative to the batch, its timestamp,
@@ -74,15 +76,23 @@ pub struct RecordParts<'a, H> {
 
 /// As `encode_keeping_identity`, with the records given as parts (so a
 /// rewrite is written straight from where its bytes are, never decoded).
+/// `delete_horizon` stamps the batch with one (KIP-534, as the log cleaner
+/// does the first time it keeps a tombstone): the base timestamp becomes
+/// the horizon and the records' timestamps are written relative to it.
 pub fn encode_parts_keeping_identity<'a, H>(
     template: &[u8],
     kept: impl Iterator<Item = RecordParts<'a, H>> + Clone,
     compression: Compression,
+    delete_horizon: Option<i64>,
 ) -> Result<Vec<u8>, BatchError>
 where
     H: Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + Clone,
 {
-    let header = BatchHeader::parse(template)?;
+    let mut header = BatchHeader::parse(template)?;
+    if let Some(horizon) = delete_horizon {
+        header.attributes |= DELETE_HORIZON_BIT;
+        header.base_timestamp = horizon;
+    }
     let count = kept.clone().count();
     let mut attributes = header.attributes;
     let compression = if count == 0 {
@@ -278,6 +288,34 @@ mod tests {
             let empty = encode_keeping_identity(&original, &[], codec).unwrap();
             assert_eq!(validate(&empty).unwrap().records_count, 0);
         }
+    }
+
+    #[test]
+    fn a_delete_horizon_moves_the_base_timestamp_not_the_records() {
+        let records = (0..3).map(|i| (Some(Bytes::from(format!("k{i}"))), None));
+        let original = encode_idempotent(records, 1_000, Compression::Zstd, (5, 0, 0));
+        let all = decode(&original);
+        let parts = all.iter().map(|r| RecordParts {
+            offset_delta: r.offset,
+            timestamp: r.timestamp,
+            key: r.key.as_deref(),
+            value: None,
+            headers: std::iter::empty(),
+        });
+        let stamped =
+            encode_parts_keeping_identity(&original, parts, Compression::Zstd, Some(90_000))
+                .unwrap();
+        let header = validate(&stamped).unwrap();
+        assert_eq!(header.delete_horizon(), Some(90_000));
+        assert_eq!(
+            BatchHeader::parse(&original).unwrap().delete_horizon(),
+            None
+        );
+        let back = decode(&stamped);
+        assert!(back.iter().all(|r| r.delete_horizon));
+        let times = |rs: &[Record]| rs.iter().map(|r| r.timestamp).collect::<Vec<_>>();
+        assert_eq!(times(&back), times(&all));
+        assert_eq!(header.max_timestamp, *times(&all).iter().max().unwrap());
     }
 
     #[test]

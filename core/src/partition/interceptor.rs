@@ -147,9 +147,15 @@ fn intercept_batch(
     if !changed {
         return Ok(None);
     }
-    let batch =
-        crate::log::records::encode_packed(raw, &records, &offset_deltas, None, codec(header)?)
-            .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
+    let batch = crate::log::records::encode_packed(
+        raw,
+        &records,
+        &offset_deltas,
+        None,
+        codec(header)?,
+        None,
+    )
+    .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
     Ok(Some(batch))
 }
 

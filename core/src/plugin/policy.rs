@@ -114,6 +114,7 @@ impl compaction::CompactionPolicy for WasmCompactionPolicy {
             partition: input.partition,
             now_ms: input.now_ms,
             delete_retention_ms: input.delete_retention_ms,
+            delete_horizon: input.delete_horizon,
             records: to_wit(input.records.clone()),
             candidates: types::Candidates {
                 offsets: c.iter().map(|c| c.offset).collect(),

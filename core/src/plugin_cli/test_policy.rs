@@ -1,7 +1,8 @@
 //! `weir plugin test` for the policy kinds: a retention policy is asked
 //! about five sample segments, a compaction policy about a batch of
-//! records with what the cleaner would know of each key — and the native
-//! rule's answer is printed beside the plugin's.
+//! records with what the cleaner would know of each key (as at their
+//! first clean: no delete horizon yet, so tombstones stay) — and the
+//! native rule's answer is printed beside the plugin's.
 
 use anyhow::Context;
 
@@ -90,6 +91,8 @@ pub fn compaction(
         partition: 0,
         now_ms: now_ms(),
         delete_retention_ms: 24 * HOUR,
+        // As at the first clean of these records: tombstones stay.
+        delete_horizon: None,
         records: packed,
         candidates: &candidates,
     };

@@ -1,7 +1,7 @@
 /*
  * {{name}}: a compaction policy. It keeps the newest `n` records of each key
  * (the config value `n`, default 2) instead of only the latest; a tombstone
- * older than delete.retention.ms goes, as in Kafka; records without a key
+ * goes once its batch's delete horizon has passed, as in Kafka; records without a key
  * stay. Change exports_compaction_policy_keep to your own rule.
  */
 #include <stdlib.h>
@@ -24,11 +24,12 @@ bool exports_compaction_policy_keep(compaction_policy_compaction_batch_t *batch,
     const weir_records_t *records = &batch->records;
     const weir_plugin_types_candidates_t *c = &batch->candidates;
     size_t count = weir_record_count(records);
-    int64_t horizon = batch->now_ms - batch->delete_retention_ms;
+    /* Set by the first clean that kept this batch's tombstones. */
+    bool tombstones_expired = batch->delete_horizon.is_some && batch->now_ms >= batch->delete_horizon.val;
     ret->ptr = malloc(count ? count : 1);
     ret->len = count;
     for (size_t i = 0; i < count; i++) {
-        bool expired_tombstone = weir_record_value(records, i).is_null && weir_record_timestamp(records, i) < horizon;
+        bool expired_tombstone = weir_record_value(records, i).is_null && tombstones_expired;
         ret->ptr[i] = c->latest_offsets.ptr[i] < 0 || (c->newer.ptr[i] < n && !expired_tombstone);
     }
     compaction_policy_compaction_batch_free(batch);

@@ -1,6 +1,6 @@
 //! {{name}}: a compaction policy. It keeps the newest `n` records of each
 //! key (the config value `n`, default 2) instead of only the latest; a
-//! tombstone older than delete.retention.ms goes, as in Kafka; records
+//! tombstone goes once its batch's delete horizon has passed, as in Kafka; records
 //! without a key stay. Change `keep` to your own rule.
 
 use weir_plugin::host;
@@ -14,11 +14,10 @@ impl CompactionPolicy for Plugin {
             Some(text) => text.trim().parse().map_err(|_| format!("n {text:?} is not a count"))?,
             None => 2,
         };
-        let horizon = batch.now_ms - batch.delete_retention_ms;
         Ok(batch
             .records()
             .map(|(record, c)| {
-                let expired_tombstone = record.value().is_none() && record.timestamp() < horizon;
+                let expired_tombstone = record.value().is_none() && batch.tombstones_expired();
                 c.latest_offset < 0 || (c.newer < n && !expired_tombstone)
             })
             .collect())

@@ -1,7 +1,7 @@
 //! `keep-last-n`: keeps the newest `n` records of each key (config;
 //! default 3) instead of only the latest — a short history per key. A
-//! tombstone older than `delete.retention.ms` goes, as in Kafka; records
-//! without a key stay.
+//! tombstone goes once its batch's delete horizon has passed, as in Kafka;
+//! records without a key stay.
 
 use weir_plugin::host::config;
 use weir_plugin::policy::{CompactionBatch, CompactionPolicy};
@@ -17,14 +17,13 @@ impl CompactionPolicy for KeepLastN {
                 .map_err(|_| format!("n {text:?} is not a count"))?,
             None => 3,
         };
-        let horizon = batch.now_ms.saturating_sub(batch.delete_retention_ms);
         Ok(batch
             .records()
             .map(|(record, c)| {
                 if c.latest_offset < 0 {
                     return true;
                 }
-                let expired_tombstone = record.value().is_none() && record.timestamp() < horizon;
+                let expired_tombstone = record.value().is_none() && batch.tombstones_expired();
                 c.newer < n && !expired_tombstone
             })
             .collect())

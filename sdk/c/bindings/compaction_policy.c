@@ -128,6 +128,7 @@ void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
 
 void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
   compaction_policy_string_free(&ptr->topic);
+  compaction_policy_option_s64_free(&ptr->delete_horizon);
   weir_plugin_types_packed_records_free(&ptr->records);
   weir_plugin_types_candidates_free(&ptr->candidates);
 }
@@ -213,22 +214,35 @@ int64_t weir_plugin_host_now_ms(void) {
 
 __attribute__((__export_name__("keep")))
 uint8_t * __wasm_export_exports_compaction_policy_keep(uint8_t * arg) {
+  compaction_policy_option_s64_t option;
+  switch ((int32_t) *((uint8_t*) (arg + (24+2*sizeof(void*))))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = *((int64_t*) (arg + (32+2*sizeof(void*))));
+      break;
+    }
+  }
   compaction_policy_compaction_batch_t arg0 = (weir_plugin_types_compaction_batch_t) {
     (compaction_policy_string_t) (compaction_policy_string_t) { (uint8_t*)(*((uint8_t **) (arg + 0))), (*((size_t*) (arg + sizeof(void*)))) },
     (int32_t) *((int32_t*) (arg + (2*sizeof(void*)))),
     (int64_t) *((int64_t*) (arg + (8+2*sizeof(void*)))),
     (int64_t) *((int64_t*) (arg + (16+2*sizeof(void*)))),
+    (compaction_policy_option_s64_t) option,
     (weir_plugin_types_packed_records_t) (weir_plugin_types_packed_records_t) {
-      (compaction_policy_list_u8_t) (compaction_policy_list_u8_t) { (uint8_t*)(*((uint8_t **) (arg + (24+2*sizeof(void*))))), (*((size_t*) (arg + (24+3*sizeof(void*))))) },
-      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (24+4*sizeof(void*))))), (*((size_t*) (arg + (24+5*sizeof(void*))))) },
-      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (24+6*sizeof(void*))))), (*((size_t*) (arg + (24+7*sizeof(void*))))) },
-      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (24+8*sizeof(void*))))), (*((size_t*) (arg + (24+9*sizeof(void*))))) },
+      (compaction_policy_list_u8_t) (compaction_policy_list_u8_t) { (uint8_t*)(*((uint8_t **) (arg + (40+2*sizeof(void*))))), (*((size_t*) (arg + (40+3*sizeof(void*))))) },
+      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (40+4*sizeof(void*))))), (*((size_t*) (arg + (40+5*sizeof(void*))))) },
+      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (40+6*sizeof(void*))))), (*((size_t*) (arg + (40+7*sizeof(void*))))) },
+      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (40+8*sizeof(void*))))), (*((size_t*) (arg + (40+9*sizeof(void*))))) },
     },
     (weir_plugin_types_candidates_t) (weir_plugin_types_candidates_t) {
-      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (24+10*sizeof(void*))))), (*((size_t*) (arg + (24+11*sizeof(void*))))) },
-      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (24+12*sizeof(void*))))), (*((size_t*) (arg + (24+13*sizeof(void*))))) },
-      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (24+14*sizeof(void*))))), (*((size_t*) (arg + (24+15*sizeof(void*))))) },
-      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (24+16*sizeof(void*))))), (*((size_t*) (arg + (24+17*sizeof(void*))))) },
+      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (40+10*sizeof(void*))))), (*((size_t*) (arg + (40+11*sizeof(void*))))) },
+      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (40+12*sizeof(void*))))), (*((size_t*) (arg + (40+13*sizeof(void*))))) },
+      (compaction_policy_list_s64_t) (compaction_policy_list_s64_t) { (int64_t*)(*((uint8_t **) (arg + (40+14*sizeof(void*))))), (*((size_t*) (arg + (40+15*sizeof(void*))))) },
+      (compaction_policy_list_u32_t) (compaction_policy_list_u32_t) { (uint32_t*)(*((uint8_t **) (arg + (40+16*sizeof(void*))))), (*((size_t*) (arg + (40+17*sizeof(void*))))) },
     },
   };
   compaction_policy_result_list_bool_string_t ret;

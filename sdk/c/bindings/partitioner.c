@@ -128,6 +128,7 @@ void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
 
 void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
   partitioner_string_free(&ptr->topic);
+  partitioner_option_s64_free(&ptr->delete_horizon);
   weir_plugin_types_packed_records_free(&ptr->records);
   weir_plugin_types_candidates_free(&ptr->candidates);
 }

@@ -148,8 +148,14 @@ typedef struct weir_plugin_types_compaction_batch_t {
   int32_t   partition;
   int64_t   now_ms;
   // The topic's `delete.retention.ms` (how long the native rule keeps
-  // tombstones, records whose value is null).
+  // tombstones, records whose value is null, after a clean first
+  // kept them).
   int64_t   delete_retention_ms;
+  // When this batch's tombstones may go: Kafka's delete horizon
+  // (KIP-534), set to now-ms + delete-retention-ms by the first clean
+  // that kept them; none when no clean has kept them yet. The native
+  // rule drops a tombstone once now-ms reaches it.
+  partitioner_option_s64_t   delete_horizon;
   weir_plugin_types_packed_records_t   records;
   weir_plugin_types_candidates_t   candidates;
 } weir_plugin_types_compaction_batch_t;

@@ -167,6 +167,7 @@ void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
 
 void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
   produce_interceptor_string_free(&ptr->topic);
+  produce_interceptor_option_s64_free(&ptr->delete_horizon);
   weir_plugin_types_packed_records_free(&ptr->records);
   weir_plugin_types_candidates_free(&ptr->candidates);
 }

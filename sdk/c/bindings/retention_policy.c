@@ -119,6 +119,7 @@ void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr) {
 
 void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr) {
   retention_policy_string_free(&ptr->topic);
+  retention_policy_option_s64_free(&ptr->delete_horizon);
   weir_plugin_types_packed_records_free(&ptr->records);
   weir_plugin_types_candidates_free(&ptr->candidates);
 }

@@ -59,6 +59,9 @@ pub struct Candidate {
 pub struct CompactionBatch {
     pub now_ms: i64,
     pub delete_retention_ms: i64,
+    /// When this batch's tombstones may go (Kafka's delete horizon, set by
+    /// the first clean that kept them); none before that clean.
+    pub delete_horizon: Option<i64>,
     batch: Batch,
     candidates: types::Candidates,
 }
@@ -94,15 +97,20 @@ impl CompactionBatch {
         })
     }
 
+    /// Whether this batch's tombstones may go: its delete horizon has
+    /// passed (a clean kept them `delete.retention.ms` ago or more).
+    pub fn tombstones_expired(&self) -> bool {
+        self.delete_horizon.is_some_and(|h| self.now_ms >= h)
+    }
+
     /// Kafka's rule for one record: a keyed record stays when it is its
-    /// key's latest, unless it is a tombstone older than
-    /// `delete.retention.ms`; a record without a key stays.
+    /// key's latest, unless it is a tombstone past the batch's delete
+    /// horizon; a record without a key stays.
     pub fn kafka_keeps(&self, record: &Record, candidate: &Candidate) -> bool {
         if candidate.latest_offset < 0 {
             return true;
         }
-        let expired_tombstone = record.value().is_none()
-            && record.timestamp() < self.now_ms.saturating_sub(self.delete_retention_ms);
+        let expired_tombstone = record.value().is_none() && self.tombstones_expired();
         candidate.offset >= candidate.latest_offset && !expired_tombstone
     }
 }
@@ -131,6 +139,7 @@ impl<T: CompactionPolicy> compaction_bindings::Guest for CompactionAdapter<T> {
         let batch = CompactionBatch {
             now_ms: batch.now_ms,
             delete_retention_ms: batch.delete_retention_ms,
+            delete_horizon: batch.delete_horizon,
             batch: Batch::new(RecordBatch {
                 topic: batch.topic,
                 partition: batch.partition,

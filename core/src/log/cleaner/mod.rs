@@ -1,7 +1,8 @@
 //! The log cleaner (`cleanup.policy=compact`): it rewrites the closed part
 //! of a partition's log keeping, per key, what the compaction policy keeps
-//! (natively Kafka's rule: the latest record, tombstones until
-//! `delete.retention.ms`). Two passes over the cleanable segments, read
+//! (natively Kafka's rule: the latest record, tombstones until their
+//! batch's delete horizon, which the first clean that keeps them stamps at
+//! now + `delete.retention.ms`). Two passes over the cleanable segments, read
 //! through their open handles without the partition lock: the first maps
 //! each key to its latest record, the second writes each group of
 //! segments (up to `segment.bytes`) as one new segment — batches keep their
@@ -87,9 +88,9 @@ pub struct CleanStats {
     pub keys: usize,
     /// Batches the compaction policy failed on (decided natively instead).
     pub policy_failures: u64,
-    /// The oldest tombstone kept (its timestamp), or i64::MAX: the log is
-    /// worth cleaning again `delete.retention.ms` after it.
-    pub oldest_tombstone: i64,
+    /// The earliest delete horizon of the batches with tombstones kept, or
+    /// i64::MAX: the log is worth cleaning again then.
+    pub tombstones_expire: i64,
 }
 
 /// Where a batch came from, for the compaction policy.
@@ -107,7 +108,7 @@ pub fn compact(
     now: i64,
 ) -> io::Result<Cleaned> {
     let mut stats = CleanStats {
-        oldest_tombstone: i64::MAX,
+        tombstones_expire: i64::MAX,
         ..Default::default()
     };
     let (mut map, last_batch_of) = map_keys(plan, pace, &mut stats)?;
@@ -263,6 +264,7 @@ impl Decision<'_> {
             partition: self.source.partition,
             now_ms: self.now,
             delete_retention_ms: self.delete_retention_ms,
+            delete_horizon: header.delete_horizon(),
             records: &packed,
             candidates: &candidates,
         };
@@ -281,20 +283,28 @@ impl Decision<'_> {
                     .expect("the native rule answers")
             }
         };
-        for (r, _) in packed.records.iter().zip(&keep).filter(|(_, k)| **k) {
-            if r.value_len < 0 && r.key_len >= 0 {
-                stats.oldest_tombstone = stats.oldest_tombstone.min(r.timestamp);
-            }
+        let keeps_tombstones = packed
+            .records
+            .iter()
+            .zip(&keep)
+            .any(|(r, k)| *k && r.value_len < 0 && r.key_len >= 0);
+        // The first clean to keep a tombstone stamps its batch (KIP-534).
+        let stamp = (keeps_tombstones && header.delete_horizon().is_none())
+            .then(|| self.now.saturating_add(self.delete_retention_ms));
+        // Tombstones a policy keeps past their horizon bring no clean back.
+        let horizon = stamp.or(header.delete_horizon()).unwrap_or(i64::MAX);
+        if keeps_tombstones && horizon > self.now {
+            stats.tombstones_expire = stats.tombstones_expire.min(horizon);
         }
         let kept = keep.iter().filter(|k| **k).count();
         stats.records_kept += kept as u64;
         stats.records_dropped += (keep.len() - kept) as u64;
         let codec = batch::codec(header).map_err(invalid)?;
-        Ok(if kept == keep.len() {
+        Ok(if kept == keep.len() && stamp.is_none() {
             Some(Cow::Borrowed(raw))
         } else if kept > 0 || self.last_of_producer {
             let bytes =
-                encode_packed(raw, &packed, &deltas, Some(&keep), codec).map_err(invalid)?;
+                encode_packed(raw, &packed, &deltas, Some(&keep), codec, stamp).map_err(invalid)?;
             Some(Cow::Owned(bytes))
         } else {
             None
@@ -361,14 +371,30 @@ mod tests {
     }
 
     fn clean(log: &PartitionLog, policy: &dyn CompactionPolicy) -> Cleaned {
+        clean_at(log, policy, now_ms())
+    }
+
+    fn clean_at(log: &PartitionLog, policy: &dyn CompactionPolicy, now: i64) -> Cleaned {
         let plan = log
-            .clean_plan(log.log_end_offset(), now_ms())
+            .clean_plan(log.log_end_offset(), now)
             .expect("something to clean");
         let source = Source {
             topic: "t",
             partition: 0,
         };
-        compact(&plan, &source, policy, &mut Pace::new(f64::MAX), now_ms()).unwrap()
+        compact(&plan, &source, policy, &mut Pace::new(f64::MAX), now).unwrap()
+    }
+
+    /// Each batch's (base offset, delete horizon), where it has one.
+    fn horizons(log: &PartitionLog) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        log.for_each_batch(0, |h| {
+            if let Some(horizon) = h.delete_horizon() {
+                out.push((h.base_offset, horizon));
+            }
+        })
+        .unwrap();
+        out
     }
 
     /// 10 keys updated 20 times each (gzip and plain batches alternating),
@@ -411,28 +437,53 @@ mod tests {
         fill(&mut log);
         let end = log.log_end_offset();
         let before = log.size();
-        let cleaned = clean(&log, &KafkaCompaction);
+        let now = now_ms();
+        let cleaned = clean_at(&log, &KafkaCompaction, now);
         assert!(log.swap_cleaned(&cleaned).unwrap());
         assert!(
             log.size() < before / 5,
             "{} of {before} bytes left",
             log.size()
         );
-        let expected: Vec<(i64, String, Option<String>)> = (3..10)
-            .map(|k| (190 + k, format!("k{k}"), Some("v19".to_string())))
-            .chain([
-                (201, "k1".to_string(), None),
-                (203, "k2".to_string(), Some("last".to_string())),
-            ])
-            .collect();
-        // k0's tombstone is older than delete.retention.ms: gone; k1's stays.
+        let latest = |tombstones: &[(i64, &str)]| -> Vec<(i64, String, Option<String>)> {
+            let mut out: Vec<_> = (3..10)
+                .map(|k| (190 + k, format!("k{k}"), Some("v19".to_string())))
+                .chain(tombstones.iter().map(|(o, k)| (*o, k.to_string(), None)))
+                .chain([(203, "k2".to_string(), Some("last".to_string()))])
+                .collect();
+            out.sort();
+            out
+        };
+        // The first clean keeps both tombstones, k0's an hour old too, and
+        // stamps their batches with a delete horizon (KIP-534) — their
+        // records' timestamps unchanged.
+        let expected = latest(&[(200, "k0"), (201, "k1")]);
         assert_eq!(contents(&log), expected);
+        let horizon = now + 60_000;
+        assert_eq!(horizons(&log), [(200, horizon), (201, horizon)]);
+        let mut k0_timestamp = 0;
+        log.for_each_batch(0, |h| {
+            if h.base_offset == 200 {
+                k0_timestamp = h.max_timestamp;
+            }
+        })
+        .unwrap();
+        assert!(now - k0_timestamp >= 3_600_000, "the tombstone's own time");
         assert_eq!(log.log_end_offset(), end);
         assert_eq!(log.first_dirty_offset(), end);
         assert!(
-            log.clean_plan(end, now_ms()).is_none(),
-            "nothing dirty left"
+            log.clean_plan(end, horizon - 1).is_none(),
+            "nothing dirty left, no tombstone expired"
         );
+        // At the horizon the log is due again, and both tombstones go.
+        let plan = log.clean_plan(end, horizon).expect("tombstones expired");
+        assert!(plan.due);
+        let cleaned = clean_at(&log, &KafkaCompaction, horizon);
+        assert_eq!(cleaned.stats.tombstones_expire, i64::MAX);
+        assert!(log.swap_cleaned(&cleaned).unwrap());
+        let expected = latest(&[]);
+        assert_eq!(contents(&log), expected);
+        assert!(horizons(&log).is_empty());
         // The idempotent producer's last batch stays, empty, for its sequence.
         let mut producers = Vec::new();
         log.for_each_batch(0, |h| {

@@ -1,8 +1,11 @@
 //! The compaction decision: for each record of a batch being rewritten, keep
 //! or drop. Natively Kafka's — the latest record of each key stays, and a
-//! tombstone (null value) goes once it is older than `delete.retention.ms`;
-//! or a plugin bound with `weir.compaction.policy`, which sees each record
-//! with the latest record of its key.
+//! tombstone (null value) goes once its batch's delete horizon has passed
+//! (KIP-534: the first clean that keeps a tombstone stamps its batch with
+//! now + `delete.retention.ms`, so every tombstone survives at least one
+//! clean and `delete.retention.ms` after it, whatever its timestamp); or a
+//! plugin bound with `weir.compaction.policy`, which sees each record with
+//! the latest record of its key.
 
 use crate::log::records::PackedRecords;
 
@@ -25,6 +28,9 @@ pub struct CompactionInput<'a> {
     pub now_ms: i64,
     /// `delete.retention.ms`
     pub delete_retention_ms: i64,
+    /// The batch's delete horizon; none when no clean has kept its
+    /// tombstones yet.
+    pub delete_horizon: Option<i64>,
     pub records: &'a PackedRecords,
     pub candidates: &'a [Candidate],
 }
@@ -46,7 +52,7 @@ impl CompactionPolicy for KafkaCompaction {
     }
 
     fn keep(&self, input: &CompactionInput) -> Result<Vec<bool>, String> {
-        let horizon = input.now_ms.saturating_sub(input.delete_retention_ms);
+        let tombstones_expired = input.delete_horizon.is_some_and(|h| input.now_ms >= h);
         Ok(input
             .candidates
             .iter()
@@ -56,7 +62,7 @@ impl CompactionPolicy for KafkaCompaction {
                     return true; // no key: nothing supersedes it
                 }
                 let tombstone = r.value_len < 0;
-                c.offset >= c.latest_offset && !(tombstone && r.timestamp < horizon)
+                c.offset >= c.latest_offset && !(tombstone && tombstones_expired)
             })
             .collect())
     }
