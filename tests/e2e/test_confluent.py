@@ -203,7 +203,11 @@ def test_admin_topics_configs_partitions_records(broker):
     while "admin-t" in client.list_topics(timeout=10).topics and time.time() < deadline:
         time.sleep(0.1)
     assert "admin-t" not in client.list_topics(timeout=10).topics
+    # Renamed out of the way at once (admin-t-0.<id>-delete), removed soon after.
     assert not (broker.data_dir / "admin-t-0").exists()
+    while list(broker.data_dir.glob("admin-t-*")) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not list(broker.data_dir.glob("admin-t-*"))
 
 
 def test_describe_cluster(broker):

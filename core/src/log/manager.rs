@@ -75,6 +75,11 @@ impl LogManager {
                     continue;
                 }
                 let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(super::deleter::DELETED_DIR) {
+                    // A deleted partition a crash left behind.
+                    super::deleter::remove_later(entry.path());
+                    continue;
+                }
                 let Some(tp) = TopicPartition::from_dir_name(&name) else {
                     continue;
                 };
@@ -174,4 +179,35 @@ fn read_topic_id(dir: &Path) -> Option<Uuid> {
     text.lines()
         .find_map(|l| l.strip_prefix("topic_id: "))
         .and_then(|id| id.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_deleted_partition_a_crash_left_is_removed_not_loaded() {
+        let data = tempfile::tempdir().unwrap();
+        let manager = LogManager::new(vec![data.path().to_path_buf()]).unwrap();
+        let tp = TopicPartition::new("orders", 0);
+        let log = manager
+            .create_log(&tp, Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        drop(log);
+        // As a crash between the rename and the removal leaves it.
+        let left = data.path().join("orders-1.5f3a-delete");
+        fs::rename(data.path().join("orders-0"), &left).unwrap();
+        manager
+            .create_log(&tp, Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        let loaded = manager.load_all(|_| LogConfig::default()).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].tp, tp);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while left.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!left.exists());
+    }
 }

@@ -5,7 +5,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
-mod deleter;
+pub mod deleter;
 pub mod file_slice;
 pub mod index;
 pub mod manager;

@@ -800,10 +800,12 @@ impl PartitionLog {
         self.active_mut().close()
     }
 
+    /// Deletes the partition: its directory is renamed at once and removed
+    /// in the background (`deleter`).
     pub fn delete(self) -> io::Result<()> {
         let dir = self.dir.clone();
         drop(self);
-        fs::remove_dir_all(dir)
+        super::deleter::remove_dir_later(&dir)
     }
 
     /// Read-only handles to flush segments without holding the log (used by

@@ -121,7 +121,7 @@ impl ReplicaManager {
                     Err(partition) => {
                         // A request still holds it: remove the files; the handle dies with it.
                         let dir = partition.with_state(|s| s.log.dir().to_path_buf());
-                        std::fs::remove_dir_all(dir)?;
+                        crate::log::deleter::remove_dir_later(&dir)?;
                     }
                 }
             }
