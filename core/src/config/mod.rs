@@ -387,6 +387,7 @@ impl ConfigView<'_> {
             max_compaction_lag_ms: num("max.compaction.lag.ms"),
             segment_bytes: num("segment.bytes") as u64,
             segment_ms: num("segment.ms"),
+            segment_jitter_ms: num("segment.jitter.ms"),
             index_interval_bytes: num("index.interval.bytes") as usize,
             segment_index_bytes: num("segment.index.bytes") as usize,
             flush_messages: num("flush.messages"),

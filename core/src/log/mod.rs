@@ -28,6 +28,8 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     /// `segment.ms`
     pub segment_ms: i64,
+    /// `segment.jitter.ms`
+    pub segment_jitter_ms: i64,
     /// `index.interval.bytes`
     pub index_interval_bytes: usize,
     /// `segment.index.bytes`
@@ -73,6 +75,7 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes: 1 << 30,
             segment_ms: 7 * 24 * 3600 * 1000,
+            segment_jitter_ms: 0,
             index_interval_bytes: 4096,
             segment_index_bytes: 10 * 1024 * 1024,
             flush_messages: i64::MAX,

@@ -81,10 +81,27 @@ pub struct PartitionLog {
     epochs: Vec<(i32, i64)>,
     /// Where the log cleaner stopped last: what follows is dirty.
     first_dirty_offset: i64,
-    /// When the oldest tombstone the cleaner kept may go
-    /// (`delete.retention.ms` after it): the log is due then even with
-    /// nothing new written.
+    /// The earliest delete horizon of the tombstones the cleaner kept: the
+    /// log is due then even with nothing new written.
     tombstones_expire: i64,
+    /// Taken off `segment.ms` for the active segment (`roll_jitter`).
+    roll_jitter_ms: i64,
+}
+
+/// Kafka's roll jitter: a random share of `segment.jitter.ms` (below
+/// `segment.ms`) taken off a segment's roll time, so that partitions
+/// created together do not all roll, and become deletable, at once.
+fn roll_jitter(config: &LogConfig) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bound = config.segment_jitter_ms.min(config.segment_ms);
+    if bound <= 0 {
+        return 0;
+    }
+    // Each RandomState is seeded anew: a random number without a crate.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (random % bound as u64) as i64
 }
 
 /// Checks every batch of a produce request before any is written: CRC, magic,
@@ -195,7 +212,9 @@ impl PartitionLog {
             epochs,
             first_dirty_offset: 0,
             tombstones_expire: i64::MAX,
+            roll_jitter_ms: 0,
         };
+        log.roll_jitter_ms = roll_jitter(&log.config);
         log.load(clean_shutdown)?;
         Ok(log)
     }
@@ -427,8 +446,7 @@ impl PartitionLog {
             return Ok(());
         }
         let full = active.size() as u64 + incoming as u64 > self.config.segment_bytes;
-        let old = now - active.created_ms() >= self.config.segment_ms;
-        if full || old || active.indexes_full() {
+        if full || self.roll_due(now) || active.indexes_full() {
             self.roll()?;
         }
         Ok(())
@@ -442,7 +460,13 @@ impl PartitionLog {
         self.active_mut().close()?;
         let segment = LogSegment::open(&self.dir, base, self.config.segment_sizes())?;
         self.segments.insert(base, segment);
+        self.roll_jitter_ms = roll_jitter(&self.config);
         Ok(())
+    }
+
+    /// The active segment is older than `segment.ms` less its jitter.
+    fn roll_due(&self, now: i64) -> bool {
+        now - self.active().created_ms() >= self.config.segment_ms - self.roll_jitter_ms
     }
 
     /// Reads stored batches from the one holding `offset`, at most `max_bytes`
@@ -613,8 +637,7 @@ impl PartitionLog {
     /// `segment.ms`, so that time retention can delete it once it expires
     /// even if nothing more is produced.
     pub fn roll_if_idle(&mut self, now: i64) -> io::Result<bool> {
-        let active = self.active();
-        if active.size() == 0 || now - active.created_ms() < self.config.segment_ms {
+        if self.active().size() == 0 || !self.roll_due(now) {
             return Ok(false);
         }
         self.roll()?;
@@ -1028,6 +1051,29 @@ mod tests {
             names.contains(&"00000000000000000010.log".to_string()),
             "{names:?}"
         );
+    }
+
+    #[test]
+    fn segment_jitter_ms_takes_a_random_share_off_the_roll_time() {
+        let config = LogConfig {
+            segment_ms: 10_000,
+            segment_jitter_ms: 60_000,
+            ..config()
+        };
+        let jitters: Vec<i64> = (0..50).map(|_| roll_jitter(&config)).collect();
+        assert!(
+            jitters.iter().all(|j| (0..10_000).contains(j)),
+            "below segment.ms"
+        );
+        assert!(jitters.iter().any(|j| *j != jitters[0]), "random");
+        assert_eq!(roll_jitter(&LogConfig::default()), 0, "none by default");
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
+        fill(&mut log, 1);
+        let created = log.active().created_ms();
+        let due = created + 10_000 - log.roll_jitter_ms;
+        assert!(!log.roll_if_idle(due - 1).unwrap());
+        assert!(log.roll_if_idle(due).unwrap());
     }
 
     #[test]
