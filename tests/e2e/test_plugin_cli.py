@@ -243,7 +243,7 @@ def test_the_assemblyscript_glue_carries_every_shape(tmp_path):
     assert "reject: refused in test-topic" in refused.stdout
 
 
-@pytest.mark.parametrize("lang", ["rust", "c", "python"])
+@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript"])
 def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, make_broker, lang):
     retention = new_project(tmp_path, "retention-policy", "read-or-old", lang)
     tested = weir("test", cwd=retention).stdout
@@ -267,6 +267,6 @@ def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, m
 
 
 def test_policy_kinds_say_which_languages_have_templates(tmp_path):
-    result = weir("new", "--lang", "zig", "--kind", "compaction-policy", "x", cwd=tmp_path, check=False)
+    result = weir("new", "--lang", "assemblyscript", "--kind", "compaction-policy", "x", cwd=tmp_path, check=False)
     assert result.returncode != 0
-    assert 'no compaction-policy template for "zig" yet' in result.stderr, result.stderr
+    assert 'no compaction-policy template for "assemblyscript" yet' in result.stderr, result.stderr

@@ -14,7 +14,7 @@ use weir::config::plugins::KINDS;
 const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript", "assemblyscript"];
 
 /// The languages with templates for the policy kinds.
-const POLICY_LANGS: &[&str] = &["rust", "c", "python"];
+const POLICY_LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
 
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
@@ -125,6 +125,8 @@ const ZIG_README: &str = include_str!("../../templates/zig/README.md.tmpl");
 fn zig_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/zig/partitioner.zig"),
+        "retention-policy" => include_str!("../../templates/zig/retention-policy.zig"),
+        "compaction-policy" => include_str!("../../templates/zig/compaction-policy.zig"),
         "produce-interceptor" => include_str!("../../templates/zig/produce-interceptor.zig"),
         _ => include_str!("../../templates/zig/fetch-interceptor.zig"),
     }
@@ -150,6 +152,8 @@ const JS_README: &str = include_str!("../../templates/javascript/README.md.tmpl"
 fn javascript_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/javascript/partitioner.js"),
+        "retention-policy" => include_str!("../../templates/javascript/retention-policy.js"),
+        "compaction-policy" => include_str!("../../templates/javascript/compaction-policy.js"),
         "produce-interceptor" => include_str!("../../templates/javascript/produce-interceptor.js"),
         _ => include_str!("../../templates/javascript/fetch-interceptor.js"),
     }
