@@ -52,6 +52,21 @@ export function lowerString(text: string, at: usize): void {
   store<u32>(at, <u32>bytes.byteLength, 4);
 }
 
+/// Returns `result<_, string>`: the error when there is one, else the ok
+/// case with one word (a u32 result or a list's start) or two (a list's
+/// start and length; pass -1 as `second` for one word).
+export function returnResult(error: string | null, first: u32, second: i64): usize {
+  if (error !== null) {
+    store<u8>(RETURN_AREA, 1);
+    lowerString(error, RETURN_AREA + 4);
+  } else {
+    store<u8>(RETURN_AREA, 0);
+    store<u32>(RETURN_AREA, first, 4);
+    if (second >= 0) store<u32>(RETURN_AREA, <u32>second, 8);
+  }
+  return RETURN_AREA;
+}
+
 export function log(level: i32, message: string): void {
   const bytes = String.UTF8.encode(message);
   hostLog(level, changetype<usize>(bytes), <usize>bytes.byteLength);

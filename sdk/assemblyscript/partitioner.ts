@@ -4,7 +4,7 @@
 
 import { partition as plugin } from "../../../assembly/index";
 import { liftBatch } from "./lift";
-import { RETURN_AREA, endCall, lowerString } from "./abi";
+import { endCall, returnResult } from "./abi";
 export { cabi_realloc } from "./abi";
 
 // partition: func(batch: record-batch) -> result<list<u32>, string>
@@ -15,16 +15,7 @@ export function partition(
 ): usize {
   const batch = liftBatch(topicPtr, topicLen, addressed, partitionCount, dataPtr, recordsPtr, recordsLen, timestampsPtr, headersPtr);
   const out = plugin(batch);
-  const error = out.error;
-  if (error !== null) {
-    store<u8>(RETURN_AREA, 1);
-    lowerString(error, RETURN_AREA + 4);
-  } else {
-    store<u8>(RETURN_AREA, 0);
-    store<u32>(RETURN_AREA, <u32>out.dataStart, 4);
-    store<u32>(RETURN_AREA, <u32>out.length, 8);
-  }
-  return RETURN_AREA;
+  return returnResult(out.error, <u32>out.dataStart, out.length);
 }
 
 export function cabi_post_partition(_ret: usize): void {

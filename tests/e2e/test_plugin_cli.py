@@ -243,7 +243,68 @@ def test_the_assemblyscript_glue_carries_every_shape(tmp_path):
     assert "reject: refused in test-topic" in refused.stdout
 
 
-@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript"])
+AS_RETENTION_FIELDS = r'''
+import { nowMs } from "../.weir/sdk/assemblyscript/weir";
+import { Deletable, PartitionStats, Segments } from "../.weir/sdk/assemblyscript/policy";
+
+// weir plugin test's samples: five 1 MiB segments of 1000 offsets, newest
+// records 5 to 1 hours old; committed 2500; retention.ms 3 h.
+export function deletable(stats: PartitionStats, segments: Segments): Deletable {
+  const hour: i64 = 3600000;
+  const fields = stats.topic == "test-topic" && stats.partition == 0 && stats.logStartOffset == 0
+    && stats.logEndOffset == 5500 && stats.highWatermark == 5500 && stats.size == (<u64>5 << 20 | <u64>1 << 19)
+    && stats.hasCommitted && stats.committed == 2500 && stats.retentionMs == 3 * hour
+    && stats.retentionBytes == -1 && abs<i64>(stats.nowMs - nowMs()) < 60000;
+  if (!fields) return Deletable.fail("a field came across wrong");
+  let right: u32 = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    const base = <i64>i * 1000;
+    if (s.baseOffset == base && s.lastOffset == base + 999 && s.size == <u64>1 << 20
+        && s.maxTimestamp == stats.nowMs - (5 - <i64>i) * hour) right++;
+  }
+  return Deletable.oldest(right);
+}
+'''
+
+AS_COMPACTION_FIELDS = r'''
+import { nowMs } from "../.weir/sdk/assemblyscript/weir";
+import { CompactionBatch, Keep } from "../.weir/sdk/assemblyscript/policy";
+
+// Keeps a record only when everything the cleaner passed about it is right.
+export function keep(batch: CompactionBatch): Keep {
+  const out = new Keep(batch.length);
+  const fields = batch.batch.topic == "test-topic" && batch.batch.partition == 0
+    && batch.deleteRetentionMs == 24 * 3600000 && !batch.hasDeleteHorizon && !batch.tombstonesExpired
+    && abs<i64>(batch.nowMs - nowMs()) < 60000;
+  for (let i = 0; i < batch.length; i++) {
+    const latest = <i32>batch.latestOffset(i);
+    const right = batch.offset(i) == <i64>i && latest >= i
+      && batch.latestTimestamp(i) == batch.batch.record(latest).timestamp
+      && batch.kafkaKeeps(i) == (batch.newer(i) == 0);
+    out[i] = fields && right;
+  }
+  return out;
+}
+'''
+
+
+def test_the_assemblyscript_policy_glue_reads_every_field(tmp_path):
+    """The hand-written glue of the policy worlds: every field of the
+    partition stats, the segments, the compaction batch and its candidates
+    arrives where the plugin reads it (a wrong one changes the answer)."""
+    for kind, name, source in [("retention-policy", "fields-r", AS_RETENTION_FIELDS),
+                               ("compaction-policy", "fields-c", AS_COMPACTION_FIELDS)]:
+        weir("new", "--lang", "assemblyscript", "--kind", kind, name, cwd=tmp_path)
+        (tmp_path / name / "assembly/index.ts").write_text(source)
+        weir("build", cwd=tmp_path / name)
+    tested = weir("test", cwd=tmp_path / "fields-r").stdout
+    assert "deletable: the 5 oldest of 5 (Kafka's rule: 2)" in tested, tested
+    tested = weir("test", cwd=tmp_path / "fields-c").stdout
+    assert "keeps 8 of 8 records (Kafka's rule: 3)" in tested, tested
+
+
+@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript", "assemblyscript"])
 def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, make_broker, lang):
     retention = new_project(tmp_path, "retention-policy", "read-or-old", lang)
     tested = weir("test", cwd=retention).stdout
@@ -264,9 +325,3 @@ def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, m
     wait_until(lambda: len(read_from_start(broker, "two-each")) == 2 * KEYS, timeout=60)
     listed = weir("list", cwd=compaction, admin=broker.admin_url).stdout
     assert '"read-or-old"' in listed and '"last-two"' in listed
-
-
-def test_policy_kinds_say_which_languages_have_templates(tmp_path):
-    result = weir("new", "--lang", "assemblyscript", "--kind", "compaction-policy", "x", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert 'no compaction-policy template for "assemblyscript" yet' in result.stderr, result.stderr

@@ -13,9 +13,6 @@ use weir::config::plugins::KINDS;
 /// The languages `new` has templates for.
 const LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript", "assemblyscript"];
 
-/// The languages with templates for the policy kinds.
-const POLICY_LANGS: &[&str] = &["rust", "c", "zig", "python", "javascript"];
-
 /// The Rust SDK and WIT, as this broker was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
     (
@@ -183,6 +180,18 @@ const AS_SDK: &[(&str, &str)] = &[
         "fetch-interceptor.ts",
         include_str!("../../../sdk/assemblyscript/fetch-interceptor.ts"),
     ),
+    (
+        "policy.ts",
+        include_str!("../../../sdk/assemblyscript/policy.ts"),
+    ),
+    (
+        "retention-policy.ts",
+        include_str!("../../../sdk/assemblyscript/retention-policy.ts"),
+    ),
+    (
+        "compaction-policy.ts",
+        include_str!("../../../sdk/assemblyscript/compaction-policy.ts"),
+    ),
 ];
 const AS_PACKAGE: &str = include_str!("../../templates/assemblyscript/package.json.tmpl");
 const AS_TSCONFIG: &str = include_str!("../../templates/assemblyscript/tsconfig.json");
@@ -191,6 +200,10 @@ const AS_README: &str = include_str!("../../templates/assemblyscript/README.md.t
 fn assemblyscript_source(kind: &str) -> &'static str {
     match kind {
         "partitioner" => include_str!("../../templates/assemblyscript/partitioner.ts"),
+        "retention-policy" => include_str!("../../templates/assemblyscript/retention-policy.ts"),
+        "compaction-policy" => {
+            include_str!("../../templates/assemblyscript/compaction-policy.ts")
+        }
         "produce-interceptor" => {
             include_str!("../../templates/assemblyscript/produce-interceptor.ts")
         }
@@ -226,13 +239,6 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
         bail!(
             "no template for {lang:?} yet: `weir plugin new` makes {}",
             LANGS.join(", ")
-        );
-    }
-    let policy = kind.ends_with("-policy");
-    if policy && !POLICY_LANGS.contains(&lang) {
-        bail!(
-            "no {kind} template for {lang:?} yet: `weir plugin new` makes {kind}s in {} (any language that builds a component of the world works)",
-            POLICY_LANGS.join(", ")
         );
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
