@@ -274,14 +274,17 @@ import { CompactionBatch, Keep } from "../.weir/sdk/assemblyscript/policy";
 // Keeps a record only when everything the cleaner passed about it is right.
 export function keep(batch: CompactionBatch): Keep {
   const out = new Keep(batch.length);
+  // weir plugin test asks twice: with no delete horizon, then an hour past it.
+  const horizon = !batch.hasDeleteHorizon || batch.deleteHorizon == batch.nowMs - 3600000;
   const fields = batch.batch.topic == "test-topic" && batch.batch.partition == 0
-    && batch.deleteRetentionMs == 24 * 3600000 && !batch.hasDeleteHorizon && !batch.tombstonesExpired
+    && batch.deleteRetentionMs == 24 * 3600000 && horizon && batch.tombstonesExpired == batch.hasDeleteHorizon
     && abs<i64>(batch.nowMs - nowMs()) < 60000;
   for (let i = 0; i < batch.length; i++) {
     const latest = <i32>batch.latestOffset(i);
+    const expired = !batch.batch.record(i).hasValue && batch.tombstonesExpired;
     const right = batch.offset(i) == <i64>i && latest >= i
       && batch.latestTimestamp(i) == batch.batch.record(latest).timestamp
-      && batch.kafkaKeeps(i) == (batch.newer(i) == 0);
+      && batch.kafkaKeeps(i) == (batch.newer(i) == 0 && !expired);
     out[i] = fields && right;
   }
   return out;
@@ -302,6 +305,7 @@ def test_the_assemblyscript_policy_glue_reads_every_field(tmp_path):
     assert "deletable: the 5 oldest of 5 (Kafka's rule: 2)" in tested, tested
     tested = weir("test", cwd=tmp_path / "fields-c").stdout
     assert "keeps 8 of 8 records (Kafka's rule: 3)" in tested, tested
+    assert "past the delete horizon: keeps 8 of 8 records (Kafka's rule: 2)" in tested, tested
 
 
 @pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript", "assemblyscript"])
@@ -313,8 +317,11 @@ def test_new_retention_and_compaction_policies_build_test_and_deploy(tmp_path, m
 
     compaction = new_project(tmp_path, "compaction-policy", "last-two", lang)
     tested = weir("test", cwd=compaction).stdout
-    # Three keys updated in turn: the newest two of each stay.
+    # Three keys updated in turn: the newest two of each stay; the last
+    # record, a tombstone, goes at a clean past its delete horizon.
     assert "keeps 6 of 8 records (Kafka's rule: 3)" in tested, tested
+    assert "past the delete horizon: keeps 5 of 8 records (Kafka's rule: 2)" in tested, tested
+    assert "record 7 → drop (the other at the first clean)" in tested, tested
 
     from test_compaction import KEYS, cleaner_broker, compacted, produce_updates, read_from_start, wait_until
     broker = cleaner_broker(make_broker)

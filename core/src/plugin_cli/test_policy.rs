@@ -1,8 +1,9 @@
 //! `weir plugin test` for the policy kinds: a retention policy is asked
 //! about five sample segments, a compaction policy about a batch of
-//! records with what the cleaner would know of each key (as at their
-//! first clean: no delete horizon yet, so tombstones stay) — and the
-//! native rule's answer is printed beside the plugin's.
+//! records with what the cleaner would know of each key, twice (as at
+//! their first clean, with no delete horizon yet, so tombstones stay; and
+//! at a later one, past the horizon) — and the native rule's answer is
+//! printed beside the plugin's.
 
 use anyhow::Context;
 
@@ -121,6 +122,28 @@ pub fn compaction(
             c.newer,
             describe(i)
         );
+    }
+    // A later clean of the same batch, its delete horizon passed.
+    let later = CompactionInput {
+        delete_horizon: Some(input.now_ms - HOUR),
+        ..input
+    };
+    let native_later = KafkaCompaction
+        .keep(&later)
+        .expect("the native rule answers");
+    let keep_later = plugin
+        .keep(&later)
+        .map_err(|e| anyhow::anyhow!("past the delete horizon, the plugin failed: {e}"))?;
+    println!(
+        "past the delete horizon: keeps {} of {count} records (Kafka's rule: {})",
+        keep_later.iter().filter(|k| **k).count(),
+        native_later.iter().filter(|k| **k).count()
+    );
+    for (i, (now, before)) in keep_later.iter().zip(&keep).enumerate() {
+        if now != before {
+            let verdict = if *now { "keep" } else { "drop" };
+            println!("record {i} → {verdict} (the other at the first clean)");
+        }
     }
     Ok(())
 }
