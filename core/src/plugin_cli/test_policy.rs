@@ -97,17 +97,23 @@ pub fn compaction(
         records: packed,
         candidates: &candidates,
     };
-    let native = KafkaCompaction
-        .keep(&input)
-        .expect("the native rule answers");
-    let keep = plugin
-        .keep(&input)
-        .map_err(|e| anyhow::anyhow!("the plugin failed: {e}"))?;
-    println!(
-        "keeps {} of {count} records (Kafka's rule: {})",
-        keep.iter().filter(|k| **k).count(),
-        native.iter().filter(|k| **k).count()
-    );
+    // The plugin's answers and Kafka's rule's, after a summary line.
+    let ask = |input: &CompactionInput, when: &str| -> anyhow::Result<(Vec<bool>, Vec<bool>)> {
+        let native = KafkaCompaction
+            .keep(input)
+            .expect("the native rule answers");
+        let keep = plugin
+            .keep(input)
+            .map_err(|e| anyhow::anyhow!("{when}the plugin failed: {e}"))?;
+        let kept = |answers: &[bool]| answers.iter().filter(|k| **k).count();
+        println!(
+            "{when}keeps {} of {count} records (Kafka's rule: {})",
+            kept(&keep),
+            kept(&native)
+        );
+        Ok((keep, native))
+    };
+    let (keep, native) = ask(&input, "")?;
     for (i, (keep, native)) in keep.iter().zip(&native).enumerate() {
         let c = &candidates[i];
         println!(
@@ -128,17 +134,7 @@ pub fn compaction(
         delete_horizon: Some(input.now_ms - HOUR),
         ..input
     };
-    let native_later = KafkaCompaction
-        .keep(&later)
-        .expect("the native rule answers");
-    let keep_later = plugin
-        .keep(&later)
-        .map_err(|e| anyhow::anyhow!("past the delete horizon, the plugin failed: {e}"))?;
-    println!(
-        "past the delete horizon: keeps {} of {count} records (Kafka's rule: {})",
-        keep_later.iter().filter(|k| **k).count(),
-        native_later.iter().filter(|k| **k).count()
-    );
+    let (keep_later, _) = ask(&later, "past the delete horizon: ")?;
     for (i, (now, before)) in keep_later.iter().zip(&keep).enumerate() {
         if now != before {
             let verdict = if *now { "keep" } else { "drop" };
