@@ -52,18 +52,27 @@ export function lowerString(text: string, at: usize): void {
   store<u32>(at, <u32>bytes.byteLength, 4);
 }
 
-/// Returns `result<_, string>`: the error when there is one, else the ok
-/// case with one word (a u32 result or a list's start) or two (a list's
-/// start and length; pass -1 as `second` for one word).
-export function returnResult(error: string | null, first: u32, second: i64): usize {
-  if (error !== null) {
-    store<u8>(RETURN_AREA, 1);
-    lowerString(error, RETURN_AREA + 4);
-  } else {
-    store<u8>(RETURN_AREA, 0);
-    store<u32>(RETURN_AREA, first, 4);
-    if (second >= 0) store<u32>(RETURN_AREA, <u32>second, 8);
-  }
+/// Returns `result<u32, string>`: the error when there is one, else `value`.
+export function returnU32(error: string | null, value: u32): usize {
+  if (error !== null) return returnError(error);
+  store<u8>(RETURN_AREA, 0);
+  store<u32>(RETURN_AREA, value, 4);
+  return RETURN_AREA;
+}
+
+/// Returns `result<list<T>, string>`: the error when there is one, else the
+/// list at `start` of `length` items.
+export function returnList(error: string | null, start: usize, length: i32): usize {
+  if (error !== null) return returnError(error);
+  store<u8>(RETURN_AREA, 0);
+  store<u32>(RETURN_AREA, <u32>start, 4);
+  store<u32>(RETURN_AREA, <u32>length, 8);
+  return RETURN_AREA;
+}
+
+function returnError(error: string): usize {
+  store<u8>(RETURN_AREA, 1);
+  lowerString(error, RETURN_AREA + 4);
   return RETURN_AREA;
 }
 

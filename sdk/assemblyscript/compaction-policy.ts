@@ -5,7 +5,7 @@
 import { keep as plugin } from "../../../assembly/index";
 import { CompactionBatch } from "./policy";
 import { liftBatch } from "./lift";
-import { endCall, returnResult } from "./abi";
+import { endCall, returnList } from "./abi";
 export { cabi_realloc } from "./abi";
 
 // keep: func(batch: compaction-batch) -> result<list<bool>, string>.
@@ -28,7 +28,7 @@ export function keep(at: usize): usize {
     load<u32>(candidates), load<u32>(candidates, 8), load<u32>(candidates, 16), load<u32>(candidates, 24),
   );
   const out = plugin(compaction);
-  return returnResult(out.error, <u32>out.dataStart, out.length);
+  return returnList(out.error, out.dataStart, out.length);
 }
 
 export function cabi_post_keep(_ret: usize): void {

@@ -4,7 +4,7 @@
 
 import { partition as plugin } from "../../../assembly/index";
 import { liftBatch } from "./lift";
-import { endCall, returnResult } from "./abi";
+import { endCall, returnList } from "./abi";
 export { cabi_realloc } from "./abi";
 
 // partition: func(batch: record-batch) -> result<list<u32>, string>
@@ -15,7 +15,7 @@ export function partition(
 ): usize {
   const batch = liftBatch(topicPtr, topicLen, addressed, partitionCount, dataPtr, recordsPtr, recordsLen, timestampsPtr, headersPtr);
   const out = plugin(batch);
-  return returnResult(out.error, <u32>out.dataStart, out.length);
+  return returnList(out.error, out.dataStart, out.length);
 }
 
 export function cabi_post_partition(_ret: usize): void {

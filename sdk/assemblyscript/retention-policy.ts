@@ -4,7 +4,7 @@
 
 import { deletable as plugin } from "../../../assembly/index";
 import { PartitionStats, Segments } from "./policy";
-import { endCall, liftString, returnResult } from "./abi";
+import { endCall, liftString, returnU32 } from "./abi";
 export { cabi_realloc } from "./abi";
 
 // deletable: func(stats: partition-stats, segments: list<segment-info>)
@@ -22,7 +22,7 @@ export function deletable(
     hasCommitted != 0, committed, retentionMs, retentionBytes, nowMs,
   );
   const out = plugin(stats, new Segments(segmentsPtr, <i32>segmentsLen));
-  return returnResult(out.error, out.count, -1);
+  return returnU32(out.error, out.count);
 }
 
 export function cabi_post_deletable(_ret: usize): void {
