@@ -44,6 +44,25 @@ enum Command {
         #[command(subcommand)]
         command: plugin_cli::PluginCommand,
     },
+    /// Check stored data without a running broker.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check every batch (header, length, offset order, CRC) of every
+    /// segment under a data directory or one partition directory, and
+    /// report the damage found. Read-only; exits 1 when anything is damaged.
+    Verify {
+        /// A `log.dirs` directory, or one `topic-N` partition directory.
+        dir: PathBuf,
+        /// The largest batch accepted as sound (2 × max.message.bytes).
+        #[arg(long, default_value_t = 2 * 1024 * 1024)]
+        max_batch_bytes: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,7 +71,7 @@ fn main() -> anyhow::Result<()> {
     // answer and logs only what went wrong.
     let default_level = match cli.command {
         Command::Serve { .. } => "info",
-        Command::Plugin { .. } => "warn",
+        Command::Plugin { .. } | Command::Log { .. } => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -64,7 +83,46 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
         Command::Plugin { admin, command } => plugin_cli::run(&admin, command),
+        Command::Log {
+            command:
+                LogCommand::Verify {
+                    dir,
+                    max_batch_bytes,
+                },
+        } => verify_logs(&dir, max_batch_bytes),
     }
+}
+
+/// `weir log verify`: one line per damaged segment, then a summary.
+fn verify_logs(dir: &std::path::Path, max_batch_bytes: usize) -> anyhow::Result<()> {
+    let reports = weir::log::verify::verify_dir(dir, max_batch_bytes)
+        .with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut damaged = 0;
+    for report in &reports {
+        if let Some(damage) = &report.damage {
+            damaged += 1;
+            let offset = damage
+                .expected_offset
+                .map(|o| format!(" (offset {o})"))
+                .unwrap_or_default();
+            println!(
+                "DAMAGED {} at byte {} of {}{offset}: {}",
+                report.path.display(),
+                damage.position,
+                report.size,
+                damage.reason
+            );
+        }
+    }
+    let batches: u64 = reports.iter().map(|r| r.batches).sum();
+    println!(
+        "{} segments, {batches} sound batches, {damaged} damaged segments",
+        reports.len()
+    );
+    if damaged > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
@@ -79,6 +137,7 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         config.set(key.trim(), value)?;
     }
     config.check()?;
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -98,6 +157,28 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         info!("shut down cleanly");
         Ok(())
     })
+}
+
+/// Raises the soft limit on open files to the hard limit, as Kafka's
+/// packaging advises: every partition holds a few descriptors and every
+/// connection one.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a struct this function owns.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max
+        {
+            return;
+        }
+        let from = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            info!(from, to = limit.rlim_max, "raised the open files limit");
+        }
+    }
 }
 
 /// Installs the SIGINT and SIGTERM handlers now; the future ends on either.

@@ -8,6 +8,10 @@
 //! binary search for the last entry at or below the target; the caller then
 //! scans the log forward from there (a bounded scan: one entry per
 //! `index.interval.bytes`).
+//!
+//! The preallocated file is sparse; the pages entries are about to land in
+//! are allocated first (`reserve`), so a full disk fails the append that needs
+//! them with ENOSPC instead of raising SIGBUS when the map is written.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -23,7 +27,12 @@ struct IndexFile {
     mmap: MmapMut,
     entries: usize,
     entry_size: usize,
+    /// Bytes from the start known to have disk blocks behind them.
+    allocated: usize,
 }
+
+/// Allocation granularity for `reserve`: one page.
+const PAGE: usize = 4096;
 
 impl IndexFile {
     /// Opens (or creates) an index. An existing file's length gives its entries;
@@ -47,7 +56,25 @@ impl IndexFile {
             mmap,
             entries,
             entry_size,
+            allocated: entries * entry_size,
         })
+    }
+
+    /// Makes sure the next `more` entries have disk blocks behind them,
+    /// allocating a page at a time. Fails (with nothing written) when the
+    /// disk is full.
+    fn reserve(&mut self, more: usize) -> io::Result<()> {
+        let need = ((self.entries + more) * self.entry_size).min(self.mmap.len());
+        if need <= self.allocated {
+            return Ok(());
+        }
+        let end = need
+            .div_ceil(PAGE)
+            .saturating_mul(PAGE)
+            .min(self.mmap.len());
+        allocate(&self.file, self.allocated, end - self.allocated)?;
+        self.allocated = end;
+        Ok(())
     }
 
     fn is_full(&self) -> bool {
@@ -98,6 +125,7 @@ impl IndexFile {
         // Remap first: a map may not outlive the bytes it covers.
         self.mmap = MmapMut::map_anon(self.entry_size)?;
         self.file.set_len(len)?;
+        self.allocated = self.allocated.min(len as usize);
         if len > 0 {
             // SAFETY: as in `open`.
             self.mmap = unsafe { MmapMut::map_mut(&self.file)? };
@@ -109,6 +137,29 @@ impl IndexFile {
         let path = self.path.clone();
         drop(self);
         std::fs::remove_file(path)
+    }
+}
+
+/// fallocate(2) over `[offset, offset + len)` without changing the file size.
+/// A filesystem without fallocate gets nothing reserved (and the old risk).
+fn allocate(file: &File, offset: usize, len: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on a file descriptor this index owns.
+    let rc = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_KEEP_SIZE,
+            offset as libc::off_t,
+            len as libc::off_t,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Ok(()),
+        _ => Err(error),
     }
 }
 
@@ -164,6 +215,10 @@ impl<K: EntryKind> Index<K> {
     }
     pub fn reset(&mut self) {
         self.file.truncate_entries(0);
+    }
+    /// Allocates disk blocks for the next `more` entries (see `IndexFile::reserve`).
+    pub fn reserve(&mut self, more: usize) -> io::Result<()> {
+        self.file.reserve(more)
     }
     pub fn flush(&self) -> io::Result<()> {
         self.file.flush()

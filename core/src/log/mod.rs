@@ -9,11 +9,13 @@ pub mod deleter;
 pub mod file_slice;
 pub mod index;
 pub mod manager;
+pub mod metrics;
 pub mod partition_log;
 pub mod records;
 pub mod retention;
 pub mod rewrite;
 pub mod segment;
+pub mod verify;
 
 pub use file_slice::FileSlice;
 pub use manager::LogManager;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use kafka_protocol::records::RecordBatchDecoder;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::batch::{self, BatchError, BatchHeader};
 use super::checkpoint;
@@ -243,8 +243,18 @@ impl PartitionLog {
                     .unwrap_or(point),
             )
         };
-        if let Some(first) = first_to_recover {
-            self.recover_from(first)?;
+        match first_to_recover {
+            Some(first) => self.recover_from(first)?,
+            None => {
+                // Even after a clean stop, check what the indexes do not
+                // vouch for: the active segment's tail.
+                let max_batch = self.max_batch_size();
+                let truncated = self.active_mut().verify_tail(max_batch)?;
+                if truncated > 0 {
+                    warn!(dir = %self.dir.display(), truncated,
+                        "cut a damaged tail off the active segment after a clean stop");
+                }
+            }
         }
         self.next_offset = self.compute_next_offset()?;
         if self.log_start_offset > self.next_offset || self.log_start_offset < self.first_base() {
@@ -257,24 +267,22 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Validates segments from `first` on; after the first damaged segment,
-    /// later segments cannot be trusted and are deleted (as Kafka does).
+    /// Validates segments from `first` on, cutting each at its first damaged
+    /// batch. Unlike Kafka, the sound segments after a damaged one are kept:
+    /// their batches were acknowledged and are intact, and their offsets
+    /// still ascend; what is lost is only the damaged segment's tail, which
+    /// leaves a gap in the offsets (consumers step over gaps, as they do on
+    /// compacted topics). See docs/storage.md.
     fn recover_from(&mut self, first: i64) -> io::Result<()> {
         let bases: Vec<i64> = self.segments.range(first..).map(|(b, _)| *b).collect();
-        let mut damaged = false;
-        for base in bases {
-            if damaged {
-                warn!(dir = %self.dir.display(), base, "deleting segment after a damaged one");
-                if let Some(segment) = self.segments.remove(&base) {
-                    segment.delete()?;
-                }
-                continue;
-            }
-            let segment = self.segments.get_mut(&base).expect("segment listed above");
-            let (_, truncated) = segment.recover(self.config.max_message_bytes.max(1 << 20) * 2)?;
+        let max_batch = self.max_batch_size();
+        for (n, base) in bases.iter().enumerate() {
+            let next_base = bases.get(n + 1).copied();
+            let segment = self.segments.get_mut(base).expect("segment listed above");
+            let (next, truncated) = segment.recover(max_batch)?;
             if truncated > 0 {
-                warn!(dir = %self.dir.display(), base, truncated, "truncated a torn or corrupt tail");
-                damaged = true;
+                warn!(dir = %self.dir.display(), base, truncated, next_offset = ?next,
+                    lost_below = ?next_base, "truncated a torn or damaged segment tail");
             }
         }
         if self.segments.is_empty() {
@@ -286,6 +294,12 @@ impl PartitionLog {
         }
         info!(dir = %self.dir.display(), "recovered log");
         Ok(())
+    }
+
+    /// The largest batch a check of stored bytes accepts (bounds what a
+    /// damaged length field can make it read).
+    fn max_batch_size(&self) -> usize {
+        self.config.max_message_bytes.max(1 << 20) * 2
     }
 
     /// The offset after the last batch of the last non-empty segment.
@@ -385,7 +399,8 @@ impl PartitionLog {
         let base_offset = self.next_offset;
         let log_append_time = self.config.log_append_time.then_some(now);
         let records: i64 = batches.iter().map(|(_, h)| h.records_count as i64).sum();
-        self.maybe_roll(bytes.len(), now)?;
+        self.maybe_roll(bytes.len(), now)
+            .map_err(|e| self.append_failed("roll a new segment", e))?;
         let mut headers = Vec::with_capacity(batches.len());
         let mut next = base_offset;
         for (position, header) in batches.iter_mut() {
@@ -411,7 +426,9 @@ impl PartitionLog {
                     &bytes[*position + batch::HEADER_SIZE..*position + header.size],
                 ));
             }
-            self.active_mut().append(&mut parts, &batches)?;
+            if let Err(e) = self.active_mut().append(&mut parts, &batches) {
+                return Err(self.append_failed("append", e));
+            }
         }
         self.next_offset = next;
         self.assign_epoch(leader_epoch, base_offset);
@@ -426,6 +443,16 @@ impl PartitionLog {
             records,
             duplicate: false,
         })
+    }
+
+    /// Logs (at ERROR, rate-limited) and counts an append that failed with
+    /// an I/O error; the log is as it was before it.
+    fn append_failed(&self, what: &str, error: io::Error) -> AppendError {
+        super::metrics::log_limited(&super::metrics::APPEND_FAILURES, |suppressed| {
+            error!(dir = %self.dir.display(), %error, suppressed,
+                "could not {what}: the append was refused and undone");
+        });
+        AppendError::Io(error)
     }
 
     fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
@@ -514,6 +541,14 @@ impl PartitionLog {
             } else {
                 max_bytes
             };
+            let stop = (position as usize + len).min(end.min(segment.size()) as usize) as u32;
+            if let Err(error) = segment.check_range(position, stop, self.max_batch_size()) {
+                super::metrics::log_limited(&super::metrics::DAMAGED_READS, |suppressed| {
+                    error!(dir = %self.dir.display(), offset, %error, suppressed,
+                        "refused to serve a damaged batch");
+                });
+                return Err(ReadError::Io(error));
+            }
             return Ok(ReadResult {
                 records: segment.slice(position, len, end),
             });

@@ -11,9 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::batch::{self, BatchHeader, HEADER_SIZE};
+use super::batch::{BatchHeader, HEADER_SIZE};
 use super::file_slice::FileSlice;
 use super::index::{OffsetIndex, TimeIndex};
+use super::verify;
+use std::sync::atomic::Ordering;
 
 /// Writes every slice, in chunks the kernel accepts (IOV_MAX), resuming after
 /// partial writes.
@@ -95,6 +97,28 @@ pub struct LogSegment {
     max_timestamp: i64,
     offset_of_max_timestamp: i64,
     created_ms: i64,
+    /// A partial write could not be cut off (`undo_partial_write`).
+    unwritable: bool,
+    /// Sorted, disjoint byte ranges of whole batches this process wrote or
+    /// checked (`check_range`): reads inside them need no check.
+    verified: std::sync::Mutex<Vec<(u32, u32)>>,
+}
+
+/// Adds `range` to sorted, disjoint `ranges`, merging what touches it.
+fn add_range(ranges: &mut Vec<(u32, u32)>, (mut start, mut end): (u32, u32)) {
+    if start >= end {
+        return;
+    }
+    ranges.retain(|&(a, b)| {
+        let touches = a <= end && start <= b;
+        if touches {
+            start = start.min(a);
+            end = end.max(b);
+        }
+        !touches
+    });
+    let at = ranges.partition_point(|&(a, _)| a < start);
+    ranges.insert(at, (start, end));
 }
 
 impl LogSegment {
@@ -162,6 +186,8 @@ impl LogSegment {
             max_timestamp,
             offset_of_max_timestamp,
             created_ms: if size == 0 { now_ms() } else { created_ms },
+            unwritable: false,
+            verified: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -200,14 +226,39 @@ impl LogSegment {
         parts: &mut [IoSlice<'_>],
         batches: &[(usize, BatchHeader)],
     ) -> io::Result<()> {
+        if self.unwritable {
+            return Err(io::Error::other(format!(
+                "{} holds a partial write that could not be removed; restart the broker to recover it",
+                self.path.display()
+            )));
+        }
         let start = self.size;
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        write_all_vectored(&self.file, parts)?;
+        // Index pages first: a full disk then fails here, before any byte.
+        self.index.reserve(batches.len())?;
+        self.time_index.reserve(batches.len())?;
+        if let Err(error) = write_all_vectored(&self.file, parts) {
+            self.undo_partial_write(start);
+            return Err(error);
+        }
         for (position, header) in batches {
             self.index_batch(start + *position as u32, header);
         }
         self.size += len as u32;
+        add_range(&mut self.verified(), (start, self.size));
         Ok(())
+    }
+
+    /// A failed write may have left part of a batch at the end of the file
+    /// (O_APPEND wrote what fitted): cut the file back to `size`, so the next
+    /// append lands where the segment thinks its end is. If even that fails,
+    /// the segment refuses appends until recovery at the next start.
+    fn undo_partial_write(&mut self, size: u32) {
+        if let Err(error) = self.file.set_len(size as u64) {
+            tracing::error!(segment = %self.path.display(), %error,
+                "cannot remove a partial write; the segment takes no more appends");
+            self.unwritable = true;
+        }
     }
 
     /// Updates both indexes for one batch written at `position`.
@@ -302,29 +353,105 @@ impl LogSegment {
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         self.bytes_since_last_index_entry = 0;
-        let mut position = 0u32;
-        let mut next_offset = None;
-        let mut buf = Vec::new();
-        while let Some(header) = self.header_at(position)? {
-            let in_order = next_offset.is_none_or(|n| header.base_offset >= n);
-            if header.size > max_batch_size || !in_order {
-                break;
-            }
-            buf.resize(header.size, 0);
-            self.file.read_exact_at(&mut buf, position as u64)?;
-            if batch::validate(&buf).is_err() {
-                break;
-            }
-            self.index_batch(position, &header);
-            next_offset = Some(header.next_offset());
-            position += header.size as u32;
+        let file = self.file.clone();
+        let walked = verify::walk(
+            &file,
+            self.size,
+            0,
+            self.size,
+            None,
+            max_batch_size,
+            |p, h| self.index_batch(p, h),
+        )?;
+        if let Some(damage) = &walked.damage {
+            tracing::warn!(segment = %self.path.display(), position = damage.position,
+                reason = %damage.reason, "recovery stops at a damaged batch");
         }
-        let truncated = (self.size - position) as u64;
+        let truncated = (self.size - walked.end) as u64;
         if truncated > 0 {
-            self.file.set_len(position as u64)?;
-            self.size = position;
+            self.file.set_len(walked.end as u64)?;
+            self.size = walked.end;
+            super::metrics::TRUNCATED_BYTES.fetch_add(truncated, Ordering::Relaxed);
         }
-        Ok((next_offset, truncated))
+        *self.verified() = vec![(0, self.size)];
+        Ok((walked.next_offset, truncated))
+    }
+
+    /// Checks the batches from the last offset index entry to the end of
+    /// the file (what a clean start used to trust unread): a torn or
+    /// damaged tail is cut off, with the indexes rebuilt, before the
+    /// segment takes appends. Returns the bytes truncated.
+    pub fn verify_tail(&mut self, max_batch_size: usize) -> io::Result<u64> {
+        let from = self.index.last().map(|(_, p)| p).unwrap_or(0);
+        let walked = verify::walk(
+            &self.file,
+            self.size,
+            from,
+            self.size,
+            None,
+            max_batch_size,
+            |_, _| {},
+        )?;
+        match walked.damage {
+            None => {
+                self.verified().push((from, self.size));
+                Ok(0)
+            }
+            Some(damage) => {
+                tracing::warn!(segment = %self.path.display(), position = damage.position,
+                    reason = %damage.reason, "the tail of the active segment is damaged");
+                Ok(self.recover(max_batch_size)?.1)
+            }
+        }
+    }
+
+    /// Checks the whole batches that `[position, end)` of the file covers
+    /// before they are sent, unless this process wrote or checked them
+    /// already: bytes damaged on disk make the read fail (the fetch gets
+    /// KAFKA_STORAGE_ERROR) instead of reaching a consumer.
+    pub fn check_range(&self, position: u32, end: u32, max_batch_size: usize) -> io::Result<()> {
+        let covered =
+            |ranges: &[(u32, u32)]| ranges.iter().any(|&(a, b)| a <= position && end <= b);
+        if position >= end || covered(&self.verified()) {
+            return Ok(());
+        }
+        let walked = verify::walk(
+            &self.file,
+            self.size,
+            position,
+            end,
+            None,
+            max_batch_size,
+            |_, _| {},
+        )?;
+        if let Some(damage) = walked.damage {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "damaged batch in {} at position {}: {} (run `weir log verify`)",
+                    self.path.display(),
+                    damage.position,
+                    damage.reason
+                ),
+            ));
+        }
+        add_range(&mut self.verified(), (position, walked.end));
+        Ok(())
+    }
+
+    /// The byte ranges known to hold sound batches.
+    fn verified(&self) -> std::sync::MutexGuard<'_, Vec<(u32, u32)>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets verified bytes past `size` (after a truncation).
+    fn clip_verified(&mut self) {
+        let size = self.size;
+        let mut ranges = self.verified();
+        ranges.retain(|&(a, _)| a < size);
+        for range in ranges.iter_mut() {
+            range.1 = range.1.min(size);
+        }
     }
 
     /// Removes every batch at or after `offset`.
@@ -338,6 +465,7 @@ impl LogSegment {
         };
         self.file.set_len(position as u64)?;
         self.size = position;
+        self.clip_verified();
         self.index.truncate_to_position(position);
         self.time_index.truncate_to_offset(offset);
         (self.max_timestamp, self.offset_of_max_timestamp) =
@@ -414,6 +542,7 @@ impl LogSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::batch;
     use crate::log::batch::tests::make_batch;
     use kafka_protocol::records::Compression;
 

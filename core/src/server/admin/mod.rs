@@ -40,9 +40,11 @@ pub fn spawn(broker: Arc<Broker>, listener: TcpListener) {
     });
 }
 
-/// Prometheus text: the plugins' counters and call-time histograms.
+/// Prometheus text: the plugins' counters and call-time histograms, and
+/// the storage health counters.
 async fn metrics(State(broker): State<Arc<Broker>>) -> String {
     let mut out = String::new();
     broker.plugins.write_prometheus(&mut out);
+    crate::log::metrics::write_prometheus(&mut out);
     out
 }
