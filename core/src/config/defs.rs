@@ -232,6 +232,41 @@ pub static BROKER: &[BrokerDef] = &[
         "Close connections idle this long."
     ),
     broker!(
+        "weir.request.read.timeout.ms",
+        Kind::Long(1, MAX),
+        Some("30000"),
+        false,
+        "Weir: close a connection whose request stops arriving halfway for this long."
+    ),
+    broker!(
+        "queued.max.request.bytes",
+        Kind::Long(-1, MAX),
+        Some("536870912"),
+        false,
+        "Bytes of requests read and not yet handled, across connections; readers wait beyond it (-1: no bound)."
+    ),
+    broker!(
+        "max.connections",
+        Kind::Int(0, IMAX),
+        Some("2147483647"),
+        false,
+        "Connections the broker accepts at once; more are closed as they arrive."
+    ),
+    broker!(
+        "max.connections.per.ip",
+        Kind::Int(0, IMAX),
+        Some("2147483647"),
+        false,
+        "Connections accepted at once from one IP address."
+    ),
+    broker!(
+        "max.connections.per.ip.overrides",
+        Kind::String,
+        Some(""),
+        false,
+        "Per-IP limits over max.connections.per.ip: 'host:count,...'."
+    ),
+    broker!(
         "num.io.threads",
         Kind::Int(1, 1024),
         Some("8"),

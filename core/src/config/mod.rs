@@ -269,6 +269,29 @@ impl BrokerConfig {
     pub fn connections_max_idle_ms(&self) -> u64 {
         self.num("connections.max.idle.ms") as u64
     }
+    pub fn request_read_timeout_ms(&self) -> u64 {
+        self.num("weir.request.read.timeout.ms") as u64
+    }
+    /// `queued.max.request.bytes`, or None when unbounded (-1).
+    pub fn queued_max_request_bytes(&self) -> Option<usize> {
+        usize::try_from(self.num("queued.max.request.bytes")).ok()
+    }
+    pub fn max_connections(&self) -> usize {
+        self.num("max.connections") as usize
+    }
+    pub fn max_connections_per_ip(&self) -> usize {
+        self.num("max.connections.per.ip") as usize
+    }
+    /// `max.connections.per.ip.overrides`: `host:count` pairs.
+    pub fn max_connections_per_ip_overrides(&self) -> Vec<(String, usize)> {
+        self.list("max.connections.per.ip.overrides")
+            .iter()
+            .filter_map(|item| {
+                let (host, count) = item.rsplit_once(':')?;
+                Some((host.trim().to_string(), count.trim().parse().ok()?))
+            })
+            .collect()
+    }
     pub fn flush_scheduler_interval_ms(&self) -> i64 {
         self.num("log.flush.scheduler.interval.ms")
     }

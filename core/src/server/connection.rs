@@ -8,6 +8,13 @@
 //!
 //! A frame larger than `socket.request.max.bytes` closes the connection before
 //! anything is allocated for it; so does a request that cannot be decoded.
+//!
+//! What a connection costs is bounded: a frame's memory grows as its bytes
+//! arrive (not from its announced size), every frame waits for its size in
+//! `queued.max.request.bytes` (shared by all connections, held until the
+//! request is handled), a frame that stops arriving halfway is dropped after
+//! `weir.request.read.timeout.ms`, and the write buffer exists only while
+//! responses are being written.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +22,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use tokio::io::Interest;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -28,11 +35,51 @@ use super::broker::Broker;
 use super::dispatch::{self, Outcome};
 use super::response::{Part, Response};
 
+/// Responses are gathered up to this many bytes before a write.
 const WRITE_BUFFER: usize = 64 * 1024;
 /// Frames read ahead of the one being handled.
 const PIPELINE_DEPTH: usize = 4;
+/// Frames up to this size get their whole buffer at once (no regrowth on the
+/// hot path); larger ones grow by this much as their bytes arrive.
+const EAGER_FRAME: usize = 8 << 20;
 
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream) {
+/// The bytes of a request, and its share of `queued.max.request.bytes`.
+struct Frame {
+    bytes: Bytes,
+    _memory: Option<OwnedSemaphorePermit>,
+}
+
+/// What reading frames is bounded by.
+#[derive(Clone)]
+pub struct ReadLimits {
+    pub max_frame: usize,
+    pub idle: Duration,
+    pub stalled: Duration,
+    /// `queued.max.request.bytes` as permits (and their number), None
+    /// when unbounded.
+    pub memory: Option<(Arc<Semaphore>, usize)>,
+}
+
+impl ReadLimits {
+    pub fn new(config: &crate::config::BrokerConfig) -> ReadLimits {
+        ReadLimits {
+            max_frame: config.socket_request_max_bytes(),
+            idle: Duration::from_millis(config.connections_max_idle_ms()),
+            stalled: Duration::from_millis(config.request_read_timeout_ms()),
+            memory: config.queued_max_request_bytes().map(|bytes| {
+                let permits = bytes.clamp(1, u32::MAX as usize);
+                (Arc::new(Semaphore::new(permits)), permits)
+            }),
+        }
+    }
+}
+
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    limits: ReadLimits,
+    _slot: super::connection_quotas::Slot,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -43,7 +90,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream) {
         .peer_addr()
         .map(|a| format!("/{}", a.ip()))
         .unwrap_or_default();
-    match run(broker, stream, client_host).await {
+    match run(broker, stream, client_host, limits).await {
         Ok(()) => debug!(%peer, "connection closed by client"),
         Err(reason) => info!(%peer, %reason, "closing connection"),
     }
@@ -58,19 +105,26 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn run(broker: Arc<Broker>, stream: TcpStream, client_host: String) -> Result<(), String> {
+async fn run(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    client_host: String,
+    limits: ReadLimits,
+) -> Result<(), String> {
     let (reader, writer) = stream.into_split();
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
-    let max_frame = broker.config.socket_request_max_bytes();
-    let idle = Duration::from_millis(broker.config.connections_max_idle_ms());
-    let mut reader_task = AbortOnDrop(tokio::spawn(read_frames(
-        reader, max_frame, idle, frames_tx,
-    )));
-    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, writer);
+    let mut reader_task = AbortOnDrop(tokio::spawn(read_frames(reader, limits, frames_tx)));
+    let mut out = Output {
+        socket: writer,
+        buf: Vec::new(),
+    };
     while let Some(frame) = frames.recv().await {
-        match dispatch::handle(&broker, &client_host, frame).await {
+        let Frame { bytes, _memory } = frame;
+        let outcome = dispatch::handle(&broker, &client_host, bytes).await;
+        drop(_memory);
+        match outcome {
             Outcome::Respond(response) => {
-                write_response(&mut writer, response)
+                write_response(&mut out, response)
                     .await
                     .map_err(|e| e.to_string())?;
             }
@@ -80,31 +134,58 @@ async fn run(broker: Arc<Broker>, stream: TcpStream, client_host: String) -> Res
                 return Err(reason);
             }
         }
-        // Responses to requests already read are written before flushing.
+        // Responses to requests already read are written before flushing;
+        // an idle connection keeps no write buffer.
         if frames.is_empty() {
-            writer.flush().await.map_err(|e| e.to_string())?;
+            out.flush().await.map_err(|e| e.to_string())?;
+            out.buf = Vec::new();
         }
     }
     // The reader stopped: end of stream, or the reason it gave up.
     (&mut reader_task.0).await.map_err(|e| e.to_string())?
 }
 
+/// The socket's write half and the bytes gathered for it.
+struct Output {
+    socket: OwnedWriteHalf,
+    buf: Vec<u8>,
+}
+
+impl Output {
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.buf.len() + bytes.len() > WRITE_BUFFER {
+            self.flush().await?;
+        }
+        if bytes.len() >= WRITE_BUFFER {
+            return self.socket.write_all(bytes).await;
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(WRITE_BUFFER);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.socket.write_all(&self.buf).await?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
 /// Writes the size and the parts of a response: bytes through the buffer,
 /// file ranges (fetched records) with `sendfile`, after flushing the buffer.
-async fn write_response(
-    writer: &mut BufWriter<OwnedWriteHalf>,
-    response: Response,
-) -> std::io::Result<()> {
-    writer
-        .write_all(&(response.len as i32).to_be_bytes())
-        .await?;
+async fn write_response(out: &mut Output, response: Response) -> std::io::Result<()> {
+    out.write(&(response.len as i32).to_be_bytes()).await?;
     for part in response.parts {
         match part {
-            Part::Bytes(bytes) => writer.write_all(&bytes).await?,
+            Part::Bytes(bytes) => out.write(&bytes).await?,
             Part::File(range) => {
-                writer.flush().await?;
+                out.flush().await?;
                 if let Some((file, position)) = range.file() {
-                    send_file(writer.get_ref().as_ref(), file, position, range.len()).await?;
+                    send_file(out.socket.as_ref(), file, position, range.len()).await?;
                 }
             }
         }
@@ -153,41 +234,77 @@ async fn send_file(
 }
 
 /// Reads frames until the client closes the connection (Ok) or a frame is
-/// refused, the socket fails or the connection idles out (Err).
+/// refused, the socket fails, a frame stalls or the connection idles out (Err).
 async fn read_frames(
     mut reader: impl AsyncRead + Unpin,
-    max_frame: usize,
-    idle: Duration,
-    frames: mpsc::Sender<Bytes>,
+    limits: ReadLimits,
+    frames: mpsc::Sender<Frame>,
 ) -> Result<(), String> {
     loop {
-        let size = match tokio::time::timeout(idle, reader.read_i32()).await {
+        let size = match tokio::time::timeout(limits.idle, reader.read_i32()).await {
             Err(_) => {
                 return Err(format!(
                     "idle for more than {} ms (connections.max.idle.ms)",
-                    idle.as_millis()
+                    limits.idle.as_millis()
                 ))
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e.to_string()),
             Ok(Ok(size)) => size,
         };
-        if size < 0 || size as usize > max_frame {
+        if size < 0 || size as usize > limits.max_frame {
             return Err(format!(
-                "request frame of {size} bytes is larger than socket.request.max.bytes ({max_frame})"
+                "request frame of {size} bytes is larger than socket.request.max.bytes ({})",
+                limits.max_frame
             ));
         }
         let size = size as usize;
-        // Read straight into uninitialized capacity: no zero-filling pass.
-        let mut frame = BytesMut::with_capacity(size);
-        let mut body = (&mut reader).take(size as u64);
-        while frame.len() < size {
-            if body.read_buf(&mut frame).await.map_err(|e| e.to_string())? == 0 {
-                return Err("connection closed in the middle of a request".into());
-            }
-        }
-        if frames.send(frame.freeze()).await.is_err() {
+        let memory = match &limits.memory {
+            // A frame above the whole bound waits for all of it.
+            Some((pool, capacity)) => Some(
+                pool.clone()
+                    .acquire_many_owned(size.clamp(1, *capacity) as u32)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let bytes = read_body(&mut reader, size, limits.stalled).await?;
+        let frame = Frame {
+            bytes,
+            _memory: memory,
+        };
+        if frames.send(frame).await.is_err() {
             return Ok(()); // the handler side has ended the connection
         }
     }
+}
+
+/// Reads a frame's `size` bytes. Memory follows the bytes that arrive (a
+/// large announced size reserves nothing up front), and a frame that makes
+/// no progress for `stalled` is given up.
+async fn read_body(
+    reader: &mut (impl AsyncRead + Unpin),
+    size: usize,
+    stalled: Duration,
+) -> Result<Bytes, String> {
+    // Read straight into uninitialized capacity: no zero-filling pass.
+    let mut frame = BytesMut::with_capacity(size.min(EAGER_FRAME));
+    let mut body = reader.take(size as u64);
+    while frame.len() < size {
+        if frame.len() == frame.capacity() {
+            frame.reserve((size - frame.len()).min(EAGER_FRAME));
+        }
+        match tokio::time::timeout(stalled, body.read_buf(&mut frame)).await {
+            Err(_) => return Err(format!(
+                "request stalled after {} of {size} bytes for {} ms (weir.request.read.timeout.ms)",
+                frame.len(),
+                stalled.as_millis()
+            )),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Ok(Ok(0)) => return Err("connection closed in the middle of a request".into()),
+            Ok(Ok(_)) => {}
+        }
+    }
+    Ok(frame.freeze())
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod apis;
 pub mod broker;
 pub mod connection;
+pub mod connection_quotas;
 pub mod dispatch;
 pub mod response;
 
@@ -12,7 +13,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use connection_quotas::ConnectionQuotas;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -41,28 +46,18 @@ pub async fn serve(
 ) {
     let mut connections = JoinSet::new();
     let mut accepts = JoinSet::new();
+    let quotas = ConnectionQuotas::new(&broker.config);
+    let limits = connection::ReadLimits::new(&broker.config);
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     for listener in listeners {
-        let tx = tx.clone();
-        accepts.spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        if tx.send(stream).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => warn!(error = %e, "accept failed"),
-                }
-            }
-        });
+        accepts.spawn(accept_loop(listener, quotas.clone(), tx.clone()));
     }
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            Some(stream) = rx.recv() => {
-                connections.spawn(connection::serve(broker.clone(), stream));
+            Some((stream, slot)) = rx.recv() => {
+                connections.spawn(connection::serve(broker.clone(), stream, limits.clone(), slot));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -71,4 +66,68 @@ pub async fn serve(
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     info!("stopped accepting requests");
+}
+
+/// How long the acceptor pauses when the process is out of file
+/// descriptors or memory: the error would come back at once otherwise.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
+/// At most one log line per kind of accept problem in this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Accepts connections on one listener while the quotas allow, handing each
+/// with its slot to `serve`. Out of descriptors (EMFILE, ENFILE) or memory,
+/// it backs off instead of spinning, and logs once per interval; existing
+/// connections are served meanwhile.
+async fn accept_loop(
+    listener: TcpListener,
+    quotas: Arc<ConnectionQuotas>,
+    tx: mpsc::Sender<(TcpStream, connection_quotas::Slot)>,
+) {
+    let mut refused = Throttled::default();
+    let mut failed = Throttled::default();
+    loop {
+        quotas.wait_for_slot().await;
+        match listener.accept().await {
+            Ok((stream, peer)) => match quotas.acquire(peer.ip()) {
+                Ok(slot) => {
+                    if tx.send((stream, slot)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(reason) => refused.log(
+                    |n| warn!(%peer, %reason, refused_since_last = n, "closing new connection"),
+                ),
+            },
+            Err(e) => {
+                let exhausted = matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                );
+                failed.log(|n| {
+                    warn!(error = %e, failures_since_last = n, open = quotas.open(), "accept failed")
+                });
+                if exhausted {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+
+/// Logs the first event of each interval, counting the rest.
+#[derive(Default)]
+struct Throttled {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl Throttled {
+    fn log(&mut self, log: impl FnOnce(u64)) {
+        if self.last.is_none_or(|t| t.elapsed() >= ACCEPT_LOG_INTERVAL) {
+            log(std::mem::take(&mut self.since));
+            self.last = Some(Instant::now());
+        } else {
+            self.since += 1;
+        }
+    }
 }

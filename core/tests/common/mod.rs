@@ -23,6 +23,11 @@ pub struct Weir {
 
 impl Weir {
     pub fn start(extra: &[&str]) -> Weir {
+        Self::start_limited(extra, None)
+    }
+
+    /// Starts weir with its open files limit (soft and hard) set to `nofile`.
+    pub fn start_limited(extra: &[&str], nofile: Option<u64>) -> Weir {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -31,7 +36,7 @@ impl Weir {
                 .unwrap()
                 .port();
             let args = Self::args(dir.path(), port, extra);
-            if let Some(child) = try_spawn(&args, dir.path()) {
+            if let Some(child) = try_spawn_limited(&args, dir.path(), nofile) {
                 return Weir {
                     child,
                     port,
@@ -98,6 +103,21 @@ impl Weir {
     pub fn data_dir(&self) -> &Path {
         self._dir.path()
     }
+
+    /// What the broker has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("weir.log")).unwrap_or_default()
+    }
+
+    /// The broker's resident memory, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
 }
 
 impl Drop for Weir {
@@ -113,17 +133,34 @@ impl Drop for Weir {
 /// connect alone might reach another test's broker. Only this broker's own
 /// "listening" line counts; None when it exited first.
 fn try_spawn(args: &[String], dir: &Path) -> Option<Child> {
+    try_spawn_limited(args, dir, None)
+}
+
+fn try_spawn_limited(args: &[String], dir: &Path, nofile: Option<u64>) -> Option<Child> {
+    use std::os::unix::process::CommandExt;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("weir.log"))
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command.args(args).stdout(Stdio::null()).stderr(log);
+    if let Some(n) = nofile {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = command.spawn().unwrap();
     let mut child = child;
     let log_path = dir.join("weir.log");
     let starts_before = std::fs::read_to_string(&log_path)
