@@ -217,6 +217,24 @@ def test_describe_cluster(broker):
     assert len(result.cluster_id) == 22
 
 
+def test_authorized_operations_are_what_kafka_reports_for_a_superuser(broker):
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation as Op
+
+    create_topic(broker, "ops", partitions=1)
+    client = admin(broker)
+    cluster = client.describe_cluster(include_authorized_operations=True).result(10)
+    assert set(cluster.authorized_operations) == {
+        Op.CREATE, Op.ALTER, Op.DESCRIBE, Op.CLUSTER_ACTION,
+        Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE,
+    }
+    [topic] = client.describe_topics(TopicCollection(["ops"]), include_authorized_operations=True).values()
+    assert set(topic.result(10).authorized_operations) == {
+        Op.READ, Op.WRITE, Op.CREATE, Op.DELETE, Op.ALTER, Op.DESCRIBE,
+        Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS,
+    }
+
+
 @pytest.mark.parametrize(
     "topic,partitions,rf,code",
     [

@@ -1,6 +1,7 @@
 //! Thin glue over the `kafka-protocol` crate: which API versions Weir serves,
 //! and the error type every handler answers with.
 
+pub mod acl_operations;
 pub mod error;
 
 use kafka_protocol::messages::*;

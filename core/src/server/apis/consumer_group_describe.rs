@@ -16,11 +16,18 @@ pub fn handle(
     request: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let image = broker.image();
+    let operations = if request.include_authorized_operations {
+        crate::protocol::acl_operations::GROUP
+    } else {
+        i32::MIN
+    };
     let groups = request
         .group_ids
         .into_iter()
         .map(|id| {
-            let described = DescribedGroup::default().with_group_id(id.clone());
+            let described = DescribedGroup::default()
+                .with_group_id(id.clone())
+                .with_authorized_operations(operations);
             match broker.groups.consumer_describe(&id) {
                 Err(e) => described
                     .with_error_code(e.code())

@@ -32,7 +32,7 @@ pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClust
         })
         .collect();
     if request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = 0b1111_1111_1000;
+        response.cluster_authorized_operations = crate::protocol::acl_operations::CLUSTER;
     }
     response
 }

@@ -13,11 +13,18 @@ pub fn handle(
     ctx: &RequestContext,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
+    let operations = if request.include_authorized_operations {
+        crate::protocol::acl_operations::GROUP
+    } else {
+        i32::MIN
+    };
     let groups = request
         .groups
         .into_iter()
         .map(|id| {
-            let described = DescribedGroup::default().with_group_id(id.clone());
+            let described = DescribedGroup::default()
+                .with_group_id(id.clone())
+                .with_authorized_operations(operations);
             match broker.groups.describe(&id) {
                 Err(e) => described.with_error_code(e.code()),
                 Ok(d) => described

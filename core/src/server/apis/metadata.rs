@@ -15,10 +15,8 @@ use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-/// Every operation bit, reported when a client asks for authorized operations
-/// (no authorizer yet: everything is allowed).
-const ALL_TOPIC_OPERATIONS: i32 = 0b1_1111_1000;
-const ALL_CLUSTER_OPERATIONS: i32 = 0b1111_1111_1000;
+// Authorized operations: what Kafka reports for a superuser (no ACLs yet).
+use crate::protocol::acl_operations;
 
 pub async fn handle(
     broker: &Broker,
@@ -73,7 +71,7 @@ pub async fn handle(
         response.cluster_id = Some(str_bytes(image.cluster_id.clone()));
     }
     if request.include_cluster_authorized_operations && (8..=10).contains(&ctx.version) {
-        response.cluster_authorized_operations = ALL_CLUSTER_OPERATIONS;
+        response.cluster_authorized_operations = acl_operations::CLUSTER;
     }
     response
 }
@@ -94,7 +92,7 @@ fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operati
         topic.topic_id = Uuid::nil();
     }
     if authorized_operations && version >= 8 && topic.error_code == 0 {
-        topic.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+        topic.topic_authorized_operations = acl_operations::TOPIC;
     }
 }
 
