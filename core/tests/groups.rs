@@ -261,3 +261,45 @@ fn offsets_of_several_groups_survive_kill_9() {
         .collect();
     assert_eq!(offsets, vec![11, 22, -1]);
 }
+
+#[test]
+fn a_session_ends_at_its_deadline_not_at_the_next_timer_tick() {
+    let weir = Weir::start(&[
+        "group.initial.rebalance.delay.ms=0",
+        "group.min.session.timeout.ms=100",
+    ]);
+    let mut c = weir.connect();
+    for round in 0..3 {
+        let group = format!("timed-{round}");
+        find_coordinator(&mut c, &group);
+        let request = JoinGroupRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_session_timeout_ms(400)
+            .with_rebalance_timeout_ms(5_000)
+            .with_member_id(s(""))
+            .with_group_instance_id(Some(s("box-1")))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(Bytes::from_static(b"meta"))]);
+        let joined = c.call(&request, 7).unwrap();
+        assert_eq!(joined.error_code, 0);
+        let member = joined.member_id.to_string();
+        assert_eq!(sync(&mut c, &group, &member, joined.generation_id, true), 0);
+        let request = HeartbeatRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_generation_id(joined.generation_id)
+            .with_member_id(s(&member))
+            .with_group_instance_id(Some(s("box-1")));
+        assert_eq!(c.call(&request, 3).unwrap().error_code, 0);
+        // The session was renewed before the answer came: it has surely
+        // ended 410 ms later, and a DeleteGroups then finds the group empty.
+        std::thread::sleep(std::time::Duration::from_millis(410));
+        let r = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(&group))]);
+        assert_eq!(
+            c.call(&r, 2).unwrap().results[0].error_code,
+            0,
+            "round {round}: the expired static member was still in the group"
+        );
+    }
+}

@@ -294,8 +294,12 @@ impl GroupCoordinator {
         }
     }
 
+    /// Runs `f` on the group as of now: deadlines that have passed fire
+    /// first (a session that ended 1 ms ago is gone for this request, as
+    /// Kafka's timers would have removed it), then `f`, then `settle`.
     fn with_group<T>(&self, group: &Arc<Mutex<Group>>, f: impl FnOnce(&mut Group) -> T) -> T {
         let mut group = group.lock().expect("group lock");
+        self.run_timers(&mut group, Instant::now());
         let result = f(&mut group);
         self.settle(&mut group);
         result
@@ -498,12 +502,16 @@ impl GroupCoordinator {
         let Some(groups) = self.loaded_groups() else {
             return;
         };
-        let now = Instant::now();
         for group in groups {
-            self.with_group(&group, |g| match &mut g.consumer {
-                Some(c) => c.tick(now),
-                None => g.classic.tick(&self.limits, now),
-            });
+            self.with_group(&group, |_| ());
+        }
+    }
+
+    /// Fires the group's deadlines that have passed by `now`.
+    fn run_timers(&self, group: &mut Group, now: Instant) {
+        match &mut group.consumer {
+            Some(c) => c.tick(now),
+            None => group.classic.tick(&self.limits, now),
         }
     }
 }
