@@ -4,6 +4,7 @@ with its own data directory, started from a TOML config, stopped by SIGTERM
 
 import os
 import pathlib
+import resource
 import signal
 import socket
 import subprocess
@@ -51,6 +52,8 @@ class Broker:
         self.config.update({k.replace("_", "."): v for k, v in config.items()})
         self.proc = None
         self.starts = 0
+        # An open files limit (soft and hard) for the next start, or None.
+        self.nofile = None
 
     @property
     def bootstrap(self):
@@ -73,7 +76,11 @@ class Broker:
             text += "\n[[plugins]]\n" + "".join("%s = %s\n" % (k, toml_value(v)) for k, v in plugin.items())
         config_path.write_text(text)
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([WEIR, "serve", "--config", str(config_path)], stdout=self.log, stderr=subprocess.STDOUT)
+        limit = self.nofile
+        preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
+        self.proc = subprocess.Popen(
+            [WEIR, "serve", "--config", str(config_path)], stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

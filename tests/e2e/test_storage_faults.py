@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, OFFSET_BEGINNING
 
 from conftest import WEIR
 from test_confluent import consume, create_topic, produce
@@ -184,3 +184,50 @@ def test_a_damaged_middle_segment_is_refused_not_served_and_verify_reports_it(br
     msgs = [m for m in consumer.consume(100, 10) if not m.error()]
     consumer.close()
     assert msgs and msgs[0].offset() == logs_after[0]
+
+
+def test_a_partition_cap_refuses_creation_before_recording_it(make_broker):
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+    broker = make_broker(weir_max_partitions=40)
+    client = AdminClient({"bootstrap.servers": broker.bootstrap})
+    with pytest.raises(Exception) as refused:
+        client.create_topics([NewTopic("huge", 50, 1)])["huge"].result(10)
+    assert "POLICY_VIOLATION" in str(refused.value) and "weir.max.partitions (40)" in str(refused.value)
+    assert "huge" not in client.list_topics(timeout=10).topics
+    client.create_topics([NewTopic("fits", 30, 1)])["fits"].result(10)
+    with pytest.raises(Exception) as refused:
+        client.create_partitions([NewPartitions("fits", 45)])["fits"].result(10)
+    assert "weir.max.partitions" in str(refused.value)
+    assert len(client.list_topics(timeout=10).topics["fits"].partitions) == 30
+
+
+def test_partitions_that_cannot_open_go_offline_and_the_rest_serve(make_broker):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    broker = make_broker(weir_max_partitions=100_000)
+    client = AdminClient({"bootstrap.servers": broker.bootstrap})
+    client.create_topics([NewTopic("many", 400, 1)])["many"].result(30)
+    assert broker.stop() == 0
+    # 400 partitions need 1,200 files: with 600 the broker still starts.
+    broker.nofile = 600
+    broker.start()
+    assert "it is offline" in broker.output()
+    meta = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics("many", timeout=10).topics["many"]
+    offline = [p for p in meta.partitions.values() if p.leader == -1]
+    online = [p for p in meta.partitions.values() if p.leader == 1]
+    assert offline and online and len(offline) + len(online) == 400
+    assert all(p.error is not None and p.error.code() == KafkaError.LEADER_NOT_AVAILABLE for p in offline)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.timeout.ms": 3000})
+    results = {}
+    for p in (online[0].id, offline[0].id):
+        producer.produce("many", value=b"x", partition=p, on_delivery=lambda err, msg: results.update({msg.partition(): err}))
+    producer.flush(10)
+    assert results[online[0].id] is None
+    assert results[offline[0].id] is not None
+    # Back with enough files, every partition serves again.
+    broker.stop()
+    broker.nofile = None
+    broker.start()
+    meta = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics("many", timeout=10).topics["many"]
+    assert all(p.leader == 1 for p in meta.partitions.values())

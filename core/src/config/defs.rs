@@ -267,6 +267,13 @@ pub static BROKER: &[BrokerDef] = &[
         "Per-IP limits over max.connections.per.ip: 'host:count,...'."
     ),
     broker!(
+        "weir.max.partitions",
+        Kind::Int(0, IMAX),
+        Some("0"),
+        false,
+        "Weir: partition replicas this broker may host; CreateTopics/CreatePartitions beyond it fail with POLICY_VIOLATION (0: from the open files limit, a quarter of what is left after 1024)."
+    ),
+    broker!(
         "num.io.threads",
         Kind::Int(1, 1024),
         Some("8"),

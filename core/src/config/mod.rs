@@ -292,6 +292,27 @@ impl BrokerConfig {
             })
             .collect()
     }
+    /// `weir.max.partitions`, or when 0 a quarter of the open files limit
+    /// above 1024 (a partition's active segment holds three files, and its
+    /// closed segments more).
+    pub fn max_partitions(&self) -> usize {
+        match self.num("weir.max.partitions") {
+            n if n > 0 => n as usize,
+            _ => {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // SAFETY: a plain syscall filling a struct this function owns.
+                let files = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+                    limit.rlim_cur.min(usize::MAX as u64 / 2) as usize
+                } else {
+                    1024 * 5
+                };
+                (files.saturating_sub(1024) / 4).max(100)
+            }
+        }
+    }
     pub fn flush_scheduler_interval_ms(&self) -> i64 {
         self.num("log.flush.scheduler.interval.ms")
     }

@@ -40,6 +40,12 @@ pub struct CheckpointEntry {
     pub first_dirty_offset: i64,
 }
 
+/// A partition whose log could not be opened, and why.
+pub type OfflineLog = (TopicPartition, String);
+
+/// File descriptors kept free for the rest of start-up while logs load.
+const FD_RESERVE: usize = 256;
+
 pub struct LogManager {
     dirs: Vec<PathBuf>,
 }
@@ -58,8 +64,21 @@ impl LogManager {
 
     /// Loads every partition directory. `config_for` gives the log config of
     /// a topic (None for directories of topics that no longer exist).
-    pub fn load_all(&self, config_for: impl Fn(&str) -> LogConfig) -> io::Result<Vec<LoadedLog>> {
+    /// A partition whose log cannot be opened (too many open files, a
+    /// damaged directory) is returned among the offline ones with the
+    /// reason, and the rest load: one partition never stops a start.
+    pub fn load_all(
+        &self,
+        config_for: impl Fn(&str) -> LogConfig,
+    ) -> io::Result<(Vec<LoadedLog>, Vec<OfflineLog>)> {
         let mut loaded = Vec::new();
+        let mut offline = Vec::new();
+        // Descriptors held back while loading, so that running out of them
+        // takes partitions offline rather than the listeners and journals
+        // that the broker opens next.
+        let reserve: Vec<fs::File> = (0..FD_RESERVE)
+            .map_while(|_| fs::File::open("/dev/null").ok())
+            .collect();
         for dir in &self.dirs {
             let clean = dir.join(CLEAN_SHUTDOWN).exists();
             let recovery = checkpoint::read_offsets(&dir.join(RECOVERY_POINT)).unwrap_or_default();
@@ -84,13 +103,22 @@ impl LogManager {
                     continue;
                 };
                 let key = (tp.topic.clone(), tp.partition);
-                let mut log = PartitionLog::open(
+                let opened = PartitionLog::open(
                     &entry.path(),
                     config_for(&tp.topic),
                     recovery.get(&key).copied().unwrap_or(0),
                     starts.get(&key).copied().unwrap_or(0),
                     clean,
-                )?;
+                );
+                let mut log = match opened {
+                    Ok(log) => log,
+                    Err(e) => {
+                        tracing::error!(partition = %tp, dir = %entry.path().display(), error = %e,
+                            "cannot open the partition's log: it is offline");
+                        offline.push((tp, e.to_string()));
+                        continue;
+                    }
+                };
                 log.set_first_dirty_offset(cleaned.get(&key).copied().unwrap_or(0));
                 loaded.push(LoadedLog {
                     topic_id: read_topic_id(&entry.path()),
@@ -104,7 +132,8 @@ impl LogManager {
                 fs::remove_file(dir.join(CLEAN_SHUTDOWN))?;
             }
         }
-        Ok(loaded)
+        drop(reserve);
+        Ok((loaded, offline))
     }
 
     /// Creates the directory of a new partition in the data directory that
@@ -201,7 +230,8 @@ mod tests {
         manager
             .create_log(&tp, Uuid::new_v4(), LogConfig::default())
             .unwrap();
-        let loaded = manager.load_all(|_| LogConfig::default()).unwrap();
+        let (loaded, offline) = manager.load_all(|_| LogConfig::default()).unwrap();
+        assert!(offline.is_empty());
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].tp, tp);
         let deadline = Instant::now() + Duration::from_secs(10);

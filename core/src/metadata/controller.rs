@@ -36,9 +36,49 @@ pub struct Controller {
     node_id: i32,
     journal: Mutex<Journal>,
     image: RwLock<Arc<MetadataImage>>,
+    /// `weir.max.partitions`: replicas one broker may host.
+    max_partitions: std::sync::atomic::AtomicUsize,
 }
 
 impl Controller {
+    /// Sets the most partition replicas one broker may host: creations that
+    /// would pass it are refused before anything is recorded.
+    pub fn set_max_partitions(&self, max: usize) {
+        self.max_partitions
+            .store(max, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Refuses `added` replica lists that would put more partitions on a
+    /// broker than `weir.max.partitions` allows.
+    fn check_partition_cap(
+        &self,
+        image: &MetadataImage,
+        added: &[Vec<i32>],
+    ) -> Result<(), ApiError> {
+        let max = self
+            .max_partitions
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut hosted: BTreeMap<i32, usize> = BTreeMap::new();
+        let existing = image
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter().map(|p| &p.replicas));
+        for replicas in existing.chain(added.iter()) {
+            for broker in replicas {
+                *hosted.entry(*broker).or_default() += 1;
+            }
+        }
+        match hosted.into_iter().find(|(_, n)| *n > max) {
+            None => Ok(()),
+            Some((broker, n)) => Err(ApiError::new(
+                ResponseError::PolicyViolation,
+                format!(
+                    "Broker {broker} would host {n} partitions, more than weir.max.partitions ({max}) allows: each needs open files (raise the open files limit or weir.max.partitions)."
+                ),
+            )),
+        }
+    }
+
     /// Replays the metadata log in `dir`; a new cluster gets an id, and this
     /// broker (re-)registers its endpoint.
     pub fn open(dir: &Path, node_id: i32, host: &str, port: u16) -> io::Result<Controller> {
@@ -49,6 +89,7 @@ impl Controller {
             node_id,
             journal: Mutex::new(journal),
             image: RwLock::new(Arc::new(image)),
+            max_partitions: usize::MAX.into(),
         };
         let mut startup = Vec::new();
         if controller.image().cluster_id.is_empty() {
@@ -155,6 +196,7 @@ impl Controller {
             ));
         }
         let partitions = self.assign_replicas(&image, config, topic)?;
+        self.check_partition_cap(&image, &partitions)?;
         let mut configs = BTreeMap::new();
         for (key, value) in &topic.configs {
             let Some(value) = value else {
@@ -315,6 +357,7 @@ impl Controller {
             validate_assignments(&brokers, &assignments)?;
             assignments
         };
+        self.check_partition_cap(&image, &added)?;
         if validate_only {
             return Ok(());
         }

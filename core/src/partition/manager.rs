@@ -22,6 +22,9 @@ pub struct ReplicaManager {
     config: Arc<BrokerConfig>,
     logs: LogManager,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// Partitions this broker should host but whose log could not be
+    /// opened or created, with the reason: requests get KAFKA_STORAGE_ERROR.
+    offline: RwLock<HashMap<TopicPartition, String>>,
     /// Woken after every append, for fetches waiting on `fetch.min.bytes`.
     appended: Notify,
     /// Set by `shutdown`: background work (the log cleaner) stops.
@@ -40,7 +43,7 @@ impl ReplicaManager {
             dynamic: &image.cluster_configs,
         };
         let empty = Default::default();
-        let loaded = logs.load_all(|topic| {
+        let (loaded, offline) = logs.load_all(|topic| {
             view.log_config(
                 image
                     .topics
@@ -54,6 +57,7 @@ impl ReplicaManager {
             config,
             logs,
             partitions: RwLock::new(HashMap::new()),
+            offline: RwLock::new(offline.into_iter().collect()),
             appended: Notify::new(),
             shut_down: Default::default(),
         };
@@ -97,6 +101,12 @@ impl ReplicaManager {
             static_config: &self.config,
             dynamic: &image.cluster_configs,
         };
+        self.offline.write().expect("offline lock").retain(|tp, _| {
+            image
+                .topics
+                .get(&tp.topic)
+                .is_some_and(|t| (tp.partition as usize) < t.partitions.len())
+        });
         let mut partitions = self.partitions.write().expect("partitions lock");
         let stale: Vec<TopicPartition> = partitions
             .iter()
@@ -136,8 +146,17 @@ impl ReplicaManager {
                 let tp = TopicPartition::new(topic.name.clone(), index as i32);
                 match partitions.get(&tp) {
                     Some(partition) => partition.update(leadership(p), log_config.clone(), min_isr),
+                    None if self.offline_reason(&tp).is_some() => {}
                     None => {
-                        let log = self.logs.create_log(&tp, topic.id, log_config.clone())?;
+                        let log = match self.logs.create_log(&tp, topic.id, log_config.clone()) {
+                            Ok(log) => log,
+                            Err(e) => {
+                                tracing::error!(partition = %tp, error = %e,
+                                    "cannot create the partition's log: it is offline");
+                                self.set_offline(tp, e.to_string());
+                                continue;
+                            }
+                        };
                         let partition = Partition::new(
                             tp.clone(),
                             topic.id,
@@ -153,6 +172,29 @@ impl ReplicaManager {
             }
         }
         Ok(())
+    }
+
+    /// Why a partition this broker should host is offline, if it is.
+    pub fn offline_reason(&self, tp: &TopicPartition) -> Option<String> {
+        self.offline.read().expect("offline lock").get(tp).cloned()
+    }
+
+    /// `offline_reason` by topic name and partition index.
+    pub fn offline_reason_by_name(&self, topic: &str, partition: i32) -> Option<String> {
+        let offline = self.offline.read().expect("offline lock");
+        if offline.is_empty() {
+            return None;
+        }
+        offline
+            .get(&TopicPartition::new(topic.to_string(), partition))
+            .cloned()
+    }
+
+    fn set_offline(&self, tp: TopicPartition, reason: String) {
+        self.offline
+            .write()
+            .expect("offline lock")
+            .insert(tp, reason);
     }
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {

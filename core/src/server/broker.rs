@@ -44,6 +44,7 @@ impl Broker {
             &advertised.host,
             advertised.port,
         )?;
+        controller.set_max_partitions(config.max_partitions());
         let logs = LogManager::new(config.log_dirs())?;
         let replicas = Arc::new(ReplicaManager::start(
             config.clone(),

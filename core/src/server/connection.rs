@@ -296,11 +296,13 @@ async fn read_body(
             frame.reserve((size - frame.len()).min(EAGER_FRAME));
         }
         match tokio::time::timeout(stalled, body.read_buf(&mut frame)).await {
-            Err(_) => return Err(format!(
+            Err(_) => {
+                return Err(format!(
                 "request stalled after {} of {size} bytes for {} ms (weir.request.read.timeout.ms)",
                 frame.len(),
                 stalled.as_millis()
-            )),
+            ))
+            }
             Ok(Err(e)) => return Err(e.to_string()),
             Ok(Ok(0)) => return Err("connection closed in the middle of a request".into()),
             Ok(Ok(_)) => {}

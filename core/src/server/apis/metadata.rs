@@ -28,9 +28,9 @@ pub async fn handle(
     let mut topics = Vec::new();
     match &request.topics {
         // v0: an empty list means all topics; v1+: null means all.
-        None => topics.extend(broker.image().topics.values().map(describe)),
+        None => topics.extend(broker.image().topics.values().map(|t| describe(broker, t))),
         Some(list) if list.is_empty() && ctx.version == 0 => {
-            topics.extend(broker.image().topics.values().map(describe))
+            topics.extend(broker.image().topics.values().map(|t| describe(broker, t)))
         }
         Some(list) => {
             for wanted in list {
@@ -108,7 +108,7 @@ async fn lookup(
         None => image.topic_by_id(&id),
     };
     if let Some(topic) = found {
-        return describe(topic);
+        return describe(broker, topic);
     }
     let Some(name) = name else {
         return MetadataResponseTopic::default()
@@ -127,11 +127,11 @@ async fn lookup(
         return unknown();
     }
     match broker.auto_create_topic(name).await {
-        Ok(topic) => describe(&topic),
+        Ok(topic) => describe(broker, &topic),
         // Lost a race with another creator: describe what exists now.
         Err(e) if e.error == ResponseError::TopicAlreadyExists => {
             match broker.image().topics.get(name) {
-                Some(topic) => describe(topic),
+                Some(topic) => describe(broker, topic),
                 None => unknown(),
             }
         }
@@ -139,18 +139,32 @@ async fn lookup(
     }
 }
 
-pub fn describe(topic: &TopicImage) -> MetadataResponseTopic {
+/// A topic as the image has it; a partition whose log this broker could
+/// not open is reported as Kafka reports one in an offline log directory:
+/// no leader, this broker among its offline replicas.
+pub fn describe(broker: &Broker, topic: &TopicImage) -> MetadataResponseTopic {
+    let node = broker.config.node_id();
     let partitions = topic
         .partitions
         .iter()
         .enumerate()
         .map(|(index, p)| {
-            MetadataResponsePartition::default()
+            let described = MetadataResponsePartition::default()
                 .with_partition_index(index as i32)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
-                .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+                .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect());
+            match broker
+                .replicas
+                .offline_reason_by_name(&topic.name, index as i32)
+            {
+                None => described,
+                Some(_) => described
+                    .with_error_code(ResponseError::LeaderNotAvailable.code())
+                    .with_leader_id(BrokerId(-1))
+                    .with_offline_replicas(vec![BrokerId(node)]),
+            }
         })
         .collect();
     MetadataResponseTopic::default()
