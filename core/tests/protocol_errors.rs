@@ -8,6 +8,7 @@ use std::io::Write;
 use bytes::{Buf, BufMut, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
+use kafka_protocol::records::Compression;
 
 use common::*;
 
@@ -131,6 +132,34 @@ fn bad_batches_get_kafka_errors_and_nothing_is_appended() {
     let mut client = weir.connect();
     assert_eq!(log_end_offset(&mut client, "t"), 3);
     assert!(weir.data_dir().join("data").join("t-0").exists());
+}
+
+#[test]
+fn keyless_records_on_a_compacted_topic_get_record_errors() {
+    let weir = Weir::start(&[]);
+    let mut client = weir.connect();
+    create_topic(&mut client, "c", &[("cleanup.policy", "compact")]);
+    let records = (0..100).map(|i| {
+        let key = (i % 10 != 3).then(|| bytes::Bytes::from(format!("k{i}")));
+        (key, Some(bytes::Bytes::from_static(b"v")))
+    });
+    let batch = weir::log::batch::encode(records, 1_700_000_000_000, Compression::None);
+    let response = produce(&mut client, "c", -1, batch.into(), 9).unwrap();
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 87, "INVALID_RECORD");
+    let indexes: Vec<i32> = p.record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, (0..10).map(|n| n * 10 + 3).collect::<Vec<_>>());
+    let first = p.record_errors[0]
+        .batch_index_error_message
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        first.as_str(),
+        "Compacted topic cannot accept message without key in topic partition c-0."
+    );
+    let message = p.error_message.as_ref().unwrap().to_string();
+    assert!(message.contains("10 record errors"), "{message}");
+    assert_eq!(log_end_offset(&mut client, "c"), 0, "nothing was appended");
 }
 
 /// A small deterministic generator (xorshift), so failures reproduce.

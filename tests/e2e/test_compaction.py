@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -184,6 +184,28 @@ def test_a_compacted_topic_refuses_records_without_a_key(make_broker):
     producer.produce("keyed", value=b"no key", partition=0, on_delivery=lambda e, m: errors.append(e))
     producer.flush(10)
     assert errors[0] is not None and errors[0].name() == "INVALID_RECORD", errors
+
+
+def test_keyless_records_fail_one_by_one_with_record_errors(make_broker):
+    """KIP-467: of a batch of 100 with 10 keyless records, those 10 fail
+    with INVALID_RECORD and their own message; librdkafka fails the other
+    90 with _INVALID_DIFFERENT_RECORD (it may send them again alone). The
+    record errors themselves are checked on the wire in core/tests."""
+    broker = cleaner_broker(make_broker)
+    compacted(broker, "mixed")
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 500, "retries": 0})
+    outcome = {}
+    for i in range(100):
+        key = None if i % 10 == 3 else b"k%d" % i
+        producer.produce("mixed", key=key, value=b"v%d" % i, partition=0,
+                         on_delivery=lambda e, m, i=i: outcome.__setitem__(i, e))
+    producer.flush(10)
+    assert len(outcome) == 100
+    keyless = [i for i in range(100) if i % 10 == 3]
+    for i in keyless:
+        assert outcome[i] is not None and outcome[i].code() == KafkaError.INVALID_RECORD, outcome[i]
+    others = [outcome[i] for i in range(100) if i not in keyless]
+    assert all(e is not None and e.code() == KafkaError._INVALID_DIFFERENT_RECORD for e in others), others[:3]
 
 
 def test_consumer_offsets_are_compacted_and_survive_it(make_broker):

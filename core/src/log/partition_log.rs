@@ -33,6 +33,13 @@ pub enum AppendError {
     TooLarge { size: usize, max: usize },
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Some records are invalid (KIP-467): each one's index in the
+    /// request's records and why; the batch is refused whole.
+    #[error("{message}")]
+    InvalidRecords {
+        message: String,
+        records: Vec<(i32, String)>,
+    },
     #[error(
         "timestamp {timestamp} is out of range (message.timestamp.before.max.ms / after.max.ms)"
     )]
@@ -116,6 +123,8 @@ pub fn validate_batches(
     rewritten: bool,
 ) -> Result<Vec<(usize, BatchHeader)>, AppendError> {
     let mut batches = Vec::new();
+    let mut keyless = Vec::new();
+    let mut records_before = 0i32;
     for item in batch::Batches::new(bytes) {
         let (position, header) = item.map_err(AppendError::Corrupt)?;
         if header.size > config.max_message_bytes {
@@ -137,15 +146,16 @@ pub fn validate_batches(
         if config.compact && !header.is_control() {
             // Keys are read in place: no copy of the records on the produce path.
             let raw = &bytes[position..position + header.size];
-            let mut keyless = false;
-            super::records::for_each_key(raw, &header, |key, _, _| keyless |= key.is_none())
-                .map_err(AppendError::Corrupt)?;
-            if keyless {
-                return Err(AppendError::InvalidRecord(
-                    "Compacted topic cannot accept message without key".into(),
-                ));
-            }
+            let mut index = records_before;
+            super::records::for_each_key(raw, &header, |key, _, _| {
+                if key.is_none() {
+                    keyless.push(index);
+                }
+                index += 1;
+            })
+            .map_err(AppendError::Corrupt)?;
         }
+        records_before = records_before.saturating_add(header.records_count.max(0));
         if !config.log_append_time && !header.is_control() {
             let too_old =
                 now.saturating_sub(header.base_timestamp) > config.timestamp_before_max_ms;
@@ -162,12 +172,36 @@ pub fn validate_batches(
         }
         batches.push((position, header));
     }
+    if !keyless.is_empty() {
+        return Err(invalid_records(
+            keyless,
+            "Compacted topic cannot accept message without key",
+        ));
+    }
     if batches.is_empty() {
         return Err(AppendError::InvalidRecord(
             "produce request holds no record batch".into(),
         ));
     }
     Ok(batches)
+}
+
+/// KIP-467's answer for records refused one by one: each record's error,
+/// and a message that counts them and shows the first three, as Kafka's.
+pub fn invalid_records(indexes: Vec<i32>, reason: &str) -> AppendError {
+    let shown: Vec<String> = indexes
+        .iter()
+        .take(3)
+        .map(|i| format!("record {i}: {reason}"))
+        .collect();
+    AppendError::InvalidRecords {
+        message: format!(
+            "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+            indexes.len(),
+            shown.join(", ")
+        ),
+        records: indexes.into_iter().map(|i| (i, reason.to_string())).collect(),
+    }
 }
 
 impl PartitionLog {

@@ -374,10 +374,18 @@ fn append_error(tp: &TopicPartition, e: AppendError) -> ApiError {
         AppendError::Corrupt(_) => ResponseError::CorruptMessage,
         AppendError::TooLarge { .. } => ResponseError::MessageTooLarge,
         AppendError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        AppendError::InvalidRecords { .. } => ResponseError::InvalidRecord,
         AppendError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
         AppendError::Io(_) => ResponseError::KafkaStorageError,
     };
-    ApiError::new(error, format!("{tp}: {e}"))
+    let mut api = ApiError::new(error, format!("{tp}: {e}"));
+    if let AppendError::InvalidRecords { records, .. } = e {
+        api.record_errors = records
+            .into_iter()
+            .map(|(i, reason)| (i, format!("{reason} in topic partition {tp}.")))
+            .collect();
+    }
+    api
 }
 
 #[cfg(test)]

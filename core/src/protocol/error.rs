@@ -8,6 +8,8 @@ pub use kafka_protocol::error::ResponseError;
 pub struct ApiError {
     pub error: ResponseError,
     pub message: Option<String>,
+    /// Produce (KIP-467): the records refused, by index, and why.
+    pub record_errors: Vec<(i32, String)>,
 }
 
 impl ApiError {
@@ -15,6 +17,7 @@ impl ApiError {
         ApiError {
             error,
             message: Some(message.into()),
+            record_errors: Vec::new(),
         }
     }
 
@@ -34,6 +37,7 @@ impl From<ResponseError> for ApiError {
         ApiError {
             error,
             message: None,
+            record_errors: Vec::new(),
         }
     }
 }

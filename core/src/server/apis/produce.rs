@@ -4,11 +4,14 @@
 //! once the batches are appended and, for acks=all, committed (on one node the
 //! high watermark follows the append).
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use std::sync::Arc;
 
+use super::str_bytes;
 use crate::config::defs::topic_def;
 use crate::log::AppendInfo;
 use crate::metadata::MetadataImage;
@@ -96,6 +99,15 @@ pub fn handle(
                     response.base_offset = -1;
                     if ctx.version >= 8 {
                         response.error_message = e.message();
+                        response.record_errors = e
+                            .record_errors
+                            .iter()
+                            .map(|(index, reason)| {
+                                BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(*index)
+                                    .with_batch_index_error_message(Some(str_bytes(reason)))
+                            })
+                            .collect();
                     }
                 }
             }
