@@ -370,3 +370,17 @@ def test_dynamic_broker_configs_apply_to_topics_and_survive_restart(broker):
     assert described["log.retention.ms"].value == "1234567"
     assert described["log.dirs"].is_read_only
     assert admin(broker).describe_configs([topic])[topic].result(10)["retention.ms"].value == "1234567"
+
+
+def test_kafka_broker_configs_weir_does_not_act_on_are_accepted_and_unknown_names_refused(broker):
+    for key, value in [("background.threads", "8"), ("sasl.kerberos.min.time.before.relogin", "60000")]:
+        set_config(broker, ConfigResource.Type.BROKER, "1", key, value)
+    node = ConfigResource(ConfigResource.Type.BROKER, "1")
+    described = admin(broker).describe_configs([node])[node].result(10)
+    assert described["background.threads"].value == "8"
+    assert described["sasl.kerberos.min.time.before.relogin"].value == "60000"
+    with pytest.raises(KafkaException) as err:
+        set_config(broker, ConfigResource.Type.BROKER, "1", "no.such.kafka.config", "1")
+    assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
+    assert "Unknown broker config name" in err.value.args[0].str()
+    assert "num.replica.fetchers" not in described, "unset Kafka-only configs are not listed"

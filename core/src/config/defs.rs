@@ -866,8 +866,31 @@ pub static TOPIC: &[TopicDef] = &[
     ),
 ];
 
+/// Weir's definition of a broker config, or, for a name only Apache Kafka
+/// knows, a definition that accepts any value and says it has no effect.
 pub fn broker_def(name: &str) -> Option<&'static BrokerDef> {
-    BROKER.iter().find(|d| d.name == name)
+    BROKER
+        .iter()
+        .find(|d| d.name == name)
+        .or_else(|| kafka_only_defs().iter().find(|d| d.name == name))
+}
+
+/// Kafka's broker configs that Weir does not act on (`kafka_names`).
+pub fn kafka_only_defs() -> &'static [BrokerDef] {
+    static DEFS: std::sync::OnceLock<Vec<BrokerDef>> = std::sync::OnceLock::new();
+    DEFS.get_or_init(|| {
+        super::kafka_names::KAFKA_BROKER_CONFIGS
+            .iter()
+            .filter(|name| !BROKER.iter().any(|d| d.name == **name))
+            .map(|name| BrokerDef {
+                name,
+                kind: Kind::String,
+                default: None,
+                dynamic: true,
+                doc: "An Apache Kafka broker config: accepted, stored and described; Weir does not act on it.",
+            })
+            .collect()
+    })
 }
 
 pub fn topic_def(name: &str) -> Option<&'static TopicDef> {
@@ -877,6 +900,26 @@ pub fn topic_def(name: &str) -> Option<&'static TopicDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_names_weir_does_not_act_on_are_known_and_say_so() {
+        for name in [
+            "background.threads",
+            "sasl.kerberos.min.time.before.relogin",
+        ] {
+            let def = broker_def(name).expect("a Kafka broker config");
+            assert!(def.dynamic && def.doc.contains("does not act"), "{name}");
+        }
+        assert!(broker_def("message.max.bytes")
+            .unwrap()
+            .doc
+            .contains("batch"));
+        assert!(broker_def("no.such.config").is_none());
+        assert!(
+            broker_def("zookeeper.connect").is_none(),
+            "Kafka 4 has no ZooKeeper"
+        );
+    }
 
     #[test]
     fn every_topic_synonym_is_a_broker_config() {

@@ -4,6 +4,7 @@
 //! static broker config → Kafka's default).
 
 pub mod defs;
+pub mod kafka_names;
 pub mod plugins;
 
 use std::collections::BTreeMap;

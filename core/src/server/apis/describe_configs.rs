@@ -7,6 +7,7 @@ use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::config::defs::{self, BROKER, TOPIC};
@@ -57,6 +58,7 @@ pub fn handle(
                             &image,
                             request.include_synonyms,
                             request.include_documentation,
+                            resource.configuration_keys.as_deref(),
                         )
                     })
                 }
@@ -169,15 +171,23 @@ pub fn topic_configs(
 }
 
 /// Every broker config with its value; only dynamic ones are writable.
+/// Kafka's configs that Weir does not act on are listed when set or asked
+/// for by name.
 fn broker_configs(
     broker: &Broker,
     image: &MetadataImage,
     synonyms: bool,
     documentation: bool,
+    keys: Option<&[StrBytes]>,
 ) -> Vec<DescribeConfigsResourceResult> {
     let view = broker.config_view(image);
+    let asked = |name: &str| keys.is_some_and(|keys| keys.iter().any(|k| k.as_str() == name));
+    let kafka_only = defs::kafka_only_defs()
+        .iter()
+        .filter(|d| asked(d.name) || view.broker_value(d.name).is_some());
     BROKER
         .iter()
+        .chain(kafka_only)
         .map(|def| {
             let found = view.broker_value(def.name);
             let source = found.as_ref().map(|(_, s)| *s).unwrap_or(Source::Default);
