@@ -140,6 +140,7 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
     raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(weir::on_thread_idle)
         .build()?;
     runtime.block_on(async move {
         // Before anything else: a signal that comes while the broker opens

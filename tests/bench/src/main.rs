@@ -7,9 +7,11 @@
 //! resident memory. With `--bootstrap` it measures a broker already running.
 //! With `--group` it runs the consumer-group benchmark instead (group.rs);
 //! with `--plugins`, produce and consume with plugins bound (plugins.rs);
-//! with `--cleaner`, produce while the log cleaner compacts (cleaner.rs).
+//! with `--cleaner`, produce while the log cleaner compacts (cleaner.rs);
+//! with `--connections N`, the broker memory per idle connection (connections.rs).
 
 mod cleaner;
+mod connections;
 mod group;
 mod plugins;
 
@@ -106,6 +108,10 @@ struct Args {
     /// With --cleaner: `history` is deleted by retention instead of compacted.
     #[arg(long)]
     retention: bool,
+    /// Measure the broker's memory per idle connection with this many
+    /// connections (connections.rs) instead of produce/consume.
+    #[arg(long, default_value_t = 0)]
+    connections: usize,
 }
 
 /// Records each record's latency from `send` to its delivery report; with
@@ -640,6 +646,12 @@ fn main() -> Result<()> {
             bail!("--cleaner needs --spawn PATH/TO/weir");
         };
         return cleaner::run(weir, &args);
+    }
+    if args.connections > 0 {
+        let Some(weir) = &args.spawn else {
+            bail!("--connections needs --spawn PATH/TO/weir");
+        };
+        return connections::run(weir, &args);
     }
     if args.plugins {
         let Some(weir) = &args.spawn else {
