@@ -303,3 +303,39 @@ fn a_session_ends_at_its_deadline_not_at_the_next_timer_tick() {
         );
     }
 }
+
+#[test]
+fn a_groups_own_heartbeat_interval_is_what_its_members_are_given() {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    let weir = Weir::start(&["group.consumer.heartbeat.interval.ms=5000"]);
+    let mut c = weir.connect();
+    create_topic(&mut c, "t", &[]);
+    find_coordinator(&mut c, "fast");
+    let heartbeat = |c: &mut Client, group: &str| {
+        let request = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_member_id(s(&format!("member-of-{group}")))
+            .with_member_epoch(0)
+            .with_rebalance_timeout_ms(5_000)
+            .with_subscribed_topic_names(Some(vec![TopicName(s("t"))]))
+            .with_topic_partitions(Some(vec![]));
+        let response = c.call(&request, 0).unwrap();
+        assert_eq!(response.error_code, 0, "{:?}", response.error_message);
+        response.heartbeat_interval_ms
+    };
+    let alter = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(32)
+            .with_resource_name(s("fast"))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(s("consumer.heartbeat.interval.ms"))
+                .with_config_operation(0)
+                .with_value(Some(s("700")))]),
+    ]);
+    let altered = c.call(&alter, 1).unwrap();
+    assert_eq!(altered.responses[0].error_code, 0);
+    assert_eq!(heartbeat(&mut c, "fast"), 700);
+    assert_eq!(heartbeat(&mut c, "slow"), 5000);
+}

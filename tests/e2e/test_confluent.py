@@ -384,3 +384,30 @@ def test_kafka_broker_configs_weir_does_not_act_on_are_accepted_and_unknown_name
     assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
     assert "Unknown broker config name" in err.value.args[0].str()
     assert "num.replica.fetchers" not in described, "unset Kafka-only configs are not listed"
+
+
+def test_group_configs_kip_848(broker):
+    """The group config resource (type 32): Kafka's names, defaults from the
+    broker's group.* configs, Kafka's checks, and kept across a restart."""
+    group = ConfigResource(ConfigResource.Type.GROUP, "billing")
+    described = admin(broker).describe_configs([group])[group].result(10)
+    assert described["consumer.session.timeout.ms"].value == "45000"
+    assert described["consumer.heartbeat.interval.ms"].value == "5000"
+    assert described["share.record.lock.duration.ms"].value == "30000"
+
+    set_config(broker, ConfigResource.Type.GROUP, "billing", "consumer.heartbeat.interval.ms", "1000")
+    after = admin(broker).describe_configs([group])[group].result(10)["consumer.heartbeat.interval.ms"]
+    assert after.value == "1000" and after.source == ConfigSource.GROUP_CONFIG.value
+
+    for key, value in [("consumer.session.timeout.ms", "900"), ("no.such.group.config", "1"),
+                       ("consumer.session.timeout.ms", "soon")]:
+        with pytest.raises(KafkaException) as err:
+            set_config(broker, ConfigResource.Type.GROUP, "billing", key, value)
+        assert err.value.args[0].code() == KafkaError.INVALID_CONFIG, (key, value)
+
+    broker.restart()
+    del broker.admin_client
+    kept = admin(broker).describe_configs([group])[group].result(10)
+    assert kept["consumer.heartbeat.interval.ms"].value == "1000"
+    other = ConfigResource(ConfigResource.Type.GROUP, "other")
+    assert admin(broker).describe_configs([other])[other].result(10)["consumer.heartbeat.interval.ms"].value == "5000"

@@ -41,6 +41,8 @@ pub enum Source {
     DynamicBrokerDefault,
     StaticBroker,
     Default,
+    /// A group config resource's own value (KIP-848).
+    Group,
 }
 
 impl Source {
@@ -51,6 +53,7 @@ impl Source {
             Source::DynamicBrokerDefault => 3,
             Source::StaticBroker => 4,
             Source::Default => 5,
+            Source::Group => 8,
         }
     }
 }

@@ -156,11 +156,21 @@ pub struct MemberRef {
     pub generation: i32,
 }
 
+/// A group's own consumer limits (its group configs).
+#[derive(Debug, Clone, Copy, Default)]
+struct ConsumerOverrides {
+    session_timeout: Option<Duration>,
+    heartbeat_interval: Option<Duration>,
+}
+
 pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     store: store::Store,
     limits: ClassicLimits,
     consumer_limits: ConsumerLimits,
+    /// Groups whose configs override the consumer limits (the group config
+    /// resource), as the metadata image has them.
+    consumer_overrides: std::sync::RwLock<HashMap<String, ConsumerOverrides>>,
     partitions: i32,
     retention: Duration,
     metadata_max_bytes: usize,
@@ -190,6 +200,7 @@ impl GroupCoordinator {
                     .filter(|a| !a.is_empty())
                     .collect(),
             },
+            consumer_overrides: Default::default(),
             partitions: config.number("offsets.topic.num.partitions").max(1) as i32,
             retention: Duration::from_secs(
                 config.number("offsets.retention.minutes").max(1) as u64 * 60,
@@ -446,8 +457,51 @@ impl GroupCoordinator {
                 g.consumer = Some(ConsumerGroup::new(&default.unwrap_or_default()));
             }
             let consumer = g.consumer.as_mut().expect("just set");
-            consumer.heartbeat(heartbeat, topics, &self.consumer_limits, Instant::now())
+            let overrides = self.consumer_overrides.read().expect("overrides lock");
+            match overrides.get(group_id) {
+                None => {
+                    consumer.heartbeat(heartbeat, topics, &self.consumer_limits, Instant::now())
+                }
+                Some(o) => {
+                    let limits = ConsumerLimits {
+                        session_timeout: o
+                            .session_timeout
+                            .unwrap_or(self.consumer_limits.session_timeout),
+                        heartbeat_interval: o
+                            .heartbeat_interval
+                            .unwrap_or(self.consumer_limits.heartbeat_interval),
+                        assignors: self.consumer_limits.assignors.clone(),
+                    };
+                    consumer.heartbeat(heartbeat, topics, &limits, Instant::now())
+                }
+            }
         })
+    }
+
+    /// Takes the group configs of the metadata image: a group's
+    /// `consumer.session.timeout.ms` and `consumer.heartbeat.interval.ms`
+    /// apply from its members' next heartbeats.
+    pub fn set_group_configs(
+        &self,
+        configs: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    ) {
+        let ms = |c: &std::collections::BTreeMap<String, String>, key: &str| {
+            c.get(key)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis)
+        };
+        let overrides = configs
+            .iter()
+            .map(|(group, c)| {
+                let o = ConsumerOverrides {
+                    session_timeout: ms(c, "consumer.session.timeout.ms"),
+                    heartbeat_interval: ms(c, "consumer.heartbeat.interval.ms"),
+                };
+                (group.clone(), o)
+            })
+            .filter(|(_, o)| o.session_timeout.is_some() || o.heartbeat_interval.is_some())
+            .collect();
+        *self.consumer_overrides.write().expect("overrides lock") = overrides;
     }
 
     /// ConsumerGroupDescribe for one group.

@@ -14,6 +14,8 @@ pub enum ConfigScope {
     Topic(String),
     /// The cluster-wide dynamic broker default (Kafka's broker resource "").
     ClusterDefault,
+    /// A group's configs (KIP-848's group resource).
+    Group(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

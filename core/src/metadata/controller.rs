@@ -435,6 +435,86 @@ impl Controller {
         Ok(first)
     }
 
+    /// Applies changes to a group's configs (KIP-848's group resource),
+    /// with Kafka's checks: known names, values in range, and a session
+    /// timeout above the heartbeat interval once both are resolved.
+    pub fn alter_group_configs(
+        &self,
+        group: &str,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+        validate_only: bool,
+        broker_value: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ApiError> {
+        let invalid = |m: String| ApiError::new(ResponseError::InvalidConfig, m);
+        if group.is_empty() {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                "A group config resource needs a group id.",
+            ));
+        }
+        let mut journal = self.journal.lock().expect("journal lock");
+        let image = self.image();
+        let current = image.group_configs.get(group).cloned().unwrap_or_default();
+        let mut next = if replace {
+            BTreeMap::new()
+        } else {
+            current.clone()
+        };
+        for (key, value) in changes {
+            let def = defs::group_def(key)
+                .ok_or_else(|| invalid(format!("Unknown group config name: {key}")))?;
+            match value {
+                Some(v) => {
+                    let v = def.kind.validate(v).map_err(|reason| {
+                        invalid(format!(
+                            "Invalid value {v} for configuration {key}: {reason}"
+                        ))
+                    })?;
+                    next.insert(key.clone(), v);
+                }
+                None => {
+                    next.remove(key);
+                }
+            }
+        }
+        let effective = |name: &str| -> i64 {
+            let def = defs::group_def(name).expect("a group config");
+            next.get(name)
+                .cloned()
+                .or_else(|| broker_value(def.broker_default))
+                .unwrap_or_else(|| def.default.to_string())
+                .parse()
+                .unwrap_or(0)
+        };
+        for kind in ["consumer", "share"] {
+            let session = format!("{kind}.session.timeout.ms");
+            let heartbeat = format!("{kind}.heartbeat.interval.ms");
+            if effective(&session) <= effective(&heartbeat) {
+                return Err(invalid(format!(
+                    "{session} must be greater than {heartbeat}"
+                )));
+            }
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let keys: std::collections::BTreeSet<&String> = current.keys().chain(next.keys()).collect();
+        let commands: Vec<Command> = keys
+            .into_iter()
+            .filter(|k| current.get(*k) != next.get(*k))
+            .map(|k| Command::SetConfig {
+                scope: ConfigScope::Group(group.to_string()),
+                key: k.clone(),
+                value: next.get(k).cloned(),
+            })
+            .collect();
+        if !commands.is_empty() {
+            self.submit_api(&mut journal, commands)?;
+        }
+        Ok(())
+    }
+
     /// Applies cluster-wide dynamic broker config changes.
     pub fn alter_cluster_configs(
         &self,

@@ -48,6 +48,8 @@ pub struct MetadataImage {
     pub next_producer_id: i64,
     /// Cluster-wide dynamic broker config overrides.
     pub cluster_configs: BTreeMap<String, String>,
+    /// Group config overrides, by group id.
+    pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// Plugins deployed at run time, by name.
     pub plugins: BTreeMap<String, DeployedPlugin>,
     /// How many commands have been applied.
@@ -129,11 +131,13 @@ impl MetadataImage {
                         None => return,
                     },
                     ConfigScope::ClusterDefault => &mut self.cluster_configs,
+                    ConfigScope::Group(group) => self.group_configs.entry(group).or_default(),
                 };
                 match value {
                     Some(value) => map.insert(key, value),
                     None => map.remove(&key),
                 };
+                self.group_configs.retain(|_, configs| !configs.is_empty());
             }
             Command::AllocateProducerIds { first, count } => {
                 self.next_producer_id = self.next_producer_id.max(first + count);

@@ -52,6 +52,7 @@ impl Broker {
             &controller.image(),
         )?);
         let groups = GroupCoordinator::new(&config, replicas.clone());
+        groups.set_group_configs(&controller.image().group_configs);
         let plugins =
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
         plugins.enable_native(config.flag("weir.plugin.native.enabled"));
@@ -84,6 +85,8 @@ impl Broker {
         let _guard = self.metadata_changes.lock().await;
         let result = change(&self.controller);
         if result.is_ok() {
+            self.groups
+                .set_group_configs(&self.controller.image().group_configs);
             if let Err(e) = self.replicas.apply(&self.controller.image()) {
                 warn!(error = %e, "could not apply a metadata change to the logs");
                 return Err(ApiError::new(

@@ -1,6 +1,6 @@
 //! AlterConfigs (replace every override of a resource) and
 //! IncrementalAlterConfigs (SET / DELETE / APPEND / SUBTRACT per key), for
-//! topics and for cluster-wide dynamic broker configs.
+//! topics, for cluster-wide dynamic broker configs and for groups.
 
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest,
@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::describe_configs::{check_broker_name, BROKER_RESOURCE, TOPIC_RESOURCE};
+use super::describe_configs::{check_broker_name, BROKER_RESOURCE, GROUP_RESOURCE, TOPIC_RESOURCE};
 use crate::config::defs::{self, split_list, Kind};
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
@@ -38,6 +38,16 @@ async fn apply(
             check_broker_name(broker, name)?;
             broker
                 .change_metadata(|c| c.alter_cluster_configs(&changes, validate_only))
+                .await
+        }
+        GROUP_RESOURCE => {
+            let image = broker.image();
+            let view = broker.config_view(&image);
+            let broker_value = |key: &str| view.broker_value(key).map(|(v, _)| v);
+            broker
+                .change_metadata(|c| {
+                    c.alter_group_configs(name, &changes, replace, validate_only, broker_value)
+                })
                 .await
         }
         other => Err(ApiError::new(
@@ -136,6 +146,12 @@ fn incremental_changes(
             DELETE => changes.push((key, None)),
             op @ (APPEND | SUBTRACT) => {
                 let (kind, current) = match resource_type {
+                    GROUP_RESOURCE => {
+                        return Err(ApiError::new(
+                            ResponseError::InvalidConfig,
+                            format!("Config value append/subtract is not allowed for config {key} as it is not a list"),
+                        ))
+                    }
                     TOPIC_RESOURCE => {
                         let def = defs::topic_def(&key).ok_or_else(|| {
                             ApiError::new(

@@ -1,5 +1,5 @@
-//! DescribeConfigs: topic and broker configs with Kafka's names, values,
-//! sources, synonyms, types and documentation.
+//! DescribeConfigs: topic, broker and group configs with Kafka's names,
+//! values, sources, synonyms, types and documentation.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,7 @@ use crate::server::dispatch::RequestContext;
 /// Kafka's ConfigResource types.
 pub const TOPIC_RESOURCE: i8 = 2;
 pub const BROKER_RESOURCE: i8 = 4;
+pub const GROUP_RESOURCE: i8 = 32;
 
 pub fn handle(
     broker: &Broker,
@@ -62,6 +63,13 @@ pub fn handle(
                         )
                     })
                 }
+                GROUP_RESOURCE => Ok(group_configs(
+                    broker,
+                    &image,
+                    resource.resource_name.as_str(),
+                    request.include_synonyms,
+                    request.include_documentation,
+                )),
                 other => Err(ApiError::new(
                     ResponseError::InvalidRequest,
                     format!("Unsupported resource type {other}"),
@@ -163,6 +171,49 @@ pub fn topic_configs(
                     if let Some((v, source)) = view.broker_value(name) {
                         result.synonyms.push(synonym(name, v, source));
                     }
+                }
+            }
+            result
+        })
+        .collect()
+}
+
+/// A group's configs: its own value (source GROUP_CONFIG) or the broker's
+/// `group.*` default it falls back to.
+fn group_configs(
+    broker: &Broker,
+    image: &MetadataImage,
+    group: &str,
+    synonyms: bool,
+    documentation: bool,
+) -> Vec<DescribeConfigsResourceResult> {
+    let view = broker.config_view(image);
+    let own = image.group_configs.get(group);
+    defs::GROUP
+        .iter()
+        .map(|def| {
+            let fallback = view.broker_value(def.broker_default);
+            let (value, source) = match own.and_then(|c| c.get(def.name)) {
+                Some(v) => (v.clone(), Source::Group),
+                None => fallback
+                    .clone()
+                    .unwrap_or((def.default.to_string(), Source::Default)),
+            };
+            let mut result = entry(
+                def.name,
+                Some(value.clone()),
+                source,
+                false,
+                def.kind,
+                def.doc,
+                documentation,
+            );
+            if synonyms {
+                if source == Source::Group {
+                    result.synonyms.push(synonym(def.name, value, source));
+                }
+                if let Some((v, s)) = fallback {
+                    result.synonyms.push(synonym(def.broker_default, v, s));
                 }
             }
             result
