@@ -231,3 +231,31 @@ def test_partitions_that_cannot_open_go_offline_and_the_rest_serve(make_broker):
     broker.start()
     meta = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics("many", timeout=10).topics["many"]
     assert all(p.leader == 1 for p in meta.partitions.values())
+
+
+def open_files_under(broker, directory):
+    fds = "/proc/%d/fd" % broker.proc.pid
+    links = []
+    for fd in os.listdir(fds):
+        try:
+            links.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            pass
+    return [link for link in links if link.startswith(str(directory))]
+
+
+def test_idle_closed_segments_hold_no_open_files(make_broker):
+    broker = make_broker(weir_segment_file_idle_ms=300)
+    create_topic(broker, "segs", partitions=1, config={"segment.bytes": "20000"})
+    acked, errors = produce_numbered(broker, "segs", 0, 2_000, value_size=500, **{"batch.size": 4096})
+    assert not errors
+    directory = broker.data_dir / "segs-0"
+    segments = len(list(directory.glob("*.log")))
+    assert segments > 20
+    time.sleep(1.5)
+    # Only the active segment's .log, .index and .timeindex stay open.
+    assert len(open_files_under(broker, directory)) <= 3, open_files_under(broker, directory)
+    stored = read_all(broker, "segs", 2_000)
+    assert_readable(stored, acked)
+    time.sleep(1.5)
+    assert len(open_files_under(broker, directory)) <= 3

@@ -274,6 +274,13 @@ pub static BROKER: &[BrokerDef] = &[
         "Weir: partition replicas this broker may host; CreateTopics/CreatePartitions beyond it fail with POLICY_VIOLATION (0: from the open files limit, a quarter of what is left after 1024)."
     ),
     broker!(
+        "weir.segment.file.idle.ms",
+        Kind::Long(1, MAX),
+        Some("60000"),
+        false,
+        "Weir: a closed segment's files are closed after this long unread, and opened again on the next read."
+    ),
+    broker!(
         "num.io.threads",
         Kind::Int(1, 1024),
         Some("8"),

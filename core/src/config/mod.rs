@@ -297,8 +297,8 @@ impl BrokerConfig {
             .collect()
     }
     /// `weir.max.partitions`, or when 0 a quarter of the open files limit
-    /// above 1024 (a partition's active segment holds three files, and its
-    /// closed segments more).
+    /// above 1024 (a partition's active segment holds three files; closed
+    /// segments hold theirs only while read).
     pub fn max_partitions(&self) -> usize {
         match self.num("weir.max.partitions") {
             n if n > 0 => n as usize,

@@ -23,7 +23,8 @@ use memmap2::MmapMut;
 /// A file of fixed-size entries, mmapped.
 struct IndexFile {
     path: PathBuf,
-    file: File,
+    /// None once an idle closed segment let it go (the map stays valid).
+    file: Option<File>,
     mmap: MmapMut,
     entries: usize,
     entry_size: usize,
@@ -52,7 +53,7 @@ impl IndexFile {
         let mmap = unsafe { MmapMut::map_mut(&file)? };
         Ok(IndexFile {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             mmap,
             entries,
             entry_size,
@@ -72,9 +73,23 @@ impl IndexFile {
             .div_ceil(PAGE)
             .saturating_mul(PAGE)
             .min(self.mmap.len());
-        allocate(&self.file, self.allocated, end - self.allocated)?;
+        let allocated = self.allocated;
+        allocate(self.handle()?, allocated, end - allocated)?;
         self.allocated = end;
         Ok(())
+    }
+
+    /// The open file, opened again after `release`.
+    fn handle(&mut self) -> io::Result<&File> {
+        if self.file.is_none() {
+            self.file = Some(OpenOptions::new().read(true).write(true).open(&self.path)?);
+        }
+        Ok(self.file.as_ref().expect("just opened"))
+    }
+
+    /// Closes the file descriptor; the map (and so lookups) stays.
+    fn release(&mut self) {
+        self.file = None;
     }
 
     fn is_full(&self) -> bool {
@@ -124,11 +139,11 @@ impl IndexFile {
         let len = (self.entries * self.entry_size) as u64;
         // Remap first: a map may not outlive the bytes it covers.
         self.mmap = MmapMut::map_anon(self.entry_size)?;
-        self.file.set_len(len)?;
+        self.handle()?.set_len(len)?;
         self.allocated = self.allocated.min(len as usize);
         if len > 0 {
             // SAFETY: as in `open`.
-            self.mmap = unsafe { MmapMut::map_mut(&self.file)? };
+            self.mmap = unsafe { MmapMut::map_mut(self.handle()?)? };
         }
         Ok(())
     }
@@ -229,6 +244,10 @@ impl<K: EntryKind> Index<K> {
     }
     pub fn delete(self) -> io::Result<()> {
         self.file.delete()
+    }
+    /// Closes the index file's descriptor; lookups go on through the map.
+    pub fn release_file(&mut self) {
+        self.file.release()
     }
 }
 

@@ -250,6 +250,8 @@ impl PartitionLog {
         };
         log.roll_jitter_ms = roll_jitter(&log.config);
         log.load(clean_shutdown)?;
+        // Loaded and checked: closed segments need no open files until read.
+        log.release_idle_files(0, now_ms());
         Ok(log)
     }
 
@@ -584,7 +586,7 @@ impl PartitionLog {
                 return Err(ReadError::Io(error));
             }
             return Ok(ReadResult {
-                records: segment.slice(position, len, end),
+                records: segment.slice(position, len, end)?,
             });
         }
         Ok(ReadResult::default())
@@ -760,13 +762,17 @@ impl PartitionLog {
             .take_while(|(s, _)| {
                 self.config.min_compaction_lag_ms == 0 || s.max_timestamp() < lag_horizon
             })
-            .map(|(s, next_base)| PlannedSegment {
-                base: s.base_offset(),
-                next_base,
-                size: s.size(),
-                file: s.file(),
+            .map(|(s, next_base)| {
+                Ok(PlannedSegment {
+                    base: s.base_offset(),
+                    next_base,
+                    size: s.size(),
+                    file: s.file_uncached()?,
+                })
             })
-            .collect();
+            .collect::<io::Result<_>>()
+            .inspect_err(|e| warn!(dir = %self.dir.display(), error = %e, "cannot plan a clean"))
+            .ok()?;
         let first_dirty = self.first_dirty_offset();
         let (clean, dirty): (Vec<_>, Vec<_>) =
             segments.iter().partition(|s| s.next_base <= first_dirty);
@@ -919,6 +925,19 @@ impl PartitionLog {
         self.recovery_point = self.recovery_point.max(active);
     }
 
+    /// Lets the files of closed segments nobody used for `idle_ms` go, so
+    /// that open descriptors follow the partitions in use, not the number of
+    /// segments. Returns how many `.log` files were closed.
+    pub fn release_idle_files(&mut self, idle_ms: i64, now: i64) -> usize {
+        let active = self.active().base_offset();
+        self.segments
+            .range_mut(..active)
+            .filter(|(_, s)| s.holds_file())
+            .map(|(_, s)| s.release_if_idle(idle_ms, now))
+            .filter(|released| *released)
+            .count()
+    }
+
     pub fn segment_sizes(&self) -> SegmentSizes {
         self.config.segment_sizes()
     }
@@ -1019,6 +1038,39 @@ mod tests {
             read_offsets(&log, closed[3].base_offset).len() as i64,
             2_000 - closed[3].base_offset
         );
+    }
+
+    #[test]
+    fn closed_segments_let_their_files_go_and_open_them_again_to_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), config(), 0, 0, true).unwrap();
+        fill(&mut log, 200);
+        assert!(log.segment_count() > 3);
+        let closed = log.segment_count() - 1;
+        assert_eq!(
+            log.release_idle_files(60_000, now_ms()),
+            0,
+            "in use just now"
+        );
+        assert_eq!(log.release_idle_files(0, now_ms()), closed);
+        assert!(log.segments.values().rev().skip(1).all(|s| !s.holds_file()));
+        assert!(
+            log.active().holds_file(),
+            "the active segment keeps its file"
+        );
+        assert_eq!(read_offsets(&log, 0).len() as i64, log.log_end_offset());
+        assert!(log.segments.values().next().unwrap().holds_file());
+        // Reopened from disk, closed segments start without open files.
+        log.close().unwrap();
+        drop(log);
+        let mut log = PartitionLog::open(dir.path(), config(), 0, 0, true).unwrap();
+        assert!(log.segments.values().rev().skip(1).all(|s| !s.holds_file()));
+        let end = log.log_end_offset();
+        log.truncate_to(50).unwrap();
+        assert_eq!(log.log_end_offset(), 50);
+        assert!(end > 50);
+        fill(&mut log, 3);
+        assert_eq!(read_offsets(&log, 0).len() as i64, log.log_end_offset());
     }
 
     #[test]

@@ -87,8 +87,12 @@ pub fn now_ms() -> i64 {
 pub struct LogSegment {
     base_offset: i64,
     path: PathBuf,
-    /// Shared with the fetches that are sending from it.
-    file: Arc<File>,
+    /// The open `.log` file, shared with the fetches sending from it; None
+    /// while a closed segment is idle (`release_if_idle`): it is opened
+    /// again on its next use.
+    file: std::sync::Mutex<Option<Arc<File>>>,
+    /// When the file was last used (ms), for `release_if_idle`.
+    last_used_ms: std::sync::atomic::AtomicI64,
     size: u32,
     index: OffsetIndex,
     time_index: TimeIndex,
@@ -177,7 +181,8 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             path,
-            file: Arc::new(file),
+            file: std::sync::Mutex::new(Some(Arc::new(file))),
+            last_used_ms: now_ms().into(),
             size,
             index,
             time_index,
@@ -194,9 +199,59 @@ impl LogSegment {
     pub fn base_offset(&self) -> i64 {
         self.base_offset
     }
-    /// The open `.log` file (the cleaner reads closed segments through it).
-    pub fn file(&self) -> Arc<File> {
-        self.file.clone()
+    /// The `.log` file, opened again if an idle closed segment let it go
+    /// (the cleaner reads closed segments through it).
+    pub fn file(&self) -> io::Result<Arc<File>> {
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        let mut slot = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = &*slot {
+            return Ok(file.clone());
+        }
+        let file = Arc::new(
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)?,
+        );
+        *slot = Some(file.clone());
+        Ok(file)
+    }
+
+    /// The `.log` file for a short read elsewhere (the cleaner's plan): the
+    /// open one, or a new handle that is not kept, so that planning does not
+    /// keep idle segments' files open.
+    pub fn file_uncached(&self) -> io::Result<Arc<File>> {
+        if let Some(file) = &*self.file.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(file.clone());
+        }
+        Ok(Arc::new(File::open(&self.path)?))
+    }
+
+    /// Lets the `.log` file and the index files go when the segment has not
+    /// been used for `idle_ms` (the indexes stay mapped): a partition's
+    /// closed segments hold no file descriptors while nobody reads them.
+    /// Only for closed segments: the active one is written all the time.
+    pub fn release_if_idle(&mut self, idle_ms: i64, now: i64) -> bool {
+        if now - self.last_used_ms.load(Ordering::Relaxed) < idle_ms {
+            return false;
+        }
+        let released = self
+            .file
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some();
+        self.index.release_file();
+        self.time_index.release_file();
+        released
+    }
+
+    /// Whether the `.log` file is open now.
+    pub fn holds_file(&self) -> bool {
+        self.file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
     pub fn size(&self) -> u32 {
         self.size
@@ -237,7 +292,8 @@ impl LogSegment {
         // Index pages first: a full disk then fails here, before any byte.
         self.index.reserve(batches.len())?;
         self.time_index.reserve(batches.len())?;
-        if let Err(error) = write_all_vectored(&self.file, parts) {
+        let file = self.file()?;
+        if let Err(error) = write_all_vectored(&file, parts) {
             self.undo_partial_write(start);
             return Err(error);
         }
@@ -254,7 +310,7 @@ impl LogSegment {
     /// append lands where the segment thinks its end is. If even that fails,
     /// the segment refuses appends until recovery at the next start.
     fn undo_partial_write(&mut self, size: u32) {
-        if let Err(error) = self.file.set_len(size as u64) {
+        if let Err(error) = self.file().and_then(|f| f.set_len(size as u64)) {
             tracing::error!(segment = %self.path.display(), %error,
                 "cannot remove a partial write; the segment takes no more appends");
             self.unwritable = true;
@@ -280,11 +336,16 @@ impl LogSegment {
     /// and the batch it describes ends inside the segment (so walking from
     /// batch to batch always stops, whatever the bytes say).
     pub fn header_at(&self, position: u32) -> io::Result<Option<BatchHeader>> {
+        self.header_in(&*self.file()?, position)
+    }
+
+    /// `header_at` with the file already in hand (walks open it once).
+    fn header_in(&self, file: &File, position: u32) -> io::Result<Option<BatchHeader>> {
         if position as usize + HEADER_SIZE > self.size as usize {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_SIZE];
-        self.file.read_exact_at(&mut buf, position as u64)?;
+        file.read_exact_at(&mut buf, position as u64)?;
         Ok(BatchHeader::parse(&buf)
             .ok()
             .filter(|h| position as usize + h.size <= self.size as usize))
@@ -293,7 +354,8 @@ impl LogSegment {
     /// Position and header of the first batch whose last offset is >= `offset`.
     pub fn find(&self, offset: i64) -> io::Result<Option<(u32, BatchHeader)>> {
         let (_, mut position) = self.index.lookup(offset);
-        while let Some(header) = self.header_at(position)? {
+        let file = self.file()?;
+        while let Some(header) = self.header_in(&file, position)? {
             if header.last_offset() >= offset {
                 return Ok(Some((position, header)));
             }
@@ -306,7 +368,8 @@ impl LogSegment {
     pub fn last_batch(&self) -> io::Result<Option<(u32, BatchHeader)>> {
         let mut position = self.index.last().map(|(_, p)| p).unwrap_or(0);
         let mut last = None;
-        while let Some(header) = self.header_at(position)? {
+        let file = self.file()?;
+        while let Some(header) = self.header_in(&file, position)? {
             last = Some((position, header));
             position += header.size as u32;
         }
@@ -319,7 +382,8 @@ impl LogSegment {
         let Some((mut position, _)) = self.find(start_offset)? else {
             return Ok(None);
         };
-        while let Some(header) = self.header_at(position)? {
+        let file = self.file()?;
+        while let Some(header) = self.header_in(&file, position)? {
             if header.max_timestamp >= timestamp {
                 return Ok(Some((position, header)));
             }
@@ -333,16 +397,16 @@ impl LogSegment {
         let end = end.min(self.size) as usize;
         let len = len.min(end.saturating_sub(position as usize));
         let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, position as u64)?;
+        self.file()?.read_exact_at(&mut buf, position as u64)?;
         Ok(Bytes::from(buf))
     }
 
     /// The range `[position, min(position + len, end))` of the log file, to be
     /// sent as it is.
-    pub fn slice(&self, position: u32, len: usize, end: u32) -> FileSlice {
+    pub fn slice(&self, position: u32, len: usize, end: u32) -> io::Result<FileSlice> {
         let end = end.min(self.size) as usize;
         let len = len.min(end.saturating_sub(position as usize));
-        FileSlice::new(self.file.clone(), position as u64, len)
+        Ok(FileSlice::new(self.file()?, position as u64, len))
     }
 
     /// Validates every batch, rebuilds both indexes and truncates anything
@@ -353,7 +417,7 @@ impl LogSegment {
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         self.bytes_since_last_index_entry = 0;
-        let file = self.file.clone();
+        let file = self.file()?;
         let walked = verify::walk(
             &file,
             self.size,
@@ -369,7 +433,7 @@ impl LogSegment {
         }
         let truncated = (self.size - walked.end) as u64;
         if truncated > 0 {
-            self.file.set_len(walked.end as u64)?;
+            file.set_len(walked.end as u64)?;
             self.size = walked.end;
             super::metrics::TRUNCATED_BYTES.fetch_add(truncated, Ordering::Relaxed);
         }
@@ -384,7 +448,7 @@ impl LogSegment {
     pub fn verify_tail(&mut self, max_batch_size: usize) -> io::Result<u64> {
         let from = self.index.last().map(|(_, p)| p).unwrap_or(0);
         let walked = verify::walk(
-            &self.file,
+            &*self.file()?,
             self.size,
             from,
             self.size,
@@ -416,7 +480,7 @@ impl LogSegment {
             return Ok(());
         }
         let walked = verify::walk(
-            &self.file,
+            &*self.file()?,
             self.size,
             position,
             end,
@@ -463,7 +527,7 @@ impl LogSegment {
             Some((position, _)) => position,
             None => return Ok(()),
         };
-        self.file.set_len(position as u64)?;
+        self.file()?.set_len(position as u64)?;
         self.size = position;
         self.clip_verified();
         self.index.truncate_to_position(position);
@@ -479,14 +543,16 @@ impl LogSegment {
     pub fn start_writeback(&self) {
         use std::os::fd::AsRawFd;
         // SAFETY: a plain syscall on a file descriptor this segment owns.
-        unsafe {
-            libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        if let Ok(file) = self.file() {
+            unsafe {
+                libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            }
         }
     }
 
     /// Makes the log and its indexes durable (fsync / msync).
     pub fn flush(&self) -> io::Result<()> {
-        self.file.sync_data()?;
+        self.file()?.sync_data()?;
         self.index.flush()?;
         self.time_index.flush()
     }

@@ -245,6 +245,16 @@ impl ReplicaManager {
         }
     }
 
+    /// Closes the files of closed segments unread for `idle_ms` (they are
+    /// opened again on the next read). Returns how many `.log` files closed.
+    pub fn release_idle_files(&self, idle_ms: i64) -> usize {
+        let now = now_ms();
+        self.all()
+            .iter()
+            .map(|p| p.with_state(|s| s.log.release_idle_files(idle_ms, now)))
+            .sum()
+    }
+
     /// fsyncs rolled segments (without holding the partition while syncing)
     /// and writes the recovery-point, high-watermark and log-start checkpoints.
     pub fn checkpoint(&self) -> std::io::Result<()> {

@@ -186,6 +186,23 @@ impl Broker {
                 let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due_logs()).await;
             }
         });
+        let idle_ms = self.config.number("weir.segment.file.idle.ms").max(1);
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_millis((idle_ms as u64 / 2).clamp(100, 30_000));
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let b = broker.clone();
+                let released =
+                    tokio::task::spawn_blocking(move || b.replicas.release_idle_files(idle_ms))
+                        .await
+                        .unwrap_or(0);
+                if released > 0 {
+                    tracing::debug!(released, "closed the files of idle segments");
+                }
+            }
+        });
         let checkpoint_every = self.config.checkpoint_interval_ms().max(100) as u64;
         let broker = self.clone();
         tokio::spawn(async move {
