@@ -43,8 +43,19 @@ pub struct CheckpointEntry {
 /// A partition whose log could not be opened, and why.
 pub type OfflineLog = (TopicPartition, String);
 
-/// File descriptors kept free for the rest of start-up while logs load.
-const FD_RESERVE: usize = 256;
+/// File descriptors kept free for the rest of start-up while logs load:
+/// 256, or an eighth of the open files limit when that is lower.
+fn fd_reserve() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a plain syscall filling a struct this function owns.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    (limit.rlim_cur / 8).min(256) as usize
+}
 
 pub struct LogManager {
     dirs: Vec<PathBuf>,
@@ -76,7 +87,7 @@ impl LogManager {
         // Descriptors held back while loading, so that running out of them
         // takes partitions offline rather than the listeners and journals
         // that the broker opens next.
-        let reserve: Vec<fs::File> = (0..FD_RESERVE)
+        let reserve: Vec<fs::File> = (0..fd_reserve())
             .map_while(|_| fs::File::open("/dev/null").ok())
             .collect();
         for dir in &self.dirs {

@@ -123,7 +123,17 @@ fn add_range(ranges: &mut Vec<(u32, u32)>, (mut start, mut end): (u32, u32)) {
     });
     let at = ranges.partition_point(|&(a, _)| a < start);
     ranges.insert(at, (start, end));
+    // Reads that jump around a large old segment leave many islands: keep
+    // the list short (a forgotten range is only checked again).
+    if ranges.len() > MAX_VERIFIED_RANGES {
+        if let Some(shortest) = (0..ranges.len()).min_by_key(|&i| ranges[i].1 - ranges[i].0) {
+            ranges.remove(shortest);
+        }
+    }
 }
+
+/// How many disjoint verified ranges a segment remembers.
+const MAX_VERIFIED_RANGES: usize = 64;
 
 impl LogSegment {
     /// Opens the segment at `base_offset` in `dir`, creating empty files if absent.
@@ -628,6 +638,27 @@ mod tests {
                 .unwrap();
             *next += 5;
         }
+    }
+
+    #[test]
+    fn verified_ranges_merge_and_stay_few() {
+        let mut ranges = Vec::new();
+        add_range(&mut ranges, (100, 200));
+        add_range(&mut ranges, (300, 400));
+        add_range(&mut ranges, (200, 300));
+        assert_eq!(ranges, vec![(100, 400)]);
+        add_range(&mut ranges, (0, 50));
+        add_range(&mut ranges, (40, 120));
+        assert_eq!(ranges, vec![(0, 400)]);
+        for n in 0..200u32 {
+            add_range(&mut ranges, (1_000 + n * 10, 1_000 + n * 10 + 1 + n % 3));
+        }
+        assert!(ranges.len() <= MAX_VERIFIED_RANGES);
+        assert!(
+            ranges.windows(2).all(|w| w[0].1 < w[1].0),
+            "sorted and disjoint"
+        );
+        assert_eq!(ranges[0], (0, 400), "the long range is kept");
     }
 
     #[test]
