@@ -386,6 +386,19 @@ impl ConsumerGroup {
 
     /// Expires sessions and fences members that do not give partitions up
     /// within their rebalance timeout.
+    /// The earliest time `tick` has something to do: a member's session
+    /// end, or the end of its time to give partitions up.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.members
+            .values()
+            .flat_map(|m| {
+                let revoke =
+                    (!m.revoking.is_empty()).then(|| m.revoking_since + m.rebalance_timeout);
+                std::iter::once(m.deadline).chain(revoke)
+            })
+            .min()
+    }
+
     pub fn tick(&mut self, now: Instant) {
         let gone: Vec<String> = self
             .members

@@ -50,6 +50,14 @@ pub struct Group {
 }
 
 impl Group {
+    /// When the group's timers next have something to do.
+    fn next_deadline(&self) -> Option<Instant> {
+        match &self.consumer {
+            Some(c) => c.next_deadline(),
+            None => self.classic.next_deadline(),
+        }
+    }
+
     fn new(id: &str) -> Group {
         Group {
             id: id.to_string(),
@@ -175,6 +183,11 @@ pub struct GroupCoordinator {
     retention: Duration,
     metadata_max_bytes: usize,
     loading: AtomicBool,
+    /// When the timer task wakes next (ns since `epoch`), and how to wake
+    /// it sooner.
+    next_wake: std::sync::atomic::AtomicU64,
+    wake: tokio::sync::Notify,
+    epoch: Instant,
 }
 
 impl GroupCoordinator {
@@ -207,6 +220,9 @@ impl GroupCoordinator {
             ),
             metadata_max_bytes: config.number("offset.metadata.max.bytes").max(0) as usize,
             loading: AtomicBool::new(true),
+            next_wake: std::sync::atomic::AtomicU64::new(0),
+            wake: tokio::sync::Notify::new(),
+            epoch: Instant::now(),
         }
     }
 
@@ -313,6 +329,13 @@ impl GroupCoordinator {
         self.run_timers(&mut group, Instant::now());
         let result = f(&mut group);
         self.settle(&mut group);
+        // A deadline earlier than the timer task's next wake-up: wake it.
+        if let Some(next) = group.next_deadline() {
+            if self.to_nanos(next) < self.next_wake.load(Ordering::Acquire) {
+                self.next_wake.store(self.to_nanos(next), Ordering::Release);
+                self.wake.notify_one();
+            }
+        }
         result
     }
 
@@ -552,13 +575,34 @@ impl GroupCoordinator {
     // ---- Timers ----
 
     /// Expires sessions and ends rebalance phases whose time is up.
-    pub fn tick(&self) {
-        let Some(groups) = self.loaded_groups() else {
-            return;
-        };
-        for group in groups {
-            self.with_group(&group, |_| ());
-        }
+    /// Returns when it next has something to do (None: nothing scheduled).
+    pub fn tick(&self) -> Option<Instant> {
+        // Until the pass is over, any request's deadline wakes the task again.
+        self.next_wake.store(u64::MAX, Ordering::Release);
+        let groups = self.loaded_groups()?;
+        groups
+            .iter()
+            .filter_map(|group| {
+                let mut group = group.lock().expect("group lock");
+                self.run_timers(&mut group, Instant::now());
+                self.settle(&mut group);
+                group.next_deadline()
+            })
+            .min()
+    }
+
+    /// Waits until `deadline`, or sooner when a request set an earlier one
+    /// (`with_group` says so): the timer task then runs `tick` again. So
+    /// deadlines fire at their time, as Kafka's timers do, without a
+    /// periodic scan.
+    pub async fn sleep_until(&self, deadline: Instant) {
+        self.next_wake
+            .store(self.to_nanos(deadline), Ordering::Release);
+        let _ = tokio::time::timeout_at(deadline.into(), self.wake.notified()).await;
+    }
+
+    fn to_nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64
     }
 
     /// Fires the group's deadlines that have passed by `now`.

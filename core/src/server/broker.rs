@@ -332,11 +332,15 @@ impl Broker {
                 Ok(Err(e)) => warn!(error = %e, "could not load groups"),
                 Err(e) => warn!(error = %e, "group loading stopped"),
             }
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Each pass fires what is due and sleeps until the next
+            // deadline (at most a second, in case a clock step hid one).
             loop {
-                tick.tick().await;
-                broker.groups.tick();
+                let next = broker.groups.tick();
+                let cap = std::time::Instant::now() + Duration::from_secs(1);
+                broker
+                    .groups
+                    .sleep_until(next.map_or(cap, |n| n.min(cap)))
+                    .await;
             }
         });
         self.spawn_every("offsets.retention.check.interval.ms", |b| {

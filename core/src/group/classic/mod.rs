@@ -432,6 +432,28 @@ impl ClassicGroup {
     // ---- Timers ----
 
     /// Expires sessions and ends phases whose time is up.
+    /// The earliest time `tick` has something to do: a session end, a
+    /// handed-out member id expiring, or the end of a join or sync phase.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let sessions = self
+            .members
+            .values()
+            .filter(|m| m.awaiting_join.is_none() && m.awaiting_sync.is_none())
+            .map(|m| m.deadline);
+        let phase = match self.state {
+            GroupState::PreparingRebalance => Some(
+                self.initial_delay_until
+                    .map_or(self.rebalance_deadline, |d| d.min(self.rebalance_deadline)),
+            ),
+            GroupState::CompletingRebalance => Some(self.sync_deadline),
+            _ => None,
+        };
+        sessions
+            .chain(self.pending.values().copied())
+            .chain(phase)
+            .min()
+    }
+
     pub fn tick(&mut self, limits: &ClassicLimits, now: Instant) {
         self.pending.retain(|_, deadline| now < *deadline);
         let expired: Vec<String> = self
