@@ -24,6 +24,17 @@ pub mod server;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The process's open files limit (soft, hard), if it can be read.
+pub fn open_files_limit() -> Option<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a plain syscall filling a struct this function owns.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    ok.then_some((limit.rlim_cur, limit.rlim_max))
+}
+
 /// Called when a runtime thread has no work: at most once a second per
 /// thread, mimalloc takes back the blocks other threads freed for this one
 /// and returns empty pages to the kernel. Without it, memory that one

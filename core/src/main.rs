@@ -164,21 +164,16 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
 /// packaging advises: every partition holds a few descriptors and every
 /// connection one.
 fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let Some((soft, hard)) = weir::open_files_limit().filter(|(soft, hard)| soft < hard) else {
+        return;
     };
-    // SAFETY: plain syscalls on a struct this function owns.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max
-        {
-            return;
-        }
-        let from = limit.rlim_cur;
-        limit.rlim_cur = limit.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-            info!(from, to = limit.rlim_max, "raised the open files limit");
-        }
+    let limit = libc::rlimit {
+        rlim_cur: hard,
+        rlim_max: hard,
+    };
+    // SAFETY: a plain syscall reading a struct this function owns.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        info!(from = soft, to = hard, "raised the open files limit");
     }
 }
 

@@ -113,7 +113,7 @@ pub struct TopicDef {
 }
 
 const MAX: i64 = i64::MAX;
-const IMAX: i64 = i32::MAX as i64;
+pub(super) const IMAX: i64 = i32::MAX as i64;
 const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 const CLEANUP: &[&str] = &["delete", "compact"];
 const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
@@ -872,67 +872,6 @@ pub static TOPIC: &[TopicDef] = &[
         "Allow a leader from outside the ISR."
     ),
 ];
-
-/// A group config (KIP-848's group resource): its default is the broker
-/// config named `broker_default`.
-#[derive(Debug)]
-pub struct GroupDef {
-    pub name: &'static str,
-    pub broker_default: &'static str,
-    /// Kafka's default, when the broker config has no value either.
-    pub default: &'static str,
-    pub kind: Kind,
-    /// Weir acts on it (the share group ones wait for share groups).
-    pub acted_on: bool,
-    pub doc: &'static str,
-}
-
-pub static GROUP: &[GroupDef] = &[
-    GroupDef {
-        name: "consumer.session.timeout.ms",
-        broker_default: "group.consumer.session.timeout.ms",
-        default: "45000",
-        kind: Kind::Int(1, IMAX),
-        acted_on: true,
-        doc: "Session timeout of this consumer group's members (KIP-848 protocol).",
-    },
-    GroupDef {
-        name: "consumer.heartbeat.interval.ms",
-        broker_default: "group.consumer.heartbeat.interval.ms",
-        default: "5000",
-        kind: Kind::Int(1, IMAX),
-        acted_on: true,
-        doc: "Heartbeat interval this consumer group's members are given (KIP-848 protocol).",
-    },
-    GroupDef {
-        name: "share.session.timeout.ms",
-        broker_default: "group.share.session.timeout.ms",
-        default: "45000",
-        kind: Kind::Int(1, IMAX),
-        acted_on: false,
-        doc: "Share groups' session timeout: accepted; Weir has no share groups yet.",
-    },
-    GroupDef {
-        name: "share.heartbeat.interval.ms",
-        broker_default: "group.share.heartbeat.interval.ms",
-        default: "5000",
-        kind: Kind::Int(1, IMAX),
-        acted_on: false,
-        doc: "Share groups' heartbeat interval: accepted; Weir has no share groups yet.",
-    },
-    GroupDef {
-        name: "share.record.lock.duration.ms",
-        broker_default: "group.share.record.lock.duration.ms",
-        default: "30000",
-        kind: Kind::Int(1000, IMAX),
-        acted_on: false,
-        doc: "Share groups' record lock duration: accepted; Weir has no share groups yet.",
-    },
-];
-
-pub fn group_def(name: &str) -> Option<&'static GroupDef> {
-    GROUP.iter().find(|d| d.name == name)
-}
 
 /// Weir's definition of a broker config, or, for a name only Apache Kafka
 /// knows, a definition that accepts any value and says it has no effect.

@@ -4,6 +4,7 @@
 //! static broker config → Kafka's default).
 
 pub mod defs;
+pub mod group;
 pub mod kafka_names;
 pub mod plugins;
 
@@ -303,16 +304,9 @@ impl BrokerConfig {
         match self.num("weir.max.partitions") {
             n if n > 0 => n as usize,
             _ => {
-                let mut limit = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                // SAFETY: a plain syscall filling a struct this function owns.
-                let files = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-                    limit.rlim_cur.min(usize::MAX as u64 / 2) as usize
-                } else {
-                    1024 * 5
-                };
+                let files = crate::open_files_limit().map_or(1024 * 5, |(soft, _)| {
+                    soft.min(usize::MAX as u64 / 2) as usize
+                });
                 (files.saturating_sub(1024) / 4).max(100)
             }
         }

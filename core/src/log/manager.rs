@@ -46,15 +46,7 @@ pub type OfflineLog = (TopicPartition, String);
 /// File descriptors kept free for the rest of start-up while logs load:
 /// 256, or an eighth of the open files limit when that is lower.
 fn fd_reserve() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a plain syscall filling a struct this function owns.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    (limit.rlim_cur / 8).min(256) as usize
+    crate::open_files_limit().map_or(0, |(soft, _)| (soft / 8).min(256) as usize)
 }
 
 pub struct LogManager {

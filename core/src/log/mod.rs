@@ -15,6 +15,7 @@ pub mod records;
 pub mod retention;
 pub mod rewrite;
 pub mod segment;
+pub mod validate;
 pub mod verify;
 
 pub use file_slice::FileSlice;

@@ -412,10 +412,18 @@ impl LogSegment {
     }
 
     /// The range `[position, min(position + len, end))` of the log file, to be
-    /// sent as it is.
-    pub fn slice(&self, position: u32, len: usize, end: u32) -> io::Result<FileSlice> {
+    /// sent as it is, once its batches are known to be sound (`check_range`:
+    /// damage is an `InvalidData` error).
+    pub fn slice(
+        &self,
+        position: u32,
+        len: usize,
+        end: u32,
+        max_batch_size: usize,
+    ) -> io::Result<FileSlice> {
         let end = end.min(self.size) as usize;
         let len = len.min(end.saturating_sub(position as usize));
+        self.check_range(position, position + len as u32, max_batch_size)?;
         Ok(FileSlice::new(self.file()?, position as u64, len))
     }
 
@@ -483,7 +491,7 @@ impl LogSegment {
     /// before they are sent, unless this process wrote or checked them
     /// already: bytes damaged on disk make the read fail (the fetch gets
     /// KAFKA_STORAGE_ERROR) instead of reaching a consumer.
-    pub fn check_range(&self, position: u32, end: u32, max_batch_size: usize) -> io::Result<()> {
+    fn check_range(&self, position: u32, end: u32, max_batch_size: usize) -> io::Result<()> {
         let covered =
             |ranges: &[(u32, u32)]| ranges.iter().any(|&(a, b)| a <= position && end <= b);
         if position >= end || covered(&self.verified()) {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::command::{Command, ConfigScope};
 use super::image::{MetadataImage, TopicImage};
 use super::journal::Journal;
-use crate::config::{defs, validate_topic_config, BrokerConfig};
+use crate::config::{defs, group, validate_topic_config, BrokerConfig, ConfigView};
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// Kafka's limit on topic name length.
@@ -444,7 +444,7 @@ impl Controller {
         changes: &[(String, Option<String>)],
         replace: bool,
         validate_only: bool,
-        broker_value: impl Fn(&str) -> Option<String>,
+        view: &ConfigView,
     ) -> Result<(), ApiError> {
         let invalid = |m: String| ApiError::new(ResponseError::InvalidConfig, m);
         if group.is_empty() {
@@ -462,7 +462,7 @@ impl Controller {
             current.clone()
         };
         for (key, value) in changes {
-            let def = defs::group_def(key)
+            let def = group::group_def(key)
                 .ok_or_else(|| invalid(format!("Unknown group config name: {key}")))?;
             match value {
                 Some(v) => {
@@ -479,13 +479,8 @@ impl Controller {
             }
         }
         let effective = |name: &str| -> i64 {
-            let def = defs::group_def(name).expect("a group config");
-            next.get(name)
-                .cloned()
-                .or_else(|| broker_value(def.broker_default))
-                .unwrap_or_else(|| def.default.to_string())
-                .parse()
-                .unwrap_or(0)
+            let def = group::group_def(name).expect("a group config");
+            view.group_value(def, Some(&next)).0.parse().unwrap_or(0)
         };
         for kind in ["consumer", "share"] {
             let session = format!("{kind}.session.timeout.ms");

@@ -16,6 +16,7 @@ use crate::log::retention::RetentionPolicy;
 use crate::log::segment::now_ms;
 use crate::log::{LogManager, TopicPartition};
 use crate::metadata::MetadataImage;
+use crate::protocol::error::{ApiError, ResponseError};
 
 pub struct ReplicaManager {
     node_id: i32,
@@ -188,6 +189,17 @@ impl ReplicaManager {
         offline
             .get(&TopicPartition::new(topic.to_string(), partition))
             .cloned()
+    }
+
+    /// KAFKA_STORAGE_ERROR with the reason, for a request to a partition
+    /// this broker should host but could not open; None if it is not offline.
+    pub fn offline_error(&self, topic: &str, partition: i32) -> Option<ApiError> {
+        self.offline_reason_by_name(topic, partition).map(|reason| {
+            ApiError::new(
+                ResponseError::KafkaStorageError,
+                format!("The partition is offline: {reason}"),
+            )
+        })
     }
 
     fn set_offline(&self, tp: TopicPartition, reason: String) {

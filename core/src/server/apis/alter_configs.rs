@@ -43,10 +43,9 @@ async fn apply(
         GROUP_RESOURCE => {
             let image = broker.image();
             let view = broker.config_view(&image);
-            let broker_value = |key: &str| view.broker_value(key).map(|(v, _)| v);
             broker
                 .change_metadata(|c| {
-                    c.alter_group_configs(name, &changes, replace, validate_only, broker_value)
+                    c.alter_group_configs(name, &changes, replace, validate_only, &view)
                 })
                 .await
         }

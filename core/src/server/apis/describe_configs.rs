@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::config::defs::{self, BROKER, TOPIC};
+use crate::config::group;
 use crate::config::Source;
 use crate::metadata::MetadataImage;
 use crate::protocol::error::{ApiError, ResponseError};
@@ -189,16 +190,10 @@ fn group_configs(
 ) -> Vec<DescribeConfigsResourceResult> {
     let view = broker.config_view(image);
     let own = image.group_configs.get(group);
-    defs::GROUP
+    group::GROUP
         .iter()
         .map(|def| {
-            let fallback = view.broker_value(def.broker_default);
-            let (value, source) = match own.and_then(|c| c.get(def.name)) {
-                Some(v) => (v.clone(), Source::Group),
-                None => fallback
-                    .clone()
-                    .unwrap_or((def.default.to_string(), Source::Default)),
-            };
+            let (value, source) = view.group_value(def, own);
             let mut result = entry(
                 def.name,
                 Some(value.clone()),
@@ -212,7 +207,7 @@ fn group_configs(
                 if source == Source::Group {
                     result.synonyms.push(synonym(def.name, value, source));
                 }
-                if let Some((v, s)) = fallback {
+                if let Some((v, s)) = view.broker_value(def.broker_default) {
                     result.synonyms.push(synonym(def.broker_default, v, s));
                 }
             }

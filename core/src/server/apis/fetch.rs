@@ -82,16 +82,10 @@ fn read_all(
                 .and_then(|n| broker.replicas.get_by_name(n, wanted.partition));
             let offline = || {
                 name.as_deref()
-                    .and_then(|n| broker.replicas.offline_reason_by_name(n, wanted.partition))
+                    .and_then(|n| broker.replicas.offline_error(n, wanted.partition))
             };
             let result = match partition {
-                None if offline().is_some() => Err(ApiError::new(
-                    ResponseError::KafkaStorageError,
-                    format!(
-                        "The partition is offline: {}",
-                        offline().unwrap_or_default()
-                    ),
-                )),
+                None if let Some(e) = offline() => Err(e),
                 None if ctx.version >= 13 => Err(ApiError::from(ResponseError::UnknownTopicId)),
                 None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
                 Some(p) => {

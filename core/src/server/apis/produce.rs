@@ -59,21 +59,15 @@ pub fn handle(
                     .as_deref()
                     .and_then(|n| broker.replicas.get_by_name(n, data.index))
                 {
-                    None => Err(
-                        match name
-                            .as_deref()
-                            .and_then(|n| broker.replicas.offline_reason_by_name(n, data.index))
-                        {
-                            Some(reason) => ApiError::new(
-                                ResponseError::KafkaStorageError,
-                                format!("The partition is offline: {reason}"),
-                            ),
-                            None => ApiError::new(
+                    None => Err(name
+                        .as_deref()
+                        .and_then(|n| broker.replicas.offline_error(n, data.index))
+                        .unwrap_or_else(|| {
+                            ApiError::new(
                                 unknown,
                                 "This server does not host this topic-partition.",
-                            ),
-                        },
-                    ),
+                            )
+                        })),
                     Some(partition) => match data.records.as_deref() {
                         None | Some([]) => Err(ApiError::new(
                             ResponseError::InvalidRecord,
