@@ -32,8 +32,16 @@ def on_term(*_):
 signal.signal(signal.SIGTERM, on_term)
 
 
+def first_offsets(records):
+    """The first offset of each partition in a batch of records."""
+    first = {}
+    for partition, offset, _ in records:
+        first[partition] = min(offset, first.get(partition, offset))
+    return first
+
+
 def run_confluent():
-    from confluent_kafka import Consumer, KafkaException
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     config = {
         "bootstrap.servers": opts["bootstrap"],
@@ -65,6 +73,16 @@ def run_confluent():
         current.difference_update(p.partition for p in partitions)
         emit(event="assignment", partitions=sorted(current))
 
+    def rewind(records):
+        # At least once: records whose commit failed are read again, here
+        # if the partition is still ours (else by its next owner, from the
+        # committed offset).
+        for partition, offset in first_offsets(records).items():
+            try:
+                consumer.seek(TopicPartition(opts["topic"], partition, offset))
+            except KafkaException:
+                pass
+
     consumer.subscribe([opts["topic"]], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
     while not stopping:
         messages = consumer.consume(num_messages=500, timeout=0.2)
@@ -74,6 +92,7 @@ def run_confluent():
                 consumer.commit(asynchronous=False)
             except KafkaException as e:
                 emit(event="commit_failed", error=str(e))
+                rewind(records)
                 continue
             emit(event="records", records=records)
     consumer.close()
@@ -81,7 +100,7 @@ def run_confluent():
 
 
 def run_kafka_python():
-    from kafka import KafkaConsumer, ConsumerRebalanceListener
+    from kafka import KafkaConsumer, ConsumerRebalanceListener, TopicPartition
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
@@ -115,6 +134,11 @@ def run_kafka_python():
                 consumer.commit()
             except Exception as e:  # kafka-python raises several commit errors
                 emit(event="commit_failed", error=str(e))
+                for partition, offset in first_offsets(records).items():
+                    try:
+                        consumer.seek(TopicPartition(opts["topic"], partition), offset)
+                    except Exception:  # no longer assigned: its next owner reads it
+                        pass
                 continue
             emit(event="records", records=records)
     consumer.close()

@@ -652,6 +652,20 @@ pub static BROKER: &[BrokerDef] = &[
         "Server-side assignors of KIP-848 consumer groups; the first is the default."
     ),
     broker!(
+        "group.consumer.migration.policy",
+        Kind::Enum(&["bidirectional", "upgrade", "downgrade", "disabled"]),
+        Some("bidirectional"),
+        false,
+        "Whether a classic group with members becomes a consumer group when a KIP-848 member joins (upgrade), and goes back when the last one leaves (downgrade)."
+    ),
+    broker!(
+        "group.consumer.max.size",
+        Kind::Int(1, IMAX),
+        Some("2147483647"),
+        false,
+        "Most members a KIP-848 consumer group may have."
+    ),
+    broker!(
         "group.initial.rebalance.delay.ms",
         Kind::Int(0, IMAX),
         Some("3000"),

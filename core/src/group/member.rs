@@ -1,6 +1,7 @@
 //! A member of a classic group: who it is, what it supports, its session,
 //! and the JoinGroup or SyncGroup response it is waiting for.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -191,5 +192,24 @@ impl Member {
             awaiting_sync: None,
             synced: true,
         }
+    }
+}
+
+/// The member a LeaveGroup names: by member id, by group.instance.id (an
+/// admin may leave the member id empty), or both, which must agree.
+pub fn leaving_member(
+    static_members: &HashMap<String, String>,
+    member_id: &str,
+    instance: Option<&str>,
+) -> Result<String, ResponseError> {
+    match instance {
+        Some(instance) => match static_members.get(instance) {
+            None => Err(ResponseError::UnknownMemberId),
+            Some(current) if !member_id.is_empty() && current != member_id => {
+                Err(ResponseError::FencedInstanceId)
+            }
+            Some(current) => Ok(current.clone()),
+        },
+        None => Ok(member_id.to_string()),
     }
 }

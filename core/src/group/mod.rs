@@ -11,7 +11,9 @@ mod admin;
 pub mod assignor;
 pub mod classic;
 pub mod consumer;
+mod consumer_protocol;
 pub mod member;
+mod migration;
 mod offsets;
 pub mod records;
 pub mod store;
@@ -30,6 +32,7 @@ use crate::protocol::error::ResponseError;
 use classic::{ClassicGroup, ClassicLimits, GroupState, JoinOutcome, Outgoing, SyncOutcome};
 use consumer::{ConsumerGroup, ConsumerLimits, Heartbeat, HeartbeatAnswer, TopicLookup};
 pub use member::{JoinRequest, JoinResult, SyncResult};
+pub use migration::MigrationPolicy;
 use records::{OffsetValue, RecordKey};
 pub use store::{partition_for, OFFSETS_TOPIC};
 
@@ -40,13 +43,17 @@ pub type ItemResult = Result<(), ResponseError>;
 pub type CommittedOffsets = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 
 /// One group: its membership and its committed offsets. A group is either
-/// classic or, once a KIP-848 member joins it while it is empty, a
-/// consumer group (`consumer` is set); an empty group may switch back.
+/// classic or, once a KIP-848 member joins it, a consumer group
+/// (`consumer` is set), which may still hold classic members; it goes back
+/// to classic when it empties or only classic members remain (see
+/// `migration`).
 pub struct Group {
     pub id: String,
     pub classic: ClassicGroup,
     pub consumer: Option<ConsumerGroup>,
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// Set by an upgrade: the classic group's record must be deleted.
+    delete_classic_record: bool,
 }
 
 impl Group {
@@ -64,6 +71,7 @@ impl Group {
             classic: ClassicGroup::new(),
             consumer: None,
             offsets: BTreeMap::new(),
+            delete_classic_record: false,
         }
     }
 
@@ -115,6 +123,8 @@ pub struct ConsumerMemberDescription {
     pub subscribed_topics: Vec<String>,
     pub assignment: Vec<assignor::TopicIdPartition>,
     pub target_assignment: Vec<assignor::TopicIdPartition>,
+    /// Whether it speaks the classic protocol (an upgraded group's member).
+    pub classic: bool,
 }
 
 /// A group as ListGroups and DescribeGroups show it.
@@ -176,6 +186,7 @@ pub struct GroupCoordinator {
     store: store::Store,
     limits: ClassicLimits,
     consumer_limits: ConsumerLimits,
+    migration: MigrationPolicy,
     /// Groups whose configs override the consumer limits (the group config
     /// resource), as the metadata image has them.
     consumer_overrides: std::sync::RwLock<HashMap<String, ConsumerOverrides>>,
@@ -212,7 +223,13 @@ impl GroupCoordinator {
                     .map(|a| a.trim().to_string())
                     .filter(|a| !a.is_empty())
                     .collect(),
+                max_size: config.number("group.consumer.max.size").max(1) as usize,
             },
+            migration: MigrationPolicy::parse(
+                &config
+                    .get("group.consumer.migration.policy")
+                    .unwrap_or_default(),
+            ),
             consumer_overrides: Default::default(),
             partitions: config.number("offsets.topic.num.partitions").max(1) as i32,
             retention: Duration::from_secs(
@@ -302,15 +319,16 @@ impl GroupCoordinator {
     /// Writes the group's record if the state machine changed it, then sends
     /// the answers it queued.
     fn settle(&self, group: &mut Group) {
+        let mut records = Vec::new();
+        let key = || RecordKey::Group(group.id.clone()).encode();
+        if std::mem::take(&mut group.delete_classic_record) {
+            records.push((key(), None));
+        }
         if std::mem::take(&mut group.classic.dirty) {
-            let key = RecordKey::Group(group.id.clone()).encode();
-            let value = group.classic.to_value().encode();
-            if let Err(e) = self
-                .store
-                .append(self.partition_of(&group.id), vec![(key, Some(value))])
-            {
-                tracing::warn!(group = %group.id, error = %e, "could not write the group");
-            }
+            records.push((key(), Some(group.classic.to_value().encode())));
+        }
+        if let Err(e) = self.store.append(self.partition_of(&group.id), records) {
+            tracing::warn!(group = %group.id, error = %e, "could not write the group");
         }
         for out in group.classic.outbox.drain(..) {
             // A receiver that went away (closed connection) is ignored.
@@ -328,6 +346,7 @@ impl GroupCoordinator {
         let mut group = group.lock().expect("group lock");
         self.run_timers(&mut group, Instant::now());
         let result = f(&mut group);
+        migration::maybe_downgrade(&mut group, self.migration, &self.limits, Instant::now());
         self.settle(&mut group);
         // A deadline earlier than the timer task's next wake-up: wake it.
         if let Some(next) = group.next_deadline() {
@@ -341,42 +360,66 @@ impl GroupCoordinator {
 
     // ---- Membership ----
 
-    pub async fn join(&self, group_id: &str, request: JoinRequest) -> JoinResult {
+    /// JoinGroup. The lookup is used before the returned future first
+    /// waits, so the future does not hold it.
+    pub fn join(
+        &self,
+        group_id: &str,
+        request: JoinRequest,
+        topics: TopicLookup<'_>,
+    ) -> impl std::future::Future<Output = JoinResult> + Send + 'static {
         let member_id = request.member_id.clone();
+        let outcome = self.start_join(group_id, request, topics);
+        async move {
+            match outcome {
+                JoinOutcome::Now(result) => result,
+                JoinOutcome::Later(rx) => rx.await.unwrap_or_else(|_| {
+                    JoinResult::error(ResponseError::RebalanceInProgress, &member_id)
+                }),
+            }
+        }
+    }
+
+    fn start_join(
+        &self,
+        group_id: &str,
+        request: JoinRequest,
+        topics: TopicLookup<'_>,
+    ) -> JoinOutcome {
+        let member_id = request.member_id.clone();
+        let now = |result| JoinOutcome::Now(result);
         if group_id.is_empty() {
-            return JoinResult::error(ResponseError::InvalidGroupId, &member_id);
+            return now(JoinResult::error(ResponseError::InvalidGroupId, &member_id));
         }
         if let Err(e) = self.check_available(group_id) {
-            return JoinResult::error(e, &member_id);
+            return now(JoinResult::error(e, &member_id));
         }
         let group = if member_id.is_empty() {
             self.get_or_create(group_id)
         } else {
             match self.get(group_id) {
                 Some(group) => group,
-                None => return JoinResult::error(ResponseError::UnknownMemberId, &member_id),
+                None => {
+                    return now(JoinResult::error(
+                        ResponseError::UnknownMemberId,
+                        &member_id,
+                    ))
+                }
             }
         };
-        let outcome = self.with_group(&group, |g| {
-            match &g.consumer {
+        self.with_group(&group, |g| {
+            match &mut g.consumer {
                 Some(c) if !c.members.is_empty() => {
-                    return JoinOutcome::Now(JoinResult::error(
-                        ResponseError::InconsistentGroupProtocol,
-                        &request.member_id,
-                    ))
+                    let limits = self.consumer_limits_of(group_id);
+                    let now = Instant::now();
+                    return JoinOutcome::Now(c.classic_join(&request, topics, &limits, now));
                 }
                 // An empty consumer group becomes classic again.
                 Some(_) => g.consumer = None,
                 None => {}
             }
             g.classic.join(request, &self.limits, Instant::now())
-        });
-        match outcome {
-            JoinOutcome::Now(result) => result,
-            JoinOutcome::Later(rx) => rx.await.unwrap_or_else(|_| {
-                JoinResult::error(ResponseError::RebalanceInProgress, &member_id)
-            }),
-        }
+        })
     }
 
     pub async fn sync(
@@ -393,6 +436,14 @@ impl GroupCoordinator {
             return SyncResult::error(ResponseError::UnknownMemberId);
         };
         let outcome = self.with_group(&group, |g| {
+            if let Some(c) = &mut g.consumer {
+                return SyncOutcome::Now(c.classic_sync(
+                    &member,
+                    protocol.0.as_deref(),
+                    protocol.1.as_deref(),
+                    Instant::now(),
+                ));
+            }
             g.classic.sync(
                 &member.member_id,
                 member.group_instance_id.as_deref(),
@@ -415,6 +466,9 @@ impl GroupCoordinator {
         self.check_available(group_id)?;
         let group = self.get(group_id).ok_or(ResponseError::UnknownMemberId)?;
         self.with_group(&group, |g| {
+            if let Some(c) = &mut g.consumer {
+                return c.classic_heartbeat(member, Instant::now());
+            }
             g.classic.heartbeat(
                 &member.member_id,
                 member.group_instance_id.as_deref(),
@@ -438,6 +492,9 @@ impl GroupCoordinator {
             members
                 .iter()
                 .map(|m| {
+                    if let Some(c) = &mut g.consumer {
+                        return c.classic_leave(&m.member_id, m.group_instance_id.as_deref());
+                    }
                     g.classic.leave(
                         &m.member_id,
                         m.group_instance_id.as_deref(),
@@ -468,37 +525,33 @@ impl GroupCoordinator {
         self.check_available(group_id)
             .map_err(|e| ApiError::new(e, "The coordinator is not ready"))?;
         let group = self.get_or_create(group_id);
+        let limits = self.consumer_limits_of(group_id);
         self.with_group(&group, |g| {
-            if g.consumer.is_none() {
-                if !g.classic.is(GroupState::Empty) && !g.classic.is(GroupState::Dead) {
-                    return Err(ApiError::new(
-                        ResponseError::GroupIdNotFound,
-                        format!("Group {group_id} is not a consumer group."),
-                    ));
-                }
-                let default = self.consumer_limits.assignors.first().cloned();
-                g.consumer = Some(ConsumerGroup::new(&default.unwrap_or_default()));
-            }
-            let consumer = g.consumer.as_mut().expect("just set");
-            let overrides = self.consumer_overrides.read().expect("overrides lock");
-            match overrides.get(group_id) {
-                None => {
-                    consumer.heartbeat(heartbeat, topics, &self.consumer_limits, Instant::now())
-                }
-                Some(o) => {
-                    let limits = ConsumerLimits {
-                        session_timeout: o
-                            .session_timeout
-                            .unwrap_or(self.consumer_limits.session_timeout),
-                        heartbeat_interval: o
-                            .heartbeat_interval
-                            .unwrap_or(self.consumer_limits.heartbeat_interval),
-                        assignors: self.consumer_limits.assignors.clone(),
-                    };
-                    consumer.heartbeat(heartbeat, topics, &limits, Instant::now())
-                }
-            }
+            let now = Instant::now();
+            let default = limits.assignors.first().cloned().unwrap_or_default();
+            migration::make_consumer_group(
+                g,
+                self.migration,
+                &default,
+                limits.max_size,
+                topics,
+                now,
+            )?;
+            let consumer = g.consumer.as_mut().expect("a consumer group");
+            consumer.heartbeat(heartbeat, topics, &limits, now)
         })
+    }
+
+    /// The consumer limits of a group: the broker's, with its group
+    /// configs' overrides.
+    fn consumer_limits_of(&self, group_id: &str) -> ConsumerLimits {
+        let overrides = self.consumer_overrides.read().expect("overrides lock");
+        let mut limits = self.consumer_limits.clone();
+        if let Some(o) = overrides.get(group_id) {
+            limits.session_timeout = o.session_timeout.unwrap_or(limits.session_timeout);
+            limits.heartbeat_interval = o.heartbeat_interval.unwrap_or(limits.heartbeat_interval);
+        }
+        limits
     }
 
     /// Takes the group configs of the metadata image: a group's
@@ -567,6 +620,7 @@ impl GroupCoordinator {
                         .get(&m.id)
                         .map(|t| t.iter().copied().collect())
                         .unwrap_or_default(),
+                    classic: m.classic.is_some(),
                 })
                 .collect(),
         })
@@ -608,7 +662,10 @@ impl GroupCoordinator {
     /// Fires the group's deadlines that have passed by `now`.
     fn run_timers(&self, group: &mut Group, now: Instant) {
         match &mut group.consumer {
-            Some(c) => c.tick(now),
+            Some(c) => {
+                c.tick(now);
+                migration::maybe_downgrade(group, self.migration, &self.limits, now);
+            }
             None => group.classic.tick(&self.limits, now),
         }
     }

@@ -67,6 +67,13 @@ fn partition(replicas: Vec<i32>) -> PartitionImage {
 }
 
 impl MetadataImage {
+    /// A topic's id and partition count, by name (what group assignors need).
+    pub fn topic_shape(&self, name: &str) -> Option<(Uuid, i32)> {
+        self.topics
+            .get(name)
+            .map(|t| (t.id, t.partitions.len() as i32))
+    }
+
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {
         self.topic_names
             .get(id)

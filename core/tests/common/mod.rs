@@ -243,9 +243,18 @@ pub fn api_versions_ok(client: &mut Client) {
 }
 
 pub fn create_topic(client: &mut Client, name: &str, configs: &[(&str, &str)]) {
+    create_topic_with_partitions(client, name, 1, configs)
+}
+
+pub fn create_topic_with_partitions(
+    client: &mut Client,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) {
     let topic = create_topics_request::CreatableTopic::default()
         .with_name(TopicName(StrBytes::from_string(name.into())))
-        .with_num_partitions(1)
+        .with_num_partitions(partitions)
         .with_replication_factor(1)
         .with_configs(
             configs

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 mod join;
 
-use super::member::{JoinResult, Member, SyncResult};
+use super::member::{leaving_member, JoinResult, Member, SyncResult};
 use super::records::GroupValue;
 use crate::log::now_ms;
 use crate::protocol::error::ResponseError;
@@ -371,16 +371,7 @@ impl ClassicGroup {
         if self.is(GroupState::Dead) {
             return Err(ResponseError::CoordinatorNotAvailable);
         }
-        let id = match group_instance_id {
-            Some(instance) => match self.static_members.get(instance) {
-                None => return Err(ResponseError::UnknownMemberId),
-                Some(current) if !member_id.is_empty() && current != member_id => {
-                    return Err(ResponseError::FencedInstanceId)
-                }
-                Some(current) => current.clone(),
-            },
-            None => member_id.to_string(),
-        };
+        let id = leaving_member(&self.static_members, member_id, group_instance_id)?;
         if self.pending.remove(&id).is_some() {
             self.maybe_complete_join(now);
             return Ok(());
@@ -531,6 +522,59 @@ impl ClassicGroup {
             topics.extend(subscription.topics.iter().map(|t| t.to_string()));
         }
         Some(topics)
+    }
+
+    /// The classic group that a consumer group of classic members becomes
+    /// (the downgrade): a stable group at generation `generation`, each
+    /// member holding its target assignment, which then rebalances at once
+    /// so that a leader computes the assignment again (Kafka's
+    /// ClassicGroup.fromConsumerGroup, then prepareRebalance).
+    pub fn downgraded(
+        generation: i32,
+        members: Vec<(Member, std::collections::BTreeSet<(String, i32)>)>,
+        limits: &ClassicLimits,
+        now: Instant,
+    ) -> ClassicGroup {
+        let mut group = ClassicGroup::new();
+        group.generation = generation;
+        group.protocol_type = Some("consumer".into());
+        group.state = GroupState::Stable;
+        let mut targets = HashMap::new();
+        for (member, target) in members {
+            if let Some(instance) = &member.group_instance_id {
+                group
+                    .static_members
+                    .insert(instance.clone(), member.id.clone());
+            }
+            targets.insert(member.id.clone(), target);
+            group.members.insert(member.id.clone(), member);
+        }
+        group.leader = group.members.keys().next().cloned();
+        group.protocol = group.select_protocol();
+        let protocol = group.protocol.clone().unwrap_or_default();
+        for member in group.members.values_mut() {
+            let version = super::consumer_protocol::version(&member.metadata(&protocol));
+            let target = targets.remove(&member.id).unwrap_or_default();
+            member.assignment = super::consumer_protocol::encode_assignment(&target, version);
+        }
+        group.dirty = true;
+        group.prepare_rebalance(now, limits, "the group went back to the classic protocol");
+        group
+    }
+
+    /// Answers every member waiting for a JoinGroup or SyncGroup with
+    /// `error` (the group is about to change protocol).
+    pub fn answer_waiting(&mut self, error: ResponseError) {
+        for member in self.members.values_mut() {
+            if let Some(tx) = member.awaiting_join.take() {
+                let result = JoinResult::error(error, &member.id);
+                self.outbox.push(Outgoing::Join(tx, result));
+            }
+            if let Some(tx) = member.awaiting_sync.take() {
+                self.outbox
+                    .push(Outgoing::Sync(tx, SyncResult::error(error)));
+            }
+        }
     }
 
     /// Marks the group deleted (DeleteGroups).

@@ -56,6 +56,8 @@ pub fn handle(
                                         &image,
                                         &m.target_assignment,
                                     ))
+                                    // KIP-1099: 0 classic, 1 consumer.
+                                    .with_member_type(if m.classic { 0 } else { 1 })
                             })
                             .collect(),
                     ),

@@ -50,12 +50,7 @@ pub fn handle(
         version: ctx.version,
     };
     let image = broker.image();
-    let lookup = |name: &str| {
-        image
-            .topics
-            .get(name)
-            .map(|t| (t.id, t.partitions.len() as i32))
-    };
+    let lookup = |name: &str| image.topic_shape(name);
     match broker
         .groups
         .consumer_heartbeat(&request.group_id, heartbeat, &lookup)

@@ -39,7 +39,13 @@ pub async fn handle(
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    let result = broker.groups.join(&request.group_id, join).await;
+    // Before awaiting: a consumer group's classic members need the topics.
+    let joined = {
+        let image = broker.image();
+        let lookup = |name: &str| image.topic_shape(name);
+        broker.groups.join(&request.group_id, join, &lookup)
+    };
+    let result = joined.await;
     let members = result
         .members
         .into_iter()

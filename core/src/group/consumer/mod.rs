@@ -17,12 +17,19 @@ use uuid::Uuid;
 use super::assignor::{self, Assignment, AssignmentSpec, TopicIdPartition};
 use crate::protocol::error::{ApiError, ResponseError};
 
+mod classic;
+#[cfg(test)]
+mod mixed_tests;
+pub use classic::ClassicMeta;
+
 /// The broker settings of consumer groups.
 #[derive(Debug, Clone)]
 pub struct ConsumerLimits {
     pub session_timeout: Duration,
     pub heartbeat_interval: Duration,
     pub assignors: Vec<String>,
+    /// `group.consumer.max.size`.
+    pub max_size: usize,
 }
 
 /// One ConsumerGroupHeartbeat, with "unchanged" fields as None.
@@ -71,6 +78,8 @@ pub struct ConsumerMember {
     owned: BTreeSet<TopicIdPartition>,
     last_sent: Option<BTreeSet<TopicIdPartition>>,
     deadline: Instant,
+    /// Set while the member speaks the classic protocol (online migration).
+    pub classic: Option<ClassicMeta>,
 }
 
 pub struct ConsumerGroup {
@@ -137,7 +146,7 @@ impl ConsumerGroup {
         }
         let id = match hb.member_epoch {
             -1 | -2 => return Ok(self.leave(&hb, limits)),
-            0 => self.join(&hb, now)?,
+            0 => self.join(&hb, limits, now)?,
             epoch => {
                 let member = self.members.get(&hb.member_id).ok_or_else(|| {
                     ApiError::new(
@@ -145,6 +154,12 @@ impl ConsumerGroup {
                         format!("Member {} is not a member of the group.", hb.member_id),
                     )
                 })?;
+                if member.classic.is_some() {
+                    return Err(ApiError::new(
+                        ResponseError::UnknownMemberId,
+                        format!("Member {} uses the classic protocol.", hb.member_id),
+                    ));
+                }
                 if epoch != member.epoch && epoch != member.previous_epoch {
                     return Err(ApiError::new(
                         ResponseError::FencedMemberEpoch,
@@ -180,7 +195,12 @@ impl ConsumerGroup {
 
     /// Epoch 0: a new member, a static member coming back, or a member
     /// that was fenced and starts over.
-    fn join(&mut self, hb: &Heartbeat, now: Instant) -> Result<String, ApiError> {
+    fn join(
+        &mut self,
+        hb: &Heartbeat,
+        limits: &ConsumerLimits,
+        now: Instant,
+    ) -> Result<String, ApiError> {
         let Some(subscribed) = &hb.subscribed_topics else {
             return Err(ApiError::new(
                 ResponseError::InvalidRequest,
@@ -218,6 +238,15 @@ impl ConsumerGroup {
                 m
             }
             None => {
+                if !self.members.contains_key(&id) && self.members.len() >= limits.max_size {
+                    return Err(ApiError::new(
+                        ResponseError::GroupMaxSizeReached,
+                        format!(
+                            "The consumer group has reached its maximum capacity of {} members.",
+                            limits.max_size
+                        ),
+                    ));
+                }
                 self.members.remove(&id);
                 self.group_epoch += 1;
                 ConsumerMember {
@@ -237,6 +266,7 @@ impl ConsumerGroup {
                     owned: BTreeSet::new(),
                     last_sent: None,
                     deadline: now,
+                    classic: None,
                 }
             }
         };
@@ -394,7 +424,8 @@ impl ConsumerGroup {
             .flat_map(|m| {
                 let revoke =
                     (!m.revoking.is_empty()).then(|| m.revoking_since + m.rebalance_timeout);
-                std::iter::once(m.deadline).chain(revoke)
+                let classic = m.classic.iter().flat_map(ClassicMeta::deadlines);
+                std::iter::once(m.deadline).chain(revoke).chain(classic)
             })
             .min()
     }
@@ -406,6 +437,10 @@ impl ConsumerGroup {
             .filter(|m| {
                 now >= m.deadline
                     || (!m.revoking.is_empty() && now >= m.revoking_since + m.rebalance_timeout)
+                    || m.classic
+                        .iter()
+                        .flat_map(ClassicMeta::deadlines)
+                        .any(|d| now >= d)
             })
             .map(|m| m.id.clone())
             .collect();
@@ -427,7 +462,11 @@ impl ConsumerGroup {
             .get(member_id)
             .ok_or(ResponseError::UnknownMemberId)?;
         if epoch != member.epoch {
-            return Err(ResponseError::StaleMemberEpoch);
+            // A classic member's generation is its epoch.
+            return Err(match member.classic {
+                Some(_) => ResponseError::IllegalGeneration,
+                None => ResponseError::StaleMemberEpoch,
+            });
         }
         Ok(())
     }
@@ -444,11 +483,12 @@ impl ConsumerGroup {
 mod tests {
     use super::*;
 
-    fn limits() -> ConsumerLimits {
+    pub(super) fn limits() -> ConsumerLimits {
         ConsumerLimits {
             session_timeout: Duration::from_secs(45),
             heartbeat_interval: Duration::from_secs(5),
             assignors: vec!["uniform".into(), "range".into()],
+            max_size: 100,
         }
     }
 
