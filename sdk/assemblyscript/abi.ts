@@ -22,6 +22,9 @@ declare function hostConfig(ptr: usize, len: usize, ret: usize): void;
 @external("weir:plugin/host@0.1.0", "now-ms")
 declare function hostNowMs(): i64;
 
+@external("weir:plugin/host@0.1.0", "reject-record")
+declare function hostRejectRecord(index: u32, ptr: usize, len: usize): void;
+
 /// Where an export's result goes (a variant of at most 11 words) and where
 /// `config` writes its option<string>; 8-byte aligned.
 export const RETURN_AREA: usize = memory.data(48, 8);
@@ -92,6 +95,11 @@ export function config(key: string): string | null {
 
 export function nowMs(): i64 {
   return hostNowMs();
+}
+
+export function rejectRecord(index: u32, reason: string): void {
+  const bytes = String.UTF8.encode(reason);
+  hostRejectRecord(index, changetype<usize>(bytes), <usize>bytes.byteLength);
 }
 
 /// asc's `abort` (a failed assertion, an index out of range, `throw`)

@@ -46,6 +46,13 @@ export function nowMs(): i64 {
   return abi.nowMs();
 }
 
+/// Names a record (its index in the batch) a produce interceptor is about
+/// to refuse, and why; return `Verdict.reject(...)` after. The producer
+/// gets an error for each record named (KIP-467).
+export function rejectRecord(index: i32, reason: string): void {
+  abi.rejectRecord(<u32>index, reason);
+}
+
 // The batch of the call in progress (an instance serves one call at a
 // time): where its lists are, for Record's methods.
 let data: usize = 0;

@@ -115,6 +115,12 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
     tested = weir("test", "--config", "stamp=checked", cwd=project).stdout
     assert "rewrite: 6 of 6 records" in tested
     assert '["stamped-by","checked"]' in tested
+    # The template names the records it refuses (host.reject-record).
+    samples = tmp_path / "empty.jsonl"
+    samples.write_text('{"value": "fine"}\n{"value": ""}\n{"value": ""}\n')
+    refusing = weir("test", "--records", str(samples), cwd=project).stdout
+    assert "reject: 2 record(s) have an empty value" in refusing or "reject: records with an empty value" in refusing, refusing
+    assert "record 1 refused: empty value" in refusing and "record 2 refused: empty value" in refusing, refusing
 
     broker = make_broker()
     weir("deploy", cwd=project, admin=broker.admin_url)
@@ -123,11 +129,14 @@ def test_a_new_produce_interceptor_builds_tests_and_deploys(tmp_path, make_broke
     producer.produce("stamped", key=b"k", value=b"hello", partition=0)
     assert producer.flush(30) == 0
     assert read_first(broker, "stamped") == [(b"hello", [("stamped-by", b"stamper")])]
-    # The template refuses a batch holding an empty value.
+    # The template refuses a batch holding an empty value, naming each such
+    # record: librdkafka fails those as invalid, the rest for their sake.
     refused = []
-    producer.produce("stamped", value=b"", partition=0, on_delivery=lambda e, m: refused.append(e))
-    producer.flush(30)
-    assert refused[0] is not None and refused[0].name() == "POLICY_VIOLATION"
+    batching = Producer({"bootstrap.servers": broker.bootstrap, "retries": 0, "linger.ms": 10000})
+    for value in [b"fine", b"", b""]:
+        batching.produce("stamped", value=value, partition=0, on_delivery=lambda e, m: refused.append(e))
+    batching.flush(30)
+    assert [e and e.name() for e in refused] == ["_INVALID_DIFFERENT_RECORD", "INVALID_RECORD", "INVALID_RECORD"], refused
 
     # kafkajs (an idempotent producer, keyed records spread over partitions).
     create(broker, "stamped-js", **{"weir.interceptors.produce": "stamper"})

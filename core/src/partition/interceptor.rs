@@ -25,7 +25,12 @@ pub enum Verdict {
         records: PackedRecords,
         sources: Vec<u32>,
     },
-    Reject(String),
+    /// Refuse the batch, naming (by index in the interceptor's input) the
+    /// records it refuses and why, when it says.
+    Reject {
+        message: String,
+        records: Vec<(u32, String)>,
+    },
 }
 
 /// Where the records are going (produce) or coming from (fetch).
@@ -91,6 +96,8 @@ fn intercept_batch(
     // keeping its source's offset), and the batch is written from the last
     // ones, never decoded into `Record`s.
     let (mut records, mut offset_deltas) = pack(raw, header)?;
+    // Each record's index in the batch as produced, through rewrites.
+    let mut origins: Vec<u32> = (0..records.records.len() as u32).collect();
     let mut changed = false;
     for (i, interceptor) in chain.iter().enumerate() {
         let inputs = records.records.len();
@@ -105,14 +112,15 @@ fn intercept_batch(
         });
         match (verdict, on_error) {
             (Ok(Verdict::Accept), _) | (Err(_), OnError::Skip) => {}
-            (Ok(Verdict::Reject(message)), _) => {
-                return Err(ApiError::new(
+            (Ok(Verdict::Reject { message, records }), _) => {
+                let error = ApiError::new(
                     ResponseError::PolicyViolation,
                     format!(
                         "plugin {} rejected the batch: {message}",
                         interceptor.name()
                     ),
-                ))
+                );
+                return Err(error.with_record_errors(record_errors(records, &origins)));
             }
             (
                 Ok(Verdict::Rewrite {
@@ -122,6 +130,7 @@ fn intercept_batch(
                 _,
             ) => {
                 offset_deltas = sources.iter().map(|s| offset_deltas[*s as usize]).collect();
+                origins = sources.iter().map(|s| origins[*s as usize]).collect();
                 records = new;
                 changed = true;
             }
@@ -157,6 +166,19 @@ fn intercept_batch(
     )
     .map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
     Ok(Some(batch))
+}
+
+/// The records an interceptor named, by their index in the batch as
+/// produced, in order, once each (as KIP-467 answers them); names outside
+/// its input are ignored.
+fn record_errors(named: Vec<(u32, String)>, origins: &[u32]) -> Vec<(i32, String)> {
+    let mut errors: std::collections::BTreeMap<i32, String> = Default::default();
+    for (index, reason) in named {
+        if let Some(origin) = origins.get(index as usize) {
+            errors.entry(*origin as i32).or_insert(reason);
+        }
+    }
+    errors.into_iter().collect()
 }
 
 /// A rewrite must name increasing sources within the input, one per record,
@@ -271,6 +293,52 @@ mod tests {
             .map(|r| (r.offset, r.value.clone().unwrap()))
             .collect();
         assert_eq!(got, vec![(0, Bytes::from("A")), (2, Bytes::from("C"))]);
+    }
+
+    /// A native interceptor: refuses the batch, naming the records whose
+    /// value is "C" (twice, and one index it was never given).
+    struct RefuseC;
+
+    impl Interceptor for RefuseC {
+        fn name(&self) -> &str {
+            "refuse-c"
+        }
+        fn intercept(&self, _: &Target, input: PackedRecords) -> Result<Verdict, PluginFailure> {
+            let mut records = vec![(99, "not in the batch".to_string())];
+            for (i, r) in input.records.iter().enumerate() {
+                let value = &input.data[r.value_offset as usize..][..r.value_len as usize];
+                if value == b"C" {
+                    records.push((i as u32, "C is refused".into()));
+                    records.push((i as u32, "said twice".into()));
+                }
+            }
+            Ok(Verdict::Reject {
+                message: "no C".into(),
+                records,
+            })
+        }
+    }
+
+    #[test]
+    fn a_rejection_names_records_by_their_place_in_the_produced_batch() {
+        let values = ["a", "xb", "c"].map(|v| (None, Some(Bytes::from(v))));
+        let raw = encode_idempotent(values, 5, Compression::None, (3, 1, 7));
+        let target = Target {
+            topic: "t",
+            partition: 0,
+            partition_count: 1,
+            client_id: None,
+        };
+        // DropX leaves A and C (input records 0 and 2); C is record 1 of
+        // what RefuseC sees and record 2 of what was produced.
+        let chain: Vec<Arc<dyn Interceptor>> = vec![Arc::new(DropX), Arc::new(RefuseC)];
+        let error = intercept(&chain, OnError::Reject, &target, &raw, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.error, ResponseError::PolicyViolation);
+        assert_eq!(
+            error.message.as_deref(),
+            Some("plugin refuse-c rejected the batch: no C")
+        );
+        assert_eq!(error.record_errors, vec![(2, "C is refused".to_string())]);
     }
 
     /// A native interceptor: gives every record two headers named `h`.

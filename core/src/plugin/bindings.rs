@@ -79,6 +79,23 @@ impl host::Host for HostState {
     fn now_ms(&mut self) -> i64 {
         crate::log::now_ms()
     }
+
+    fn reject_record(&mut self, index: u32, mut reason: String) {
+        // Bounded, whatever a plugin calls: a producer's answer names at
+        // most this many records, each with a reason of at most 512 bytes.
+        const MOST: usize = 1000;
+        const LONGEST: usize = 512;
+        if self.rejected.len() < MOST {
+            if reason.len() > LONGEST {
+                let mut end = LONGEST;
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.truncate(end);
+            }
+            self.rejected.push((index, reason));
+        }
+    }
 }
 
 impl types::Host for HostState {}

@@ -90,9 +90,13 @@ impl seam::Interceptor for WasmInterceptor {
             .run(&self.instances, count, instantiate, |instance, store| {
                 let verdict = match instance {
                     Instance::Produce(instance) => {
+                        store.data_mut().rejected.clear();
                         match instance.call_intercept(&mut *store, &batch)? {
                             produce_interceptor::Verdict::Accept => seam::Verdict::Accept,
-                            produce_interceptor::Verdict::Reject(m) => seam::Verdict::Reject(m),
+                            produce_interceptor::Verdict::Reject(message) => {
+                                let records = std::mem::take(&mut store.data_mut().rejected);
+                                seam::Verdict::Reject { message, records }
+                            }
                             produce_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
                         }
                     }

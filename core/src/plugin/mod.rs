@@ -35,6 +35,8 @@ pub struct HostState {
     limits: StoreLimits,
     wasi: wasmtime_wasi::WasiCtx,
     table: wasmtime::component::ResourceTable,
+    /// Records the running call named with `host.reject-record`.
+    rejected: Vec<(u32, String)>,
 }
 
 impl HostState {
@@ -50,6 +52,7 @@ impl HostState {
             limits,
             wasi,
             table: wasmtime::component::ResourceTable::new(),
+            rejected: Vec::new(),
         }
     }
 }

@@ -279,7 +279,10 @@ impl seam::Interceptor for NativePlugin {
                 };
                 match code {
                     ACCEPT => Ok(seam::Verdict::Accept),
-                    REJECT if !fetch => Ok(seam::Verdict::Reject(message(error))),
+                    REJECT if !fetch => Ok(seam::Verdict::Reject {
+                        message: message(error),
+                        records: Vec::new(),
+                    }),
                     REWRITE => {
                         let mut out = unsafe { out.assume_init() };
                         let verdict = unsafe { copy_rewrite(&out) };

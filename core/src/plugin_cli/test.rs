@@ -188,7 +188,12 @@ pub fn run(
             );
             match answer.map_err(|e| anyhow::anyhow!("the plugin {e}"))? {
                 Verdict::Accept => println!("accept: the batch goes on unchanged"),
-                Verdict::Reject(message) => println!("reject: {message}"),
+                Verdict::Reject { message, records } => {
+                    println!("reject: {message}");
+                    for (index, reason) in records {
+                        println!("record {index} refused: {reason}");
+                    }
+                }
                 Verdict::Rewrite { records, sources } => {
                     println!("rewrite: {} of {} records", sources.len(), samples.len());
                     for (i, source) in sources.iter().enumerate() {

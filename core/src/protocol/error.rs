@@ -21,6 +21,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, naming the records it refuses (KIP-467).
+    pub fn with_record_errors(mut self, records: Vec<(i32, String)>) -> ApiError {
+        self.record_errors = records;
+        self
+    }
+
     pub fn code(&self) -> i16 {
         self.error.code()
     }

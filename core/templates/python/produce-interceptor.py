@@ -12,8 +12,14 @@ class WitWorld(wit_world.WitWorld):
     def intercept(self, batch):
         stamp = (host.config("stamp") or "{{name}}").encode()
         out = Rewrite()
+        empty = 0
         for i, record in enumerate(Batch(batch).records()):
             if record.value == b"":
-                return wit_world.Verdict_Reject("record %d has an empty value" % i)
+                # Named, so the producer sees which records were refused, and why.
+                host.reject_record(i, "empty value")
+                empty += 1
+                continue
             out.push(i, record, headers=record.headers + [("stamped-by", stamp)])
+        if empty:
+            return wit_world.Verdict_Reject("%d record(s) have an empty value" % empty)
         return wit_world.Verdict_Rewrite(out.to_wit())

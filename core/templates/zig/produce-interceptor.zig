@@ -23,16 +23,25 @@ export fn exports_produce_interceptor_intercept(
         weir.weir_cstr("{{name}}");
     const records = &batch.records;
     var rewrite = std.mem.zeroes(weir.weir_rewrite_t);
+    var empty: usize = 0;
     for (0..weir.weir_record_count(records)) |i| {
         const value = weir.weir_record_value(records, i);
         if (!value.is_null and value.len == 0) {
-            weir.weir_rewrite_discard(&rewrite);
-            ret.tag = weir.PRODUCE_INTERCEPTOR_VERDICT_REJECT;
-            weir.produce_interceptor_string_dup(&ret.val.reject, "a record has an empty value");
-            return;
+            // Named, so the producer sees which records were refused, and why.
+            var reason: weir.produce_interceptor_string_t = undefined;
+            weir.produce_interceptor_string_set(&reason, "empty value");
+            weir.weir_plugin_host_reject_record(@intCast(i), &reason);
+            empty += 1;
+            continue;
         }
         weir.weir_rewrite_keep(&rewrite, records, i);
         weir.weir_rewrite_header(&rewrite, weir.weir_cstr("stamped-by"), stamp_value);
+    }
+    if (empty > 0) {
+        weir.weir_rewrite_discard(&rewrite);
+        ret.tag = weir.PRODUCE_INTERCEPTOR_VERDICT_REJECT;
+        weir.produce_interceptor_string_dup(&ret.val.reject, "records with an empty value");
+        return;
     }
     ret.tag = weir.PRODUCE_INTERCEPTOR_VERDICT_REWRITE;
     weir.weir_rewrite_finish(&rewrite, &ret.val.rewrite);

@@ -13,17 +13,21 @@ impl ProduceInterceptor for JsonValidate {
         let drop = host::config("invalid").as_deref() == Some("drop");
         let mut out = Rewrite::new();
         let mut dropped = false;
+        let mut invalid = Vec::new();
         for (i, record) in batch.records().enumerate() {
-            let valid = record
+            let parsed = record
                 .value()
-                .is_none_or(|v| serde_json::from_slice::<serde_json::Value>(v).is_ok());
-            if valid {
-                out.keep(i, &record);
-            } else if drop {
-                dropped = true;
-            } else {
-                return Verdict::Reject(format!("record {i} of the batch is not JSON"));
+                .map(serde_json::from_slice::<serde_json::Value>);
+            match parsed {
+                None | Some(Ok(_)) => out.keep(i, &record),
+                Some(Err(_)) if drop => dropped = true,
+                Some(Err(e)) => invalid.push((i, format!("not JSON: {e}"))),
             }
+        }
+        if !invalid.is_empty() {
+            let first = invalid[0].0;
+            let message = format!("record {first} of the batch is not JSON");
+            return Verdict::RejectRecords(message, invalid);
         }
         if dropped {
             Verdict::Rewrite(out)

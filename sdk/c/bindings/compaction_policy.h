@@ -183,6 +183,16 @@ extern void weir_plugin_host_log(weir_plugin_host_level_t level, compaction_poli
 extern bool weir_plugin_host_config(compaction_policy_string_t *key, compaction_policy_string_t *ret);
 // The broker's wall clock: milliseconds since the Unix epoch.
 extern int64_t weir_plugin_host_now_ms(void);
+// Names a record a produce interceptor refuses, and why: `index` is
+// its place in the batch `intercept` was given. When `intercept` then
+// answers `reject`, the producer's answer carries one KIP-467 record
+// error per record named (librdkafka reports each named record's
+// reason, and fails the others of the batch with
+// _INVALID_DIFFERENT_RECORD). The first 1000 records named count,
+// each reason cut to 512 bytes. Has no effect in other plugin kinds or
+// with other answers. Plugins built before this function existed keep
+// working: a component imports only what it uses.
+extern void weir_plugin_host_reject_record(uint32_t index, compaction_policy_string_t *reason);
 
 // Exported Functions from `compaction-policy`
 bool exports_compaction_policy_keep(compaction_policy_compaction_batch_t *batch, compaction_policy_list_bool_t *ret, compaction_policy_string_t *err);

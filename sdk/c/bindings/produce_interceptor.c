@@ -14,6 +14,9 @@ extern void __wasm_import_weir_plugin_host_config(uint8_t *, size_t, uint8_t *);
 __attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("now-ms")))
 extern int64_t __wasm_import_weir_plugin_host_now_ms(void);
 
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("reject-record")))
+extern void __wasm_import_weir_plugin_host_reject_record(int32_t, uint8_t *, size_t);
+
 // Exported Functions from `produce-interceptor`
 
 __attribute__((__weak__, __export_name__("cabi_post_intercept")))
@@ -248,6 +251,10 @@ bool weir_plugin_host_config(produce_interceptor_string_t *key, produce_intercep
 int64_t weir_plugin_host_now_ms(void) {
   int64_t ret = __wasm_import_weir_plugin_host_now_ms();
   return ret;
+}
+
+void weir_plugin_host_reject_record(uint32_t index, produce_interceptor_string_t *reason) {
+  __wasm_import_weir_plugin_host_reject_record((int32_t) (index), (uint8_t *) (*reason).ptr, (*reason).len);
 }
 
 __attribute__((__export_name__("intercept")))

@@ -178,7 +178,8 @@ typedef struct produce_interceptor_verdict_t {
 // Append these records instead.
 #define PRODUCE_INTERCEPTOR_VERDICT_REWRITE 1
 // Refuse the whole batch: nothing is appended and the producer
-// gets POLICY_VIOLATION with this message.
+// gets POLICY_VIOLATION with this message (and an error for each
+// record named with `host.reject-record`).
 #define PRODUCE_INTERCEPTOR_VERDICT_REJECT 2
 
 // Imported Functions from `weir:plugin/host@0.1.0`
@@ -189,6 +190,16 @@ extern void weir_plugin_host_log(weir_plugin_host_level_t level, produce_interce
 extern bool weir_plugin_host_config(produce_interceptor_string_t *key, produce_interceptor_string_t *ret);
 // The broker's wall clock: milliseconds since the Unix epoch.
 extern int64_t weir_plugin_host_now_ms(void);
+// Names a record a produce interceptor refuses, and why: `index` is
+// its place in the batch `intercept` was given. When `intercept` then
+// answers `reject`, the producer's answer carries one KIP-467 record
+// error per record named (librdkafka reports each named record's
+// reason, and fails the others of the batch with
+// _INVALID_DIFFERENT_RECORD). The first 1000 records named count,
+// each reason cut to 512 bytes. Has no effect in other plugin kinds or
+// with other answers. Plugins built before this function existed keep
+// working: a component imports only what it uses.
+extern void weir_plugin_host_reject_record(uint32_t index, produce_interceptor_string_t *reason);
 
 // Exported Functions from `produce-interceptor`
 void exports_produce_interceptor_intercept(produce_interceptor_record_batch_t *batch, produce_interceptor_verdict_t *ret);

@@ -28,6 +28,10 @@ pub enum Verdict {
     Rewrite(Rewrite),
     /// Refuse the batch: the producer gets POLICY_VIOLATION with this message.
     Reject(String),
+    /// Refuse the batch, naming the records refused (their index in
+    /// `Batch::records()`) and why: the producer gets POLICY_VIOLATION with
+    /// this message and a KIP-467 error for each record named.
+    RejectRecords(String, Vec<(usize, String)>),
 }
 
 /// Sees every batch produced to a bound topic before it is appended.
@@ -129,6 +133,12 @@ impl<T: ProduceInterceptor> bindings::Guest for Adapter<T> {
         match T::intercept(&Batch::new(batch)) {
             Verdict::Accept => bindings::Verdict::Accept,
             Verdict::Reject(message) => bindings::Verdict::Reject(message),
+            Verdict::RejectRecords(message, records) => {
+                for (index, reason) in &records {
+                    crate::host::reject_record(*index, reason);
+                }
+                bindings::Verdict::Reject(message)
+            }
             Verdict::Rewrite(r) => bindings::Verdict::Rewrite(r.into_wit()),
         }
     }

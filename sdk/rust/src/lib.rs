@@ -53,4 +53,10 @@ pub mod host {
     pub fn now_ms() -> i64 {
         crate::partitioner::bindings::weir::plugin::host::now_ms()
     }
+
+    /// Names a record (its index in the batch) a produce interceptor is
+    /// about to reject, and why; `Verdict::RejectRecords` calls this.
+    pub fn reject_record(index: usize, reason: &str) {
+        crate::partitioner::bindings::weir::plugin::host::reject_record(index as u32, reason)
+    }
 }
