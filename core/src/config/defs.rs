@@ -927,6 +927,11 @@ mod tests {
         for name in [
             "background.threads",
             "sasl.kerberos.min.time.before.relogin",
+            // Kafka 4.x names.
+            "group.streams.session.timeout.ms",
+            "controller.quorum.auto.join.enable",
+            "transaction.two.phase.commit.enable",
+            "log.remote.copy.lag.ms",
         ] {
             let def = broker_def(name).expect("a Kafka broker config");
             assert!(def.dynamic && def.doc.contains("does not act"), "{name}");
