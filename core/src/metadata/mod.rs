@@ -7,6 +7,7 @@ pub mod command;
 pub mod controller;
 pub mod image;
 pub mod journal;
+pub mod quorum;
 
 pub use command::{Command, ConfigScope};
 pub use controller::{Controller, NewTopic};

@@ -1,0 +1,19 @@
+//! The controller quorum (KRaft's model over TiKV's raft-rs): the members
+//! elect a leader, which is the active controller, and replicate the
+//! metadata log; an entry is applied only once a majority holds it.
+//!
+//! - `log`: the Raft log on disk (raft-rs's `Storage`).
+//! - `node`: one member, driven by ticks and messages, giving back what to
+//!   send and what was committed.
+//! - `sim` (tests): members under a simulated network and clock with
+//!   loss, delay, reordering, duplication, partitions and restarts, over
+//!   many seeds, checking that committed entries never diverge or go back
+//!   and that a healed quorum makes progress.
+
+pub mod log;
+pub mod node;
+#[cfg(test)]
+mod sim;
+
+pub use log::{Disk, RaftLog};
+pub use node::{Output, ProposeError, QuorumNode, Timing};
