@@ -38,7 +38,7 @@ impl TopicImage {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetadataImage {
     pub cluster_id: String,
     pub brokers: BTreeMap<i32, BrokerImage>,

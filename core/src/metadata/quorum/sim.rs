@@ -8,6 +8,8 @@
 //!   member that restarts commits the same entries again, in order, from
 //!   the first (committed metadata never diverges nor goes back);
 //! - no term has two leaders;
+//! - the entries are metadata commands, and every member that has applied
+//!   the same entries holds the same metadata image;
 //!
 //! and once the faults stop and the network heals, that a proposal
 //! commits on every member within a bound (the quorum makes progress).
@@ -20,8 +22,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use raft::prelude::Message;
+use uuid::Uuid;
 
 use super::{Disk, QuorumNode, RaftLog, Timing};
+use crate::metadata::{Command, ConfigScope, MetadataImage};
 
 /// SplitMix64: small, fast, and the same everywhere.
 struct Rng(u64);
@@ -88,8 +92,10 @@ struct Sim {
     now: u64,
     /// Directed links that drop everything.
     cut: BTreeSet<(u64, u64)>,
-    /// Per member: the last index it applied since it (re)started.
+    /// Per member: the last index it applied since it (re)started, and the
+    /// metadata image those entries built.
     applied: Vec<u64>,
+    images: Vec<MetadataImage>,
     /// Every entry any member committed: index → (term, data).
     committed: BTreeMap<u64, (u64, Vec<u8>)>,
     leaders: BTreeMap<u64, u64>,
@@ -129,6 +135,7 @@ impl Sim {
             now: 0,
             cut: BTreeSet::new(),
             applied: vec![0; members],
+            images: vec![MetadataImage::default(); members],
             committed: BTreeMap::new(),
             leaders: BTreeMap::new(),
             proposals: 0,
@@ -168,8 +175,10 @@ impl Sim {
                     &voters,
                     self.timings[i],
                 ));
-                // It commits everything again, from the first entry.
+                // It commits everything again, from the first entry, and
+                // builds its image anew.
                 self.applied[i] = 0;
+                self.images[i] = MetadataImage::default();
                 self.record(0xE0 + i as u64);
             }
         }
@@ -213,8 +222,9 @@ impl Sim {
         // Now and then, whoever leads is asked to commit something.
         if self.rng.chance(0.3) {
             let i = self.rng.below(self.nodes.len() as u64) as usize;
+            let command = self.random_command();
             if let Some(node) = &mut self.nodes[i] {
-                let value = format!("command {}", self.proposals).into_bytes();
+                let value = serde_json::to_vec(&command).expect("a command serializes");
                 if node.propose(value).is_ok() {
                     self.proposals += 1;
                 }
@@ -268,6 +278,12 @@ impl Sim {
         }
         self.applied[i] = index;
         self.record(index ^ (term << 32));
+        // A new leader's first entry is empty; every other is a command.
+        if !data.is_empty() {
+            let command: Command = serde_json::from_slice(&data)
+                .map_err(|e| self.fail(format!("entry {index} is not a command: {e}")))?;
+            self.images[i].apply(&command);
+        }
         match self.committed.get(&index) {
             Some((t, d)) if (*t, d) != (term, &data) => Err(self.fail(format!(
                 "member {} committed {:?} (term {term}) at index {index}, where another committed {:?} (term {t})",
@@ -300,10 +316,62 @@ impl Sim {
         Ok(())
     }
 
+    /// A command of the kinds the controller writes.
+    fn random_command(&mut self) -> Command {
+        let n = self.rng.below(20);
+        let name = format!("topic-{n}");
+        match self.rng.below(4) {
+            0 | 1 => Command::CreateTopic {
+                name,
+                topic_id: Uuid::from_u64_pair(self.rng.next(), self.rng.next()),
+                partitions: vec![vec![1, 2, 3]; 1 + self.rng.below(4) as usize],
+                configs: Default::default(),
+            },
+            2 => Command::SetConfig {
+                scope: ConfigScope::Topic(name),
+                key: "retention.ms".into(),
+                value: Some(self.rng.below(1_000_000).to_string()),
+            },
+            _ => Command::CreatePartitions {
+                name,
+                partitions: vec![vec![2, 3, 1]],
+            },
+        }
+    }
+
+    /// Runs calm steps until every member has applied the same entries,
+    /// then checks their images are equal.
+    fn check_images(&mut self, bound: u64) -> Result<(), String> {
+        for _ in 0..bound {
+            let last = self.applied.iter().copied().max().unwrap_or(0);
+            if self.applied.iter().all(|a| *a == last) {
+                let first = &self.images[0];
+                if let Some(i) = self.images.iter().position(|img| img != first) {
+                    return Err(self.fail(format!(
+                        "members 1 and {} applied the same {last} entries but hold different images",
+                        i + 1
+                    )));
+                }
+                if first.applied == 0 && self.proposals > 0 && last > 1 {
+                    return Err(self.fail("the commands were never applied".into()));
+                }
+                return Ok(());
+            }
+            self.step(CALM)?;
+        }
+        Err(self.fail(format!(
+            "members did not converge: applied {:?}",
+            self.applied
+        )))
+    }
+
     /// With faults over and every member up: a new command commits
     /// everywhere within `bound` ticks.
     fn check_progress(&mut self, bound: u64) -> Result<(), String> {
-        let marker = format!("after the storm {}", self.seed).into_bytes();
+        let marker = serde_json::to_vec(&Command::InitCluster {
+            cluster_id: format!("after the storm {}", self.seed),
+        })
+        .expect("a command serializes");
         let deadline = self.now + bound;
         let mut proposed_at = None;
         while self.now < deadline {
@@ -360,6 +428,7 @@ fn run(seed: u64, members: usize, storm: u64) -> Result<u64, String> {
         sim.step(HOSTILE)?;
     }
     sim.check_progress(400)?;
+    sim.check_images(200)?;
     Ok(sim.trace)
 }
 
@@ -416,4 +485,8 @@ fn the_simulation_commits_under_faults() {
         sim.committed.len()
     );
     assert!(sim.leaders.len() > 1, "leadership never moved");
+    assert!(
+        sim.images.iter().any(|img| img.topics.len() > 5),
+        "commands built no topics"
+    );
 }
