@@ -5,8 +5,10 @@
 //! (the controller and its command log) → `log` (segments and indexes on
 //! disk). `group` is the group coordinator (membership and committed
 //! offsets, stored in `__consumer_offsets`). `config` holds every setting under Kafka's names; `protocol` is the
-//! glue over the `kafka-protocol` crate.
+//! glue over the `kafka-protocol` crate. `cluster` carries messages between
+//! nodes (the controller quorum's, so far).
 
+pub mod cluster;
 pub mod config;
 pub mod group;
 pub mod log;

@@ -5,15 +5,19 @@
 //! - `log`: the Raft log on disk (raft-rs's `Storage`).
 //! - `node`: one member, driven by ticks and messages, giving back what to
 //!   send and what was committed.
+//! - `driver`: the task that runs a member in a process, over the TCP
+//!   transport of `cluster::transport`; proposals answer once applied.
 //! - `sim` (tests): members under a simulated network and clock with
 //!   loss, delay, reordering, duplication, partitions and restarts, over
 //!   many seeds, checking that committed entries never diverge or go back
 //!   and that a healed quorum makes progress.
 
+pub mod driver;
 pub mod log;
 pub mod node;
 #[cfg(test)]
 mod sim;
 
+pub use driver::{Member, QuorumConfig, QuorumError, QuorumHandle, Status};
 pub use log::{Disk, RaftLog};
 pub use node::{Output, ProposeError, QuorumNode, Timing};

@@ -123,9 +123,11 @@ impl QuorumNode {
         }
     }
 
-    /// Appends `data` to the log if this node leads; it is committed (and
-    /// comes back from `advance`) once a majority holds it.
-    pub fn propose(&mut self, data: Vec<u8>) -> Result<(), ProposeError> {
+    /// Appends `data` to the log if this node leads, returning its index
+    /// and term; it is committed (and comes back from `advance`) once a
+    /// majority holds it. If another leader's entry is committed at that
+    /// index instead, the proposal was lost.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<(u64, u64), ProposeError> {
         if !self.is_leader() {
             return Err(ProposeError::NotLeader {
                 leader: self.leader(),
@@ -133,7 +135,8 @@ impl QuorumNode {
         }
         self.raw
             .propose(Vec::new(), data)
-            .map_err(ProposeError::Dropped)
+            .map_err(ProposeError::Dropped)?;
+        Ok((self.raw.raft.raft_log.last_index(), self.term()))
     }
 
     /// Does the work raft-rs has ready: persists entries and the hard state

@@ -1,0 +1,230 @@
+//! The task that runs one quorum member in a process: it ticks the member
+//! on a timer, feeds it the messages the transport receives, takes
+//! proposals, sends what the member gives back, and applies committed
+//! entries in order. A proposal's answer comes once its entry is committed
+//! and applied, never before.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{ProposeError, QuorumNode, RaftLog, Timing};
+use crate::cluster::transport::{self, Outbox};
+
+/// What a member needs to run.
+pub struct QuorumConfig {
+    pub node_id: u64,
+    pub cluster_id: String,
+    /// Every voter (this one included) and its quorum address.
+    pub voters: HashMap<u64, SocketAddr>,
+    /// Where this member's quorum address is bound.
+    pub listener: TcpListener,
+    /// Holds `raft.log`.
+    pub dir: PathBuf,
+    pub tick: Duration,
+    pub timing: Timing,
+}
+
+/// Applies a committed entry (its index and bytes), in index order from 1.
+pub type Apply = Box<dyn FnMut(u64, &[u8]) + Send>;
+
+/// What a member knows of the quorum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    pub node_id: u64,
+    pub leader: Option<u64>,
+    pub term: u64,
+    pub commit: u64,
+    pub applied: u64,
+    pub last_index: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuorumError {
+    #[error("{0}")]
+    Propose(#[from] ProposeError),
+    #[error("another leader's entry was committed in its place")]
+    Superseded,
+    #[error("the quorum member has stopped")]
+    Stopped,
+}
+
+struct Proposal {
+    data: Vec<u8>,
+    reply: oneshot::Sender<Result<u64, QuorumError>>,
+}
+
+/// Talks to a running member.
+#[derive(Clone)]
+pub struct QuorumHandle {
+    proposals: mpsc::Sender<Proposal>,
+    status: watch::Receiver<Status>,
+}
+
+impl QuorumHandle {
+    /// Appends `data` through this member (which must lead) and waits until
+    /// it is committed and applied; returns its index.
+    pub async fn propose(&self, data: Vec<u8>) -> Result<u64, QuorumError> {
+        let (reply, answer) = oneshot::channel();
+        self.proposals
+            .send(Proposal { data, reply })
+            .await
+            .map_err(|_| QuorumError::Stopped)?;
+        answer.await.map_err(|_| QuorumError::Stopped)?
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until `ready` holds for the member's status.
+    pub async fn wait_for(&self, ready: impl Fn(&Status) -> bool) -> Status {
+        let mut status = self.status.clone();
+        status
+            .wait_for(|s| ready(s))
+            .await
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A running member's tasks; dropping it stops them (and frees its port).
+pub struct Member {
+    driver: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.driver.abort();
+        self.server.abort();
+    }
+}
+
+/// Opens the member's log and starts its transport and driver task.
+/// Committed entries go to `apply`, from index 1, even after a restart.
+pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandle, Member)> {
+    let voters: Vec<u64> = {
+        let mut ids: Vec<u64> = config.voters.keys().copied().collect();
+        ids.sort();
+        ids
+    };
+    let log = RaftLog::open(&config.dir, &voters)?;
+    let node =
+        QuorumNode::new(config.node_id, log, config.timing).map_err(std::io::Error::other)?;
+    let (inbox_tx, inbox) = mpsc::channel(4096);
+    let server = tokio::spawn(transport::serve(
+        config.listener,
+        config.cluster_id.clone(),
+        inbox_tx,
+    ));
+    let outbox = Outbox::start(&config.cluster_id, config.node_id, &config.voters);
+    let (proposals_tx, proposals) = mpsc::channel(1024);
+    let (status_tx, status) = watch::channel(Status {
+        node_id: config.node_id,
+        ..Default::default()
+    });
+    let driver = Driver {
+        node,
+        outbox,
+        apply,
+        pending: HashMap::new(),
+        applied: 0,
+        status: status_tx,
+    };
+    let driver = tokio::spawn(driver.run(config.tick, inbox, proposals));
+    let handle = QuorumHandle {
+        proposals: proposals_tx,
+        status,
+    };
+    Ok((handle, Member { driver, server }))
+}
+
+struct Driver {
+    node: QuorumNode,
+    outbox: Outbox,
+    apply: Apply,
+    /// Proposals waiting for their index to commit: index → (term, reply).
+    pending: HashMap<u64, (u64, oneshot::Sender<Result<u64, QuorumError>>)>,
+    applied: u64,
+    status: watch::Sender<Status>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        tick: Duration,
+        mut inbox: mpsc::Receiver<raft::prelude::Message>,
+        mut proposals: mpsc::Receiver<Proposal>,
+    ) {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.node.tick(),
+                Some(message) = inbox.recv() => {
+                    self.node.step(message);
+                    while let Ok(message) = inbox.try_recv() {
+                        self.node.step(message);
+                    }
+                }
+                proposal = proposals.recv() => match proposal {
+                    Some(p) => self.propose(p),
+                    None => return,
+                },
+            }
+            if let Err(e) = self.advance() {
+                tracing::error!(error = %e, "the quorum member cannot write its log; stopping it");
+                return;
+            }
+        }
+    }
+
+    fn propose(&mut self, proposal: Proposal) {
+        match self.node.propose(proposal.data) {
+            Ok((index, term)) => {
+                self.pending.insert(index, (term, proposal.reply));
+            }
+            Err(e) => drop(proposal.reply.send(Err(e.into()))),
+        }
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        let output = self.node.advance()?;
+        for message in output.messages {
+            self.outbox.send(message);
+        }
+        for entry in output.committed {
+            if !entry.data.is_empty() {
+                (self.apply)(entry.index, &entry.data);
+            }
+            self.applied = entry.index;
+            if let Some((term, reply)) = self.pending.remove(&entry.index) {
+                let answer = if term == entry.term {
+                    Ok(entry.index)
+                } else {
+                    Err(QuorumError::Superseded)
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        let status = Status {
+            node_id: self.node.id(),
+            leader: self.node.leader(),
+            term: self.node.term(),
+            commit: self.node.commit_index(),
+            applied: self.applied,
+            last_index: self.node.last_index(),
+        };
+        self.status.send_if_modified(|s| {
+            let changed = *s != status;
+            *s = status;
+            changed
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! The controller quorum over real sockets and files: three members on
+//! loopback elect a leader, replicate what it is given in order, elect
+//! another when the leader dies, and the dead one catches up when it comes
+//! back (replaying its own log from disk first); a member of another
+//! cluster is refused. (The simulation in `metadata::quorum::sim` covers
+//! the faults a test on real time cannot reach.)
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use weir::metadata::quorum::driver::{start, Member, QuorumConfig};
+use weir::metadata::quorum::{QuorumHandle, Timing};
+
+type Applied = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
+
+struct Node {
+    handle: QuorumHandle,
+    member: Option<Member>,
+    applied: Applied,
+}
+
+async fn launch(
+    id: u64,
+    cluster: &str,
+    voters: &HashMap<u64, SocketAddr>,
+    listener: TcpListener,
+    dir: &Path,
+) -> Node {
+    let applied: Applied = Arc::default();
+    let sink = applied.clone();
+    let config = QuorumConfig {
+        node_id: id,
+        cluster_id: cluster.to_string(),
+        voters: voters.clone(),
+        listener,
+        dir: dir.to_path_buf(),
+        tick: Duration::from_millis(50),
+        timing: Timing::default(),
+    };
+    let apply = Box::new(move |index: u64, data: &[u8]| {
+        sink.lock().unwrap().push((index, data.to_vec()));
+    });
+    let (handle, member) = start(config, apply).expect("the member starts");
+    Node {
+        handle,
+        member: Some(member),
+        applied,
+    }
+}
+
+async fn listeners(n: usize) -> (Vec<TcpListener>, HashMap<u64, SocketAddr>) {
+    let mut listeners = Vec::new();
+    let mut voters = HashMap::new();
+    for id in 1..=n as u64 {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        voters.insert(id, l.local_addr().unwrap());
+        listeners.push(l);
+    }
+    (listeners, voters)
+}
+
+/// Waits until the running members agree on a leader; returns its id.
+async fn leader(nodes: &[&Node], within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let leaders: Vec<Option<u64>> = nodes.iter().map(|n| n.handle.status().leader).collect();
+        if let Some(Some(l)) = leaders.first() {
+            if leaders.iter().all(|x| *x == Some(*l)) {
+                return *l;
+            }
+        }
+        assert!(Instant::now() < deadline, "no agreed leader: {leaders:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn all_applied(nodes: &[&Node], count: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while nodes
+        .iter()
+        .any(|n| n.applied.lock().unwrap().len() < count)
+    {
+        let have: Vec<usize> = nodes
+            .iter()
+            .map(|n| n.applied.lock().unwrap().len())
+            .collect();
+        assert!(Instant::now() < deadline, "applied {have:?}, want {count}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_replicate_fail_over_and_catch_up() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (ls, voters) = listeners(3).await;
+    let mut nodes = Vec::new();
+    for (i, l) in ls.into_iter().enumerate() {
+        nodes.push(launch(i as u64 + 1, "c1", &voters, l, dirs[i].path()).await);
+    }
+    let first = leader(&nodes.iter().collect::<Vec<_>>(), Duration::from_secs(10)).await;
+    let lead = &nodes[first as usize - 1];
+    for n in 0..50 {
+        let index = lead
+            .handle
+            .propose(format!("command {n}").into_bytes())
+            .await
+            .expect("the leader commits");
+        // Answered only once applied here.
+        assert!(lead
+            .applied
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(i, _)| *i == index));
+    }
+    all_applied(
+        &nodes.iter().collect::<Vec<_>>(),
+        50,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Kill the leader: the other two elect one of themselves and go on.
+    let killed_at = Instant::now();
+    nodes[first as usize - 1].member.take();
+    let survivors: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u64 + 1 != first)
+        .map(|(_, n)| n)
+        .collect();
+    let second = loop {
+        let l = leader(&survivors, Duration::from_secs(10)).await;
+        if l != first {
+            break l;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let lead = &nodes[second as usize - 1];
+    lead.handle
+        .propose(b"after the failover".to_vec())
+        .await
+        .expect("the new leader commits");
+    let failover = killed_at.elapsed();
+    assert!(
+        failover < Duration::from_secs(5),
+        "failover took {failover:?}"
+    );
+    for n in 0..20 {
+        lead.handle
+            .propose(format!("later {n}").into_bytes())
+            .await
+            .unwrap();
+    }
+    all_applied(&survivors, 71, Duration::from_secs(10)).await;
+
+    // The old leader comes back on its own log and port, and catches up.
+    let l = TcpListener::bind(voters[&first]).await.unwrap();
+    nodes[first as usize - 1] =
+        launch(first, "c1", &voters, l, dirs[first as usize - 1].path()).await;
+    all_applied(
+        &nodes.iter().collect::<Vec<_>>(),
+        71,
+        Duration::from_secs(10),
+    )
+    .await;
+    let logs: Vec<Vec<(u64, Vec<u8>)>> = nodes
+        .iter()
+        .map(|n| n.applied.lock().unwrap().clone())
+        .collect();
+    assert_eq!(logs[0], logs[1]);
+    assert_eq!(logs[1], logs[2]);
+    assert_eq!(logs[0][50].1, b"after the failover".to_vec());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_another_cluster_is_refused() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (ls, voters) = listeners(3).await;
+    let mut nodes = Vec::new();
+    for (i, l) in ls.into_iter().enumerate() {
+        let cluster = if i == 2 { "another" } else { "c1" };
+        nodes.push(launch(i as u64 + 1, cluster, &voters, l, dirs[i].path()).await);
+    }
+    // 1 and 2 are a majority of three: they elect and commit without 3.
+    let lead = leader(&[&nodes[0], &nodes[1]], Duration::from_secs(10)).await;
+    assert!(lead == 1 || lead == 2);
+    nodes[lead as usize - 1]
+        .handle
+        .propose(b"ours".to_vec())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stranger = nodes[2].handle.status();
+    assert_eq!(stranger.leader, None, "{stranger:?}");
+    assert!(nodes[2].applied.lock().unwrap().is_empty());
+}
