@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::command::{Command, ConfigScope, DeployedPlugin};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
     pub id: i32,
     pub host: String,
@@ -15,7 +16,7 @@ pub struct BrokerImage {
     pub rack: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
@@ -24,7 +25,7 @@ pub struct PartitionImage {
     pub partition_epoch: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicImage {
     pub name: String,
     pub id: Uuid,
@@ -38,11 +39,13 @@ impl TopicImage {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetadataImage {
     pub cluster_id: String,
     pub brokers: BTreeMap<i32, BrokerImage>,
     pub topics: BTreeMap<String, TopicImage>,
+    /// Topic id → name, derived from `topics` (a snapshot rebuilds it).
+    #[serde(skip)]
     pub topic_names: HashMap<Uuid, String>,
     /// The first producer id not yet handed out.
     pub next_producer_id: i64,
@@ -67,6 +70,15 @@ fn partition(replicas: Vec<i32>) -> PartitionImage {
 }
 
 impl MetadataImage {
+    /// Rebuilds what is derived from the rest (after a snapshot is read).
+    pub fn rebuild_indexes(&mut self) {
+        self.topic_names = self
+            .topics
+            .values()
+            .map(|t| (t.id, t.name.clone()))
+            .collect();
+    }
+
     /// A topic's id and partition count, by name (what group assignors need).
     pub fn topic_shape(&self, name: &str) -> Option<(Uuid, i32)> {
         self.topics
@@ -106,6 +118,10 @@ impl MetadataImage {
                 partitions,
                 configs,
             } => {
+                // A name created again replaces the topic: its old id goes.
+                if let Some(old) = self.topics.get(&name) {
+                    self.topic_names.remove(&old.id);
+                }
                 self.topic_names.insert(topic_id, name.clone());
                 let partitions = partitions.into_iter().map(partition).collect();
                 self.topics.insert(

@@ -8,6 +8,7 @@ pub mod controller;
 pub mod image;
 pub mod journal;
 pub mod quorum;
+pub mod snapshot;
 
 pub use command::{Command, ConfigScope};
 pub use controller::{Controller, NewTopic};
