@@ -51,9 +51,12 @@ impl Hello {
     }
 }
 
-async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Vec<u8>> {
+/// A hello is an id and a cluster id: never more than this.
+const MAX_HELLO: usize = 1024;
+
+async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::Result<Vec<u8>> {
     let len = r.read_u32().await? as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(std::io::Error::other(format!("a {len}-byte frame")));
     }
     let mut buf = vec![0; len];
@@ -174,7 +177,9 @@ async fn receive(
     inbox: mpsc::Sender<Message>,
 ) -> Result<(), String> {
     let mut r = BufReader::new(stream);
-    let hello = read_frame(&mut r).await.map_err(|e| e.to_string())?;
+    let hello = read_frame(&mut r, MAX_HELLO)
+        .await
+        .map_err(|e| e.to_string())?;
     let hello = Hello::decode(&hello).ok_or("an unreadable hello")?;
     if hello.cluster_id != cluster_id {
         return Err(format!(
@@ -183,7 +188,7 @@ async fn receive(
         ));
     }
     loop {
-        let Ok(frame) = read_frame(&mut r).await else {
+        let Ok(frame) = read_frame(&mut r, MAX_FRAME).await else {
             return Ok(());
         };
         let message = Message::parse_from_bytes(&frame).map_err(|e| e.to_string())?;
