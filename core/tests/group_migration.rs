@@ -156,6 +156,14 @@ fn group_type(c: &mut Client) -> (String, String) {
     (g.group_type.to_string(), g.group_state.to_string())
 }
 
+/// Every offset the group committed (OffsetFetch for all topics).
+fn committed(c: &mut Client) -> OffsetFetchResponse {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_topics(None);
+    c.call(&request, 7).unwrap()
+}
+
 fn find_coordinator(c: &mut Client) {
     let found = c
         .call(&FindCoordinatorRequest::default().with_key(s("g")), 3)
@@ -278,14 +286,7 @@ fn a_live_group_upgrades_and_downgrades_with_its_classic_member() {
     assert_eq!(synced.error_code, 0);
     assert_eq!(group_type(&mut c), ("classic".into(), "Stable".into()));
 
-    let fetched = c
-        .call(
-            &OffsetFetchRequest::default()
-                .with_group_id(GroupId(s("g")))
-                .with_topics(None),
-            7,
-        )
-        .unwrap();
+    let fetched = committed(&mut c);
     let offsets: BTreeSet<(i32, i64)> = fetched.topics[0]
         .partitions
         .iter()
@@ -347,13 +348,6 @@ fn an_upgraded_group_does_not_come_back_classic_after_a_crash() {
         heartbeat(&mut c, &a_id, a.generation_id),
         ResponseError::UnknownMemberId.code()
     );
-    let fetched = c
-        .call(
-            &OffsetFetchRequest::default()
-                .with_group_id(GroupId(s("g")))
-                .with_topics(None),
-            7,
-        )
-        .unwrap();
+    let fetched = committed(&mut c);
     assert_eq!(fetched.topics[0].partitions[0].committed_offset, 7);
 }

@@ -528,11 +528,11 @@ impl GroupCoordinator {
         let limits = self.consumer_limits_of(group_id);
         self.with_group(&group, |g| {
             let now = Instant::now();
-            let default = limits.assignors.first().cloned().unwrap_or_default();
+            let default = limits.assignors.first().map_or("", String::as_str);
             migration::make_consumer_group(
                 g,
                 self.migration,
-                &default,
+                default,
                 limits.max_size,
                 topics,
                 now,
@@ -544,14 +544,15 @@ impl GroupCoordinator {
 
     /// The consumer limits of a group: the broker's, with its group
     /// configs' overrides.
-    fn consumer_limits_of(&self, group_id: &str) -> ConsumerLimits {
+    fn consumer_limits_of(&self, group_id: &str) -> std::borrow::Cow<'_, ConsumerLimits> {
         let overrides = self.consumer_overrides.read().expect("overrides lock");
+        let Some(o) = overrides.get(group_id) else {
+            return std::borrow::Cow::Borrowed(&self.consumer_limits);
+        };
         let mut limits = self.consumer_limits.clone();
-        if let Some(o) = overrides.get(group_id) {
-            limits.session_timeout = o.session_timeout.unwrap_or(limits.session_timeout);
-            limits.heartbeat_interval = o.heartbeat_interval.unwrap_or(limits.heartbeat_interval);
-        }
-        limits
+        limits.session_timeout = o.session_timeout.unwrap_or(limits.session_timeout);
+        limits.heartbeat_interval = o.heartbeat_interval.unwrap_or(limits.heartbeat_interval);
+        std::borrow::Cow::Owned(limits)
     }
 
     /// Takes the group configs of the metadata image: a group's
