@@ -890,10 +890,14 @@ pub static TOPIC: &[TopicDef] = &[
 /// Weir's definition of a broker config, or, for a name only Apache Kafka
 /// knows, a definition that accepts any value and says it has no effect.
 pub fn broker_def(name: &str) -> Option<&'static BrokerDef> {
-    BROKER
-        .iter()
+    weir_broker_defs()
         .find(|d| d.name == name)
         .or_else(|| kafka_only_defs().iter().find(|d| d.name == name))
+}
+
+/// The broker configs Weir acts on: the node's own and its cluster's.
+pub fn weir_broker_defs() -> impl Iterator<Item = &'static BrokerDef> {
+    BROKER.iter().chain(super::cluster::CLUSTER.iter())
 }
 
 /// Kafka's broker configs that Weir does not act on (`kafka_names`).
@@ -902,7 +906,7 @@ pub fn kafka_only_defs() -> &'static [BrokerDef] {
     DEFS.get_or_init(|| {
         super::kafka_names::KAFKA_BROKER_CONFIGS
             .iter()
-            .filter(|name| !BROKER.iter().any(|d| d.name == **name))
+            .filter(|name| !weir_broker_defs().any(|d| d.name == **name))
             .map(|name| BrokerDef {
                 name,
                 kind: Kind::String,

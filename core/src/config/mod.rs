@@ -3,6 +3,7 @@
 //! configs resolved against both (topic override → dynamic broker default →
 //! static broker config → Kafka's default).
 
+pub mod cluster;
 pub mod defs;
 pub mod group;
 pub mod kafka_names;
@@ -59,23 +60,29 @@ impl Source {
     }
 }
 
-/// A listener address (only PLAINTEXT for now).
+/// A listener: its name (PLAINTEXT unless named, e.g. CONTROLLER) and
+/// address. Its security protocol comes from `listener.security.protocol.map`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
+    pub name: String,
     pub host: String,
     pub port: u16,
 }
 
 impl Listener {
     pub fn parse(value: &str) -> Result<Listener, String> {
-        let rest = match value.split_once("://") {
-            Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
-            Some((proto, _)) => {
-                return Err(format!(
-                    "security protocol {proto} is not supported yet; use PLAINTEXT"
-                ))
+        let (name, rest) = match value.split_once("://") {
+            Some((name, rest)) => {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(format!("{name:?} is not a listener name"));
+                }
+                (name.to_ascii_uppercase(), rest)
             }
-            None => value,
+            None => ("PLAINTEXT".to_string(), value),
         };
         let (host, port) = rest
             .rsplit_once(':')
@@ -86,6 +93,7 @@ impl Listener {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let host = if host.is_empty() { "0.0.0.0" } else { host };
         Ok(Listener {
+            name,
             host: host.to_string(),
             port,
         })
@@ -181,12 +189,33 @@ impl BrokerConfig {
                 })?;
             }
         }
+        for listener in self.all_listeners() {
+            match self.listener_protocol(&listener.name) {
+                Some(p) if p == "PLAINTEXT" => {}
+                Some(p) => {
+                    return Err(ConfigError::Invalid {
+                        key: "listeners".into(),
+                        reason: format!(
+                            "listener {} uses {p}, which is not supported yet; use PLAINTEXT",
+                            listener.name
+                        ),
+                    })
+                }
+                None => {
+                    return Err(ConfigError::Invalid {
+                        key: "listener.security.protocol.map".into(),
+                        reason: format!("listener {} has no security protocol", listener.name),
+                    })
+                }
+            }
+        }
         if self.listeners().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "listeners".into(),
                 reason: "at least one listener is needed".into(),
             });
         }
+        self.cluster()?;
         Ok(())
     }
 
@@ -222,10 +251,18 @@ impl BrokerConfig {
     pub fn node_id(&self) -> i32 {
         self.num("node.id") as i32
     }
-    pub fn listeners(&self) -> Vec<Listener> {
+    /// Every listener, the controller's included.
+    pub fn all_listeners(&self) -> Vec<Listener> {
         self.list("listeners")
             .iter()
             .filter_map(|l| Listener::parse(l).ok())
+            .collect()
+    }
+    /// The listeners that serve Kafka clients.
+    pub fn listeners(&self) -> Vec<Listener> {
+        self.all_listeners()
+            .into_iter()
+            .filter(|l| !self.is_controller_listener(&l.name))
             .collect()
     }
     pub fn advertised_listeners(&self) -> Vec<Listener> {
@@ -233,6 +270,7 @@ impl BrokerConfig {
             .list("advertised.listeners")
             .iter()
             .filter_map(|l| Listener::parse(l).ok())
+            .filter(|l| !self.is_controller_listener(&l.name))
             .collect();
         if advertised.is_empty() {
             self.listeners()
@@ -476,6 +514,7 @@ mod tests {
         assert_eq!(
             config.listeners(),
             vec![Listener {
+                name: "PLAINTEXT".into(),
                 host: "127.0.0.1".into(),
                 port: 19092
             }]
@@ -494,6 +533,7 @@ mod tests {
         assert_eq!(
             config.listeners(),
             vec![Listener {
+                name: "PLAINTEXT".into(),
                 host: "127.0.0.1".into(),
                 port: 9092
             }]

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
-use crate::config::defs::{self, BROKER, TOPIC};
+use crate::config::defs::{self, TOPIC};
 use crate::config::group;
 use crate::config::Source;
 use crate::metadata::MetadataImage;
@@ -231,8 +231,7 @@ fn broker_configs(
     let kafka_only = defs::kafka_only_defs()
         .iter()
         .filter(|d| asked(d.name) || view.broker_value(d.name).is_some());
-    BROKER
-        .iter()
+    defs::weir_broker_defs()
         .chain(kafka_only)
         .map(|def| {
             let found = view.broker_value(def.name);

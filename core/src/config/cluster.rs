@@ -1,0 +1,274 @@
+//! The configs of a cluster member, with KRaft's names: its roles, the
+//! controller quorum's voters and listener, its rack. A broker with no
+//! `process.roles` is a single node, its metadata log a local file, as
+//! before clusters existed.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use super::defs::{BrokerDef, Kind, IMAX};
+use super::{BrokerConfig, ConfigError, Listener};
+
+macro_rules! def {
+    ($name:literal, $kind:expr, $default:expr, $doc:literal) => {
+        BrokerDef {
+            name: $name,
+            kind: $kind,
+            default: $default,
+            dynamic: false,
+            doc: $doc,
+        }
+    };
+}
+
+pub static CLUSTER: &[BrokerDef] = &[
+    def!(
+        "process.roles",
+        Kind::EnumList(&["broker", "controller"]),
+        None,
+        "The roles of this node in a cluster: 'broker,controller' (combined mode). Unset: a single node with a local metadata log."
+    ),
+    def!(
+        "controller.quorum.voters",
+        Kind::List,
+        None,
+        "The controller quorum's voters, as id@host:port (the port of each voter's controller listener)."
+    ),
+    def!(
+        "controller.listener.names",
+        Kind::List,
+        None,
+        "The listener (named in listeners) the controller quorum talks over; it does not serve clients."
+    ),
+    def!(
+        "listener.security.protocol.map",
+        Kind::List,
+        Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"),
+        "Each listener name's security protocol, as NAME:PROTOCOL."
+    ),
+    def!(
+        "broker.rack",
+        Kind::String,
+        None,
+        "This broker's rack: replicas of new topics are spread over racks."
+    ),
+    def!(
+        "controller.quorum.election.timeout.ms",
+        Kind::Int(100, IMAX),
+        Some("1000"),
+        "How long a voter waits without hearing from a leader before it stands for election (a random time between this and twice this)."
+    ),
+    def!(
+        "broker.heartbeat.interval.ms",
+        Kind::Int(10, IMAX),
+        Some("2000"),
+        "How often a broker heartbeats to the active controller."
+    ),
+    def!(
+        "broker.session.timeout.ms",
+        Kind::Int(100, IMAX),
+        Some("9000"),
+        "A broker the active controller has not heard from for this long is fenced: clients are no longer sent to it and no new replicas are placed on it."
+    ),
+    def!(
+        "weir.controlled.shutdown.timeout.ms",
+        Kind::Int(0, IMAX),
+        Some("5000"),
+        "Weir: how long a stopping broker (SIGTERM) waits for the active controller to record its controlled shutdown."
+    ),
+    def!(
+        "weir.cluster.id",
+        Kind::String,
+        None,
+        "Weir: the cluster's id (what kafka-storage format -t sets in Kafka). Unset: derived from controller.quorum.voters, so the nodes of one cluster agree."
+    ),
+];
+
+/// What a cluster member needs to know to join its quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    pub node_id: i32,
+    pub cluster_id: String,
+    /// Every voter's id and quorum address.
+    pub voters: BTreeMap<i32, SocketAddr>,
+    /// Where this node's quorum listener binds.
+    pub controller_listener: Listener,
+    pub election_timeout_ms: u64,
+}
+
+impl BrokerConfig {
+    /// This node's cluster settings, or `None` for a single node.
+    pub fn cluster(&self) -> Result<Option<ClusterSettings>, ConfigError> {
+        let roles = self.list("process.roles");
+        if roles.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: key.to_string(),
+            reason,
+        };
+        let has = |role: &str| roles.iter().any(|r| r.eq_ignore_ascii_case(role));
+        if !(has("broker") && has("controller")) {
+            return Err(invalid(
+                "process.roles",
+                "Weir runs cluster members in combined mode for now: set process.roles = \"broker,controller\"".into(),
+            ));
+        }
+        let voters = parse_voters(&self.list("controller.quorum.voters"))
+            .map_err(|r| invalid("controller.quorum.voters", r))?;
+        let node_id = self.node_id();
+        if !voters.contains_key(&node_id) {
+            return Err(invalid(
+                "controller.quorum.voters",
+                format!("node.id {node_id} is a controller but is not among the voters"),
+            ));
+        }
+        let controller_listener = self.controller_listener()?;
+        let cluster_id = match self.get("weir.cluster.id") {
+            Some(id) if !id.is_empty() => id,
+            _ => derived_cluster_id(&voters),
+        };
+        Ok(Some(ClusterSettings {
+            node_id,
+            cluster_id,
+            voters,
+            controller_listener,
+            election_timeout_ms: self.num("controller.quorum.election.timeout.ms") as u64,
+        }))
+    }
+
+    /// The listener named by `controller.listener.names`.
+    fn controller_listener(&self) -> Result<Listener, ConfigError> {
+        let names = self.list("controller.listener.names");
+        let name = names.first().ok_or_else(|| ConfigError::Invalid {
+            key: "controller.listener.names".into(),
+            reason: "a controller needs a controller listener (e.g. CONTROLLER, listed in listeners as CONTROLLER://127.0.0.1:9093)".into(),
+        })?;
+        self.all_listeners()
+            .into_iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "listeners".into(),
+                reason: format!("no listener is named {name} (controller.listener.names)"),
+            })
+    }
+
+    /// Whether `name` is a controller listener (which serves no clients).
+    pub fn is_controller_listener(&self, name: &str) -> bool {
+        self.list("controller.listener.names")
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The security protocol a listener name maps to.
+    pub fn listener_protocol(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("PLAINTEXT") {
+            return Some("PLAINTEXT".into());
+        }
+        self.list("listener.security.protocol.map")
+            .iter()
+            .filter_map(|pair| pair.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, p)| p.trim().to_ascii_uppercase())
+    }
+}
+
+/// `id@host:port,...` → id → address.
+fn parse_voters(items: &[String]) -> Result<BTreeMap<i32, SocketAddr>, String> {
+    if items.is_empty() {
+        return Err("a cluster needs its voters, as id@host:port,...".into());
+    }
+    let mut voters = BTreeMap::new();
+    for item in items {
+        let (id, address) = item
+            .split_once('@')
+            .ok_or_else(|| format!("{item:?} is not id@host:port"))?;
+        let id: i32 = id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| format!("{id:?} in {item:?} is not a node id"))?;
+        let address = address
+            .trim()
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("{address:?} in {item:?} is not a reachable host:port"))?;
+        if voters.insert(id, address).is_some() {
+            return Err(format!("voter {id} is listed twice"));
+        }
+    }
+    Ok(voters)
+}
+
+/// The id the nodes of one cluster agree on without a format step: a hash
+/// of the voter set, printed as Kafka prints ids.
+fn derived_cluster_id(voters: &BTreeMap<i32, SocketAddr>) -> String {
+    use sha2::Digest;
+    let text: Vec<String> = voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+    let digest = sha2::Sha256::digest(text.join(",").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    crate::metadata::controller::kafka_uuid_string(uuid::Uuid::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn combined(node: i32) -> BrokerConfig {
+        let mut config = BrokerConfig::default();
+        for (k, v) in [
+            ("node.id", node.to_string()),
+            ("process.roles", "broker,controller".into()),
+            (
+                "controller.quorum.voters",
+                "1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093".into(),
+            ),
+            ("controller.listener.names", "CONTROLLER".into()),
+            (
+                "listeners",
+                format!("PLAINTEXT://127.0.0.1:{node}9092,CONTROLLER://127.0.0.1:{node}9093"),
+            ),
+        ] {
+            config.set(k, &v).unwrap();
+        }
+        config
+    }
+
+    #[test]
+    fn a_combined_member_knows_its_quorum_and_serves_clients_elsewhere() {
+        let config = combined(2);
+        config.check().unwrap();
+        let cluster = config.cluster().unwrap().unwrap();
+        assert_eq!(cluster.voters.len(), 3);
+        assert_eq!(cluster.controller_listener.port, 29093);
+        assert_eq!(
+            config.listeners().len(),
+            1,
+            "the controller listener serves no clients"
+        );
+        assert_eq!(config.listeners()[0].port, 29092);
+        // Every member derives the same cluster id from the same voters.
+        assert_eq!(
+            cluster.cluster_id,
+            combined(1).cluster().unwrap().unwrap().cluster_id
+        );
+        assert!(BrokerConfig::default().cluster().unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_cluster_configs_name_the_key() {
+        let mut config = combined(4);
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("not among the voters"), "{err}");
+        config.set("node.id", "1").unwrap();
+        config.set("controller.quorum.voters", "1@nowhere").unwrap();
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("controller.quorum.voters"), "{err}");
+        config.set("process.roles", "controller").unwrap();
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("combined"), "{err}");
+    }
+}
