@@ -1,7 +1,8 @@
 //! The `weir` command: `weir serve [--config weir.toml]`; `weir plugin
 //! new|build|test` for plugin authors, and `weir plugin list|deploy|remove`
-//! against a running broker.
+//! against a running broker; `weir cluster status`.
 
+mod cluster_cli;
 mod plugin_cli;
 
 use std::path::PathBuf;
@@ -38,16 +39,46 @@ enum Command {
     /// Make, build and test plugins; manage a running broker's plugins
     /// through its admin endpoint.
     Plugin {
-        /// The broker's admin endpoint (weir.admin.listener).
-        #[arg(long, env = "WEIR_ADMIN", default_value = "http://127.0.0.1:9644")]
-        admin: String,
+        #[command(flatten)]
+        admin: Admin,
         #[command(subcommand)]
         command: plugin_cli::PluginCommand,
+    },
+    /// Look at a running cluster through any node's admin endpoint.
+    Cluster {
+        #[command(flatten)]
+        admin: Admin,
+        #[command(subcommand)]
+        command: ClusterCommand,
     },
     /// Check stored data without a running broker.
     Log {
         #[command(subcommand)]
         command: LogCommand,
+    },
+}
+
+/// Where a running broker's admin endpoint is.
+#[derive(clap::Args)]
+struct Admin {
+    /// The broker's admin endpoint (weir.admin.listener).
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_ADMIN",
+        default_value = "http://127.0.0.1:9644"
+    )]
+    admin: String,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Brokers (id, address, rack, state), the active controller and its
+    /// term, and each voter's log end and lag.
+    Status {
+        /// Print the admin endpoint's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -71,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     // answer and logs only what went wrong.
     let default_level = match cli.command {
         Command::Serve { .. } => "info",
-        Command::Plugin { .. } | Command::Log { .. } => "warn",
+        Command::Plugin { .. } | Command::Cluster { .. } | Command::Log { .. } => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -82,7 +113,11 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
-        Command::Plugin { admin, command } => plugin_cli::run(&admin, command),
+        Command::Plugin { admin, command } => plugin_cli::run(&admin.admin, command),
+        Command::Cluster {
+            admin,
+            command: ClusterCommand::Status { json },
+        } => cluster_cli::status(&admin.admin, json),
         Command::Log {
             command:
                 LogCommand::Verify {
@@ -147,13 +182,14 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         // its logs or binds is not lost (nor kills it uncleanly); serve
         // then stops at once.
         let shutdown = shutdown_signal()?;
-        let broker = Arc::new(Broker::open(config)?);
+        let broker = Arc::new(Broker::open(config).await?);
         let listeners = server::bind(&broker).await?;
         if let Some(admin) = server::admin::bind(&broker).await? {
             server::admin::spawn(broker.clone(), admin);
         }
         broker.spawn_background_tasks();
         server::serve(broker.clone(), listeners, shutdown).await;
+        broker.controlled_shutdown().await;
         broker.shutdown().context("clean shutdown failed")?;
         info!("shut down cleanly");
         Ok(())

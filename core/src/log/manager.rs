@@ -102,6 +102,10 @@ impl LogManager {
                     super::deleter::remove_later(entry.path());
                     continue;
                 }
+                if name == super::METADATA_LOG_DIR {
+                    // The controller quorum's log, not a partition's.
+                    continue;
+                }
                 let Some(tp) = TopicPartition::from_dir_name(&name) else {
                     continue;
                 };

@@ -18,6 +18,10 @@ pub mod segment;
 pub mod validate;
 pub mod verify;
 
+/// The controller quorum's log, in the metadata log dir (Kafka's name): it
+/// sits beside partition directories but is not one.
+pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
+
 pub use file_slice::FileSlice;
 pub use manager::LogManager;
 pub use partition_log::{AppendError, AppendInfo, PartitionLog, ReadError, ReadResult};

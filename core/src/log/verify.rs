@@ -129,6 +129,7 @@ fn implausible(
 fn is_partition_dir(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
+        .filter(|n| *n != super::METADATA_LOG_DIR)
         .and_then(|n| n.rsplit_once('-'))
         .is_some_and(|(topic, p)| {
             !topic.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
@@ -246,7 +247,11 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         std::fs::rename(partition.path(), data.path().join("orders-0")).unwrap();
         // Not partitions: the metadata journal and a deleted partition.
-        for other in ["__cluster_metadata", "orders-1.abc-delete"] {
+        for other in [
+            "__cluster_metadata",
+            "__cluster_metadata-0",
+            "orders-1.abc-delete",
+        ] {
             std::fs::create_dir(data.path().join(other)).unwrap();
             std::fs::write(
                 data.path().join(other).join("00000000000000000000.log"),

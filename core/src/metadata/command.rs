@@ -32,6 +32,13 @@ pub enum Command {
         port: u16,
         rack: Option<String>,
     },
+    /// A broker's liveness as the active controller judges it: fenced when
+    /// its heartbeats stop, shutting down when it asked to, running again
+    /// when it heartbeats (or registers).
+    SetBrokerState {
+        id: i32,
+        state: BrokerState,
+    },
     CreateTopic {
         name: String,
         topic_id: Uuid,
@@ -75,6 +82,26 @@ pub enum Command {
     RemovePlugin {
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerState {
+    #[default]
+    Running,
+    Fenced,
+    ShuttingDown,
+}
+
+impl BrokerState {
+    /// As `weir cluster status` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerState::Running => "running",
+            BrokerState::Fenced => "fenced",
+            BrokerState::ShuttingDown => "shutting down",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,18 +1,22 @@
 //! The controller: the only writer of the metadata log. It validates each
 //! admin request against the current image (Kafka's error codes and
-//! messages), turns it into commands, persists them and publishes the new
-//! image. Readers take a snapshot (`image()`) and never block writers.
+//! messages), turns it into commands and commits them (`log`); the image is
+//! published once they are applied. Readers take a snapshot (`image()`) and
+//! never block writers. In a cluster only the active controller (the
+//! quorum's leader) validates; elsewhere changes fail with NOT_CONTROLLER.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
 use super::command::{Command, ConfigScope};
 use super::image::{MetadataImage, TopicImage};
 use super::journal::Journal;
+use super::log::{not_controller, Images, MetadataLog};
+use super::placement;
 use crate::config::{defs, group, validate_topic_config, BrokerConfig, ConfigView};
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -34,8 +38,11 @@ pub struct NewTopic {
 
 pub struct Controller {
     node_id: i32,
-    journal: Mutex<Journal>,
-    image: RwLock<Arc<MetadataImage>>,
+    log: MetadataLog,
+    images: Arc<Images>,
+    /// One change at a time: each is validated against the image every
+    /// earlier one left, so two requests cannot both pass the checks.
+    writes: tokio::sync::Mutex<()>,
     /// `weir.max.partitions`: replicas one broker may host.
     max_partitions: std::sync::atomic::AtomicUsize,
 }
@@ -79,47 +86,87 @@ impl Controller {
         }
     }
 
-    /// Replays the metadata log in `dir`; a new cluster gets an id, and this
-    /// broker (re-)registers its endpoint.
+    /// Replays the single node's metadata log in `dir`; a new cluster gets
+    /// an id, and this broker (re-)registers its endpoint.
     pub fn open(dir: &Path, node_id: i32, host: &str, port: u16) -> io::Result<Controller> {
         let (journal, commands) = Journal::open(dir)?;
         let mut image = MetadataImage::default();
         commands.iter().for_each(|c| image.apply(c));
-        let controller = Controller {
-            node_id,
-            journal: Mutex::new(journal),
-            image: RwLock::new(Arc::new(image)),
-            max_partitions: usize::MAX.into(),
-        };
+        let controller = Controller::new(node_id, MetadataLog::Local(Mutex::new(journal)), image);
         let mut startup = Vec::new();
         if controller.image().cluster_id.is_empty() {
             startup.push(Command::InitCluster {
                 cluster_id: kafka_uuid_string(Uuid::new_v4()),
             });
         }
-        let registration = Command::RegisterBroker {
-            id: node_id,
+        startup.extend(controller.registration(node_id, host, port, None));
+        if let (false, MetadataLog::Local(journal)) = (startup.is_empty(), &controller.log) {
+            journal.lock().expect("journal lock").append(&startup)?;
+            controller.images.apply(&startup);
+        }
+        Ok(controller)
+    }
+
+    /// A controller over `log`, whose committed commands (replayed or yet
+    /// to come) are applied to `images`.
+    pub fn with_log(node_id: i32, log: MetadataLog, images: Arc<Images>) -> Controller {
+        Controller {
+            node_id,
+            log,
+            images,
+            writes: tokio::sync::Mutex::new(()),
+            max_partitions: usize::MAX.into(),
+        }
+    }
+
+    fn new(node_id: i32, log: MetadataLog, image: MetadataImage) -> Controller {
+        Controller::with_log(node_id, log, Arc::new(Images::new(image)))
+    }
+
+    /// The command that registers a broker's endpoint (and makes it live
+    /// again), unless the image already holds exactly that, live.
+    pub fn registration(
+        &self,
+        id: i32,
+        host: &str,
+        port: u16,
+        rack: Option<String>,
+    ) -> Option<Command> {
+        let command = Command::RegisterBroker {
+            id,
             host: host.to_string(),
             port,
-            rack: None,
+            rack,
         };
-        let current = controller
+        let current = self
             .image()
             .brokers
-            .get(&node_id)
+            .get(&id)
+            .filter(|b| b.is_live())
             .map(|b| Command::RegisterBroker {
                 id: b.id,
                 host: b.host.clone(),
                 port: b.port,
                 rack: b.rack.clone(),
             });
-        if current.as_ref() != Some(&registration) {
-            startup.push(registration);
+        (current.as_ref() != Some(&command)).then_some(command)
+    }
+
+    pub fn log(&self) -> &MetadataLog {
+        &self.log
+    }
+
+    /// The active controller's node id, if one is known.
+    pub fn active_controller(&self) -> Option<i32> {
+        match self.log.quorum_status() {
+            None => Some(self.node_id),
+            Some(status) => status.leader.map(|id| id as i32),
         }
-        if !startup.is_empty() {
-            controller.submit(startup)?;
-        }
-        Ok(controller)
+    }
+
+    /// A receiver that wakes on every newly published image.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.images.subscribe()
     }
 
     pub fn node_id(&self) -> i32 {
@@ -128,52 +175,42 @@ impl Controller {
 
     /// The current image.
     pub fn image(&self) -> Arc<MetadataImage> {
-        self.image.read().expect("image lock").clone()
+        self.images.current()
     }
 
-    /// Persists commands, then applies them and publishes the new image.
-    pub fn submit(&self, commands: Vec<Command>) -> io::Result<Arc<MetadataImage>> {
-        let mut journal = self.journal.lock().expect("journal lock");
-        self.submit_locked(&mut journal, commands)
+    /// Commits commands (unvalidated: for the broker's own records, such
+    /// as a registration or a deployed plugin) and returns the image after.
+    pub async fn submit(&self, commands: Vec<Command>) -> Result<Arc<MetadataImage>, ApiError> {
+        let _write = self.begin_write().await?;
+        self.commit(commands).await
     }
 
-    /// `submit` for a caller that already holds the journal (validated
-    /// against the image it saw, so no other change can slip in between).
-    fn submit_locked(
-        &self,
-        journal: &mut Journal,
-        commands: Vec<Command>,
-    ) -> io::Result<Arc<MetadataImage>> {
-        journal.append(&commands)?;
-        let mut image = MetadataImage::clone(&self.image());
-        commands.iter().for_each(|c| image.apply(c));
-        let image = Arc::new(image);
-        *self.image.write().expect("image lock") = image.clone();
-        Ok(image)
+    /// Takes the write turn, if this node is the active controller.
+    async fn begin_write(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, ApiError> {
+        let turn = self.writes.lock().await;
+        if !self.log.is_active() {
+            let leader = self
+                .active_controller()
+                .map(|id| format!("the active controller is node {id}"))
+                .unwrap_or_else(|| "no controller is active yet".into());
+            return Err(not_controller(&leader));
+        }
+        Ok(turn)
     }
 
-    fn submit_api(
-        &self,
-        journal: &mut Journal,
-        commands: Vec<Command>,
-    ) -> Result<Arc<MetadataImage>, ApiError> {
-        self.submit_locked(journal, commands).map_err(|e| {
-            ApiError::new(
-                ResponseError::KafkaStorageError,
-                format!("metadata log write failed: {e}"),
-            )
-        })
+    async fn commit(&self, commands: Vec<Command>) -> Result<Arc<MetadataImage>, ApiError> {
+        self.log.commit(&self.images, commands).await
     }
 
     /// Validates and (unless `validate_only`) creates a topic.
-    pub fn create_topic(
+    pub async fn create_topic(
         &self,
         config: &BrokerConfig,
         topic: &NewTopic,
         validate_only: bool,
     ) -> Result<TopicImage, ApiError> {
         // One creation at a time, so two requests cannot both pass the checks.
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let image = self.image();
         validate_topic_name(&topic.name)?;
         if image.topics.contains_key(&topic.name) {
@@ -226,7 +263,7 @@ impl Controller {
             preview.apply(&command);
             return Ok(preview.topics.remove(&topic.name).expect("just applied"));
         }
-        let image = self.submit_api(&mut journal, vec![command])?;
+        let image = self.commit(vec![command]).await?;
         Ok(image.topics[&topic.name].clone())
     }
 
@@ -237,7 +274,7 @@ impl Controller {
         config: &BrokerConfig,
         topic: &NewTopic,
     ) -> Result<Vec<Vec<i32>>, ApiError> {
-        let brokers: Vec<i32> = image.brokers.keys().copied().collect();
+        let brokers = live_brokers(image);
         if !topic.assignments.is_empty() {
             if topic.num_partitions != -1 || topic.replication_factor != -1 {
                 return Err(ApiError::new(
@@ -274,29 +311,28 @@ impl Controller {
             return Err(ApiError::new(
                 ResponseError::InvalidReplicationFactor,
                 format!(
-                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered.",
+                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered and live.",
                     brokers.len()
                 ),
             ));
         }
-        let first = image.topics.len();
-        Ok((0..count as usize)
-            .map(|p| {
-                (0..rf as usize)
-                    .map(|r| brokers[(first + p + r) % brokers.len()])
-                    .collect()
-            })
-            .collect())
+        Ok(placement::place(
+            &candidates(image),
+            count as usize,
+            rf as usize,
+            random_start(brokers.len()),
+            0,
+        ))
     }
 
-    pub fn delete_topic(&self, config: &BrokerConfig, name: &str) -> Result<Uuid, ApiError> {
+    pub async fn delete_topic(&self, config: &BrokerConfig, name: &str) -> Result<Uuid, ApiError> {
         if !config.delete_topic_enable() {
             return Err(ApiError::new(
                 ResponseError::TopicDeletionDisabled,
                 "Topic deletion is disabled.",
             ));
         }
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let image = self.image();
         let topic = image.topics.get(name).ok_or_else(|| {
             ApiError::new(
@@ -304,24 +340,22 @@ impl Controller {
                 "This server does not host this topic-partition.",
             )
         })?;
-        self.submit_api(
-            &mut journal,
-            vec![Command::DeleteTopic {
-                name: name.to_string(),
-                topic_id: topic.id,
-            }],
-        )?;
+        self.commit(vec![Command::DeleteTopic {
+            name: name.to_string(),
+            topic_id: topic.id,
+        }])
+        .await?;
         Ok(topic.id)
     }
 
-    pub fn create_partitions(
+    pub async fn create_partitions(
         &self,
         name: &str,
         count: i32,
         assignments: Vec<Vec<i32>>,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let image = self.image();
         let topic = existing_topic(&image, name)?;
         let current = topic.partitions.len() as i32;
@@ -337,16 +371,16 @@ impl Controller {
                 format!("Topic already has {current} partition(s)."),
             ));
         }
-        let brokers: Vec<i32> = image.brokers.keys().copied().collect();
+        let brokers = live_brokers(&image);
         let added = if assignments.is_empty() {
-            let rf = topic.partitions[0].replicas.len();
-            (current..count)
-                .map(|p| {
-                    (0..rf)
-                        .map(|r| brokers[(p as usize + r) % brokers.len()])
-                        .collect()
-                })
-                .collect()
+            let rf = topic.partitions[0].replicas.len().min(brokers.len());
+            placement::place(
+                &candidates(&image),
+                (count - current) as usize,
+                rf,
+                random_start(brokers.len()),
+                current as usize,
+            )
         } else {
             if assignments.len() as i32 != count - current {
                 return Err(ApiError::new(
@@ -361,26 +395,24 @@ impl Controller {
         if validate_only {
             return Ok(());
         }
-        self.submit_api(
-            &mut journal,
-            vec![Command::CreatePartitions {
-                name: name.to_string(),
-                partitions: added,
-            }],
-        )?;
+        self.commit(vec![Command::CreatePartitions {
+            name: name.to_string(),
+            partitions: added,
+        }])
+        .await?;
         Ok(())
     }
 
     /// Applies topic config changes: `Some` sets, `None` removes. `replace`
     /// (legacy AlterConfigs) first removes every override not named.
-    pub fn alter_topic_configs(
+    pub async fn alter_topic_configs(
         &self,
         name: &str,
         changes: &[(String, Option<String>)],
         replace: bool,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let image = self.image();
         let topic = existing_topic(&image, name)?;
         let mut commands = Vec::new();
@@ -419,32 +451,30 @@ impl Controller {
             });
         }
         if !validate_only && !commands.is_empty() {
-            self.submit_api(&mut journal, commands)?;
+            self.commit(commands).await?;
         }
         Ok(())
     }
 
     /// Reserves `count` producer ids and returns the first.
-    pub fn allocate_producer_ids(&self, count: i64) -> Result<i64, ApiError> {
-        let mut journal = self.journal.lock().expect("journal lock");
+    pub async fn allocate_producer_ids(&self, count: i64) -> Result<i64, ApiError> {
+        let _write = self.begin_write().await?;
         let first = self.image().next_producer_id;
-        self.submit_api(
-            &mut journal,
-            vec![Command::AllocateProducerIds { first, count }],
-        )?;
+        self.commit(vec![Command::AllocateProducerIds { first, count }])
+            .await?;
         Ok(first)
     }
 
     /// Applies changes to a group's configs (KIP-848's group resource),
     /// with Kafka's checks: known names, values in range, and a session
     /// timeout above the heartbeat interval once both are resolved.
-    pub fn alter_group_configs(
+    pub async fn alter_group_configs(
         &self,
         group: &str,
         changes: &[(String, Option<String>)],
         replace: bool,
         validate_only: bool,
-        view: &ConfigView,
+        view: &ConfigView<'_>,
     ) -> Result<(), ApiError> {
         let invalid = |m: String| ApiError::new(ResponseError::InvalidConfig, m);
         if group.is_empty() {
@@ -453,7 +483,7 @@ impl Controller {
                 "A group config resource needs a group id.",
             ));
         }
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let image = self.image();
         let current = image.group_configs.get(group).cloned().unwrap_or_default();
         let mut next = if replace {
@@ -505,18 +535,18 @@ impl Controller {
             })
             .collect();
         if !commands.is_empty() {
-            self.submit_api(&mut journal, commands)?;
+            self.commit(commands).await?;
         }
         Ok(())
     }
 
     /// Applies cluster-wide dynamic broker config changes.
-    pub fn alter_cluster_configs(
+    pub async fn alter_cluster_configs(
         &self,
         changes: &[(String, Option<String>)],
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let mut journal = self.journal.lock().expect("journal lock");
+        let _write = self.begin_write().await?;
         let mut commands = Vec::new();
         for (key, value) in changes {
             let def = defs::broker_def(key).ok_or_else(|| {
@@ -547,10 +577,39 @@ impl Controller {
             });
         }
         if !validate_only && !commands.is_empty() {
-            self.submit_api(&mut journal, commands)?;
+            self.commit(commands).await?;
         }
         Ok(())
     }
+}
+
+/// The ids of the live brokers (registered, not fenced or shutting down).
+fn live_brokers(image: &MetadataImage) -> Vec<i32> {
+    image
+        .brokers
+        .values()
+        .filter(|b| b.is_live())
+        .map(|b| b.id)
+        .collect()
+}
+
+/// The live brokers (registered, not fenced or shutting down), for placement.
+fn candidates(image: &MetadataImage) -> Vec<placement::Candidate> {
+    image
+        .brokers
+        .values()
+        .filter(|b| b.is_live())
+        .map(|b| placement::Candidate {
+            id: b.id,
+            rack: b.rack.clone(),
+        })
+        .collect()
+}
+
+/// Where a new topic's leaders start on the ring: random, as in Kafka, so
+/// topics created one after another do not all lead on the same broker.
+fn random_start(brokers: usize) -> usize {
+    (Uuid::new_v4().as_u128() % brokers.max(1) as u128) as usize
 }
 
 fn existing_topic<'a>(image: &'a MetadataImage, name: &str) -> Result<&'a TopicImage, ApiError> {
@@ -573,7 +632,7 @@ fn validate_assignments(brokers: &[i32], assignments: &[Vec<i32>]) -> Result<(),
         if let Some(unknown) = replicas.iter().find(|r| !brokers.contains(r)) {
             return Err(ApiError::new(
                 ResponseError::InvalidReplicaAssignment,
-                format!("The manual partition assignment includes broker {unknown}, but no such broker is registered."),
+                format!("The manual partition assignment includes broker {unknown}, but no such broker is registered and live."),
             ));
         }
         let mut sorted = replicas.clone();
@@ -594,6 +653,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
     let invalid = |why: String| Err(ApiError::new(ResponseError::InvalidTopicException, why));
     if name.is_empty() {
         return invalid("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "__cluster_metadata" {
+        return invalid("Topic name __cluster_metadata is reserved for the metadata log".into());
     }
     if name == "." || name == ".." {
         return invalid("Topic name cannot be \".\" or \"..\"".into());
@@ -638,8 +700,8 @@ mod tests {
         Controller::open(dir, 1, "127.0.0.1", 9092).unwrap()
     }
 
-    #[test]
-    fn topic_lifecycle_survives_reopen() {
+    #[tokio::test]
+    async fn topic_lifecycle_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let config = BrokerConfig::default();
         let c = controller(dir.path());
@@ -651,17 +713,20 @@ mod tests {
             replication_factor: 1,
             ..Default::default()
         };
-        let created = c.create_topic(&config, &topic, false).unwrap();
+        let created = c.create_topic(&config, &topic, false).await.unwrap();
         assert_eq!(created.partitions.len(), 3);
-        let err = c.create_topic(&config, &topic, false).unwrap_err();
+        let err = c.create_topic(&config, &topic, false).await.unwrap_err();
         assert_eq!(err.error, ResponseError::TopicAlreadyExists);
-        c.create_partitions("orders", 5, vec![], false).unwrap();
+        c.create_partitions("orders", 5, vec![], false)
+            .await
+            .unwrap();
         c.alter_topic_configs(
             "orders",
             &[("retention.ms".into(), Some("1000".into()))],
             false,
             false,
         )
+        .await
         .unwrap();
         drop(c);
         let c = controller(dir.path());
@@ -669,12 +734,12 @@ mod tests {
         assert_eq!(image.cluster_id, cluster);
         assert_eq!(image.topics["orders"].partitions.len(), 5);
         assert_eq!(image.topics["orders"].configs["retention.ms"], "1000");
-        c.delete_topic(&config, "orders").unwrap();
+        c.delete_topic(&config, "orders").await.unwrap();
         assert!(c.image().topics.is_empty());
     }
 
-    #[test]
-    fn rejects_what_kafka_rejects() {
+    #[tokio::test]
+    async fn rejects_what_kafka_rejects() {
         let dir = tempfile::tempdir().unwrap();
         let config = BrokerConfig::default();
         let c = controller(dir.path());
@@ -685,21 +750,29 @@ mod tests {
                 replication_factor: rf,
                 ..Default::default()
             };
-            c.create_topic(&config, &topic, false)
-                .map(|_| ())
-                .unwrap_err()
-                .error
+            let c = &c;
+            let config = &config;
+            async move {
+                c.create_topic(config, &topic, false)
+                    .await
+                    .map(|_| ())
+                    .unwrap_err()
+                    .error
+            }
         };
         assert_eq!(
-            create("bad name!", 1, 1),
+            create("bad name!", 1, 1).await,
             ResponseError::InvalidTopicException
         );
         assert_eq!(
-            create(&"x".repeat(250), 1, 1),
+            create(&"x".repeat(250), 1, 1).await,
             ResponseError::InvalidTopicException
         );
-        assert_eq!(create("t", 0, 1), ResponseError::InvalidPartitions);
-        assert_eq!(create("t", 1, 3), ResponseError::InvalidReplicationFactor);
+        assert_eq!(create("t", 0, 1).await, ResponseError::InvalidPartitions);
+        assert_eq!(
+            create("t", 1, 3).await,
+            ResponseError::InvalidReplicationFactor
+        );
         let topic = NewTopic {
             name: "t".into(),
             num_partitions: 1,
@@ -708,7 +781,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            c.create_topic(&config, &topic, false).unwrap_err().error,
+            c.create_topic(&config, &topic, false)
+                .await
+                .unwrap_err()
+                .error,
             ResponseError::InvalidConfig
         );
         assert!(c.image().topics.is_empty(), "nothing was created");

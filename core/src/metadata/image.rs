@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::command::{Command, ConfigScope, DeployedPlugin};
+use super::command::{BrokerState, Command, ConfigScope, DeployedPlugin};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
@@ -14,6 +14,16 @@ pub struct BrokerImage {
     pub host: String,
     pub port: u16,
     pub rack: Option<String>,
+    #[serde(default)]
+    pub state: BrokerState,
+}
+
+impl BrokerImage {
+    /// Not fenced and not shutting down: clients may be sent to it and new
+    /// replicas placed on it.
+    pub fn is_live(&self) -> bool {
+        self.state == BrokerState::Running
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +119,14 @@ impl MetadataImage {
                         host,
                         port,
                         rack,
+                        state: BrokerState::Running,
                     },
                 );
+            }
+            Command::SetBrokerState { id, state } => {
+                if let Some(broker) = self.brokers.get_mut(&id) {
+                    broker.state = state;
+                }
             }
             Command::CreateTopic {
                 name,

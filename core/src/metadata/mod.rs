@@ -1,15 +1,17 @@
 //! Cluster metadata: a deterministic state machine (`image`) fed by an ordered,
-//! persisted log of commands (`journal`), written only by the `controller`.
-//! On one node the log is a local file; the controller quorum will replicate
-//! the same commands over Raft.
+//! persisted log of commands, written only by the `controller`. On one node
+//! the log is a local file (`journal`); in a cluster it is the controller
+//! quorum's Raft log (`quorum`). `log` hides which.
 
 pub mod command;
 pub mod controller;
 pub mod image;
 pub mod journal;
+pub mod log;
+pub mod placement;
 pub mod quorum;
 pub mod snapshot;
 
-pub use command::{Command, ConfigScope};
+pub use command::{BrokerState, Command, ConfigScope};
 pub use controller::{Controller, NewTopic};
 pub use image::{MetadataImage, PartitionImage, TopicImage};

@@ -1,15 +1,16 @@
-//! Producer ids for InitProducerId. Ids come from the controller in blocks
-//! (a metadata command, so they are unique across restarts and, later,
+//! Producer ids for InitProducerId. Ids come from the active controller in
+//! blocks (a metadata command, so they are unique across restarts and
 //! across brokers), and are handed out from the block without a round trip.
 
+use std::future::Future;
 use std::ops::Range;
-use std::sync::Mutex;
 
-use crate::metadata::Controller;
+use tokio::sync::Mutex;
+
 use crate::protocol::error::ApiError;
 
 /// Ids reserved per metadata command (Kafka's block size).
-const BLOCK: i64 = 1000;
+pub const BLOCK: i64 = 1000;
 
 #[derive(Debug, Default)]
 pub struct ProducerIdManager {
@@ -17,10 +18,16 @@ pub struct ProducerIdManager {
 }
 
 impl ProducerIdManager {
-    pub fn next_id(&self, controller: &Controller) -> Result<i64, ApiError> {
-        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+    /// The next id; when the block is spent, `allocate` reserves `BLOCK`
+    /// more and returns the first.
+    pub async fn next_id<F, Fut>(&self, allocate: F) -> Result<i64, ApiError>
+    where
+        F: FnOnce(i64) -> Fut,
+        Fut: Future<Output = Result<i64, ApiError>>,
+    {
+        let mut block = self.block.lock().await;
         if block.is_empty() {
-            let first = controller.allocate_producer_ids(BLOCK)?;
+            let first = allocate(BLOCK).await?;
             *block = first..first + BLOCK;
         }
         let id = block.start;
@@ -32,19 +39,28 @@ impl ProducerIdManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::Controller;
 
-    #[test]
-    fn ids_are_unique_across_blocks_and_restarts() {
+    #[tokio::test]
+    async fn ids_are_unique_across_blocks_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let controller = Controller::open(dir.path(), 1, "127.0.0.1", 9092).unwrap();
         let ids = ProducerIdManager::default();
-        let first: Vec<i64> = (0..1500)
-            .map(|_| ids.next_id(&controller).unwrap())
-            .collect();
+        let mut first = Vec::new();
+        for _ in 0..1500 {
+            first.push(
+                ids.next_id(|n| controller.allocate_producer_ids(n))
+                    .await
+                    .unwrap(),
+            );
+        }
         assert_eq!(first, (0..1500).collect::<Vec<_>>());
         drop(controller);
         let controller = Controller::open(dir.path(), 1, "127.0.0.1", 9092).unwrap();
-        let after_restart = ProducerIdManager::default().next_id(&controller).unwrap();
+        let after_restart = ProducerIdManager::default()
+            .next_id(|n| controller.allocate_producer_ids(n))
+            .await
+            .unwrap();
         assert_eq!(
             after_restart, 2000,
             "a restarted broker never reuses a reserved id"

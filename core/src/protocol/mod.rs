@@ -71,6 +71,7 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             ApiKey::DescribeCluster,
             range::<DescribeClusterRequest>(0, 2),
         ),
+        with(ApiKey::DescribeQuorum, range::<DescribeQuorumRequest>(0, 2)),
     ]
 }
 

@@ -27,23 +27,22 @@ pub struct Broker {
     pub advertised: Listener,
     pub producer_ids: crate::producer::ProducerIdManager,
     pub plugins: crate::plugin::PluginRegistry,
-    /// Serializes "change metadata, then make the partitions follow" so two
-    /// admin requests cannot reconcile out of order.
-    metadata_changes: Mutex<()>,
+    /// Requests to the active controller when it is another broker.
+    pub channel: crate::cluster::channel::Channel,
+    /// On the active controller: when each broker last heartbeated.
+    pub liveness: super::heartbeats::Liveness,
+    /// How many metadata commands the partitions and groups have followed;
+    /// held while they follow, so images are followed in order.
+    followed: Mutex<u64>,
 }
 
 impl Broker {
     /// Opens the metadata log and the data directories (recovering them if the
     /// last shutdown was not clean).
-    pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
+    pub async fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
         let config = Arc::new(config);
         let advertised = config.advertised_listeners().remove(0);
-        let controller = Controller::open(
-            &config.metadata_log_dir().join("__cluster_metadata"),
-            config.node_id(),
-            &advertised.host,
-            advertised.port,
-        )?;
+        let controller = super::membership::open_controller(&config).await?;
         controller.set_max_partitions(config.max_partitions());
         let logs = LogManager::new(config.log_dirs())?;
         let replicas = Arc::new(ReplicaManager::start(
@@ -57,6 +56,7 @@ impl Broker {
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
         plugins.enable_native(config.flag("weir.plugin.native.enabled"));
         super::admin::plugins::load_at_start(&plugins, &config, &controller.image())?;
+        let followed = controller.image().applied;
         Ok(Broker {
             config,
             controller,
@@ -65,7 +65,9 @@ impl Broker {
             plugins,
             advertised,
             producer_ids: Default::default(),
-            metadata_changes: Mutex::new(()),
+            channel: Default::default(),
+            liveness: Default::default(),
+            followed: Mutex::new(followed),
         })
     }
 
@@ -77,25 +79,37 @@ impl Broker {
         self.controller.image()
     }
 
-    /// Runs a metadata change, then makes the hosted partitions follow it.
+    /// Runs a metadata change, then makes the hosted partitions follow it
+    /// before answering.
     pub async fn change_metadata<T>(
         &self,
-        change: impl FnOnce(&Controller) -> Result<T, ApiError>,
+        change: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        let _guard = self.metadata_changes.lock().await;
-        let result = change(&self.controller);
+        let result = change.await;
         if result.is_ok() {
-            self.groups
-                .set_group_configs(&self.controller.image().group_configs);
-            if let Err(e) = self.replicas.apply(&self.controller.image()) {
-                warn!(error = %e, "could not apply a metadata change to the logs");
-                return Err(ApiError::new(
-                    kafka_protocol::error::ResponseError::KafkaStorageError,
-                    format!("metadata changed but the logs could not follow: {e}"),
-                ));
-            }
+            self.follow_metadata().await?;
         }
         result
+    }
+
+    /// Makes the partitions and groups follow the current image, unless
+    /// they already have.
+    pub async fn follow_metadata(&self) -> Result<(), ApiError> {
+        let mut followed = self.followed.lock().await;
+        let image = self.controller.image();
+        if image.applied <= *followed {
+            return Ok(());
+        }
+        self.groups.set_group_configs(&image.group_configs);
+        if let Err(e) = self.replicas.apply(&image) {
+            warn!(error = %e, "could not apply a metadata change to the logs");
+            return Err(ApiError::new(
+                kafka_protocol::error::ResponseError::KafkaStorageError,
+                format!("metadata changed but the logs could not follow: {e}"),
+            ));
+        }
+        *followed = image.applied;
+        Ok(())
     }
 
     /// Creates a topic with broker defaults (auto-creation).
@@ -112,9 +126,7 @@ impl Broker {
             replication_factor: -1,
             ..Default::default()
         };
-        let config = self.config.clone();
-        self.change_metadata(|c| c.create_topic(&config, &topic, false))
-            .await
+        self.create_topic_anywhere(&topic).await
     }
 
     /// Creates `__consumer_offsets` the first time a group needs a
@@ -141,10 +153,7 @@ impl Broker {
             .collect(),
             ..Default::default()
         };
-        match self
-            .change_metadata(|c| c.create_topic(&config, &topic, false))
-            .await
-        {
+        match self.create_topic_anywhere(&topic).await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
             Err(e) => Err(e),
@@ -161,6 +170,7 @@ impl Broker {
     /// Starts the periodic flusher and checkpointer, and the group
     /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
+        self.spawn_cluster_tasks();
         self.spawn_group_tasks();
         self.spawn_every("weir.plugin.watch.interval.ms", |b| {
             b.plugins.reload_changed_files()

@@ -57,9 +57,14 @@ pub async fn handle(broker: &Broker, client_host: &str, mut frame: Bytes) -> Out
             apis::api_versions::unsupported_version(),
         );
     }
-    if !is_supported(api, version) {
+    let from_peer = crate::cluster::channel::is_peer(&frame);
+    let internal = from_peer && is_internal(api, version);
+    if !(is_supported(api, version) || internal) {
         debug!(?api, version, "unsupported API version");
         return unsupported(correlation_id);
+    }
+    if let Some(response) = broker.forward(api, &frame).await {
+        return Outcome::Respond(Response::from_bytes(response));
     }
     let header = match RequestHeader::decode(&mut frame, api.request_header_version(version)) {
         Ok(header) => header,
@@ -89,6 +94,17 @@ pub async fn handle(broker: &Broker, client_host: &str, mut frame: Bytes) -> Out
         Ok(None) => Outcome::NoResponse,
         Err(reason) => Outcome::Close(reason),
     }
+}
+
+/// The requests brokers of a cluster send each other (not advertised to
+/// clients), and the versions Weir sends.
+fn is_internal(api: ApiKey, version: i16) -> bool {
+    matches!(
+        (api, version),
+        (ApiKey::BrokerRegistration, 0)
+            | (ApiKey::BrokerHeartbeat, 0)
+            | (ApiKey::AllocateProducerIds, 0)
+    )
 }
 
 /// What a handler answers: a response to encode, or a Fetch response with
@@ -147,7 +163,7 @@ async fn route(
             ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r).await)
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, r))
+            ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, r).await)
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(apis::join_group::handle(broker, ctx, r).await)
@@ -185,6 +201,18 @@ async fn route(
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
+        }
+        RequestKind::DescribeQuorum(r) => {
+            ResponseKind::DescribeQuorum(apis::describe_quorum::handle(broker, r))
+        }
+        RequestKind::BrokerRegistration(r) => {
+            ResponseKind::BrokerRegistration(broker.handle_broker_registration(r).await)
+        }
+        RequestKind::BrokerHeartbeat(r) => {
+            ResponseKind::BrokerHeartbeat(broker.handle_broker_heartbeat(r).await)
+        }
+        RequestKind::AllocateProducerIds(r) => {
+            ResponseKind::AllocateProducerIds(broker.handle_allocate_producer_ids(r).await)
         }
         _ => return Err("no handler for an API listed as supported".into()),
     })))

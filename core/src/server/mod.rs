@@ -7,6 +7,8 @@ pub mod broker;
 pub mod connection;
 pub mod connection_quotas;
 pub mod dispatch;
+pub mod heartbeats;
+pub mod membership;
 pub mod response;
 
 use std::future::Future;

@@ -41,6 +41,13 @@ pub struct Status {
     pub commit: u64,
     pub applied: u64,
     pub last_index: u64,
+    /// This member leads and has applied an entry of its own term, so its
+    /// state holds everything committed before it: it may validate and
+    /// propose changes (the active controller).
+    pub active: bool,
+    /// On the leader: each voter's id and the last index it is known to
+    /// hold. Empty on other members.
+    pub voters: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +70,9 @@ struct Proposal {
 pub struct QuorumHandle {
     proposals: mpsc::Sender<Proposal>,
     status: watch::Receiver<Status>,
+    /// The commit index the log held when the member started: everything
+    /// up to it is replayed locally before the member's state is current.
+    recovered: u64,
 }
 
 impl QuorumHandle {
@@ -75,6 +85,12 @@ impl QuorumHandle {
             .await
             .map_err(|_| QuorumError::Stopped)?;
         answer.await.map_err(|_| QuorumError::Stopped)?
+    }
+
+    /// Waits until the entries committed before a restart are applied again.
+    pub async fn replayed(&self) -> Status {
+        let recovered = self.recovered;
+        self.wait_for(|s| s.applied >= recovered).await
     }
 
     pub fn status(&self) -> Status {
@@ -114,6 +130,7 @@ pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandl
         ids
     };
     let log = RaftLog::open(&config.dir, &voters)?;
+    let recovered = log.hard_state().commit;
     let node =
         QuorumNode::new(config.node_id, log, config.timing).map_err(std::io::Error::other)?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
@@ -134,12 +151,14 @@ pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandl
         apply,
         pending: HashMap::new(),
         applied: 0,
+        applied_term: 0,
         status: status_tx,
     };
     let driver = tokio::spawn(driver.run(config.tick, inbox, proposals));
     let handle = QuorumHandle {
         proposals: proposals_tx,
         status,
+        recovered,
     };
     Ok((handle, Member { driver, server }))
 }
@@ -151,6 +170,7 @@ struct Driver {
     /// Proposals waiting for their index to commit: index → (term, reply).
     pending: HashMap<u64, (u64, oneshot::Sender<Result<u64, QuorumError>>)>,
     applied: u64,
+    applied_term: u64,
     status: watch::Sender<Status>,
 }
 
@@ -203,6 +223,7 @@ impl Driver {
                 (self.apply)(entry.index, &entry.data);
             }
             self.applied = entry.index;
+            self.applied_term = entry.term;
             if let Some((term, reply)) = self.pending.remove(&entry.index) {
                 let answer = if term == entry.term {
                     Ok(entry.index)
@@ -219,6 +240,8 @@ impl Driver {
             commit: self.node.commit_index(),
             applied: self.applied,
             last_index: self.node.last_index(),
+            active: self.node.is_leader() && self.applied_term == self.node.term(),
+            voters: self.node.progress(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

@@ -108,6 +108,30 @@ impl QuorumNode {
         self.raw.raft.raft_log.committed
     }
 
+    /// On the leader: each voter's highest index known to match its own
+    /// (the leader's is its last index). Empty elsewhere.
+    pub fn progress(&self) -> Vec<(u64, u64)> {
+        if !self.is_leader() {
+            return Vec::new();
+        }
+        let mut voters: Vec<(u64, u64)> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .map(|(id, p)| {
+                let matched = if *id == self.id() {
+                    self.last_index()
+                } else {
+                    p.matched
+                };
+                (*id, matched)
+            })
+            .collect();
+        voters.sort_unstable();
+        voters
+    }
+
     pub fn tick(&mut self) {
         self.raw.tick();
     }

@@ -1,7 +1,9 @@
-//! The admin HTTP endpoint (`weir.admin.listener`): Prometheus metrics and
-//! the plugin API that `weir plugin list|deploy|remove` talks to. It is a
+//! The admin HTTP endpoint (`weir.admin.listener`): Prometheus metrics, the
+//! plugin API that `weir plugin list|deploy|remove` talks to, and the
+//! cluster status `weir cluster status` prints. It is a
 //! separate listener from the Kafka ones, bound to loopback by default.
 
+pub mod cluster;
 pub mod plugins;
 
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub fn spawn(broker: Arc<Broker>, listener: TcpListener) {
     let router = Router::new()
         .route("/metrics", get(metrics))
         .merge(plugins::routes())
+        .merge(cluster::routes())
         .with_state(broker);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

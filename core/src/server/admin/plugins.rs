@@ -206,15 +206,27 @@ async fn deploy(
     let b = broker.clone();
     let result = tokio::task::spawn_blocking(move || deploy_blocking(&b, spec, &body)).await;
     match result {
-        Ok(Ok(answer)) => Ok(Json(answer)),
+        Ok(Ok((answer, record))) => {
+            broker
+                .controller
+                .submit(vec![record])
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(Json(answer))
+        }
         Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))),
         Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
 
-/// Stores the artifact, loads and swaps it in, then records the deployment
-/// (a component that does not load is never recorded).
-fn deploy_blocking(broker: &Broker, mut spec: PluginSpec, bytes: &[u8]) -> anyhow::Result<Value> {
+/// Stores the artifact and loads and swaps it in; returns the answer and
+/// the metadata record of the deployment, which the caller commits (a
+/// component that does not load is never recorded).
+fn deploy_blocking(
+    broker: &Broker,
+    mut spec: PluginSpec,
+    bytes: &[u8],
+) -> anyhow::Result<(Value, Command)> {
     let sha256 = content_hash(bytes);
     let dir = artifacts(&broker.config);
     std::fs::create_dir_all(&dir)?;
@@ -228,24 +240,23 @@ fn deploy_blocking(broker: &Broker, mut spec: PluginSpec, bytes: &[u8]) -> anyho
         spec.path = artifact;
     }
     let (_, took) = broker.plugins.deploy(spec.clone(), bytes)?;
-    broker
-        .controller
-        .submit(vec![Command::DeployPlugin(DeployedPlugin {
-            name: spec.name.clone(),
-            kind: spec.kind.clone(),
-            sha256: sha256.clone(),
-            timeout_ms: spec.timeout_ms,
-            memory_mb: spec.memory_mb,
-            max_output_bytes: spec.max_output_bytes,
-            config: spec.config_strings(),
-            deployed_at_ms: crate::log::now_ms(),
-        })])?;
-    Ok(json!({
+    let record = Command::DeployPlugin(DeployedPlugin {
+        name: spec.name.clone(),
+        kind: spec.kind.clone(),
+        sha256: sha256.clone(),
+        timeout_ms: spec.timeout_ms,
+        memory_mb: spec.memory_mb,
+        max_output_bytes: spec.max_output_bytes,
+        config: spec.config_strings(),
+        deployed_at_ms: crate::log::now_ms(),
+    });
+    let answer = json!({
         "name": spec.name,
         "kind": spec.kind,
         "sha256": sha256,
         "load_ms": took.as_secs_f64() * 1e3,
-    }))
+    });
+    Ok((answer, record))
 }
 
 #[derive(Deserialize)]
@@ -279,6 +290,7 @@ async fn remove(
         broker
             .controller
             .submit(vec![Command::RemovePlugin { name: name.clone() }])
+            .await
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     }
     Ok(Json(json!({"removed": name, "was_bound": bound.len()})))

@@ -31,22 +31,35 @@ async fn apply(
     match resource_type {
         TOPIC_RESOURCE => {
             broker
-                .change_metadata(|c| c.alter_topic_configs(name, &changes, replace, validate_only))
+                .change_metadata(broker.controller.alter_topic_configs(
+                    name,
+                    &changes,
+                    replace,
+                    validate_only,
+                ))
                 .await
         }
         BROKER_RESOURCE => {
             check_broker_name(broker, name)?;
             broker
-                .change_metadata(|c| c.alter_cluster_configs(&changes, validate_only))
+                .change_metadata(
+                    broker
+                        .controller
+                        .alter_cluster_configs(&changes, validate_only),
+                )
                 .await
         }
         GROUP_RESOURCE => {
             let image = broker.image();
             let view = broker.config_view(&image);
             broker
-                .change_metadata(|c| {
-                    c.alter_group_configs(name, &changes, replace, validate_only, &view)
-                })
+                .change_metadata(broker.controller.alter_group_configs(
+                    name,
+                    &changes,
+                    replace,
+                    validate_only,
+                    &view,
+                ))
                 .await
         }
         other => Err(ApiError::new(

@@ -19,9 +19,15 @@ pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> Create
             broker
                 .controller
                 .create_partitions(&name, topic.count, assignments, true)
+                .await
         } else {
             broker
-                .change_metadata(|c| c.create_partitions(&name, topic.count, assignments, false))
+                .change_metadata(broker.controller.create_partitions(
+                    &name,
+                    topic.count,
+                    assignments,
+                    false,
+                ))
                 .await
         };
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);

@@ -55,10 +55,13 @@ pub async fn handle(
         };
         let config = broker.config.clone();
         let created = if request.validate_only {
-            broker.controller.create_topic(&config, &new_topic, true)
+            broker
+                .controller
+                .create_topic(&config, &new_topic, true)
+                .await
         } else {
             broker
-                .change_metadata(|c| c.create_topic(&config, &new_topic, false))
+                .change_metadata(broker.controller.create_topic(&config, &new_topic, false))
                 .await
         };
         match created {

@@ -33,7 +33,7 @@ pub async fn handle(
             Some(name) => {
                 let config = broker.config.clone();
                 broker
-                    .change_metadata(|c| c.delete_topic(&config, name))
+                    .change_metadata(broker.controller.delete_topic(&config, name))
                     .await
             }
         };

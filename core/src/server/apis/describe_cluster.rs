@@ -14,7 +14,7 @@ pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClust
     let mut response = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
         .with_cluster_id(str_bytes(image.cluster_id.clone()))
-        .with_controller_id(BrokerId(broker.node_id()));
+        .with_controller_id(BrokerId(broker.controller_id()));
     if request.endpoint_type != BROKER_ENDPOINTS {
         response.error_code = ResponseError::UnsupportedEndpointType.code();
         response.error_message = Some(str_bytes("Only broker endpoints can be described"));
@@ -23,6 +23,7 @@ pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClust
     response.brokers = image
         .brokers
         .values()
+        .filter(|b| b.is_live())
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.id))

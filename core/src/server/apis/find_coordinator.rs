@@ -1,5 +1,6 @@
-//! FindCoordinator: on one node this broker coordinates every group; the
-//! first request for a group coordinator creates `__consumer_offsets`. (librdkafka
+//! FindCoordinator: a group's coordinator is the leader of its
+//! `__consumer_offsets` partition (on one node, this broker); the first
+//! request for a group coordinator creates `__consumer_offsets`. (librdkafka
 //! also reads FindCoordinator support as "this broker takes LZ4".) Transaction
 //! coordinators are not offered until transactions exist.
 
@@ -15,9 +16,10 @@ use crate::server::dispatch::RequestContext;
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
-fn locate(key_type: i8) -> Result<(), ApiError> {
+/// The coordinator of `key`: its node id, host and port.
+fn locate(broker: &Broker, key_type: i8, key: &str) -> Result<(i32, String, u16), ApiError> {
     match key_type {
-        GROUP => Ok(()),
+        GROUP => group_coordinator(broker, key),
         TRANSACTION => Err(ApiError::new(
             ResponseError::CoordinatorNotAvailable,
             "Transactions are not supported yet",
@@ -27,6 +29,31 @@ fn locate(key_type: i8) -> Result<(), ApiError> {
             format!("Unsupported coordinator key type {other}"),
         )),
     }
+}
+
+/// The live leader of the group's `__consumer_offsets` partition.
+fn group_coordinator(broker: &Broker, group: &str) -> Result<(i32, String, u16), ApiError> {
+    if !broker.in_cluster() {
+        let a = &broker.advertised;
+        return Ok((broker.node_id(), a.host.clone(), a.port));
+    }
+    let image = broker.image();
+    let partition = broker.groups.partition_of(group) as usize;
+    let leader = image
+        .topics
+        .get(crate::group::OFFSETS_TOPIC)
+        .and_then(|t| t.partitions.get(partition))
+        .map(|p| p.leader);
+    leader
+        .and_then(|id| image.brokers.get(&id))
+        .filter(|b| b.is_live())
+        .map(|b| (b.id, b.host.clone(), b.port))
+        .ok_or_else(|| {
+            ApiError::new(
+                ResponseError::CoordinatorNotAvailable,
+                "The coordinator is not available.",
+            )
+        })
 }
 
 pub async fn handle(
@@ -40,21 +67,18 @@ pub async fn handle(
     } else {
         Ok(())
     };
-    let locate = |key_type| ready.clone().and_then(|()| locate(key_type));
-    let host = str_bytes(broker.advertised.host.clone());
-    let port = broker.advertised.port as i32;
-    let node = BrokerId(broker.node_id());
+    let locate = |key_type, key: &str| ready.clone().and_then(|()| locate(broker, key_type, key));
     if ctx.version >= 4 {
         let coordinators = request
             .coordinator_keys
             .iter()
             .map(|key| {
                 let coordinator = Coordinator::default().with_key(key.clone());
-                match locate(request.key_type) {
-                    Ok(()) => coordinator
-                        .with_node_id(node)
-                        .with_host(host.clone())
-                        .with_port(port),
+                match locate(request.key_type, key.as_str()) {
+                    Ok((node, host, port)) => coordinator
+                        .with_node_id(BrokerId(node))
+                        .with_host(str_bytes(host))
+                        .with_port(port as i32),
                     Err(e) => coordinator
                         .with_node_id(BrokerId(-1))
                         .with_host(StrBytes::default())
@@ -67,8 +91,11 @@ pub async fn handle(
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     let response = FindCoordinatorResponse::default();
-    match locate(request.key_type) {
-        Ok(()) => response.with_node_id(node).with_host(host).with_port(port),
+    match locate(request.key_type, request.key.as_str()) {
+        Ok((node, host, port)) => response
+            .with_node_id(BrokerId(node))
+            .with_host(str_bytes(host))
+            .with_port(port as i32),
         Err(e) => {
             let response = response
                 .with_node_id(BrokerId(-1))

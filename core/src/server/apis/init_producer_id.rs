@@ -8,14 +8,18 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 
-pub fn handle(broker: &Broker, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(broker: &Broker, request: InitProducerIdRequest) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
     if request.transactional_id.is_some() {
         return response.with_error_code(ResponseError::CoordinatorNotAvailable.code());
     }
-    match broker.producer_ids.next_id(&broker.controller) {
+    match broker
+        .producer_ids
+        .next_id(|count| broker.allocate_producer_ids(count))
+        .await
+    {
         Ok(id) => response
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),

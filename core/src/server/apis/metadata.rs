@@ -50,9 +50,11 @@ pub async fn handle(
         fit_topic(t, ctx.version, request.include_topic_authorized_operations);
     }
     let image = broker.image();
+    // Fenced and stopping brokers are not offered to clients (as in KRaft).
     let brokers = image
         .brokers
         .values()
+        .filter(|b| b.is_live())
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
@@ -65,7 +67,7 @@ pub async fn handle(
         .with_brokers(brokers)
         .with_topics(topics);
     if ctx.version >= 1 {
-        response.controller_id = BrokerId(broker.node_id());
+        response.controller_id = BrokerId(broker.metadata_controller_id());
     }
     if ctx.version >= 2 {
         response.cluster_id = Some(str_bytes(image.cluster_id.clone()));

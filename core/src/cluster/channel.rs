@@ -1,0 +1,148 @@
+//! A broker's channel to other brokers' Kafka listeners, for what only the
+//! active controller may do: admin requests a client sent to this broker are
+//! forwarded there whole (as Kafka's brokers forward them), and the broker's
+//! own registration and producer-id blocks are asked for with Kafka's
+//! BrokerRegistration and AllocateProducerIds requests.
+//!
+//! Requests from a peer carry a client id starting with `PEER_PREFIX`; a
+//! broker never forwards those again, so a stale view of who leads cannot
+//! bounce a request between brokers: it is answered NOT_CONTROLLER instead.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+/// Marks a request sent by another broker of the cluster.
+pub const PEER_PREFIX: &str = "weir-peer:";
+
+/// A round trip takes at most this long (a controller's commit waits at
+/// most 15 s).
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The largest response a peer may send back.
+const MAX_RESPONSE: usize = 100 << 20;
+
+#[derive(Default)]
+pub struct Channel {
+    /// One connection per broker, one request at a time on each.
+    connections: Mutex<HashMap<(String, u16), TcpStream>>,
+}
+
+/// Whether a request came from another broker of the cluster.
+pub fn is_peer(frame: &[u8]) -> bool {
+    client_id(frame).is_some_and(|id| id.starts_with(PEER_PREFIX.as_bytes()))
+}
+
+/// The client id of a request frame (after the size), if it has one.
+fn client_id(frame: &[u8]) -> Option<&[u8]> {
+    let len = i16::from_be_bytes(frame.get(8..10)?.try_into().ok()?);
+    let len = usize::try_from(len).ok()?;
+    frame.get(10..10 + len)
+}
+
+impl Channel {
+    /// Sends a client's request frame to `broker` (marked as coming from a
+    /// peer) and returns the response frame, correlation id unchanged.
+    pub async fn forward(&self, broker: (&str, u16), frame: &[u8]) -> std::io::Result<Bytes> {
+        let id = client_id(frame).unwrap_or_default();
+        let rest = &frame[8 + 2 + id.len()..];
+        let mut marked = BytesMut::with_capacity(frame.len() + PEER_PREFIX.len());
+        marked.put_slice(&frame[..8]);
+        marked.put_i16((PEER_PREFIX.len() + id.len()) as i16);
+        marked.put_slice(PEER_PREFIX.as_bytes());
+        marked.put_slice(id);
+        marked.put_slice(rest);
+        self.round_trip(broker, &marked).await
+    }
+
+    /// Sends one request of type `R` at `version` and decodes the answer.
+    pub async fn call<R: Request + Encodable>(
+        &self,
+        broker: (&str, u16),
+        node_id: i32,
+        version: i16,
+        request: &R,
+    ) -> std::io::Result<R::Response>
+    where
+        R::Response: Decodable,
+    {
+        let api = ApiKey::try_from(R::KEY).map_err(|_| std::io::Error::other("unknown API"))?;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(1)
+            .with_client_id(Some(StrBytes::from_string(format!(
+                "{PEER_PREFIX}broker-{node_id}"
+            ))));
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .and_then(|_| request.encode(&mut buf, version))
+            .map_err(std::io::Error::other)?;
+        let mut response = self.round_trip(broker, &buf).await?;
+        ResponseHeader::decode(&mut response, api.response_header_version(version))
+            .and_then(|_| R::Response::decode(&mut response, version))
+            .map_err(std::io::Error::other)
+    }
+
+    async fn round_trip(&self, broker: (&str, u16), frame: &[u8]) -> std::io::Result<Bytes> {
+        let key = (broker.0.to_string(), broker.1);
+        let mut connections = self.connections.lock().await;
+        let stream = match connections.remove(&key) {
+            Some(stream) => stream,
+            None => tokio::time::timeout(ROUND_TRIP_TIMEOUT, TcpStream::connect(broker))
+                .await
+                .map_err(|_| std::io::Error::other("connect timed out"))??,
+        };
+        let mut stream = stream;
+        let answer = tokio::time::timeout(ROUND_TRIP_TIMEOUT, exchange(&mut stream, frame))
+            .await
+            .map_err(|_| std::io::Error::other("the peer did not answer in time"))?;
+        if answer.is_ok() {
+            // Only a connection whose exchange completed is in step.
+            connections.insert(key, stream);
+        }
+        answer
+    }
+}
+
+async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes> {
+    stream.set_nodelay(true)?;
+    let mut out = Vec::with_capacity(4 + frame.len());
+    out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+    out.extend_from_slice(frame);
+    stream.write_all(&out).await?;
+    let len = stream.read_u32().await? as usize;
+    if len > MAX_RESPONSE {
+        return Err(std::io::Error::other(format!(
+            "a {len}-byte response is too large"
+        )));
+    }
+    let mut body = vec![0; len];
+    stream.read_exact(&mut body).await?;
+    Ok(Bytes::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_are_recognised_by_their_client_id() {
+        let mut frame = vec![0, 19, 0, 7, 0, 0, 0, 1];
+        frame.extend_from_slice(&(PEER_PREFIX.len() as i16 + 2).to_be_bytes());
+        frame.extend_from_slice(PEER_PREFIX.as_bytes());
+        frame.extend_from_slice(b"cl");
+        assert!(is_peer(&frame));
+        let plain = [0, 19, 0, 7, 0, 0, 0, 1, 0, 2, b'c', b'l'];
+        assert!(!is_peer(&plain));
+        assert!(!is_peer(&[0, 19, 0, 7, 0, 0, 0, 1, 0xff, 0xff]));
+        assert!(!is_peer(&[0, 19]));
+    }
+}

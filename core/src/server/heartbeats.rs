@@ -1,0 +1,209 @@
+//! Broker liveness, as KRaft keeps it. Every broker sends BrokerHeartbeat
+//! to the active controller each `broker.heartbeat.interval.ms`; the active
+//! controller fences a broker it has not heard from for
+//! `broker.session.timeout.ms` (Metadata stops listing it, no new replicas
+//! go to it) and makes it live again at its next heartbeat. A broker told to
+//! stop (SIGTERM) heartbeats `want_shut_down` first: the controller records
+//! it as shutting down before it goes (moving its leaderships away comes
+//! with replication). The last-heard times live only in the active
+//! controller's memory: a new one starts every broker's clock afresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::{BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId};
+use tracing::{info, warn};
+
+use super::broker::Broker;
+use crate::metadata::{BrokerState, Command};
+use crate::protocol::error::{ApiError, ResponseError};
+
+/// How often the active controller looks for silent brokers.
+const FENCE_CHECK: Duration = Duration::from_millis(250);
+
+/// When the active controller last heard from each broker.
+#[derive(Default)]
+pub struct Liveness {
+    heard: Mutex<HashMap<i32, Instant>>,
+    /// Whether this node was the active controller at the last check.
+    was_active: Mutex<bool>,
+}
+
+impl Broker {
+    /// BrokerHeartbeat, on the active controller (from a peer or this node).
+    pub async fn handle_broker_heartbeat(
+        &self,
+        request: BrokerHeartbeatRequest,
+    ) -> BrokerHeartbeatResponse {
+        match self.heartbeat_from(&request).await {
+            Ok(response) => response,
+            Err(e) => BrokerHeartbeatResponse::default().with_error_code(e.code()),
+        }
+    }
+
+    async fn heartbeat_from(
+        &self,
+        request: &BrokerHeartbeatRequest,
+    ) -> Result<BrokerHeartbeatResponse, ApiError> {
+        if !self.controller.log().is_active() {
+            return Err(ApiError::new(
+                ResponseError::NotController,
+                "not the active controller",
+            ));
+        }
+        let id = request.broker_id.0;
+        self.liveness
+            .heard
+            .lock()
+            .expect("liveness lock")
+            .insert(id, Instant::now());
+        let state = self
+            .image()
+            .brokers
+            .get(&id)
+            .map(|b| b.state)
+            .ok_or_else(|| ApiError::new(ResponseError::BrokerIdNotRegistered, "register first"))?;
+        let wanted = if request.want_shut_down {
+            BrokerState::ShuttingDown
+        } else if state == BrokerState::Fenced && !request.want_fence {
+            BrokerState::Running
+        } else {
+            state
+        };
+        if wanted != state {
+            info!(
+                broker = id,
+                from = state.name(),
+                to = wanted.name(),
+                "broker state changes"
+            );
+            self.controller
+                .submit(vec![Command::SetBrokerState { id, state: wanted }])
+                .await?;
+        }
+        Ok(BrokerHeartbeatResponse::default()
+            .with_is_caught_up(true)
+            .with_is_fenced(wanted == BrokerState::Fenced)
+            .with_should_shut_down(wanted == BrokerState::ShuttingDown))
+    }
+
+    /// Sends one heartbeat to the active controller (itself, if it is).
+    async fn heartbeat(&self, want_shut_down: bool) -> Result<BrokerHeartbeatResponse, ApiError> {
+        let request = BrokerHeartbeatRequest::default()
+            .with_broker_id(BrokerId(self.node_id()))
+            .with_current_metadata_offset(self.image().applied as i64)
+            .with_want_shut_down(want_shut_down);
+        if self.controller.log().is_active() {
+            return self.heartbeat_from(&request).await;
+        }
+        let (_, host, port) = self.remote_controller().ok_or_else(|| {
+            ApiError::new(ResponseError::NotController, "no active controller known")
+        })?;
+        let response: BrokerHeartbeatResponse = self
+            .channel
+            .call((&host, port), self.node_id(), 0, &request)
+            .await
+            .map_err(|e| ApiError::new(ResponseError::NetworkException, e.to_string()))?;
+        match response.error_code {
+            0 => Ok(response),
+            code => Err(ApiError::new(
+                ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError),
+                "the controller refused the heartbeat",
+            )),
+        }
+    }
+
+    /// Heartbeats while the broker runs, once it is registered.
+    pub(super) fn spawn_heartbeats(self: &Arc<Self>) {
+        let every = self.config.number("broker.heartbeat.interval.ms").max(10) as u64;
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if !broker.image().brokers.contains_key(&broker.node_id()) {
+                    continue;
+                }
+                if let Err(e) = broker.heartbeat(false).await {
+                    tracing::debug!(error = %e.message().unwrap_or_default(), "heartbeat not delivered");
+                }
+            }
+        });
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FENCE_CHECK);
+            loop {
+                tick.tick().await;
+                broker.fence_silent_brokers().await;
+            }
+        });
+    }
+
+    /// On the active controller: fences every live broker not heard from
+    /// within the session timeout.
+    async fn fence_silent_brokers(&self) {
+        let active = self.controller.log().is_active();
+        let newly_active = {
+            let mut was = self.liveness.was_active.lock().expect("liveness lock");
+            std::mem::replace(&mut *was, active) != active && active
+        };
+        if !active {
+            return;
+        }
+        let now = Instant::now();
+        let timeout = Duration::from_millis(self.config.number("broker.session.timeout.ms") as u64);
+        let image = self.image();
+        let silent: Vec<i32> = {
+            let mut heard = self.liveness.heard.lock().expect("liveness lock");
+            if newly_active {
+                // A new controller gives every broker a full session.
+                heard.clear();
+            }
+            image
+                .brokers
+                .values()
+                .filter(|b| b.is_live() && b.id != self.node_id())
+                .filter(|b| now.duration_since(*heard.entry(b.id).or_insert(now)) > timeout)
+                .map(|b| b.id)
+                .collect()
+        };
+        for id in silent {
+            warn!(
+                broker = id,
+                "no heartbeat within broker.session.timeout.ms: fencing the broker"
+            );
+            let fence = Command::SetBrokerState {
+                id,
+                state: BrokerState::Fenced,
+            };
+            if let Err(e) = self.controller.submit(vec![fence]).await {
+                warn!(broker = id, error = %e.message().unwrap_or_default(), "could not fence the broker");
+            }
+        }
+    }
+
+    /// Before stopping: tells the active controller, and waits (bounded)
+    /// until it has recorded the shutdown.
+    pub async fn controlled_shutdown(&self) {
+        if !self.in_cluster() {
+            return;
+        }
+        let limit = self.config.number("weir.controlled.shutdown.timeout.ms") as u64;
+        let deadline = Instant::now() + Duration::from_millis(limit);
+        loop {
+            match self.heartbeat(true).await {
+                Ok(r) if r.should_shut_down => {
+                    info!("the controller recorded this broker's controlled shutdown");
+                    return;
+                }
+                Ok(_) | Err(_) if Instant::now() >= deadline => {
+                    warn!("controlled shutdown not acknowledged in time; stopping anyway");
+                    return;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
