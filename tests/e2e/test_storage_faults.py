@@ -115,7 +115,9 @@ def test_a_full_disk_loses_no_acknowledged_record(make_broker, small_disk):
 
 def test_a_cut_tail_after_a_clean_stop_is_truncated_before_new_appends(broker):
     create_topic(broker, "cut", partitions=1)
-    acked, errors = produce_numbered(broker, "cut", 0, 2_000, value_size=500)
+    # Small batches (~30 records): the cut takes only the last one, however
+    # the producer happened to batch (a 1 MB batch would take most records).
+    acked, errors = produce_numbered(broker, "cut", 0, 2_000, value_size=500, **{"batch.size": 16384})
     assert not errors
     assert broker.stop() == 0
     segment = broker.data_dir / "cut-0" / ("%020d.log" % 0)
