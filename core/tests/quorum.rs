@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use weir::metadata::quorum::driver::{start, Member, QuorumConfig};
-use weir::metadata::quorum::{QuorumHandle, Timing};
+use weir::metadata::quorum::{QuorumHandle, StateMachine, Timing};
 
 type Applied = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
 
@@ -21,7 +21,31 @@ struct Node {
     handle: QuorumHandle,
     member: Option<Member>,
     applied: Applied,
+    /// Snapshot indexes this member was restored from.
+    restored: Arc<Mutex<Vec<u64>>>,
 }
+
+/// The state: every applied entry, in order; a snapshot is all of it.
+struct Recorder {
+    applied: Applied,
+    restored: Arc<Mutex<Vec<u64>>>,
+}
+
+impl StateMachine for Recorder {
+    fn apply(&mut self, index: u64, data: &[u8]) {
+        self.applied.lock().unwrap().push((index, data.to_vec()));
+    }
+    fn restore(&mut self, index: u64, data: &[u8]) {
+        *self.applied.lock().unwrap() = serde_json::from_slice(data).unwrap();
+        self.restored.lock().unwrap().push(index);
+    }
+    fn snapshot(&mut self, _index: u64, _term: u64) -> Vec<u8> {
+        serde_json::to_vec(&*self.applied.lock().unwrap()).unwrap()
+    }
+}
+
+/// Never snapshots.
+const NO_SNAPSHOTS: u64 = u64::MAX;
 
 async fn launch(
     id: u64,
@@ -30,8 +54,23 @@ async fn launch(
     listener: TcpListener,
     dir: &Path,
 ) -> Node {
+    launch_with(id, cluster, voters, listener, dir, NO_SNAPSHOTS).await
+}
+
+async fn launch_with(
+    id: u64,
+    cluster: &str,
+    voters: &HashMap<u64, SocketAddr>,
+    listener: TcpListener,
+    dir: &Path,
+    snapshot_bytes: u64,
+) -> Node {
     let applied: Applied = Arc::default();
-    let sink = applied.clone();
+    let restored: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let machine = Recorder {
+        applied: applied.clone(),
+        restored: restored.clone(),
+    };
     let config = QuorumConfig {
         node_id: id,
         cluster_id: cluster.to_string(),
@@ -40,15 +79,15 @@ async fn launch(
         dir: dir.to_path_buf(),
         tick: Duration::from_millis(50),
         timing: Timing::default(),
+        snapshot_bytes,
+        snapshot_interval: Duration::from_secs(3600),
     };
-    let apply = Box::new(move |index: u64, data: &[u8]| {
-        sink.lock().unwrap().push((index, data.to_vec()));
-    });
-    let (handle, member) = start(config, apply).expect("the member starts");
+    let (handle, member) = start(config, machine).expect("the member starts");
     Node {
         handle,
         member: Some(member),
         applied,
+        restored,
     }
 }
 
@@ -198,4 +237,72 @@ async fn a_member_of_another_cluster_is_refused() {
     let stranger = nodes[2].handle.status();
     assert_eq!(stranger.leader, None, "{stranger:?}");
     assert!(nodes[2].applied.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_behind_the_compacted_log_catches_up_from_a_snapshot() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (ls, voters) = listeners(3).await;
+    let mut nodes = Vec::new();
+    for (i, l) in ls.into_iter().enumerate() {
+        // A snapshot every ~300 bytes of entries: the log is compacted often.
+        nodes.push(launch_with(i as u64 + 1, "c1", &voters, l, dirs[i].path(), 300).await);
+    }
+    let lead = leader(&nodes.iter().collect::<Vec<_>>(), Duration::from_secs(10)).await;
+    let behind = if lead == 3 { 2 } else { 3 };
+    for n in 0..10 {
+        nodes[lead as usize - 1]
+            .handle
+            .propose(format!("early {n:04}").into_bytes())
+            .await
+            .unwrap();
+    }
+    all_applied(
+        &nodes.iter().collect::<Vec<_>>(),
+        10,
+        Duration::from_secs(10),
+    )
+    .await;
+    // One member stops; the others go on far past what their logs keep.
+    nodes[behind as usize - 1].member.take();
+    for n in 0..200 {
+        nodes[lead as usize - 1]
+            .handle
+            .propose(format!("while away {n:04}").into_bytes())
+            .await
+            .unwrap();
+    }
+    // Entries are stored raw in the log; the snapshot holds them as JSON
+    // numbers. So compacted entries no longer appear as text.
+    let log = std::fs::read(dirs[lead as usize - 1].path().join("raft.log")).unwrap();
+    let holds = |text: &str| log.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(!holds("early 0000"), "the leader's log was not compacted");
+    assert!(
+        !holds("while away 0000"),
+        "the leader's log was not compacted"
+    );
+    // It comes back: restored from its own snapshot, then sent the leader's.
+    let l = TcpListener::bind(voters[&behind]).await.unwrap();
+    let dir = dirs[behind as usize - 1].path();
+    nodes[behind as usize - 1] = launch_with(behind, "c1", &voters, l, dir, 300).await;
+    all_applied(
+        &nodes.iter().collect::<Vec<_>>(),
+        210,
+        Duration::from_secs(10),
+    )
+    .await;
+    let back = &nodes[behind as usize - 1];
+    let restored = back.restored.lock().unwrap().clone();
+    assert!(
+        restored.iter().any(|i| *i > 10),
+        "caught up without the leader's snapshot: {restored:?}"
+    );
+    let states: Vec<Vec<(u64, Vec<u8>)>> = nodes
+        .iter()
+        .map(|n| n.applied.lock().unwrap().clone())
+        .collect();
+    assert_eq!(states[0], states[1]);
+    assert_eq!(states[1], states[2]);
+    // Restarting on a compacted log replays from its snapshot, not index 1.
+    drop(nodes);
 }

@@ -45,6 +45,8 @@ class Cluster:
                     "broker.heartbeat.interval.ms": 250,
                     "broker.session.timeout.ms": 2000,
                     "weir.controlled.shutdown.timeout.ms": 2000,
+                    # Snapshots (and compaction) every few dozen records.
+                    "metadata.log.max.record.bytes.between.snapshots": 4096,
                 }
             )
             self.nodes.append(node)
@@ -243,9 +245,13 @@ def test_killing_the_active_controller_loses_no_created_topic(cluster):
     survivors = [n for n in cluster.nodes if n.proc is not None]
     for node in survivors:
         eventually(lambda: assert_has(topics_seen_by(node)[0], names))
-    # The killed node comes back and catches up with everything committed meanwhile.
+    # The killed node comes back and catches up with everything committed
+    # meanwhile: from the leader's snapshot, as the log behind it is gone.
+    survivors_logs = "".join(n.log_path.read_text() for n in survivors)
+    assert "metadata snapshot taken" in survivors_logs
     victim.start()
     eventually(lambda: assert_has(topics_seen_by(victim)[0], names), timeout=30)
+    assert "installing the leader's metadata snapshot" in victim.log_path.read_text()
     status = cluster.wait(lambda s: all(v["lag"] == 0 for v in s["voters"]) and len(s["voters"]) == 3)
     assert status["controller"]["id"] == new["controller"]["id"]
 

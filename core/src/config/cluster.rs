@@ -77,6 +77,18 @@ pub static CLUSTER: &[BrokerDef] = &[
         "Weir: how long a stopping broker (SIGTERM) waits for the active controller to record its controlled shutdown."
     ),
     def!(
+        "metadata.log.max.record.bytes.between.snapshots",
+        Kind::Long(1, i64::MAX),
+        Some("20971520"),
+        "A controller snapshots the metadata image and truncates its log behind it once this many bytes of records were committed since the last snapshot."
+    ),
+    def!(
+        "metadata.log.max.snapshot.interval.ms",
+        Kind::Long(0, i64::MAX),
+        Some("3600000"),
+        "...or once this long has passed since the last snapshot, if anything was committed (0: never by time)."
+    ),
+    def!(
         "weir.cluster.id",
         Kind::String,
         None,
@@ -94,6 +106,8 @@ pub struct ClusterSettings {
     /// Where this node's quorum listener binds.
     pub controller_listener: Listener,
     pub election_timeout_ms: u64,
+    pub snapshot_bytes: u64,
+    pub snapshot_interval_ms: u64,
 }
 
 impl BrokerConfig {
@@ -134,6 +148,11 @@ impl BrokerConfig {
             voters,
             controller_listener,
             election_timeout_ms: self.num("controller.quorum.election.timeout.ms") as u64,
+            snapshot_bytes: self.num("metadata.log.max.record.bytes.between.snapshots") as u64,
+            snapshot_interval_ms: match self.num("metadata.log.max.snapshot.interval.ms") {
+                0 => u64::MAX / 4,
+                ms => ms as u64,
+            },
         }))
     }
 

@@ -14,6 +14,7 @@ use super::command::Command;
 use super::image::MetadataImage;
 use super::journal::Journal;
 use super::quorum::{self, Member, QuorumError, QuorumHandle, Status};
+use super::snapshot::Snapshot;
 use crate::config::cluster::ClusterSettings;
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -42,9 +43,49 @@ impl Images {
         image
     }
 
+    /// Replaces the image with a snapshot's.
+    pub fn replace(&self, image: MetadataImage) {
+        self.0.send_replace(Arc::new(image));
+    }
+
     /// A receiver that wakes on every newly published image.
     pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
         self.0.subscribe()
+    }
+}
+
+/// The quorum's state machine: committed entries (each a list of commands)
+/// applied to the published image; snapshots are the image, in
+/// `metadata::snapshot`'s checksummed format.
+struct ImageMachine {
+    images: Arc<Images>,
+}
+
+impl quorum::StateMachine for ImageMachine {
+    fn apply(&mut self, index: u64, data: &[u8]) {
+        match serde_json::from_slice::<Vec<Command>>(data) {
+            Ok(commands) => {
+                self.images.apply(&commands);
+            }
+            // Every member skips the same entry, so images still agree.
+            Err(e) => {
+                tracing::error!(index, error = %e, "a committed metadata entry is unreadable; skipping it")
+            }
+        }
+    }
+
+    fn restore(&mut self, index: u64, data: &[u8]) {
+        match Snapshot::decode(data) {
+            Ok(snapshot) => self.images.replace(snapshot.image),
+            // It passed the log's CRC, so it is a newer version: keeping
+            // the old image would diverge from the quorum.
+            Err(e) => panic!("the metadata snapshot at index {index} cannot be read: {e}"),
+        }
+    }
+
+    fn snapshot(&mut self, index: u64, term: u64) -> Vec<u8> {
+        let image = MetadataImage::clone(&self.images.current());
+        Snapshot { index, term, image }.encode()
     }
 }
 
@@ -84,19 +125,10 @@ impl MetadataLog {
                 election_ticks_max: election_ticks * 2,
                 heartbeat_ticks: (election_ticks / 5).max(1),
             },
+            snapshot_bytes: settings.snapshot_bytes,
+            snapshot_interval: Duration::from_millis(settings.snapshot_interval_ms),
         };
-        let apply = Box::new(move |index: u64, data: &[u8]| {
-            match serde_json::from_slice::<Vec<Command>>(data) {
-                Ok(commands) => {
-                    images.apply(&commands);
-                }
-                // Every member skips the same entry, so images still agree.
-                Err(e) => {
-                    tracing::error!(index, error = %e, "a committed metadata entry is unreadable; skipping it")
-                }
-            }
-        });
-        let (handle, member) = quorum::driver::start(config, apply)?;
+        let (handle, member) = quorum::driver::start(config, ImageMachine { images })?;
         Ok(MetadataLog::Quorum {
             handle,
             _member: member,

@@ -1,24 +1,18 @@
 //! Snapshots of the metadata image, so the metadata log can be truncated
 //! behind them and a new or long-absent node can start from one instead of
-//! the whole log.
+//! the whole log. The controller quorum keeps them inside its Raft log
+//! (`quorum::log`) and sends them to members that fell behind it.
 //!
-//! A snapshot file is `WEIRSNAP` · version (u16 BE) · the Raft index and
+//! A snapshot is `WEIRSNAP` · version (u16 BE) · the Raft index and
 //! term of the last entry it includes (u64 BE each) · body length (u64 BE)
 //! · crc32c of the body (u32 BE) · body (the image as JSON). Readers refuse
-//! a newer version, a short file and a checksum mismatch, naming which.
-//! Files are written whole to a temporary name, synced, then renamed, so a
-//! crash leaves the old snapshot or the new one, never half of one.
-
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+//! a newer version, a short snapshot and a checksum mismatch, naming which.
 
 use super::image::MetadataImage;
 
 const MAGIC: &[u8; 8] = b"WEIRSNAP";
 const VERSION: u16 = 1;
 const HEADER: usize = 8 + 2 + 8 + 8 + 8 + 4;
-const SUFFIX: &str = ".weirsnap";
 
 /// A snapshot: the image after applying the log up to `index` (of `term`).
 #[derive(Debug, Clone, PartialEq)]
@@ -85,43 +79,6 @@ impl Snapshot {
             serde_json::from_slice(body).map_err(|e| SnapshotError::Unreadable(e.to_string()))?;
         image.rebuild_indexes();
         Ok(Snapshot { index, term, image })
-    }
-
-    /// Writes the snapshot into `dir` (atomically) and returns its path.
-    pub fn write(&self, dir: &Path) -> io::Result<PathBuf> {
-        fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{:020}{SUFFIX}", self.index));
-        let temporary = path.with_extension("tmp");
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(&self.encode())?;
-        file.sync_all()?;
-        fs::rename(&temporary, &path)?;
-        fs::File::open(dir)?.sync_all()?;
-        Ok(path)
-    }
-
-    /// The newest snapshot in `dir` that reads back whole; damaged ones
-    /// are logged and passed over for older ones.
-    pub fn latest(dir: &Path) -> io::Result<Option<Snapshot>> {
-        let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.to_string_lossy().ends_with(SUFFIX))
-                .collect(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        // Zero-padded indexes: names sort as the indexes do.
-        paths.sort();
-        for path in paths.iter().rev() {
-            match Snapshot::decode(&fs::read(path)?) {
-                Ok(snapshot) => return Ok(Some(snapshot)),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "passing over a snapshot")
-                }
-            }
-        }
-        Ok(None)
     }
 }
 
@@ -220,23 +177,5 @@ mod tests {
         assert_eq!(Snapshot::decode(b"hello"), Err(SnapshotError::NotASnapshot));
         let read = Snapshot::decode(&bytes).unwrap();
         assert_eq!(read.image.topic_names[&Uuid::from_u128(9)], "t");
-    }
-
-    #[test]
-    fn the_newest_whole_snapshot_is_found() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Snapshot::latest(dir.path()).unwrap(), None);
-        let old = sample();
-        old.write(dir.path()).unwrap();
-        let mut new = sample();
-        new.index = 12;
-        let path = new.write(dir.path()).unwrap();
-        assert_eq!(Snapshot::latest(dir.path()).unwrap().unwrap().index, 12);
-        // The newest is damaged: the one before it is used.
-        let mut bytes = fs::read(&path).unwrap();
-        let at = bytes.len() - 1;
-        bytes[at] ^= 1;
-        fs::write(&path, bytes).unwrap();
-        assert_eq!(Snapshot::latest(dir.path()).unwrap(), Some(old));
     }
 }

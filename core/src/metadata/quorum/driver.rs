@@ -2,7 +2,9 @@
 //! on a timer, feeds it the messages the transport receives, takes
 //! proposals, sends what the member gives back, and applies committed
 //! entries in order. A proposal's answer comes once its entry is committed
-//! and applied, never before.
+//! and applied, never before. When enough has been applied since the last
+//! snapshot, it asks the state machine for its state and compacts the log
+//! behind it; a snapshot the leader sends replaces the state.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,10 +29,23 @@ pub struct QuorumConfig {
     pub dir: PathBuf,
     pub tick: Duration,
     pub timing: Timing,
+    /// Snapshot and compact once this many bytes of entries were applied
+    /// since the last snapshot...
+    pub snapshot_bytes: u64,
+    /// ...or once this long has passed with at least one entry applied.
+    pub snapshot_interval: Duration,
 }
 
-/// Applies a committed entry (its index and bytes), in index order from 1.
-pub type Apply = Box<dyn FnMut(u64, &[u8]) + Send>;
+/// What the member's owner keeps: the state committed entries build.
+pub trait StateMachine: Send + 'static {
+    /// Applies a committed entry (its index and bytes), in index order.
+    fn apply(&mut self, index: u64, data: &[u8]);
+    /// Replaces the state with a snapshot's (taken at `index`).
+    fn restore(&mut self, index: u64, data: &[u8]);
+    /// The state now — every entry applied, up to `index` of `term` — as
+    /// snapshot bytes.
+    fn snapshot(&mut self, index: u64, term: u64) -> Vec<u8>;
+}
 
 /// What a member knows of the quorum.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,9 +136,14 @@ impl Drop for Member {
     }
 }
 
-/// Opens the member's log and starts its transport and driver task.
-/// Committed entries go to `apply`, from index 1, even after a restart.
-pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandle, Member)> {
+/// Opens the member's log and starts its transport and driver task. The
+/// state machine is restored from the log's snapshot, if it has one; then
+/// every committed entry after it is applied, in order, even after a
+/// restart.
+pub fn start(
+    config: QuorumConfig,
+    mut machine: impl StateMachine,
+) -> std::io::Result<(QuorumHandle, Member)> {
     let voters: Vec<u64> = {
         let mut ids: Vec<u64> = config.voters.keys().copied().collect();
         ids.sort();
@@ -131,6 +151,11 @@ pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandl
     };
     let log = RaftLog::open(&config.dir, &voters)?;
     let recovered = log.hard_state().commit;
+    let snapshot = log.snapshot();
+    let restored = snapshot.get_metadata().index;
+    if !snapshot.is_empty() {
+        machine.restore(restored, snapshot.get_data());
+    }
     let node =
         QuorumNode::new(config.node_id, log, config.timing).map_err(std::io::Error::other)?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
@@ -148,11 +173,15 @@ pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandl
     let driver = Driver {
         node,
         outbox,
-        apply,
+        machine: Box::new(machine),
         pending: HashMap::new(),
-        applied: 0,
-        applied_term: 0,
+        applied: restored,
+        applied_term: snapshot.get_metadata().term,
         status: status_tx,
+        since_snapshot: 0,
+        last_snapshot: tokio::time::Instant::now(),
+        snapshot_bytes: config.snapshot_bytes.max(1),
+        snapshot_interval: config.snapshot_interval,
     };
     let driver = tokio::spawn(driver.run(config.tick, inbox, proposals));
     let handle = QuorumHandle {
@@ -166,12 +195,17 @@ pub fn start(config: QuorumConfig, apply: Apply) -> std::io::Result<(QuorumHandl
 struct Driver {
     node: QuorumNode,
     outbox: Outbox,
-    apply: Apply,
+    machine: Box<dyn StateMachine>,
     /// Proposals waiting for their index to commit: index → (term, reply).
     pending: HashMap<u64, (u64, oneshot::Sender<Result<u64, QuorumError>>)>,
     applied: u64,
     applied_term: u64,
     status: watch::Sender<Status>,
+    /// Bytes of entries applied since the last snapshot.
+    since_snapshot: u64,
+    last_snapshot: tokio::time::Instant,
+    snapshot_bytes: u64,
+    snapshot_interval: Duration,
 }
 
 impl Driver {
@@ -218,9 +252,34 @@ impl Driver {
         for message in output.messages {
             self.outbox.send(message);
         }
+        if let Some(snapshot) = output.snapshot {
+            let meta = snapshot.get_metadata();
+            tracing::info!(
+                index = meta.index,
+                "installing the leader's metadata snapshot (this member was behind its log)"
+            );
+            self.machine.restore(meta.index, snapshot.get_data());
+            self.applied = meta.index;
+            self.applied_term = meta.term;
+            self.since_snapshot = 0;
+            // Proposals the snapshot covers were decided elsewhere: their
+            // entries may or may not be this member's.
+            let covered: Vec<u64> = self
+                .pending
+                .keys()
+                .copied()
+                .filter(|i| *i <= meta.index)
+                .collect();
+            for index in covered {
+                if let Some((_, reply)) = self.pending.remove(&index) {
+                    let _ = reply.send(Err(QuorumError::Superseded));
+                }
+            }
+        }
         for entry in output.committed {
             if !entry.data.is_empty() {
-                (self.apply)(entry.index, &entry.data);
+                self.machine.apply(entry.index, &entry.data);
+                self.since_snapshot += entry.data.len() as u64;
             }
             self.applied = entry.index;
             self.applied_term = entry.term;
@@ -233,6 +292,7 @@ impl Driver {
                 let _ = reply.send(answer);
             }
         }
+        self.maybe_snapshot()?;
         let status = Status {
             node_id: self.node.id(),
             leader: self.node.leader(),
@@ -248,6 +308,25 @@ impl Driver {
             *s = status;
             changed
         });
+        Ok(())
+    }
+
+    /// Snapshots the state and compacts the log behind it, when enough
+    /// was applied since the last snapshot (or long enough ago).
+    fn maybe_snapshot(&mut self) -> std::io::Result<()> {
+        let due = self.since_snapshot >= self.snapshot_bytes
+            || (self.since_snapshot > 0 && self.last_snapshot.elapsed() >= self.snapshot_interval);
+        if !due || self.applied <= self.node.snapshot_index() {
+            return Ok(());
+        }
+        let data = self.machine.snapshot(self.applied, self.applied_term);
+        self.node.compact(self.applied, data)?;
+        self.since_snapshot = 0;
+        self.last_snapshot = tokio::time::Instant::now();
+        tracing::info!(
+            index = self.applied,
+            "metadata snapshot taken; the log behind it is compacted"
+        );
         Ok(())
     }
 }

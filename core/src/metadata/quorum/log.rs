@@ -4,15 +4,23 @@
 //!
 //! A frame is `length (u32 LE) · crc32c (u32 LE) · kind (u8) · payload`,
 //! the CRC covering kind and payload; the payload is the protobuf of an
-//! `Entry` or a `HardState`. Replay applies frames in order: an entry whose
-//! index is not past the last one replaces it and everything after (Raft
-//! overwrote a conflicting tail), and a torn or corrupt tail — a crash in
-//! the middle of a write — is cut off. The same bytes can live in memory
-//! instead of a file, which is how the simulation restarts nodes.
+//! `Entry`, a `HardState` or a `Snapshot`. Replay applies frames in order:
+//! an entry whose index is not past the last one replaces it and everything
+//! after (Raft overwrote a conflicting tail), a snapshot replaces every entry
+//! it covers, and a torn or corrupt tail — a crash in the middle of a write —
+//! is cut off. The same bytes can live in memory instead of a file, which is
+//! how the simulation restarts nodes.
+//!
+//! Compaction: once the owner has a snapshot of its state at an applied
+//! index, `compact` rewrites the log as that snapshot, the hard state and
+//! the entries after it (a new file, synced, renamed over the old), so the
+//! log stays as long as what was written since the last snapshot. A member
+//! too far behind for the entries the leader still holds receives the
+//! snapshot instead (`install`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use protobuf::Message as _;
@@ -21,11 +29,12 @@ use raft::{GetEntriesContext, RaftState, StorageError};
 
 const ENTRY: u8 = 1;
 const HARD_STATE: u8 = 2;
+const SNAPSHOT: u8 = 3;
 
 /// Where the frames go.
 #[derive(Clone)]
 pub enum Disk {
-    File(Arc<Mutex<File>>),
+    File(Arc<Mutex<(PathBuf, File)>>),
     /// Bytes that outlive the node holding them (simulated restarts).
     Memory(Arc<Mutex<Vec<u8>>>),
 }
@@ -39,9 +48,10 @@ impl Disk {
         match self {
             Disk::File(file) => {
                 let mut bytes = Vec::new();
-                let mut file = file.lock().expect("log file lock");
-                io::Seek::rewind(&mut *file)?;
-                io::Read::read_to_end(&mut *file, &mut bytes)?;
+                let mut guard = file.lock().expect("log file lock");
+                let file = &mut guard.1;
+                io::Seek::rewind(file)?;
+                io::Read::read_to_end(file, &mut bytes)?;
                 Ok(bytes)
             }
             Disk::Memory(bytes) => Ok(bytes.lock().expect("memory disk lock").clone()),
@@ -51,9 +61,9 @@ impl Disk {
     fn truncate(&self, len: usize) -> io::Result<()> {
         match self {
             Disk::File(file) => {
-                let file = file.lock().expect("log file lock");
-                file.set_len(len as u64)?;
-                file.sync_all()
+                let guard = file.lock().expect("log file lock");
+                guard.1.set_len(len as u64)?;
+                guard.1.sync_all()
             }
             Disk::Memory(bytes) => {
                 bytes.lock().expect("memory disk lock").truncate(len);
@@ -66,8 +76,9 @@ impl Disk {
     fn append(&self, frames: &[u8]) -> io::Result<()> {
         match self {
             Disk::File(file) => {
-                let mut file = file.lock().expect("log file lock");
-                io::Seek::seek(&mut *file, io::SeekFrom::End(0))?;
+                let mut guard = file.lock().expect("log file lock");
+                let file = &mut guard.1;
+                io::Seek::seek(file, io::SeekFrom::End(0))?;
                 file.write_all(frames)?;
                 file.sync_data()
             }
@@ -80,14 +91,59 @@ impl Disk {
             }
         }
     }
+
+    /// Replaces everything with `frames`: a new file, synced, renamed over
+    /// the old, so a crash leaves one whole log or the other.
+    fn replace(&self, frames: &[u8]) -> io::Result<()> {
+        match self {
+            Disk::File(file) => {
+                let mut guard = file.lock().expect("log file lock");
+                let path = guard.0.clone();
+                let temporary = path.with_extension("compacting");
+                let mut new = File::create(&temporary)?;
+                new.write_all(frames)?;
+                new.sync_all()?;
+                std::fs::rename(&temporary, &path)?;
+                if let Some(dir) = path.parent() {
+                    File::open(dir)?.sync_all()?;
+                }
+                guard.1 = OpenOptions::new().read(true).write(true).open(&path)?;
+                Ok(())
+            }
+            Disk::Memory(bytes) => {
+                *bytes.lock().expect("memory disk lock") = frames.to_vec();
+                Ok(())
+            }
+        }
+    }
 }
 
 struct Inner {
     hard_state: HardState,
     conf_state: ConfState,
-    /// Contiguous, from index 1 (no snapshots yet).
+    /// The state up to `snapshot.metadata.index` (empty: none yet).
+    snapshot: Snapshot,
+    /// Contiguous, from the snapshot's index + 1.
     entries: Vec<Entry>,
     disk: Disk,
+}
+
+impl Inner {
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot.get_metadata().index
+    }
+
+    fn last_index(&self) -> u64 {
+        self.entries
+            .last()
+            .map_or(self.snapshot_index(), |e| e.index)
+    }
+
+    /// The position of `index` in `entries`, if it is there.
+    fn position(&self, index: u64) -> Option<usize> {
+        let first = self.snapshot_index() + 1;
+        (index >= first && index <= self.last_index()).then(|| (index - first) as usize)
+    }
 }
 
 /// A handle on the log: raft-rs reads it through `Storage`, the driver
@@ -108,33 +164,35 @@ impl RaftLog {
             .create(true)
             .truncate(false)
             .open(dir.join("raft.log"))?;
-        RaftLog::load(Disk::File(Arc::new(Mutex::new(file))), voters)
+        let disk = Disk::File(Arc::new(Mutex::new((dir.join("raft.log"), file))));
+        RaftLog::load(disk, voters)
     }
 
     /// Replays what `disk` holds, cutting a torn tail.
     pub fn load(disk: Disk, voters: &[u64]) -> io::Result<RaftLog> {
         let bytes = disk.read()?;
-        let (hard_state, entries, good) = replay(&bytes);
+        let (hard_state, snapshot, entries, good) = replay(&bytes);
         if good < bytes.len() {
             tracing::warn!(cut = bytes.len() - good, "truncating a torn Raft log tail");
             disk.truncate(good)?;
-        }
-        let mut hard_state = hard_state;
-        let last = entries.last().map_or(0, |e| e.index);
-        if hard_state.commit > last {
-            hard_state.commit = last;
         }
         let conf_state = ConfState {
             voters: voters.to_vec(),
             ..Default::default()
         };
+        let mut inner = Inner {
+            hard_state,
+            conf_state,
+            snapshot,
+            entries,
+            disk,
+        };
+        let last = inner.last_index();
+        if inner.hard_state.commit > last {
+            inner.hard_state.commit = last;
+        }
         Ok(RaftLog {
-            inner: Arc::new(RwLock::new(Inner {
-                hard_state,
-                conf_state,
-                entries,
-                disk,
-            })),
+            inner: Arc::new(RwLock::new(inner)),
         })
     }
 
@@ -164,6 +222,8 @@ impl RaftLog {
         for entry in entries {
             push(&mut inner.entries, entry.clone());
         }
+        let first = inner.snapshot_index() + 1;
+        inner.entries.retain(|e| e.index >= first);
         if let Some(hs) = hard_state {
             inner.hard_state = hs.clone();
         }
@@ -178,13 +238,74 @@ impl RaftLog {
     }
 
     pub fn last_index(&self) -> u64 {
-        let inner = self.inner.read().expect("raft log lock");
-        inner.entries.last().map_or(0, |e| e.index)
+        self.inner.read().expect("raft log lock").last_index()
+    }
+
+    /// The index the log's snapshot covers (0: none).
+    pub fn snapshot_index(&self) -> u64 {
+        self.inner.read().expect("raft log lock").snapshot_index()
+    }
+
+    /// The log's snapshot (empty: none).
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.read().expect("raft log lock").snapshot.clone()
+    }
+
+    /// Drops every entry up to `index` (which the owner has applied and
+    /// whose state `data` holds) and keeps `data` as the snapshot in their
+    /// place, rewriting the log durably.
+    pub fn compact(&self, index: u64, data: Vec<u8>) -> io::Result<()> {
+        let mut inner = self.inner.write().expect("raft log lock");
+        let Some(at) = inner.position(index) else {
+            return Ok(()); // already compacted past it, or not yet written
+        };
+        let mut snapshot = Snapshot::default();
+        snapshot.set_data(data.into());
+        let meta = snapshot.mut_metadata();
+        meta.index = index;
+        meta.term = inner.entries[at].term;
+        meta.set_conf_state(inner.conf_state.clone());
+        let kept: Vec<Entry> = inner.entries[at + 1..].to_vec();
+        let frames = log_from(&snapshot, &inner.hard_state, &kept)?;
+        inner.disk.replace(&frames)?;
+        inner.snapshot = snapshot;
+        inner.entries = kept;
+        Ok(())
+    }
+
+    /// Takes a snapshot the leader sent: it replaces the whole log (Raft
+    /// only sends one that covers more than this member holds committed).
+    pub fn install(&self, snapshot: &Snapshot) -> io::Result<()> {
+        let mut inner = self.inner.write().expect("raft log lock");
+        let meta = snapshot.get_metadata();
+        let mut hard_state = inner.hard_state.clone();
+        hard_state.commit = hard_state.commit.max(meta.index);
+        hard_state.term = hard_state.term.max(meta.term);
+        inner.disk.replace(&log_from(snapshot, &hard_state, &[])?)?;
+        inner.snapshot = snapshot.clone();
+        inner.entries.clear();
+        inner.hard_state = hard_state;
+        if !meta.get_conf_state().voters.is_empty() {
+            inner.conf_state = meta.get_conf_state().clone();
+        }
+        Ok(())
     }
 
     pub fn hard_state(&self) -> HardState {
         self.inner.read().expect("raft log lock").hard_state.clone()
     }
+}
+
+/// The frames of a whole log that starts at `snapshot`.
+fn log_from(snapshot: &Snapshot, hard_state: &HardState, entries: &[Entry]) -> io::Result<Vec<u8>> {
+    let bytes = |m: &dyn protobuf::Message| m.write_to_bytes().map_err(io::Error::other);
+    let mut frames = Vec::new();
+    frame(&mut frames, SNAPSHOT, &bytes(snapshot)?);
+    frame(&mut frames, HARD_STATE, &bytes(hard_state)?);
+    for entry in entries {
+        frame(&mut frames, ENTRY, &bytes(entry)?);
+    }
+    Ok(frames)
 }
 
 fn frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
@@ -206,9 +327,11 @@ fn push(entries: &mut Vec<Entry>, entry: Entry) {
     entries.push(entry);
 }
 
-/// The hard state and entries of every intact frame, and the bytes they span.
-fn replay(bytes: &[u8]) -> (HardState, Vec<Entry>, usize) {
+/// The hard state, snapshot and entries of every intact frame, and the
+/// bytes they span.
+fn replay(bytes: &[u8]) -> (HardState, Snapshot, Vec<Entry>, usize) {
     let mut hard_state = HardState::default();
+    let mut snapshot = Snapshot::default();
     let mut entries: Vec<Entry> = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= 9 {
@@ -224,7 +347,14 @@ fn replay(bytes: &[u8]) -> (HardState, Vec<Entry>, usize) {
         match body[0] {
             ENTRY => match Entry::parse_from_bytes(payload) {
                 // Indexes only ever continue or rewind (a replaced tail).
-                Ok(e) if e.index >= 1 && e.index <= entries.last().map_or(0, |l| l.index) + 1 => {
+                Ok(e)
+                    if e.index > snapshot.get_metadata().index
+                        && e.index
+                            <= entries
+                                .last()
+                                .map_or(snapshot.get_metadata().index, |l| l.index)
+                                + 1 =>
+                {
                     push(&mut entries, e)
                 }
                 _ => break,
@@ -233,11 +363,22 @@ fn replay(bytes: &[u8]) -> (HardState, Vec<Entry>, usize) {
                 Ok(hs) => hard_state = hs,
                 Err(_) => break,
             },
+            SNAPSHOT => match Snapshot::parse_from_bytes(payload) {
+                Ok(snap) => {
+                    let index = snap.get_metadata().index;
+                    entries.retain(|e| e.index > index);
+                    if entries.first().is_some_and(|e| e.index != index + 1) {
+                        entries.clear();
+                    }
+                    snapshot = snap;
+                }
+                Err(_) => break,
+            },
             _ => break,
         }
         at += 9 + len;
     }
-    (hard_state, entries, at)
+    (hard_state, snapshot, entries, at)
 }
 
 impl raft::Storage for RaftLog {
@@ -257,15 +398,17 @@ impl raft::Storage for RaftLog {
         _context: GetEntriesContext,
     ) -> raft::Result<Vec<Entry>> {
         let inner = self.inner.read().expect("raft log lock");
-        if low < 1 {
+        if low <= inner.snapshot_index() {
             return Err(raft::Error::Store(StorageError::Compacted));
         }
-        let last = inner.entries.last().map_or(0, |e| e.index);
+        let last = inner.last_index();
         assert!(
             high <= last + 1,
             "entries up to {high} asked of a log ending at {last}"
         );
-        let mut out: Vec<Entry> = inner.entries[(low - 1) as usize..(high - 1) as usize].to_vec();
+        let first = inner.snapshot_index() + 1;
+        let mut out: Vec<Entry> =
+            inner.entries[(low - first) as usize..(high - first) as usize].to_vec();
         if let Some(max) = max_size.into() {
             // At least one entry, then as many as fit.
             let mut size = 0u64;
@@ -287,25 +430,35 @@ impl raft::Storage for RaftLog {
             return Ok(0);
         }
         let inner = self.inner.read().expect("raft log lock");
-        match inner.entries.get((idx - 1) as usize) {
-            Some(e) => Ok(e.term),
+        let snapshot = inner.snapshot.get_metadata();
+        if idx == snapshot.index {
+            return Ok(snapshot.term);
+        }
+        if idx < snapshot.index {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        match inner.position(idx) {
+            Some(at) => Ok(inner.entries[at].term),
             None => Err(raft::Error::Store(StorageError::Unavailable)),
         }
     }
 
     fn first_index(&self) -> raft::Result<u64> {
-        Ok(1)
+        Ok(self.snapshot_index() + 1)
     }
 
     fn last_index(&self) -> raft::Result<u64> {
         Ok(RaftLog::last_index(self))
     }
 
-    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // The log is never truncated yet, so no follower needs one.
-        Err(raft::Error::Store(
-            StorageError::SnapshotTemporarilyUnavailable,
-        ))
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        let inner = self.inner.read().expect("raft log lock");
+        if inner.snapshot.is_empty() || inner.snapshot_index() < request_index {
+            return Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        Ok(inner.snapshot.clone())
     }
 }
 
@@ -382,5 +535,56 @@ mod tests {
         let log = RaftLog::open(dir.path(), &[1]).unwrap();
         assert_eq!(log.last_index(), 1);
         assert_eq!(log.hard_state().commit, 1);
+    }
+
+    #[test]
+    fn a_compacted_log_keeps_the_snapshot_and_the_entries_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RaftLog::open(dir.path(), &[1, 2, 3]).unwrap();
+        let entries: Vec<Entry> = (1..=6).map(|i| entry(i, 1 + i / 4, b"e")).collect();
+        let hs = HardState {
+            term: 2,
+            commit: 5,
+            ..Default::default()
+        };
+        log.persist(&entries, Some(&hs)).unwrap();
+        log.compact(4, b"state at 4".to_vec()).unwrap();
+        let check = |log: &RaftLog| {
+            assert_eq!(log.first_index().unwrap(), 5);
+            assert_eq!(log.last_index(), 6);
+            assert_eq!(log.term(4).unwrap(), 2);
+            assert!(log.term(3).is_err());
+            assert!(log
+                .entries(3, 6, None, GetEntriesContext::empty(false))
+                .is_err());
+            let kept = log
+                .entries(5, 7, None, GetEntriesContext::empty(false))
+                .unwrap();
+            assert_eq!(kept.iter().map(|e| e.index).collect::<Vec<_>>(), vec![5, 6]);
+            assert_eq!(log.snapshot().get_data(), b"state at 4");
+            assert_eq!(log.hard_state().commit, 5);
+        };
+        check(&log);
+        drop(log);
+        // Reopened from the rewritten file, and appended to as before.
+        let log = RaftLog::open(dir.path(), &[1, 2, 3]).unwrap();
+        check(&log);
+        log.persist(&[entry(7, 2, b"after")], None).unwrap();
+        drop(log);
+        let log = RaftLog::open(dir.path(), &[1, 2, 3]).unwrap();
+        assert_eq!(log.last_index(), 7);
+
+        // A snapshot from the leader replaces everything.
+        let mut from_leader = Snapshot::default();
+        from_leader.set_data(b"leader's state at 20".to_vec().into());
+        from_leader.mut_metadata().index = 20;
+        from_leader.mut_metadata().term = 3;
+        log.install(&from_leader).unwrap();
+        drop(log);
+        let log = RaftLog::open(dir.path(), &[1, 2, 3]).unwrap();
+        assert_eq!(log.first_index().unwrap(), 21);
+        assert_eq!(log.last_index(), 20);
+        assert_eq!(log.term(20).unwrap(), 3);
+        assert_eq!(log.hard_state().commit, 20);
     }
 }

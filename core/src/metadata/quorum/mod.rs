@@ -18,6 +18,6 @@ pub mod node;
 #[cfg(test)]
 mod sim;
 
-pub use driver::{Member, QuorumConfig, QuorumError, QuorumHandle, Status};
+pub use driver::{Member, QuorumConfig, QuorumError, QuorumHandle, StateMachine, Status};
 pub use log::{Disk, RaftLog};
 pub use node::{Output, ProposeError, QuorumNode, Timing};

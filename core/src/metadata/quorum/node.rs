@@ -7,8 +7,8 @@
 
 use std::io;
 
-use raft::prelude::{Entry, Message};
-use raft::{Config, RawNode, StateRole};
+use raft::prelude::{Entry, Message, MessageType, Snapshot};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 
 use super::log::RaftLog;
 
@@ -38,6 +38,10 @@ impl Default for Timing {
 pub struct Output {
     /// To send to other members.
     pub messages: Vec<Message>,
+    /// A snapshot from the leader that replaces the owner's state (the
+    /// member was too far behind for entries): restore it before applying
+    /// `committed`, which continue from its index.
+    pub snapshot: Option<Snapshot>,
     /// Newly committed entries, in index order (a new leader's empty entry
     /// included), to apply.
     pub committed: Vec<Entry>,
@@ -59,8 +63,8 @@ pub enum ProposeError {
 
 impl QuorumNode {
     /// A member with id `id` over `log`. On a restart the log replays and
-    /// every committed entry is handed out again from the first, so the
-    /// owner rebuilds its state from nothing.
+    /// every committed entry after the log's snapshot is handed out again,
+    /// so the owner rebuilds its state from that snapshot (`log.snapshot()`).
     pub fn new(id: u64, log: RaftLog, timing: Timing) -> raft::Result<QuorumNode> {
         let config = Config {
             id,
@@ -74,6 +78,7 @@ impl QuorumNode {
             pre_vote: true,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
+            applied: log.snapshot_index(),
             ..Default::default()
         };
         config.validate()?;
@@ -132,6 +137,27 @@ impl QuorumNode {
         voters
     }
 
+    /// The index the log's snapshot covers (0: none).
+    pub fn snapshot_index(&self) -> u64 {
+        self.log.snapshot_index()
+    }
+
+    /// The log's snapshot (empty: none), what a restarted owner starts from.
+    pub fn snapshot(&self) -> Snapshot {
+        self.log.snapshot()
+    }
+
+    /// Compacts the log up to `index`, which the owner has applied, keeping
+    /// `data` (its state at that index) as the snapshot.
+    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> io::Result<()> {
+        self.log.compact(index, data)
+    }
+
+    /// Entries the log holds after its snapshot.
+    pub fn entries_since_snapshot(&self) -> u64 {
+        self.last_index() - self.log.snapshot_index()
+    }
+
     pub fn tick(&mut self) {
         self.raw.tick();
     }
@@ -173,6 +199,10 @@ impl QuorumNode {
         let mut ready = self.raw.ready();
         // A leader's messages may leave before its own append is durable.
         out.messages.extend(ready.take_messages());
+        if !ready.snapshot().is_empty() {
+            self.log.install(ready.snapshot())?;
+            out.snapshot = Some(ready.snapshot().clone());
+        }
         out.committed.extend(ready.take_committed_entries());
         self.log.persist(ready.entries(), ready.hs())?;
         // Votes and appends acknowledged only once durable.
@@ -184,6 +214,14 @@ impl QuorumNode {
         out.messages.extend(light.take_messages());
         out.committed.extend(light.take_committed_entries());
         self.raw.advance_apply();
+        // A snapshot is sent like any message, with no word of whether it
+        // arrived: count it sent, so the leader probes the member again and
+        // sends another snapshot if this one was lost.
+        for message in &out.messages {
+            if message.get_msg_type() == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(message.to, SnapshotStatus::Finish);
+            }
+        }
         Ok(out)
     }
 }
