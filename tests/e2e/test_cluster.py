@@ -101,7 +101,13 @@ def create(bootstrap, name, partitions, rf):
 
 
 def topics_seen_by(node):
-    metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics(timeout=10)
+    """The topics and brokers in the Metadata *this* broker answers (a
+    client may ask another broker it learnt of: retried until it is this one)."""
+    for _ in range(50):
+        metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics(timeout=10)
+        if metadata.orig_broker_id == node.config["node.id"]:
+            break
+    assert metadata.orig_broker_id == node.config["node.id"], "another broker answered"
     return {
         name: {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in t.partitions.values()}
         for name, t in metadata.topics.items()
