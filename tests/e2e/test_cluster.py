@@ -102,16 +102,22 @@ def create(bootstrap, name, partitions, rf):
 
 def topics_seen_by(node):
     """The topics and brokers in the Metadata *this* broker answers (a
-    client may ask another broker it learnt of: retried until it is this one)."""
+    client may ask another broker it learnt of: retried until it is this one).
+    librdkafka names the answering broker "host:port/id", or "host:port/bootstrap"
+    (id -1) when the answer came over the bootstrap connection."""
     for _ in range(50):
         metadata = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics(timeout=10)
-        if metadata.orig_broker_id == node.config["node.id"]:
+        if answered_by(metadata) == node.bootstrap:
             break
-    assert metadata.orig_broker_id == node.config["node.id"], "another broker answered"
+    assert answered_by(metadata) == node.bootstrap, "another broker answered: " + metadata.orig_broker_name
     return {
         name: {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in t.partitions.values()}
         for name, t in metadata.topics.items()
     }, {b.id: (b.host, b.port) for b in metadata.brokers.values()}
+
+
+def answered_by(metadata):
+    return metadata.orig_broker_name.rsplit("/", 1)[0]
 
 
 def eventually(check, timeout=10):
