@@ -8,6 +8,7 @@ pub mod defs;
 pub mod group;
 pub mod kafka_names;
 pub mod plugins;
+pub mod topic_defs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
