@@ -2,7 +2,9 @@
 //! loopback elect a leader, replicate what it is given in order, elect
 //! another when the leader dies, and the dead one catches up when it comes
 //! back (replaying its own log from disk first); a member of another
-//! cluster is refused. (The simulation in `metadata::quorum::sim` covers
+//! cluster is refused; a broker that is not a voter observes what they
+//! commit, from a snapshot and then entry by entry, through a failover.
+//! (The simulation in `metadata::quorum::sim` covers
 //! the faults a test on real time cannot reach.)
 
 use std::collections::HashMap;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use weir::metadata::quorum::driver::{start, Member, QuorumConfig};
-use weir::metadata::quorum::{QuorumHandle, StateMachine, Timing};
+use weir::metadata::quorum::{observer, QuorumHandle, StateMachine, Timing};
 
 type Applied = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
 
@@ -81,6 +83,7 @@ async fn launch_with(
         timing: Timing::default(),
         snapshot_bytes,
         snapshot_interval: Duration::from_secs(3600),
+        kafka: None,
     };
     let (handle, member) = start(config, machine).expect("the member starts");
     Node {
@@ -113,6 +116,28 @@ async fn leader(nodes: &[&Node], within: Duration) -> u64 {
             }
         }
         assert!(Instant::now() < deadline, "no agreed leader: {leaders:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn survivors_of(nodes: &[Node], dead: u64) -> Vec<&Node> {
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u64 + 1 != dead)
+        .map(|(_, n)| n)
+        .collect()
+}
+
+/// Stops the leader `first`; returns the leader the others elect.
+async fn kill_leader(nodes: &mut [Node], first: u64) -> u64 {
+    nodes[first as usize - 1].member.take();
+    let survivors = survivors_of(nodes, first);
+    loop {
+        let l = leader(&survivors, Duration::from_secs(10)).await;
+        if l != first {
+            return l;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -165,20 +190,8 @@ async fn three_members_replicate_fail_over_and_catch_up() {
 
     // Kill the leader: the other two elect one of themselves and go on.
     let killed_at = Instant::now();
-    nodes[first as usize - 1].member.take();
-    let survivors: Vec<&Node> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i as u64 + 1 != first)
-        .map(|(_, n)| n)
-        .collect();
-    let second = loop {
-        let l = leader(&survivors, Duration::from_secs(10)).await;
-        if l != first {
-            break l;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let second = kill_leader(&mut nodes, first).await;
+    let survivors = survivors_of(&nodes, first);
     let lead = &nodes[second as usize - 1];
     lead.handle
         .propose(b"after the failover".to_vec())
@@ -305,4 +318,63 @@ async fn a_member_behind_the_compacted_log_catches_up_from_a_snapshot() {
     assert_eq!(states[1], states[2]);
     // Restarting on a compacted log replays from its snapshot, not index 1.
     drop(nodes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_follows_the_commits_through_a_failover() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (ls, voters) = listeners(3).await;
+    let mut nodes = Vec::new();
+    for (i, l) in ls.into_iter().enumerate() {
+        nodes.push(launch_with(i as u64 + 1, "c1", &voters, l, dirs[i].path(), 300).await);
+    }
+    let first = leader(&nodes.iter().collect::<Vec<_>>(), Duration::from_secs(10)).await;
+    for n in 0..30 {
+        nodes[first as usize - 1]
+            .handle
+            .propose(format!("before {n:04}").into_bytes())
+            .await
+            .unwrap();
+    }
+    // It joins late, after compaction: a snapshot, then entries.
+    let applied: Applied = Arc::default();
+    let restored: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let recorder = Recorder {
+        applied: applied.clone(),
+        restored: restored.clone(),
+    };
+    let bootstrap: Vec<SocketAddr> = voters.values().copied().collect();
+    let observing = observer::start(9, "c1".into(), bootstrap, recorder);
+    tokio::time::timeout(Duration::from_secs(10), observing.caught_up())
+        .await
+        .expect("the observer catches up");
+    assert!(
+        !restored.lock().unwrap().is_empty(),
+        "it started from a snapshot"
+    );
+    let status = observing.status.borrow().clone();
+    assert!(!status.active);
+    assert_eq!(observing.leader.get().map(|(id, _)| id), Some(first));
+
+    // The leader dies; the observer follows the next one.
+    let second = kill_leader(&mut nodes, first).await;
+    for n in 0..10 {
+        nodes[second as usize - 1]
+            .handle
+            .propose(format!("after {n:04}").into_bytes())
+            .await
+            .unwrap();
+    }
+    let want = nodes[second as usize - 1].applied.lock().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while *applied.lock().unwrap() != want {
+        assert!(
+            Instant::now() < deadline,
+            "the observer holds {} entries, the leader {}",
+            applied.lock().unwrap().len(),
+            want.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(observing.leader.get().map(|(id, _)| id), Some(second));
 }

@@ -336,4 +336,4 @@ def test_a_node_of_another_cluster_is_refused(cluster):
     create(n1.bootstrap, "still-ours", 1, 1)
     eventually(lambda: assert_has(topics_seen_by(n2)[0], {"ours", "still-ours"}))
     refusals = "".join(n.log_path.read_text() for n in (n1, n2))
-    assert "quorum connection refused" in refusals and "another-cluster-id-000" in refusals
+    assert "controller listener connection refused" in refusals and "another-cluster-id-000" in refusals

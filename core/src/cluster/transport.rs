@@ -1,10 +1,19 @@
-//! Raft messages between controller quorum members, over TCP.
+//! The controller listener: Raft messages between controller quorum
+//! members, committed metadata for brokers that are not members, and Kafka
+//! requests from other brokers (registration, heartbeats, forwarded admin
+//! requests), all over TCP on one port.
 //!
-//! A connection opens with a hello frame naming the cluster id and the
-//! sender's node id; a receiver whose cluster id differs logs it and closes
-//! the connection, so a node of another cluster can never vote or append
-//! here. Then each frame is one raft-rs `Message` (its protobuf). A frame
-//! is `length (u32 BE) · payload`.
+//! A quorum connection opens with a hello frame: `WEIR`, its purpose (`R`:
+//! Raft messages, `M`: metadata catch-up), the sender's node id and the
+//! cluster id. A receiver whose cluster id differs logs it and closes the
+//! connection, so a node of another cluster can never vote, append or read
+//! here. On a Raft connection each frame is then one raft-rs `Message` (its
+//! protobuf), one way; on a catch-up connection each request frame is an
+//! index and each answer frame what was committed after it. A frame is
+//! `length (u32 BE) · payload`. A connection that does not start with a
+//! hello is a Kafka client's (the bytes where `WEIR` would be are a Kafka
+//! request's API key and version, and no API key is `WE`): it is handed to
+//! the broker's request handling.
 //!
 //! Sending never waits on the network: each peer has a bounded queue and a
 //! task that connects (backing off from 50 ms to 2 s between attempts),
@@ -12,7 +21,10 @@
 //! written is dropped: Raft resends what matters.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protobuf::Message as _;
@@ -26,35 +38,75 @@ use tokio::sync::mpsc;
 const MAX_FRAME: usize = 8 << 20;
 const QUEUE: usize = 1024;
 
-/// Who a connection is from.
+/// The first bytes of a hello's payload.
+const MAGIC: &[u8; 4] = b"WEIR";
+
+/// What a quorum connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Raft messages between voters.
+    Raft,
+    /// Committed metadata for a broker that is not a voter.
+    Catchup,
+}
+
+/// Who a connection is from, and what for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Hello {
-    cluster_id: String,
-    node_id: u64,
+pub struct Hello {
+    pub cluster_id: String,
+    pub node_id: u64,
+    pub purpose: Purpose,
 }
 
 impl Hello {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.push(match self.purpose {
+            Purpose::Raft => b'R',
+            Purpose::Catchup => b'M',
+        });
         out.extend_from_slice(&self.node_id.to_be_bytes());
         out.extend_from_slice(self.cluster_id.as_bytes());
         out
     }
 
     fn decode(bytes: &[u8]) -> Option<Hello> {
-        let node_id = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
-        let cluster_id = std::str::from_utf8(&bytes[8..]).ok()?.to_string();
+        let rest = bytes.strip_prefix(MAGIC)?;
+        let purpose = match rest.first()? {
+            b'R' => Purpose::Raft,
+            b'M' => Purpose::Catchup,
+            _ => return None,
+        };
+        let node_id = u64::from_be_bytes(rest.get(1..9)?.try_into().ok()?);
+        let cluster_id = std::str::from_utf8(&rest[9..]).ok()?.to_string();
         Some(Hello {
             cluster_id,
             node_id,
+            purpose,
         })
     }
+}
+
+/// Answers a catch-up request: the encoded answer to "what was committed
+/// after this index".
+pub type Catchup = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send>> + Send + Sync>;
+
+/// Who handles what arrives on the controller listener.
+#[derive(Clone)]
+pub struct Services {
+    pub raft: mpsc::Sender<Message>,
+    pub catchup: Catchup,
+    /// Kafka requests' connections; `None`: they are closed.
+    pub kafka: Option<mpsc::Sender<TcpStream>>,
 }
 
 /// A hello is an id and a cluster id: never more than this.
 const MAX_HELLO: usize = 1024;
 
-async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::Result<Vec<u8>> {
+pub async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
     let len = r.read_u32().await? as usize;
     if len > max {
         return Err(std::io::Error::other(format!("a {len}-byte frame")));
@@ -64,7 +116,10 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::
     Ok(buf)
 }
 
-async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, payload: &[u8]) -> std::io::Result<()> {
+pub async fn write_frame<W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    payload: &[u8],
+) -> std::io::Result<()> {
     w.write_u32(payload.len() as u32).await?;
     w.write_all(payload).await
 }
@@ -80,6 +135,7 @@ impl Outbox {
         let hello = Hello {
             cluster_id: cluster_id.to_string(),
             node_id: me,
+            purpose: Purpose::Raft,
         }
         .encode();
         let peers = peers
@@ -152,30 +208,62 @@ async fn send_to(addr: SocketAddr, hello: Vec<u8>, mut queue: mpsc::Receiver<Mes
     }
 }
 
-/// Accepts members' connections and hands their messages to `inbox`.
-/// Connections from another cluster, or whose messages claim another
-/// sender than their hello, are closed.
-pub async fn serve(listener: TcpListener, cluster_id: String, inbox: mpsc::Sender<Message>) {
+/// Accepts connections on the controller listener and hands each to its
+/// service. Quorum connections from another cluster, or whose messages
+/// claim another sender than their hello, are closed.
+///
+/// The connections' tasks belong to this one: when it is stopped (the
+/// member stops), they stop too, and no answer comes from a stopped member.
+pub async fn serve(listener: TcpListener, cluster_id: String, services: Services) {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (cluster_id, inbox) = (cluster_id.clone(), inbox.clone());
-        tokio::spawn(async move {
-            if let Err(why) = receive(stream, &cluster_id, inbox).await {
-                tracing::warn!(%peer, "quorum connection refused: {why}");
+        let (cluster_id, services) = (cluster_id.clone(), services.clone());
+        connections.spawn(async move {
+            if let Err(why) = accept(stream, &cluster_id, services).await {
+                tracing::warn!(%peer, "controller listener connection refused: {why}");
             }
         });
     }
 }
 
-async fn receive(
-    stream: TcpStream,
-    cluster_id: &str,
-    inbox: mpsc::Sender<Message>,
-) -> Result<(), String> {
+/// How long a new connection may take to send its first bytes.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept(stream: TcpStream, cluster_id: &str, services: Services) -> Result<(), String> {
+    let mut first = [0u8; 8];
+    let peeked = tokio::time::timeout(FIRST_BYTES_TIMEOUT, async {
+        loop {
+            let n = stream.peek(&mut first).await?;
+            if n == first.len() || n == 0 {
+                return Ok::<usize, std::io::Error>(n);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .map_err(|_| "no request in time".to_string())?
+    .map_err(|e| e.to_string())?;
+    if peeked < first.len() {
+        return Ok(());
+    }
+    if &first[4..] != MAGIC {
+        return match services.kafka {
+            Some(kafka) => kafka
+                .send(stream)
+                .await
+                .map_err(|_| "the broker has stopped".to_string()),
+            None => Err("a Kafka request on a quorum-only listener".into()),
+        };
+    }
     let mut r = BufReader::new(stream);
     let hello = read_frame(&mut r, MAX_HELLO)
         .await
@@ -187,18 +275,49 @@ async fn receive(
             hello.node_id, hello.cluster_id
         ));
     }
+    match hello.purpose {
+        Purpose::Raft => receive(r, hello.node_id, services.raft).await,
+        Purpose::Catchup => answer_catchups(r, services.catchup).await,
+    }
+}
+
+async fn receive(
+    mut r: BufReader<TcpStream>,
+    sender: u64,
+    inbox: mpsc::Sender<Message>,
+) -> Result<(), String> {
     loop {
         let Ok(frame) = read_frame(&mut r, MAX_FRAME).await else {
             return Ok(());
         };
         let message = Message::parse_from_bytes(&frame).map_err(|e| e.to_string())?;
-        if message.from != hello.node_id {
+        if message.from != sender {
             return Err(format!(
-                "node {} sent a message as node {}",
-                hello.node_id, message.from
+                "node {sender} sent a message as node {}",
+                message.from
             ));
         }
         if inbox.send(message).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Each request is an index (u64 BE); each answer what `catchup` gives.
+async fn answer_catchups(mut r: BufReader<TcpStream>, catchup: Catchup) -> Result<(), String> {
+    loop {
+        let Ok(frame) = read_frame(&mut r, 8).await else {
+            return Ok(());
+        };
+        let after = u64::from_be_bytes(
+            frame
+                .as_slice()
+                .try_into()
+                .map_err(|_| "a catch-up request is an index")?,
+        );
+        let answer = catchup(after).await;
+        let w = r.get_mut();
+        if write_frame(w, &answer).await.is_err() || w.flush().await.is_err() {
             return Ok(());
         }
     }
@@ -210,11 +329,19 @@ mod tests {
 
     #[test]
     fn hellos_round_trip() {
-        let hello = Hello {
-            cluster_id: "abc-123".into(),
-            node_id: 7,
-        };
-        assert_eq!(Hello::decode(&hello.encode()), Some(hello));
+        for purpose in [Purpose::Raft, Purpose::Catchup] {
+            let hello = Hello {
+                cluster_id: "abc-123".into(),
+                node_id: 7,
+                purpose,
+            };
+            assert_eq!(Hello::decode(&hello.encode()), Some(hello));
+        }
         assert_eq!(Hello::decode(&[1, 2]), None);
+        assert_eq!(Hello::decode(b"WEIRX12345678"), None);
+        // A Kafka request never looks like a hello: no API key is "WE".
+        assert!(
+            kafka_protocol::messages::ApiKey::try_from(i16::from_be_bytes([b'W', b'E'])).is_err()
+        );
     }
 }

@@ -2,6 +2,12 @@
 //! controller quorum's voters and listener, its rack. A broker with no
 //! `process.roles` is a single node, its metadata log a local file, as
 //! before clusters existed.
+//!
+//! Roles, as in KRaft: a `controller` is a quorum voter (listed in
+//! `controller.quorum.voters`) and serves only its controller listener; a
+//! `broker` serves clients and follows the metadata the quorum commits,
+//! fetching it from the voters when it is not one itself; a node with
+//! both (combined mode) does both.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -26,13 +32,19 @@ pub static CLUSTER: &[BrokerDef] = &[
         "process.roles",
         Kind::EnumList(&["broker", "controller"]),
         None,
-        "The roles of this node in a cluster: 'broker,controller' (combined mode). Unset: a single node with a local metadata log."
+        "The roles of this node in a cluster: 'broker' (serves clients, follows the quorum's metadata), 'controller' (a quorum voter serving only its controller listener) or 'broker,controller' (combined mode). Unset: a single node with a local metadata log."
     ),
     def!(
         "controller.quorum.voters",
         Kind::List,
         None,
         "The controller quorum's voters, as id@host:port (the port of each voter's controller listener)."
+    ),
+    def!(
+        "controller.quorum.bootstrap.servers",
+        Kind::List,
+        None,
+        "For a broker that is not a voter, instead of controller.quorum.voters: host:port of some controllers' listeners; the broker learns the active controller from them. Needs weir.cluster.id."
     ),
     def!(
         "controller.listener.names",
@@ -101,51 +113,107 @@ pub static CLUSTER: &[BrokerDef] = &[
 pub struct ClusterSettings {
     pub node_id: i32,
     pub cluster_id: String,
-    /// Every voter's id and quorum address.
+    pub roles: Roles,
+    /// Every voter's id and quorum address (empty on a broker that knows
+    /// only `controller.quorum.bootstrap.servers`).
     pub voters: BTreeMap<i32, SocketAddr>,
-    /// Where this node's quorum listener binds.
-    pub controller_listener: Listener,
+    /// Where a broker that is not a voter fetches metadata: the voters, or
+    /// `controller.quorum.bootstrap.servers`.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Where this node's quorum listener binds (`None` on a broker only).
+    pub controller_listener: Option<Listener>,
     pub election_timeout_ms: u64,
     pub snapshot_bytes: u64,
     pub snapshot_interval_ms: u64,
 }
 
+/// What a cluster member does (`process.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub broker: bool,
+    pub controller: bool,
+}
+
 impl BrokerConfig {
     /// This node's cluster settings, or `None` for a single node.
     pub fn cluster(&self) -> Result<Option<ClusterSettings>, ConfigError> {
-        let roles = self.list("process.roles");
-        if roles.is_empty() {
+        let listed = self.list("process.roles");
+        if listed.is_empty() {
             return Ok(None);
         }
         let invalid = |key: &str, reason: String| ConfigError::Invalid {
             key: key.to_string(),
             reason,
         };
-        let has = |role: &str| roles.iter().any(|r| r.eq_ignore_ascii_case(role));
-        if !(has("broker") && has("controller")) {
-            return Err(invalid(
-                "process.roles",
-                "Weir runs cluster members in combined mode for now: set process.roles = \"broker,controller\"".into(),
-            ));
-        }
-        let voters = parse_voters(&self.list("controller.quorum.voters"))
-            .map_err(|r| invalid("controller.quorum.voters", r))?;
+        let has = |role: &str| listed.iter().any(|r| r.eq_ignore_ascii_case(role));
+        let roles = Roles {
+            broker: has("broker"),
+            controller: has("controller"),
+        };
+        let voters = match self.list("controller.quorum.voters") {
+            items if items.is_empty() => BTreeMap::new(),
+            items => parse_voters(&items).map_err(|r| invalid("controller.quorum.voters", r))?,
+        };
+        let bootstrap = parse_addresses(&self.list("controller.quorum.bootstrap.servers"))
+            .map_err(|r| invalid("controller.quorum.bootstrap.servers", r))?;
         let node_id = self.node_id();
-        if !voters.contains_key(&node_id) {
+        if roles.controller && !voters.contains_key(&node_id) {
             return Err(invalid(
                 "controller.quorum.voters",
-                format!("node.id {node_id} is a controller but is not among the voters"),
+                format!("node.id {node_id} is a controller but is not among the voters (id@host:port,...)"),
             ));
         }
-        let controller_listener = self.controller_listener()?;
+        if !roles.controller && voters.contains_key(&node_id) {
+            return Err(invalid(
+                "process.roles",
+                format!("node.id {node_id} is a voter in controller.quorum.voters, so it must have the controller role"),
+            ));
+        }
+        if voters.is_empty() && bootstrap.is_empty() {
+            return Err(invalid(
+                "controller.quorum.voters",
+                "a cluster member needs the voters (id@host:port,...) or controller.quorum.bootstrap.servers".into(),
+            ));
+        }
+        let controller_listener = if roles.controller {
+            Some(self.controller_listener()?)
+        } else {
+            None
+        };
+        if roles.controller && !roles.broker && !self.listeners().is_empty() {
+            return Err(invalid(
+                "listeners",
+                "a controller-only node serves no clients: list only its controller listener"
+                    .into(),
+            ));
+        }
+        if roles.broker && self.listeners().is_empty() {
+            return Err(invalid(
+                "listeners",
+                "a broker needs a listener for clients besides the controller listener".into(),
+            ));
+        }
         let cluster_id = match self.get("weir.cluster.id") {
             Some(id) if !id.is_empty() => id,
-            _ => derived_cluster_id(&voters),
+            _ if !voters.is_empty() => derived_cluster_id(&voters),
+            _ => {
+                return Err(invalid(
+                    "weir.cluster.id",
+                    "a broker that knows only controller.quorum.bootstrap.servers needs the cluster's id (as kafka-storage format -t gives it)".into(),
+                ))
+            }
+        };
+        let bootstrap = if bootstrap.is_empty() {
+            voters.values().copied().collect()
+        } else {
+            bootstrap
         };
         Ok(Some(ClusterSettings {
             node_id,
             cluster_id,
+            roles,
             voters,
+            bootstrap,
             controller_listener,
             election_timeout_ms: self.num("controller.quorum.election.timeout.ms") as u64,
             snapshot_bytes: self.num("metadata.log.max.record.bytes.between.snapshots") as u64,
@@ -221,6 +289,20 @@ fn parse_voters(items: &[String]) -> Result<BTreeMap<i32, SocketAddr>, String> {
     Ok(voters)
 }
 
+/// `host:port,...` → addresses.
+fn parse_addresses(items: &[String]) -> Result<Vec<SocketAddr>, String> {
+    items
+        .iter()
+        .map(|item| {
+            item.trim()
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| format!("{item:?} is not a reachable host:port"))
+        })
+        .collect()
+}
+
 /// The id the nodes of one cluster agree on without a format step: a hash
 /// of the voter set, printed as Kafka prints ids.
 fn derived_cluster_id(voters: &BTreeMap<i32, SocketAddr>) -> String {
@@ -262,7 +344,7 @@ mod tests {
         config.check().unwrap();
         let cluster = config.cluster().unwrap().unwrap();
         assert_eq!(cluster.voters.len(), 3);
-        assert_eq!(cluster.controller_listener.port, 29093);
+        assert_eq!(cluster.controller_listener.as_ref().unwrap().port, 29093);
         assert_eq!(
             config.listeners().len(),
             1,
@@ -286,8 +368,58 @@ mod tests {
         config.set("controller.quorum.voters", "1@nowhere").unwrap();
         let err = config.cluster().unwrap_err().to_string();
         assert!(err.contains("controller.quorum.voters"), "{err}");
+        config
+            .set("controller.quorum.voters", "1@127.0.0.1:19093")
+            .unwrap();
         config.set("process.roles", "controller").unwrap();
         let err = config.cluster().unwrap_err().to_string();
-        assert!(err.contains("combined"), "{err}");
+        assert!(err.contains("serves no clients"), "{err}");
+        config.set("process.roles", "broker").unwrap();
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("must have the controller role"), "{err}");
+        config.set("node.id", "7").unwrap();
+        config.set("controller.quorum.voters", "").unwrap();
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("bootstrap.servers"), "{err}");
+        config
+            .set("controller.quorum.bootstrap.servers", "127.0.0.1:19093")
+            .unwrap();
+        let err = config.cluster().unwrap_err().to_string();
+        assert!(err.contains("weir.cluster.id"), "{err}");
+    }
+
+    #[test]
+    fn controllers_and_brokers_can_be_separate_nodes() {
+        let mut controller = combined(1);
+        controller.set("process.roles", "controller").unwrap();
+        controller
+            .set("listeners", "CONTROLLER://127.0.0.1:19093")
+            .unwrap();
+        let settings = controller.cluster().unwrap().unwrap();
+        assert!(settings.roles.controller && !settings.roles.broker);
+        assert!(controller.listeners().is_empty());
+
+        let mut broker = combined(4);
+        broker.set("process.roles", "broker").unwrap();
+        broker
+            .set("listeners", "PLAINTEXT://127.0.0.1:49092")
+            .unwrap();
+        let settings = broker.cluster().unwrap().unwrap();
+        assert!(settings.roles.broker && !settings.roles.controller);
+        assert_eq!(settings.controller_listener, None);
+        assert_eq!(settings.bootstrap.len(), 3, "it fetches from the voters");
+        assert_eq!(
+            settings.cluster_id,
+            controller.cluster().unwrap().unwrap().cluster_id
+        );
+
+        broker.set("controller.quorum.voters", "").unwrap();
+        broker
+            .set("controller.quorum.bootstrap.servers", "127.0.0.1:29093")
+            .unwrap();
+        broker.set("weir.cluster.id", "abc").unwrap();
+        let settings = broker.cluster().unwrap().unwrap();
+        assert_eq!(settings.bootstrap, vec!["127.0.0.1:29093".parse().unwrap()]);
+        assert!(settings.voters.is_empty());
     }
 }

@@ -210,13 +210,15 @@ impl BrokerConfig {
                 }
             }
         }
-        if self.listeners().is_empty() {
+        // A controller-only node has only its controller listener (checked
+        // with the other cluster settings).
+        let cluster = self.cluster()?;
+        if self.listeners().is_empty() && cluster.is_none() {
             return Err(ConfigError::Invalid {
                 key: "listeners".into(),
                 reason: "at least one listener is needed".into(),
             });
         }
-        self.cluster()?;
         Ok(())
     }
 

@@ -2,18 +2,22 @@
 //! a single node the log is the local journal: a command is committed once
 //! it is fsynced. In a cluster it is the controller quorum's Raft log: a
 //! command is committed once a majority holds it, and every member applies
-//! it in the same order. Either way the image is built only from committed
-//! commands, and readers take it from a watch without blocking writers.
+//! it in the same order; a broker that is not a voter observes, applying
+//! what the voters committed in the same order. Either way the image is
+//! built only from committed commands, and readers take it from a watch
+//! without blocking writers.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::command::Command;
 use super::image::MetadataImage;
 use super::journal::Journal;
-use super::quorum::{self, Member, QuorumError, QuorumHandle, Status};
+use super::quorum::{self, Member, ObserverHandle, QuorumError, QuorumHandle, Status};
 use super::snapshot::Snapshot;
 use crate::config::cluster::ClusterSettings;
 use crate::protocol::error::{ApiError, ResponseError};
@@ -94,7 +98,10 @@ pub enum MetadataLog {
     Quorum {
         handle: QuorumHandle,
         _member: Member,
+        /// Each voter's controller listener.
+        voters: BTreeMap<i32, SocketAddr>,
     },
+    Observer(ObserverHandle),
 }
 
 impl MetadataLog {
@@ -106,6 +113,7 @@ impl MetadataLog {
         dir: &std::path::Path,
         listener: tokio::net::TcpListener,
         images: Arc<Images>,
+        kafka: mpsc::Sender<tokio::net::TcpStream>,
     ) -> std::io::Result<MetadataLog> {
         let tick_ms = (settings.election_timeout_ms / 10).clamp(10, 100);
         let election_ticks = (settings.election_timeout_ms / tick_ms).max(3) as usize;
@@ -127,26 +135,64 @@ impl MetadataLog {
             },
             snapshot_bytes: settings.snapshot_bytes,
             snapshot_interval: Duration::from_millis(settings.snapshot_interval_ms),
+            kafka: Some(kafka),
         };
         let (handle, member) = quorum::driver::start(config, ImageMachine { images })?;
         Ok(MetadataLog::Quorum {
             handle,
             _member: member,
+            voters: settings.voters.clone(),
         })
     }
 
-    /// What the quorum member knows (`None` on a single node).
+    /// Follows the quorum as a broker that is not a voter, from the voters'
+    /// (or `controller.quorum.bootstrap.servers`') controller listeners.
+    pub fn start_observer(settings: &ClusterSettings, images: Arc<Images>) -> MetadataLog {
+        MetadataLog::Observer(quorum::observer::start(
+            settings.node_id as u64,
+            settings.cluster_id.clone(),
+            settings.bootstrap.clone(),
+            ImageMachine { images },
+        ))
+    }
+
+    /// Waits until this node holds the metadata it had before a restart (a
+    /// voter's local replay), or what the voters had committed when asked
+    /// (an observer's first catch-up).
+    pub async fn caught_up(&self) -> Option<Status> {
+        match self {
+            MetadataLog::Local(_) => None,
+            MetadataLog::Quorum { handle, .. } => Some(handle.replayed().await),
+            MetadataLog::Observer(observer) => Some(observer.caught_up().await),
+        }
+    }
+
+    /// What this member knows of the quorum (`None` on a single node).
     pub fn quorum_status(&self) -> Option<Status> {
         match self {
             MetadataLog::Local(_) => None,
             MetadataLog::Quorum { handle, .. } => Some(handle.status()),
+            MetadataLog::Observer(observer) => Some(observer.status.borrow().clone()),
         }
     }
 
-    pub fn quorum(&self) -> Option<&QuorumHandle> {
+    /// Whether this node is one of a cluster (a voter or an observer).
+    pub fn in_cluster(&self) -> bool {
+        !matches!(self, MetadataLog::Local(_))
+    }
+
+    /// The active controller and its controller listener, when it is known.
+    pub fn controller_address(&self) -> Option<(i32, SocketAddr)> {
         match self {
             MetadataLog::Local(_) => None,
-            MetadataLog::Quorum { handle, .. } => Some(handle),
+            MetadataLog::Quorum { handle, voters, .. } => {
+                let id = handle.status().leader? as i32;
+                Some((id, *voters.get(&id)?))
+            }
+            MetadataLog::Observer(observer) => {
+                let (id, address) = observer.leader.get()?;
+                Some((id as i32, address))
+            }
         }
     }
 
@@ -155,6 +201,7 @@ impl MetadataLog {
         match self {
             MetadataLog::Local(_) => true,
             MetadataLog::Quorum { handle, .. } => handle.status().active,
+            MetadataLog::Observer(_) => false,
         }
     }
 
@@ -192,6 +239,7 @@ impl MetadataLog {
                     )),
                 }
             }
+            MetadataLog::Observer(_) => Err(not_controller("this broker is not a controller")),
         }
     }
 }

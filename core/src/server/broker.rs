@@ -34,6 +34,10 @@ pub struct Broker {
     /// How many metadata commands the partitions and groups have followed;
     /// held while they follow, so images are followed in order.
     followed: Mutex<u64>,
+    /// This node's place in a cluster (`None`: a single node).
+    pub cluster: Option<crate::config::cluster::ClusterSettings>,
+    /// Other brokers' connections to this controller, until served.
+    controller_connections: std::sync::Mutex<Option<super::membership::ControllerConnections>>,
 }
 
 impl Broker {
@@ -41,8 +45,17 @@ impl Broker {
     /// last shutdown was not clean).
     pub async fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
         let config = Arc::new(config);
-        let advertised = config.advertised_listeners().remove(0);
-        let controller = super::membership::open_controller(&config).await?;
+        let cluster = config.cluster()?;
+        let (controller, controller_connections) =
+            super::membership::open_controller(&config).await?;
+        // A controller-only node serves no clients: it is known by its
+        // controller listener.
+        let advertised = config
+            .advertised_listeners()
+            .into_iter()
+            .next()
+            .or_else(|| cluster.as_ref()?.controller_listener.clone())
+            .ok_or_else(|| anyhow::anyhow!("no listener is configured (listeners)"))?;
         controller.set_max_partitions(config.max_partitions());
         let logs = LogManager::new(config.log_dirs())?;
         let replicas = Arc::new(ReplicaManager::start(
@@ -68,7 +81,24 @@ impl Broker {
             channel: Default::default(),
             liveness: Default::default(),
             followed: Mutex::new(followed),
+            controller_connections: std::sync::Mutex::new(controller_connections),
+            cluster,
         })
+    }
+
+    /// The connections other brokers make to this node's controller
+    /// listener, for the server to take once.
+    pub fn take_controller_connections(&self) -> Option<super::membership::ControllerConnections> {
+        self.controller_connections
+            .lock()
+            .expect("controller connections lock")
+            .take()
+    }
+
+    /// Whether this node serves clients and hosts partitions (a single
+    /// node, or a cluster member with the broker role).
+    pub fn is_broker(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|s| s.roles.broker)
     }
 
     pub fn node_id(&self) -> i32 {

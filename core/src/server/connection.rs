@@ -76,6 +76,7 @@ impl ReadLimits {
 
 pub async fn serve(
     broker: Arc<Broker>,
+    on: dispatch::Listener,
     stream: TcpStream,
     limits: ReadLimits,
     _slot: super::connection_quotas::Slot,
@@ -90,7 +91,7 @@ pub async fn serve(
         .peer_addr()
         .map(|a| format!("/{}", a.ip()))
         .unwrap_or_default();
-    match run(broker, stream, client_host, limits).await {
+    match run(broker, on, stream, client_host, limits).await {
         Ok(()) => debug!(%peer, "connection closed by client"),
         Err(reason) => info!(%peer, %reason, "closing connection"),
     }
@@ -107,6 +108,7 @@ impl Drop for AbortOnDrop {
 
 async fn run(
     broker: Arc<Broker>,
+    on: dispatch::Listener,
     stream: TcpStream,
     client_host: String,
     limits: ReadLimits,
@@ -120,7 +122,7 @@ async fn run(
     };
     while let Some(frame) = frames.recv().await {
         let Frame { bytes, _memory } = frame;
-        let outcome = dispatch::handle(&broker, &client_host, bytes).await;
+        let outcome = dispatch::handle(&broker, on, &client_host, bytes).await;
         drop(_memory);
         match outcome {
             Outcome::Respond(response) => {

@@ -32,7 +32,17 @@ pub struct RequestContext {
     pub client_host: String,
 }
 
-pub async fn handle(broker: &Broker, client_host: &str, mut frame: Bytes) -> Outcome {
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// A listener for clients (`listeners`).
+    Clients,
+    /// The controller listener: other brokers' requests to the controller,
+    /// ApiVersions and DescribeQuorum; nothing else.
+    Controller,
+}
+
+pub async fn handle(broker: &Broker, on: Listener, client_host: &str, mut frame: Bytes) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!(
             "request of {} bytes is shorter than a request header",
@@ -58,6 +68,12 @@ pub async fn handle(broker: &Broker, client_host: &str, mut frame: Bytes) -> Out
         );
     }
     let from_peer = crate::cluster::channel::is_peer(&frame);
+    if on == Listener::Controller
+        && !(from_peer || matches!(api, ApiKey::ApiVersions | ApiKey::DescribeQuorum))
+    {
+        debug!(?api, "a client request on the controller listener");
+        return unsupported(correlation_id);
+    }
     let internal = from_peer && is_internal(api, version);
     if !(is_supported(api, version) || internal) {
         debug!(?api, version, "unsupported API version");

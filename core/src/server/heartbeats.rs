@@ -97,14 +97,9 @@ impl Broker {
         if self.controller.log().is_active() {
             return self.heartbeat_from(&request).await;
         }
-        let (_, host, port) = self.remote_controller().ok_or_else(|| {
-            ApiError::new(ResponseError::NotController, "no active controller known")
-        })?;
         let response: BrokerHeartbeatResponse = self
-            .channel
-            .call((&host, port), self.node_id(), 0, &request)
-            .await
-            .map_err(|e| ApiError::new(ResponseError::NetworkException, e.to_string()))?;
+            .call_controller(0, &request, ResponseError::NotController)
+            .await?;
         match response.error_code {
             0 => Ok(response),
             code => Err(ApiError::new(
@@ -114,8 +109,21 @@ impl Broker {
         }
     }
 
-    /// Heartbeats while the broker runs, once it is registered.
+    /// Heartbeats while the broker runs, once it is registered; on the
+    /// active controller, records the cluster id and fences silent brokers.
     pub(super) fn spawn_heartbeats(self: &Arc<Self>) {
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FENCE_CHECK);
+            loop {
+                tick.tick().await;
+                broker.init_cluster().await;
+                broker.fence_silent_brokers().await;
+            }
+        });
+        if !self.is_broker() {
+            return;
+        }
         let every = self.config.number("broker.heartbeat.interval.ms").max(10) as u64;
         let broker = self.clone();
         tokio::spawn(async move {
@@ -129,14 +137,6 @@ impl Broker {
                 if let Err(e) = broker.heartbeat(false).await {
                     tracing::debug!(error = %e.message().unwrap_or_default(), "heartbeat not delivered");
                 }
-            }
-        });
-        let broker = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FENCE_CHECK);
-            loop {
-                tick.tick().await;
-                broker.fence_silent_brokers().await;
             }
         });
     }
@@ -187,7 +187,7 @@ impl Broker {
     /// Before stopping: tells the active controller, and waits (bounded)
     /// until it has recorded the shutdown.
     pub async fn controlled_shutdown(&self) {
-        if !self.in_cluster() {
+        if !self.in_cluster() || !self.is_broker() {
             return;
         }
         let limit = self.config.number("weir.controlled.shutdown.timeout.ms") as u64;

@@ -22,7 +22,7 @@ use super::broker::Broker;
 use crate::cluster::channel;
 use crate::config::cluster::ClusterSettings;
 use crate::config::BrokerConfig;
-use crate::metadata::log::{not_controller, Images, MetadataLog};
+use crate::metadata::log::{Images, MetadataLog};
 use crate::metadata::{Command, Controller, MetadataImage, NewTopic, TopicImage};
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -44,40 +44,63 @@ const FORWARD_PATIENCE: Duration = Duration::from_secs(10);
 /// controller is active.
 const REGISTRATION_RETRY: Duration = Duration::from_millis(200);
 
-/// Opens the metadata log: the journal on a single node; in a cluster,
-/// the quorum member, replayed up to what it had committed before a
-/// restart, so the broker starts from the image it left.
-pub async fn open_controller(config: &BrokerConfig) -> anyhow::Result<Controller> {
+/// Kafka requests other brokers sent to this node's controller listener.
+pub type ControllerConnections = tokio::sync::mpsc::Receiver<tokio::net::TcpStream>;
+
+/// Opens the metadata log: the journal on a single node; in a cluster, the
+/// quorum member on a controller (replayed up to what it had committed
+/// before a restart, so it starts from the image it left), or the observer
+/// on a broker that is not a voter (caught up with the voters). Either way
+/// the image is current before the partitions open against it.
+pub async fn open_controller(
+    config: &BrokerConfig,
+) -> anyhow::Result<(Controller, Option<ControllerConnections>)> {
     let dir = config.metadata_log_dir().join(crate::log::METADATA_LOG_DIR);
-    let advertised = config.advertised_listeners().remove(0);
     let Some(settings) = config.cluster()? else {
+        let advertised = config.advertised_listeners().remove(0);
         let dir = config.metadata_log_dir().join("__cluster_metadata");
-        return Ok(Controller::open(
-            &dir,
-            config.node_id(),
-            &advertised.host,
-            advertised.port,
-        )?);
+        let controller =
+            Controller::open(&dir, config.node_id(), &advertised.host, advertised.port)?;
+        return Ok((controller, None));
     };
     check_meta_properties(&config.metadata_log_dir(), &settings)?;
-    let address = format!(
-        "{}:{}",
-        settings.controller_listener.host, settings.controller_listener.port
-    );
-    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {address} (the controller listener): {e}")
-    })?;
     let images = Arc::new(Images::new(MetadataImage::default()));
-    let log = MetadataLog::start_quorum(&settings, &dir, listener, images.clone())?;
-    if let Some(quorum) = log.quorum() {
-        let replayed = quorum.replayed().await;
+    let (log, connections) = match &settings.controller_listener {
+        Some(listener) => {
+            let address = format!("{}:{}", listener.host, listener.port);
+            let socket = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} (the controller listener): {e}")
+            })?;
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            let log = MetadataLog::start_quorum(&settings, &dir, socket, images.clone(), tx)?;
+            (log, Some(rx))
+        }
+        None => (MetadataLog::start_observer(&settings, images.clone()), None),
+    };
+    let status = {
+        let waiting = log.caught_up();
+        tokio::pin!(waiting);
+        loop {
+            tokio::select! {
+                status = &mut waiting => break status,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                    info!(bootstrap = ?settings.bootstrap, "waiting for the controller quorum's metadata");
+                }
+            }
+        }
+    };
+    if let Some(status) = status {
         info!(
-            applied = replayed.applied,
+            applied = status.applied,
             voters = settings.voters.len(),
-            "joined the controller quorum"
+            controller = settings.roles.controller,
+            "joined the cluster's metadata"
         );
     }
-    Ok(Controller::with_log(settings.node_id, log, images))
+    Ok((
+        Controller::with_log(settings.node_id, log, images),
+        connections,
+    ))
 }
 
 /// Kafka's `meta.properties`: the cluster and node a data directory belongs
@@ -132,7 +155,7 @@ fn check_meta_properties(dir: &std::path::Path, settings: &ClusterSettings) -> a
 impl Broker {
     /// Whether this broker is one member of a cluster.
     pub fn in_cluster(&self) -> bool {
-        self.controller.log().quorum().is_some()
+        self.controller.log().in_cluster()
     }
 
     /// The controller clients are told of: the active one, else this
@@ -144,28 +167,36 @@ impl Broker {
             .unwrap_or(self.node_id())
     }
 
-    /// The controller Metadata names. In a cluster, as in KRaft, any live
-    /// broker will do, since each forwards admin requests to the active
-    /// controller: this one, which is certainly alive. A client that cached
-    /// the active controller would wait on it after it died.
-    pub fn metadata_controller_id(&self) -> i32 {
-        if self.in_cluster() {
-            self.node_id()
-        } else {
-            self.controller_id()
-        }
-    }
-
-    /// Where the active controller serves Kafka requests, unless it is
-    /// this broker or unknown.
-    pub(super) fn remote_controller(&self) -> Option<(i32, String, u16)> {
-        let id = self.controller.active_controller()?;
+    /// Where the active controller takes other brokers' Kafka requests
+    /// (its controller listener), unless it is this node or unknown.
+    pub(crate) fn remote_controller(&self) -> Option<(i32, String, u16)> {
+        let (id, address) = self.controller.log().controller_address()?;
         if id == self.node_id() {
             return None;
         }
-        let image = self.image();
-        let b = image.brokers.get(&id)?;
-        Some((id, b.host.clone(), b.port))
+        Some((id, address.ip().to_string(), address.port()))
+    }
+
+    /// Sends `request` (of an API at `version`) to the active controller's
+    /// controller listener and returns its answer; `unreachable` is the
+    /// error when no controller is known or it does not answer.
+    pub(crate) async fn call_controller<R>(
+        &self,
+        version: i16,
+        request: &R,
+        unreachable: ResponseError,
+    ) -> Result<R::Response, ApiError>
+    where
+        R: kafka_protocol::protocol::Request + kafka_protocol::protocol::Encodable,
+        R::Response: kafka_protocol::protocol::Decodable,
+    {
+        let (id, host, port) = self
+            .remote_controller()
+            .ok_or_else(|| ApiError::new(unreachable, "no active controller is known"))?;
+        self.channel
+            .call((&host, port), self.node_id(), version, request)
+            .await
+            .map_err(|e| ApiError::new(unreachable, format!("controller {id}: {e}")))
     }
 
     /// Sends a client's admin request to the active controller when this
@@ -213,9 +244,6 @@ impl Broker {
                 .change_metadata(self.controller.create_topic(&config, topic, false))
                 .await;
         }
-        let (_, host, port) = self
-            .remote_controller()
-            .ok_or_else(|| not_controller("no controller is active to create the topic"))?;
         let request = CreateTopicsRequest::default()
             .with_timeout_ms(30_000)
             .with_topics(vec![CreatableTopic::default()
@@ -234,10 +262,8 @@ impl Broker {
                         .collect(),
                 )]);
         let response: CreateTopicsResponse = self
-            .channel
-            .call((&host, port), self.node_id(), 5, &request)
-            .await
-            .map_err(|e| not_controller(&e.to_string()))?;
+            .call_controller(5, &request, ResponseError::NotController)
+            .await?;
         let result = response.topics.first().ok_or_else(|| {
             ApiError::new(
                 ResponseError::UnknownServerError,
@@ -285,24 +311,20 @@ impl Broker {
         if !self.in_cluster() || self.controller.log().is_active() {
             return self.controller.allocate_producer_ids(count).await;
         }
-        let (_, host, port) = self.remote_controller().ok_or_else(|| {
-            ApiError::new(
-                ResponseError::CoordinatorNotAvailable,
-                "no controller is active to hand out producer ids",
-            )
-        })?;
         let request =
             AllocateProducerIdsRequest::default().with_broker_id(BrokerId(self.node_id()));
         let response: AllocateProducerIdsResponse = self
-            .channel
-            .call((&host, port), self.node_id(), 0, &request)
-            .await
-            .map_err(|e| ApiError::new(ResponseError::CoordinatorNotAvailable, e.to_string()))?;
+            .call_controller(0, &request, ResponseError::CoordinatorNotAvailable)
+            .await?;
         if response.error_code != 0 {
+            // Retriable for the client (InitProducerId): this broker may
+            // not be registered yet, or the controller may be moving.
+            let why = ResponseError::try_from_code(response.error_code)
+                .map(|e| format!("{e:?}"))
+                .unwrap_or_else(|| response.error_code.to_string());
             return Err(ApiError::new(
-                ResponseError::try_from_code(response.error_code)
-                    .unwrap_or(ResponseError::UnknownServerError),
-                "the controller did not hand out producer ids",
+                ResponseError::CoordinatorNotAvailable,
+                format!("the controller did not hand out producer ids: {why}"),
             ));
         }
         Ok(response.producer_id_start.0)
@@ -313,7 +335,11 @@ impl Broker {
         &self,
         request: AllocateProducerIdsRequest,
     ) -> AllocateProducerIdsResponse {
-        let _ = request;
+        // Kafka hands blocks only to registered brokers.
+        if !self.image().brokers.contains_key(&request.broker_id.0) {
+            return AllocateProducerIdsResponse::default()
+                .with_error_code(ResponseError::BrokerIdNotRegistered.code());
+        }
         let count = crate::producer::ids::BLOCK;
         match self.controller.allocate_producer_ids(count).await {
             Ok(first) => AllocateProducerIdsResponse::default()
@@ -328,8 +354,8 @@ impl Broker {
         &self,
         request: BrokerRegistrationRequest,
     ) -> BrokerRegistrationResponse {
-        let image = self.image();
-        if request.cluster_id.as_str() != image.cluster_id {
+        let ours = self.cluster.as_ref().map(|s| s.cluster_id.as_str());
+        if Some(request.cluster_id.as_str()) != ours {
             return BrokerRegistrationResponse::default()
                 .with_error_code(ResponseError::InconsistentClusterId.code());
         }
@@ -355,31 +381,41 @@ impl Broker {
         }
     }
 
+    /// On the active controller: writes the cluster's id into the metadata
+    /// the first time a controller is active.
+    pub(super) async fn init_cluster(&self) {
+        let Some(settings) = &self.cluster else {
+            return;
+        };
+        if !self.controller.log().is_active() || !self.image().cluster_id.is_empty() {
+            return;
+        }
+        let init = Command::InitCluster {
+            cluster_id: settings.cluster_id.clone(),
+        };
+        if let Err(e) = self.controller.submit(vec![init]).await {
+            warn!(error = %e.message().unwrap_or_default(), "could not record the cluster id");
+        }
+    }
+
     /// Registers this broker with the active controller, retrying until
-    /// one answers; the active controller also writes the cluster's id.
-    async fn register(&self, settings: Option<ClusterSettings>) {
+    /// one answers.
+    async fn register(&self, cluster_id: String) {
         let rack = self.config.get("broker.rack").filter(|r| !r.is_empty());
         let (host, port) = (self.advertised.host.clone(), self.advertised.port);
         loop {
             let done = if self.controller.log().is_active() {
-                let mut commands = Vec::new();
-                if self.image().cluster_id.is_empty() {
-                    let cluster_id = settings.as_ref().map(|s| s.cluster_id.clone());
-                    commands.push(Command::InitCluster {
-                        cluster_id: cluster_id.unwrap_or_default(),
-                    });
+                match self
+                    .controller
+                    .registration(self.node_id(), &host, port, rack.clone())
+                {
+                    Some(command) => self.controller.submit(vec![command]).await.is_ok(),
+                    None => true,
                 }
-                commands.extend(self.controller.registration(
-                    self.node_id(),
-                    &host,
-                    port,
-                    rack.clone(),
-                ));
-                commands.is_empty() || self.controller.submit(commands).await.is_ok()
             } else if let Some((_, chost, cport)) = self.remote_controller() {
                 let request = BrokerRegistrationRequest::default()
                     .with_broker_id(BrokerId(self.node_id()))
-                    .with_cluster_id(StrBytes::from_string(self.image().cluster_id.clone()))
+                    .with_cluster_id(StrBytes::from_string(cluster_id.clone()))
                     .with_rack(rack.clone().map(StrBytes::from_string))
                     .with_listeners(vec![RegisteredListener::default()
                         .with_name(StrBytes::from_static_str("PLAINTEXT"))
@@ -389,7 +425,17 @@ impl Broker {
                     .channel
                     .call((&chost, cport), self.node_id(), 0, &request)
                     .await;
-                matches!(answer, Ok(r) if r.error_code == 0)
+                match answer {
+                    Ok(r) if r.error_code == ResponseError::InconsistentClusterId.code() => {
+                        warn!(
+                            cluster_id,
+                            "the active controller belongs to another cluster"
+                        );
+                        false
+                    }
+                    Ok(r) => r.error_code == 0,
+                    Err(_) => false,
+                }
             } else {
                 false
             };
@@ -407,12 +453,13 @@ impl Broker {
     /// In a cluster: registers this broker, and makes the local partitions
     /// and groups follow each image the quorum commits.
     pub fn spawn_cluster_tasks(self: &Arc<Self>) {
-        if !self.in_cluster() {
+        let Some(settings) = self.cluster.clone() else {
             return;
+        };
+        if settings.roles.broker {
+            let broker = self.clone();
+            tokio::spawn(async move { broker.register(settings.cluster_id).await });
         }
-        let settings = self.config.cluster().ok().flatten();
-        let broker = self.clone();
-        tokio::spawn(async move { broker.register(settings).await });
         self.spawn_heartbeats();
         let broker = self.clone();
         let mut images = self.controller.subscribe();

@@ -18,6 +18,7 @@ use anyhow::Context;
 use std::time::{Duration, Instant};
 
 use connection_quotas::ConnectionQuotas;
+use dispatch::Listener;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -54,12 +55,23 @@ pub async fn serve(
     for listener in listeners {
         accepts.spawn(accept_loop(listener, quotas.clone(), tx.clone()));
     }
+    // Kafka requests the controller listener accepted (other brokers').
+    let mut from_brokers = broker.take_controller_connections();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             Some((stream, slot)) = rx.recv() => {
-                connections.spawn(connection::serve(broker.clone(), stream, limits.clone(), slot));
+                connections.spawn(connection::serve(broker.clone(), Listener::Clients, stream, limits.clone(), slot));
+            }
+            Some(stream) = next_stream(&mut from_brokers) => {
+                let Ok(peer) = stream.peer_addr() else { continue };
+                match quotas.acquire(peer.ip()) {
+                    Ok(slot) => {
+                        connections.spawn(connection::serve(broker.clone(), Listener::Controller, stream, limits.clone(), slot));
+                    }
+                    Err(reason) => warn!(%peer, %reason, "closing a broker's connection"),
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -68,6 +80,14 @@ pub async fn serve(
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     info!("stopped accepting requests");
+}
+
+/// The next connection from `streams`; pending forever without them.
+async fn next_stream(streams: &mut Option<mpsc::Receiver<TcpStream>>) -> Option<TcpStream> {
+    match streams {
+        Some(streams) => streams.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How long the acceptor pauses when the process is out of file

@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{ProposeError, QuorumNode, RaftLog, Timing};
+use super::{observer, ProposeError, QuorumNode, RaftLog, Timing};
 use crate::cluster::transport::{self, Outbox};
 
 /// What a member needs to run.
@@ -34,6 +35,9 @@ pub struct QuorumConfig {
     pub snapshot_bytes: u64,
     /// ...or once this long has passed with at least one entry applied.
     pub snapshot_interval: Duration,
+    /// Where Kafka requests arriving on the quorum listener go (requests
+    /// from other brokers to the active controller).
+    pub kafka: Option<mpsc::Sender<tokio::net::TcpStream>>,
 }
 
 /// What the member's owner keeps: the state committed entries build.
@@ -156,20 +160,36 @@ pub fn start(
     if !snapshot.is_empty() {
         machine.restore(restored, snapshot.get_data());
     }
-    let node =
-        QuorumNode::new(config.node_id, log, config.timing).map_err(std::io::Error::other)?;
+    let node = QuorumNode::new(config.node_id, log.clone(), config.timing)
+        .map_err(std::io::Error::other)?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
-    let server = tokio::spawn(transport::serve(
-        config.listener,
-        config.cluster_id.clone(),
-        inbox_tx,
-    ));
-    let outbox = Outbox::start(&config.cluster_id, config.node_id, &config.voters);
     let (proposals_tx, proposals) = mpsc::channel(1024);
     let (status_tx, status) = watch::channel(Status {
         node_id: config.node_id,
         ..Default::default()
     });
+    let catchup: transport::Catchup = {
+        let (log, status, voters) = (log.clone(), status.clone(), Arc::new(config.voters.clone()));
+        Arc::new(move |after| {
+            let (log, status, voters) = (log.clone(), status.clone(), voters.clone());
+            Box::pin(async move {
+                observer::answer(&log, &status, &voters, after)
+                    .await
+                    .encode()
+            })
+        })
+    };
+    let services = transport::Services {
+        raft: inbox_tx,
+        catchup,
+        kafka: config.kafka,
+    };
+    let server = tokio::spawn(transport::serve(
+        config.listener,
+        config.cluster_id.clone(),
+        services,
+    ));
+    let outbox = Outbox::start(&config.cluster_id, config.node_id, &config.voters);
     let driver = Driver {
         node,
         outbox,

@@ -7,6 +7,8 @@
 //!   send and what was committed.
 //! - `driver`: the task that runs a member in a process, over the TCP
 //!   transport of `cluster::transport`; proposals answer once applied.
+//! - `observer`: brokers that are not voters follow what the voters have
+//!   committed, fetched from their controller listeners.
 //! - `sim` (tests): members under a simulated network and clock with
 //!   loss, delay, reordering, duplication, partitions and restarts, over
 //!   many seeds, checking that committed entries never diverge or go back
@@ -15,9 +17,11 @@
 pub mod driver;
 pub mod log;
 pub mod node;
+pub mod observer;
 #[cfg(test)]
 mod sim;
 
 pub use driver::{Member, QuorumConfig, QuorumError, QuorumHandle, StateMachine, Status};
 pub use log::{Disk, RaftLog};
 pub use node::{Output, ProposeError, QuorumNode, Timing};
+pub use observer::{LeaderAddress, ObserverHandle};

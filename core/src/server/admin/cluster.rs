@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use kafka_protocol::messages::{DescribeQuorumRequest, DescribeQuorumResponse};
 use serde_json::{json, Value};
 
+use crate::protocol::error::ResponseError;
 use crate::server::apis::describe_quorum;
 use crate::server::Broker;
 
@@ -90,12 +91,8 @@ async fn describe(broker: &Broker) -> Option<DescribeQuorumResponse> {
     if !remote {
         return Some(describe_quorum::handle(broker, request));
     }
-    let id = broker.controller.active_controller()?;
-    let image = broker.image();
-    let b = image.brokers.get(&id)?;
     broker
-        .channel
-        .call((&b.host, b.port), broker.node_id(), 0, &request)
+        .call_controller(0, &request, ResponseError::NotController)
         .await
         .ok()
 }

@@ -67,7 +67,12 @@ pub async fn handle(
         .with_brokers(brokers)
         .with_topics(topics);
     if ctx.version >= 1 {
-        response.controller_id = BrokerId(broker.metadata_controller_id());
+        // As in KRaft, any live broker will do as the controller a client
+        // is told of, since each forwards admin requests to the active
+        // controller: this one, which is certainly alive (a client that
+        // cached the active controller would wait on it after it died).
+        // A single node is its own controller anyway.
+        response.controller_id = BrokerId(broker.node_id());
     }
     if ctx.version >= 2 {
         response.cluster_id = Some(str_bytes(image.cluster_id.clone()));
