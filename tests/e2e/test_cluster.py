@@ -337,3 +337,70 @@ def test_a_node_of_another_cluster_is_refused(cluster):
     eventually(lambda: assert_has(topics_seen_by(n2)[0], {"ours", "still-ours"}))
     refusals = "".join(n.log_path.read_text() for n in (n1, n2))
     assert "controller listener connection refused" in refusals and "another-cluster-id-000" in refusals
+
+
+def test_a_plugin_deployed_through_one_broker_runs_on_every_broker(tmp_path):
+    """`weir plugin deploy` through a broker that is not the controller: the
+    component is committed with its sha256 through the controller, every
+    broker loads exactly those bytes, reports its version (shown by `weir
+    plugin list` on any node), and unloads it when it is removed."""
+    import hashlib
+
+    from confluent_kafka import Consumer, Producer
+    from test_interceptors import WASM, plugin
+    from test_plugin_reload import weir_plugin
+
+    c = Cluster(tmp_path)
+    for node in c.nodes:
+        # Every broker runs "mask" from its weir.toml: header-stamp for now.
+        node.plugins = [plugin("mask", "header_stamp.wasm", headers="stamp=v1", fields="secret")]
+    c.start()
+    try:
+        controller = c.controller()
+        through = next(n for n in c.nodes if n is not controller)
+        admin = AdminClient({"bootstrap.servers": c.bootstrap})
+        topic = NewTopic("masked", 3, 1, config={"weir.interceptors.produce": "mask"})
+        admin.create_topics([topic])["masked"].result(timeout=30)
+        topics, _ = topics_seen_by(controller)
+        assert {leader for leader, _, _ in topics["masked"].values()} == {1, 2, 3}
+
+        redact = WASM / "redact.wasm"
+        sha = hashlib.sha256(redact.read_bytes()).hexdigest()
+        deployed = weir_plugin(through, "deploy", "mask", str(redact))
+        assert deployed.returncode == 0, deployed.stderr
+
+        def every_broker_runs_it():
+            for node in c.nodes:
+                listed = {p["name"]: p for p in json.loads(weir_plugin(node, "list").stdout)}
+                assert listed["mask"]["sha256"] == sha, (node.config["node.id"], listed["mask"]["sha256"])
+                assert listed["mask"]["brokers"] == {"1": sha, "2": sha, "3": sha}, listed["mask"]
+
+        eventually(every_broker_runs_it, timeout=20)
+        # Each partition's leader masks what it appends.
+        producer = Producer({"bootstrap.servers": c.bootstrap})
+        for p in range(3):
+            for i in range(10):
+                producer.produce("masked", value=json.dumps({"secret": "s", "i": i}).encode(), partition=p)
+        assert producer.flush(30) == 0
+        consumer = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "masked", "auto.offset.reset": "earliest"})
+        consumer.subscribe(["masked"])
+        seen = []
+        deadline = time.time() + 60
+        while len(seen) < 30 and time.time() < deadline:
+            m = consumer.poll(0.5)
+            if m is not None and m.error() is None:
+                seen.append((m.partition(), json.loads(m.value())["secret"]))
+        consumer.close()
+        assert sorted(seen) == [(p, "***") for p in range(3) for _ in range(10)]
+
+        # Removed through another broker: unloaded everywhere.
+        last = next(n for n in c.nodes if n is not through)
+        assert weir_plugin(last, "remove", "mask", "--force").returncode == 0
+
+        def nobody_runs_it():
+            for node in c.nodes:
+                assert json.loads(weir_plugin(node, "list").stdout) == [], node.config["node.id"]
+
+        eventually(nobody_runs_it, timeout=20)
+    finally:
+        c.stop()

@@ -7,6 +7,11 @@
 //! Requests from a peer carry a client id starting with `PEER_PREFIX`; a
 //! broker never forwards those again, so a stale view of who leads cannot
 //! bounce a request between brokers: it is answered NOT_CONTROLLER instead.
+//!
+//! One request is Weir's own, framed as Kafka's: `SUBMIT_KEY` (no Kafka API
+//! key) carries metadata commands a broker asks the active controller to
+//! commit (plugin deployments and which version each broker runs), as
+//! JSON; the answer is the correlation id, an error code and a message.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +25,9 @@ use tokio::sync::Mutex;
 
 /// Marks a request sent by another broker of the cluster.
 pub const PEER_PREFIX: &str = "weir-peer:";
+
+/// The API key of Weir's submit request (`WE` + 1: no Kafka API's).
+pub const SUBMIT_KEY: i16 = i16::from_be_bytes([b'W', 1]);
 
 /// A round trip takes at most this long (a controller's commit waits at
 /// most 15 s).
@@ -91,6 +99,28 @@ impl Channel {
             .map_err(std::io::Error::other)
     }
 
+    /// Asks the active controller (`broker`) to commit `commands` (JSON);
+    /// returns its error code (0: committed) and message.
+    pub async fn submit(
+        &self,
+        broker: (&str, u16),
+        node_id: i32,
+        commands: &[u8],
+    ) -> std::io::Result<(i16, String)> {
+        let client_id = format!("{PEER_PREFIX}broker-{node_id}");
+        let mut frame = BytesMut::with_capacity(12 + client_id.len() + commands.len());
+        frame.put_i16(SUBMIT_KEY);
+        frame.put_i16(0);
+        frame.put_i32(1);
+        frame.put_i16(client_id.len() as i16);
+        frame.put_slice(client_id.as_bytes());
+        frame.put_slice(commands);
+        let answer = self.round_trip(broker, &frame).await?;
+        let (code, message) = decode_submitted(&answer)
+            .ok_or_else(|| std::io::Error::other("an unreadable answer to a submit"))?;
+        Ok((code, message))
+    }
+
     async fn round_trip(&self, broker: (&str, u16), frame: &[u8]) -> std::io::Result<Bytes> {
         let key = (broker.0.to_string(), broker.1);
         let mut connections = self.connections.lock().await;
@@ -110,6 +140,30 @@ impl Channel {
         }
         answer
     }
+}
+
+/// A submit request's commands: what follows its header.
+pub fn submitted_commands(frame: &[u8]) -> Option<&[u8]> {
+    let id = client_id(frame)?;
+    frame.get(10 + id.len()..)
+}
+
+/// The answer to a submit: correlation id, error code, message.
+pub fn encode_submitted(correlation_id: i32, code: i16, message: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(8 + message.len());
+    out.put_i32(correlation_id);
+    out.put_i16(code);
+    let message = &message.as_bytes()[..message.len().min(i16::MAX as usize)];
+    out.put_i16(message.len() as i16);
+    out.put_slice(message);
+    out.freeze()
+}
+
+fn decode_submitted(answer: &[u8]) -> Option<(i16, String)> {
+    let code = i16::from_be_bytes(answer.get(4..6)?.try_into().ok()?);
+    let len = usize::try_from(i16::from_be_bytes(answer.get(6..8)?.try_into().ok()?)).ok()?;
+    let message = String::from_utf8_lossy(answer.get(8..8 + len)?).into_owned();
+    Some((code, message))
 }
 
 async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes> {
@@ -144,5 +198,15 @@ mod tests {
         assert!(!is_peer(&plain));
         assert!(!is_peer(&[0, 19, 0, 7, 0, 0, 0, 1, 0xff, 0xff]));
         assert!(!is_peer(&[0, 19]));
+    }
+
+    #[test]
+    fn submit_answers_round_trip() {
+        let answer = encode_submitted(1, 42, "not a plugin change");
+        assert_eq!(
+            decode_submitted(&answer),
+            Some((42, "not a plugin change".to_string()))
+        );
+        assert!(kafka_protocol::messages::ApiKey::try_from(SUBMIT_KEY).is_err());
     }
 }

@@ -33,9 +33,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// The largest frame taken: Raft messages are bounded by
-/// `max_size_per_msg` (1 MiB) plus headers.
-const MAX_FRAME: usize = 8 << 20;
+/// The largest frame taken. Raft batches entries up to `max_size_per_msg`
+/// (1 MiB), but one entry is sent whole, and a plugin deployment carries
+/// its component (up to 64 MiB, as base64); a snapshot holds every deployed
+/// component.
+const MAX_FRAME: usize = 512 << 20;
 const QUEUE: usize = 1024;
 
 /// The first bytes of a hello's payload.

@@ -82,6 +82,61 @@ pub enum Command {
     RemovePlugin {
         name: String,
     },
+    /// The version of a plugin one broker of a cluster runs (`None`: none).
+    PluginRunning {
+        broker: i32,
+        name: String,
+        sha256: Option<String>,
+    },
+}
+
+impl Command {
+    /// Whether any broker may commit this command through the active
+    /// controller as it stands (plugin deployments and their reports); the
+    /// others are decided by the controller itself.
+    pub fn is_plugin_change(&self) -> bool {
+        matches!(
+            self,
+            Command::DeployPlugin(_) | Command::RemovePlugin { .. } | Command::PluginRunning { .. }
+        )
+    }
+}
+
+/// A plugin component's bytes, carried in the metadata log of a cluster so
+/// every broker loads exactly them. Shared, because the image is cloned on
+/// every change; written as base64 in the log's JSON. Empty on a single
+/// node, whose artifacts are files beside its journal.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Artifact(pub std::sync::Arc<[u8]>);
+
+impl Artifact {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Artifact({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Artifact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Artifact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(|bytes| Artifact(bytes.into()))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,4 +170,7 @@ pub struct DeployedPlugin {
     pub config: BTreeMap<String, String>,
     /// When it was deployed: a weir.toml file changed later wins at start-up.
     pub deployed_at_ms: i64,
+    /// The component, in a cluster (see `Artifact`).
+    #[serde(default, skip_serializing_if = "Artifact::is_empty")]
+    pub artifact: Artifact,
 }

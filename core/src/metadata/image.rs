@@ -65,6 +65,10 @@ pub struct MetadataImage {
     pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// Plugins deployed at run time, by name.
     pub plugins: BTreeMap<String, DeployedPlugin>,
+    /// In a cluster: the version (sha256) of each plugin each broker says
+    /// it runs, by plugin name, then broker.
+    #[serde(default)]
+    pub plugin_versions: BTreeMap<String, BTreeMap<i32, String>>,
     /// How many commands have been applied.
     pub applied: u64,
 }
@@ -202,6 +206,21 @@ impl MetadataImage {
             }
             Command::RemovePlugin { name } => {
                 self.plugins.remove(&name);
+                self.plugin_versions.remove(&name);
+            }
+            Command::PluginRunning {
+                broker,
+                name,
+                sha256,
+            } => {
+                let versions = self.plugin_versions.entry(name.clone()).or_default();
+                match sha256 {
+                    Some(sha256) => versions.insert(broker, sha256),
+                    None => versions.remove(&broker),
+                };
+                if versions.is_empty() {
+                    self.plugin_versions.remove(&name);
+                }
             }
         }
     }

@@ -85,7 +85,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::command::{Command, ConfigScope, DeployedPlugin};
+    use crate::metadata::command::{Artifact, Command, ConfigScope, DeployedPlugin};
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -123,16 +123,27 @@ mod tests {
                 leader: 2,
                 leader_epoch: 4,
             }),
-            name.prop_map(|name| Command::DeployPlugin(DeployedPlugin {
-                name,
-                kind: "partitioner".into(),
-                sha256: "ab".repeat(32),
-                timeout_ms: 100,
-                memory_mb: 16,
-                max_output_bytes: 1 << 20,
-                config: Default::default(),
-                deployed_at_ms: 1,
-            })),
+            (name.clone(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
+                |(name, bytes)| Command::DeployPlugin(DeployedPlugin {
+                    name,
+                    kind: "partitioner".into(),
+                    sha256: "ab".repeat(32),
+                    timeout_ms: 100,
+                    memory_mb: 16,
+                    max_output_bytes: 1 << 20,
+                    config: Default::default(),
+                    deployed_at_ms: 1,
+                    artifact: Artifact(bytes.into()),
+                })
+            ),
+            (name.clone(), 1..4i32, any::<bool>()).prop_map(|(name, broker, running)| {
+                Command::PluginRunning {
+                    broker,
+                    name,
+                    sha256: running.then(|| "cd".repeat(32)),
+                }
+            }),
+            name.prop_map(|name| Command::RemovePlugin { name }),
         ]
     }
 

@@ -201,6 +201,7 @@ impl Broker {
     /// coordinator's loading and timers.
     pub fn spawn_background_tasks(self: &Arc<Self>) {
         self.spawn_cluster_tasks();
+        self.spawn_plugin_follower();
         self.spawn_group_tasks();
         self.spawn_every("weir.plugin.watch.interval.ms", |b| {
             b.plugins.reload_changed_files()

@@ -53,6 +53,12 @@ pub async fn handle(broker: &Broker, on: Listener, client_host: &str, mut frame:
         let mut peek = &frame[..8];
         (peek.get_i16(), peek.get_i16(), peek.get_i32())
     };
+    if key == crate::cluster::channel::SUBMIT_KEY && crate::cluster::channel::is_peer(&frame) {
+        let commands = crate::cluster::channel::submitted_commands(&frame).unwrap_or_default();
+        let (code, message) = broker.handle_submitted(commands).await;
+        let answer = crate::cluster::channel::encode_submitted(correlation_id, code, &message);
+        return Outcome::Respond(Response::from_bytes(answer));
+    }
     let Ok(api) = ApiKey::try_from(key) else {
         debug!(key, "unknown API key");
         return unsupported(correlation_id);

@@ -22,7 +22,7 @@ use super::broker::Broker;
 use crate::cluster::channel;
 use crate::config::cluster::ClusterSettings;
 use crate::config::BrokerConfig;
-use crate::metadata::log::{Images, MetadataLog};
+use crate::metadata::log::{not_controller, Images, MetadataLog};
 use crate::metadata::{Command, Controller, MetadataImage, NewTopic, TopicImage};
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -230,6 +230,65 @@ impl Broker {
                 return None;
             }
             tokio::time::sleep(REGISTRATION_RETRY).await;
+        }
+    }
+
+    /// Commits `commands` (plugin changes, which any broker may make) here
+    /// when this node is the active controller or a single node, else
+    /// through the active controller (Weir's submit request).
+    pub async fn submit_anywhere(&self, commands: Vec<Command>) -> Result<(), ApiError> {
+        if !self.in_cluster() || self.controller.log().is_active() {
+            return self.controller.submit(commands).await.map(|_| ());
+        }
+        let json = serde_json::to_vec(&commands)
+            .map_err(|e| ApiError::new(ResponseError::UnknownServerError, e.to_string()))?;
+        let (id, host, port) = self
+            .remote_controller()
+            .ok_or_else(|| not_controller("no active controller is known"))?;
+        let (code, message) = self
+            .channel
+            .submit((&host, port), self.node_id(), &json)
+            .await
+            .map_err(|e| not_controller(&format!("controller {id}: {e}")))?;
+        match code {
+            0 => Ok(()),
+            code => Err(ApiError::new(
+                ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError),
+                message,
+            )),
+        }
+    }
+
+    /// Weir's submit request from another broker, on the active controller:
+    /// only plugin changes are taken, and a deployment only with the
+    /// artifact its hash names.
+    pub async fn handle_submitted(&self, json: &[u8]) -> (i16, String) {
+        let commands: Vec<Command> = match serde_json::from_slice(json) {
+            Ok(commands) => commands,
+            Err(e) => return (ResponseError::InvalidRequest.code(), e.to_string()),
+        };
+        for command in &commands {
+            if !command.is_plugin_change() {
+                return (
+                    ResponseError::InvalidRequest.code(),
+                    "only plugin changes are submitted by brokers".into(),
+                );
+            }
+            if let Command::DeployPlugin(plugin) = command {
+                if crate::plugin::engine::content_hash(&plugin.artifact.0) != plugin.sha256 {
+                    return (
+                        ResponseError::InvalidRequest.code(),
+                        format!(
+                            "plugin {}: the artifact's sha256 is not {}",
+                            plugin.name, plugin.sha256
+                        ),
+                    );
+                }
+            }
+        }
+        match self.controller.submit(commands).await {
+            Ok(_) => (0, String::new()),
+            Err(e) => (e.code(), e.message().unwrap_or_default().to_string()),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod connection_quotas;
 pub mod dispatch;
 pub mod heartbeats;
 pub mod membership;
+pub mod plugin_follower;
 pub mod response;
 
 use std::future::Future;

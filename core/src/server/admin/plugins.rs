@@ -3,10 +3,12 @@
 //! behind `weir plugin`:
 //!
 //! - `GET /v1/plugins`: name, kind, content hash, the topics bound to each,
-//!   and their counters;
+//!   their counters, and in a cluster the version each broker runs;
 //! - `PUT /v1/plugins/{name}[?kind=K]` with the component as the body:
 //!   deploy (replace, or add with a kind). The artifact is stored beside the
 //!   metadata log and the deployment recorded there, so it outlives a restart;
+//!   in a cluster the record carries the artifact, committed through the
+//!   active controller, and every broker loads it (`plugin_follower`);
 //! - `DELETE /v1/plugins/{name}[?force=true]`: refuses while topics are
 //!   bound to it, unless forced.
 
@@ -23,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::config::plugins::{PluginSpec, KINDS};
 use crate::config::BrokerConfig;
-use crate::metadata::command::{Command, DeployedPlugin};
+use crate::metadata::command::{Artifact, Command, DeployedPlugin};
 use crate::metadata::image::MetadataImage;
 use crate::plugin::engine::content_hash;
 use crate::plugin::PluginRegistry;
@@ -50,8 +52,11 @@ pub fn routes() -> Router<Arc<Broker>> {
     )
 }
 
+/// The largest component a cluster deployment carries in its metadata log.
+const MAX_CLUSTER_ARTIFACT: usize = 64 << 20;
+
 /// Where deployed components are stored, by content hash.
-fn artifacts(config: &BrokerConfig) -> PathBuf {
+pub(crate) fn artifacts(config: &BrokerConfig) -> PathBuf {
     config.metadata_log_dir().join("__plugins")
 }
 
@@ -66,7 +71,7 @@ pub fn load_at_start(
     for spec in &config.plugins {
         match image.plugins.get(&spec.name) {
             Some(deployed) if deployed.deployed_at_ms > modified_ms(&spec.path) => {
-                let bytes = std::fs::read(dir.join(format!("{}.wasm", deployed.sha256)))?;
+                let bytes = artifact_of(deployed, &dir)?;
                 registry.deploy(spec.clone(), &bytes)?;
                 registry.watch(spec);
             }
@@ -78,12 +83,21 @@ pub fn load_at_start(
             continue;
         }
         let path = dir.join(format!("{}.wasm", deployed.sha256));
-        let bytes = std::fs::read(&path).map_err(|e| {
-            anyhow::anyhow!("plugin {}: reading {}: {e}", deployed.name, path.display())
-        })?;
+        let bytes = artifact_of(deployed, &dir)?;
         registry.deploy(spec_of(deployed, path), &bytes)?;
     }
     Ok(())
+}
+
+/// A deployment's component: carried in the record (a cluster), else the
+/// file stored beside the metadata log.
+fn artifact_of(deployed: &DeployedPlugin, dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if !deployed.artifact.is_empty() {
+        return Ok(deployed.artifact.0.to_vec());
+    }
+    let path = dir.join(format!("{}.wasm", deployed.sha256));
+    std::fs::read(&path)
+        .map_err(|e| anyhow::anyhow!("plugin {}: reading {}: {e}", deployed.name, path.display()))
 }
 
 fn modified_ms(path: &Path) -> i64 {
@@ -94,7 +108,7 @@ fn modified_ms(path: &Path) -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn spec_of(deployed: &DeployedPlugin, path: PathBuf) -> PluginSpec {
+pub(crate) fn spec_of(deployed: &DeployedPlugin, path: PathBuf) -> PluginSpec {
     PluginSpec {
         path,
         timeout_ms: deployed.timeout_ms,
@@ -132,7 +146,7 @@ fn describe(broker: &Broker, image: &MetadataImage, name: &str) -> Option<Value>
         .into_iter()
         .map(|(topic, config)| json!({"topic": topic, "config": config}))
         .collect();
-    Some(json!({
+    let mut described = json!({
         "name": name,
         "kind": entry.spec.kind,
         "sha256": entry.sha256,
@@ -141,7 +155,12 @@ fn describe(broker: &Broker, image: &MetadataImage, name: &str) -> Option<Value>
         "memory_mb": entry.spec.memory_mb,
         "bindings": bound,
         "metrics": broker.plugins.metrics(name).map(|m| m.to_json()),
-    }))
+    });
+    if broker.in_cluster() {
+        // Each broker's version, as it reported it (keys are broker ids).
+        described["brokers"] = json!(image.plugin_versions.get(name).cloned().unwrap_or_default());
+    }
+    Some(described)
 }
 
 async fn list(State(broker): State<Arc<Broker>>) -> Json<Value> {
@@ -203,15 +222,23 @@ async fn deploy(
             format!("{name:?} is not a plugin name"),
         ));
     }
+    if broker.in_cluster() && body.len() > MAX_CLUSTER_ARTIFACT {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "a cluster deployment carries at most {} MiB",
+                MAX_CLUSTER_ARTIFACT >> 20
+            ),
+        ));
+    }
     let b = broker.clone();
     let result = tokio::task::spawn_blocking(move || deploy_blocking(&b, spec, &body)).await;
     match result {
         Ok(Ok((answer, record))) => {
             broker
-                .controller
-                .submit(vec![record])
+                .submit_anywhere(vec![record])
                 .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
             Ok(Json(answer))
         }
         Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))),
@@ -249,6 +276,11 @@ fn deploy_blocking(
         max_output_bytes: spec.max_output_bytes,
         config: spec.config_strings(),
         deployed_at_ms: crate::log::now_ms(),
+        artifact: if broker.in_cluster() {
+            Artifact(bytes.into())
+        } else {
+            Artifact::default()
+        },
     });
     let answer = json!({
         "name": spec.name,
@@ -288,10 +320,9 @@ async fn remove(
     broker.plugins.remove(&name);
     if image.plugins.contains_key(&name) {
         broker
-            .controller
-            .submit(vec![Command::RemovePlugin { name: name.clone() }])
+            .submit_anywhere(vec![Command::RemovePlugin { name: name.clone() }])
             .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     }
     Ok(Json(json!({"removed": name, "was_bound": bound.len()})))
 }
