@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod controller;
+pub mod delta;
 pub mod image;
 pub mod journal;
 pub mod log;
@@ -14,4 +15,5 @@ pub mod snapshot;
 
 pub use command::{BrokerState, Command, ConfigScope};
 pub use controller::{Controller, NewTopic};
+pub use delta::MetadataDelta;
 pub use image::{MetadataImage, PartitionImage, TopicImage};

@@ -15,7 +15,7 @@ use crate::log::manager::{CheckpointEntry, LoadedLog};
 use crate::log::retention::RetentionPolicy;
 use crate::log::segment::now_ms;
 use crate::log::{LogManager, TopicPartition};
-use crate::metadata::MetadataImage;
+use crate::metadata::{MetadataDelta, MetadataImage};
 use crate::protocol::error::{ApiError, ResponseError};
 
 pub struct ReplicaManager {
@@ -98,46 +98,56 @@ impl ReplicaManager {
 
     /// Makes the hosted partitions match the image.
     pub fn apply(&self, image: &MetadataImage) -> std::io::Result<()> {
+        self.apply_delta(image, &MetadataDelta::everything())
+    }
+
+    /// Makes the hosted partitions of the topics `delta` names match the
+    /// image (every topic when the cluster-wide configs changed): deletes
+    /// the partitions of deleted (or re-created) topics and of removed
+    /// partitions, creates the new ones this broker hosts, and updates
+    /// leadership and configs. Log files are created and deleted outside
+    /// the partitions lock, so requests to other partitions go on.
+    pub fn apply_delta(&self, image: &MetadataImage, delta: &MetadataDelta) -> std::io::Result<()> {
+        let exists = |tp: &TopicPartition, topic_id: Option<uuid::Uuid>| {
+            image.topics.get(&tp.topic).is_some_and(|t| {
+                topic_id.is_none_or(|id| id == t.id) && (tp.partition as usize) < t.partitions.len()
+            })
+        };
+        self.offline
+            .write()
+            .expect("offline lock")
+            .retain(|tp, _| !delta.touches(&tp.topic) || exists(tp, None));
+        let stale: Vec<Arc<Partition>> = {
+            let mut partitions = self.partitions.write().expect("partitions lock");
+            let gone: Vec<TopicPartition> = partitions
+                .iter()
+                .filter(|(tp, p)| delta.touches(&tp.topic) && !exists(tp, Some(p.topic_id)))
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            gone.iter().filter_map(|tp| partitions.remove(tp)).collect()
+        };
+        for partition in stale {
+            info!(partition = %partition.tp, "deleting partition");
+            match Arc::try_unwrap(partition) {
+                Ok(partition) => partition
+                    .state
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .log
+                    .delete()?,
+                Err(partition) => {
+                    // A request still holds it: remove the files; the handle dies with it.
+                    let dir = partition.with_state(|s| s.log.dir().to_path_buf());
+                    crate::log::deleter::remove_dir_later(&dir)?;
+                }
+            }
+        }
         let view = ConfigView {
             static_config: &self.config,
             dynamic: &image.cluster_configs,
         };
-        self.offline.write().expect("offline lock").retain(|tp, _| {
-            image
-                .topics
-                .get(&tp.topic)
-                .is_some_and(|t| (tp.partition as usize) < t.partitions.len())
-        });
-        let mut partitions = self.partitions.write().expect("partitions lock");
-        let stale: Vec<TopicPartition> = partitions
-            .iter()
-            .filter(|(tp, p)| {
-                let topic = image.topics.get(&tp.topic);
-                topic.is_none_or(|t| {
-                    t.id != p.topic_id || tp.partition as usize >= t.partitions.len()
-                })
-            })
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        for tp in stale {
-            if let Some(partition) = partitions.remove(&tp) {
-                info!(partition = %tp, "deleting partition");
-                match Arc::try_unwrap(partition) {
-                    Ok(partition) => partition
-                        .state
-                        .into_inner()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .log
-                        .delete()?,
-                    Err(partition) => {
-                        // A request still holds it: remove the files; the handle dies with it.
-                        let dir = partition.with_state(|s| s.log.dir().to_path_buf());
-                        crate::log::deleter::remove_dir_later(&dir)?;
-                    }
-                }
-            }
-        }
-        for topic in image.topics.values() {
+        let touched = image.topics.values().filter(|t| delta.touches(&t.name));
+        for topic in touched {
             let log_config = view.log_config(&topic.configs);
             let min_isr = view.min_insync_replicas(&topic.configs);
             for (index, p) in topic.partitions.iter().enumerate() {
@@ -145,7 +155,7 @@ impl ReplicaManager {
                     continue;
                 }
                 let tp = TopicPartition::new(topic.name.clone(), index as i32);
-                match partitions.get(&tp) {
+                match self.get(&tp) {
                     Some(partition) => partition.update(leadership(p), log_config.clone(), min_isr),
                     None if self.offline_reason(&tp).is_some() => {}
                     None => {
@@ -167,7 +177,10 @@ impl ReplicaManager {
                             leadership(p),
                         );
                         partition.update(leadership(p), log_config.clone(), min_isr);
-                        partitions.insert(tp, Arc::new(partition));
+                        self.partitions
+                            .write()
+                            .expect("partitions lock")
+                            .insert(tp, Arc::new(partition));
                     }
                 }
             }
@@ -340,5 +353,74 @@ fn leadership(p: &crate::metadata::PartitionImage) -> Leadership {
         leader_epoch: p.leader_epoch,
         replicas: p.replicas.clone(),
         isr: p.isr.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::Command;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+    use uuid::Uuid;
+
+    fn manager(dir: &std::path::Path, image: &MetadataImage) -> ReplicaManager {
+        let mut config = BrokerConfig::default();
+        config.set("node.id", "1").unwrap();
+        let logs = LogManager::new(vec![dir.to_path_buf()]).unwrap();
+        ReplicaManager::start(Arc::new(config), logs, image).unwrap()
+    }
+
+    fn hosted(manager: &ReplicaManager) -> BTreeSet<(String, i32, Uuid)> {
+        manager
+            .all()
+            .iter()
+            .map(|p| (p.tp.topic.clone(), p.tp.partition, p.topic_id))
+            .collect()
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        let name = (0..4u8).prop_map(|i| format!("t{i}"));
+        prop_oneof![
+            (name.clone(), 1..4usize, 0..3u128).prop_map(|(name, n, generation)| {
+                Command::CreateTopic {
+                    topic_id: Uuid::from_u128(generation + 1),
+                    name,
+                    partitions: (0..n).map(|p| vec![p as i32 % 2 + 1]).collect(),
+                    configs: Default::default(),
+                }
+            }),
+            (name.clone(), 0..3u128).prop_map(|(name, generation)| Command::DeleteTopic {
+                name,
+                topic_id: Uuid::from_u128(generation + 1),
+            }),
+            (name, 1..3usize).prop_map(|(name, n)| Command::CreatePartitions {
+                name,
+                partitions: (0..n).map(|p| vec![p as i32 % 2 + 1]).collect(),
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Following each change as a delta hosts exactly what a broker
+        /// starting on the final image would.
+        #[test]
+        fn following_deltas_hosts_what_the_whole_image_says(
+            steps in proptest::collection::vec(proptest::collection::vec(command(), 1..4), 1..8)
+        ) {
+            let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let mut image = MetadataImage::default();
+            let following = manager(a.path(), &image);
+            for step in &steps {
+                let before = image.clone();
+                step.iter().for_each(|c| image.apply(c));
+                following
+                    .apply_delta(&image, &MetadataDelta::between(&before, &image))
+                    .unwrap();
+            }
+            let fresh = manager(b.path(), &image);
+            prop_assert_eq!(hosted(&following), hosted(&fresh));
+        }
     }
 }

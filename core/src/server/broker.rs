@@ -13,7 +13,7 @@ use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::cleaner::policy::{CompactionPolicy, KafkaCompaction};
 use crate::log::retention::{KafkaRetention, RetentionPolicy};
 use crate::log::LogManager;
-use crate::metadata::{Controller, MetadataImage, NewTopic, TopicImage};
+use crate::metadata::{Controller, MetadataDelta, MetadataImage, NewTopic, TopicImage};
 use crate::partition::cleaner::{self, CleanerSettings};
 use crate::partition::ReplicaManager;
 use crate::protocol::error::{ApiError, ResponseError};
@@ -31,9 +31,9 @@ pub struct Broker {
     pub channel: crate::cluster::channel::Channel,
     /// On the active controller: when each broker last heartbeated.
     pub liveness: super::heartbeats::Liveness,
-    /// How many metadata commands the partitions and groups have followed;
-    /// held while they follow, so images are followed in order.
-    followed: Mutex<u64>,
+    /// The image the partitions and groups have followed; held while they
+    /// follow, so images are followed in order, each as a delta from it.
+    followed: Mutex<Arc<MetadataImage>>,
     /// This node's place in a cluster (`None`: a single node).
     pub cluster: Option<crate::config::cluster::ClusterSettings>,
     /// Other brokers' connections to this controller, until served.
@@ -69,7 +69,7 @@ impl Broker {
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
         plugins.enable_native(config.flag("weir.plugin.native.enabled"));
         super::admin::plugins::load_at_start(&plugins, &config, &controller.image())?;
-        let followed = controller.image().applied;
+        let followed = controller.image();
         Ok(Broker {
             config,
             controller,
@@ -123,22 +123,25 @@ impl Broker {
     }
 
     /// Makes the partitions and groups follow the current image, unless
-    /// they already have.
+    /// they already have: only what changed since the image they followed.
     pub async fn follow_metadata(&self) -> Result<(), ApiError> {
         let mut followed = self.followed.lock().await;
         let image = self.controller.image();
-        if image.applied <= *followed {
+        if image.applied <= followed.applied {
             return Ok(());
         }
-        self.groups.set_group_configs(&image.group_configs);
-        if let Err(e) = self.replicas.apply(&image) {
+        let delta = MetadataDelta::between(&followed, &image);
+        if delta.group_configs {
+            self.groups.set_group_configs(&image.group_configs);
+        }
+        if let Err(e) = self.replicas.apply_delta(&image, &delta) {
             warn!(error = %e, "could not apply a metadata change to the logs");
             return Err(ApiError::new(
                 kafka_protocol::error::ResponseError::KafkaStorageError,
                 format!("metadata changed but the logs could not follow: {e}"),
             ));
         }
-        *followed = image.applied;
+        *followed = image;
         Ok(())
     }
 
