@@ -285,12 +285,21 @@ def test_a_silent_broker_is_fenced_and_a_stopping_one_says_so(cluster):
     controller = cluster.controller()
     silent, stopping = [n for n in cluster.nodes if n is not controller]
     silent_id, stopping_id = silent.config["node.id"], stopping.config["node.id"]
+    create(controller.bootstrap, "one-each", 3, 1)
     silent.kill()
     killed_at = time.time()
     cluster.wait(lambda s: states(s).get(silent_id) == "fenced", node=controller)
     assert time.time() - killed_at < 6, "fenced %.1fs after the kill" % (time.time() - killed_at)
-    # Clients are no longer sent to it; no new replica is placed on it.
+    # Clients are no longer sent to it; no new replica is placed on it; its
+    # replicas are offline, and a partition it led has no leader.
     eventually(lambda: assert_brokers(controller, {1, 2, 3} - {silent_id}))
+    described = KafkaAdminClient(bootstrap_servers=controller.bootstrap).describe_topics(["one-each"])
+    partitions = {p["partition_index"]: p for p in described[0]["partitions"]}
+    on_silent = [p for p in partitions.values() if p["replica_nodes"] == [silent_id]]
+    assert len(on_silent) == 1, partitions
+    assert on_silent[0]["offline_replicas"] == [silent_id] and on_silent[0]["leader_id"] == -1, on_silent
+    assert on_silent[0]["error_code"] == 5  # LEADER_NOT_AVAILABLE
+    assert all(p["offline_replicas"] == [] for p in partitions.values() if p is not on_silent[0])
     create(controller.bootstrap, "while-fenced", 4, 2)
     topics, _ = topics_seen_by(controller)
     assert all(silent_id not in replicas for _, replicas, _ in topics["while-fenced"].values())
@@ -332,7 +341,7 @@ def test_a_node_of_another_cluster_is_refused(cluster):
     time.sleep(3)
     status = cluster.status(n3)
     assert status["controller"]["id"] is None and status["brokers"] == [], status
-    assert status["cluster_id"] == ""
+    assert status["cluster_id"] == "another-cluster-id-000"
     create(n1.bootstrap, "still-ours", 1, 1)
     eventually(lambda: assert_has(topics_seen_by(n2)[0], {"ours", "still-ours"}))
     refusals = "".join(n.log_path.read_text() for n in (n1, n2))

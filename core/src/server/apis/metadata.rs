@@ -75,7 +75,7 @@ pub async fn handle(
         response.controller_id = BrokerId(broker.node_id());
     }
     if ctx.version >= 2 {
-        response.cluster_id = Some(str_bytes(image.cluster_id.clone()));
+        response.cluster_id = Some(str_bytes(broker.cluster_id()));
     }
     if request.include_cluster_authorized_operations && (8..=10).contains(&ctx.version) {
         response.cluster_authorized_operations = acl_operations::CLUSTER;
@@ -146,31 +146,43 @@ async fn lookup(
     }
 }
 
-/// A topic as the image has it; a partition whose log this broker could
-/// not open is reported as Kafka reports one in an offline log directory:
-/// no leader, this broker among its offline replicas.
+/// A topic as the image has it. As in Kafka, a replica is offline when its
+/// broker is not live (fenced, shutting down, never registered) or, on this
+/// broker, when its log could not be opened (an offline log directory); a
+/// partition whose leader is offline has no leader: LEADER_NOT_AVAILABLE.
 pub fn describe(broker: &Broker, topic: &TopicImage) -> MetadataResponseTopic {
     let node = broker.config.node_id();
+    let image = broker.image();
+    let live = |id: i32| image.brokers.get(&id).is_some_and(|b| b.is_live());
     let partitions = topic
         .partitions
         .iter()
         .enumerate()
         .map(|(index, p)| {
+            let log_offline = broker
+                .replicas
+                .offline_reason_by_name(&topic.name, index as i32)
+                .is_some();
+            let offline: Vec<BrokerId> = p
+                .replicas
+                .iter()
+                .copied()
+                .filter(|id| !live(*id) || (*id == node && log_offline))
+                .map(BrokerId)
+                .collect();
             let described = MetadataResponsePartition::default()
                 .with_partition_index(index as i32)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
                 .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect());
-            match broker
-                .replicas
-                .offline_reason_by_name(&topic.name, index as i32)
-            {
-                None => described,
-                Some(_) => described
+            if offline.contains(&BrokerId(p.leader)) {
+                described
                     .with_error_code(ResponseError::LeaderNotAvailable.code())
                     .with_leader_id(BrokerId(-1))
-                    .with_offline_replicas(vec![BrokerId(node)]),
+                    .with_offline_replicas(offline)
+            } else {
+                described.with_offline_replicas(offline)
             }
         })
         .collect();
