@@ -7,8 +7,9 @@
   killed node is restarted and caught up between kills);
 - metadata propagation: CreateTopics answered until every broker's Metadata
   lists the topic, p50 and p99;
-- CreateTopics throughput, one at a time, with 3 voters and with 1 (a single
-  node, whose log is the local journal).
+- CreateTopics throughput, one at a time, with 3 voters, with 1 voter (a
+  cluster of one node: a quorum of one) and on a single node (whose log is
+  the local journal).
 """
 
 import statistics
@@ -90,6 +91,12 @@ def main():
             print("CreateTopics, 3 voters: %.0f topics/s" % throughput(cluster.nodes[0].bootstrap, 300))
         finally:
             cluster.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        one = Cluster(tmp, size=1).start()
+        try:
+            print("CreateTopics, 1 voter: %.0f topics/s" % throughput(one.nodes[0].bootstrap, 300))
+        finally:
+            one.stop()
     with tempfile.TemporaryDirectory() as tmp:
         single = Broker(tmp).start()
         try:

@@ -20,7 +20,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.admin import NewTopic as KpNewTopic
 
 from conftest import Broker, free_port
-from test_cluster import Cluster, create, eventually, topics_seen_by
+from test_cluster import Cluster, assert_brokers, create, eventually, topics_seen_by
 
 CLUSTER_ID = "separate-roles-cluster-01"
 
@@ -85,7 +85,13 @@ class SeparateCluster(Cluster):
     def start(self):
         for node in self.nodes:
             node.start(timeout=60)
-        self.wait(lambda s: s["controller"]["reachable"] and {b["id"] for b in s["brokers"]} == {4, 5})
+        # Each broker's own view: it observes the registrations a moment
+        # after the controller commits them.
+        for broker in self.brokers:
+            self.wait(
+                lambda s: s["controller"]["reachable"] and {b["id"] for b in s["brokers"]} == {4, 5},
+                node=broker,
+            )
         return self
 
     def controller(self):
@@ -117,8 +123,7 @@ def test_controllers_and_brokers_on_separate_nodes(cluster):
     b4, b5 = cluster.brokers
     # Clients are told only of brokers; the controllers serve no clients.
     for broker in cluster.brokers:
-        topics, brokers = topics_seen_by(broker)
-        assert set(brokers) == {4, 5}
+        eventually(lambda: assert_brokers(broker, {4, 5}))
     admin = AdminClient({"bootstrap.servers": b4.bootstrap})
     described = admin.describe_cluster(request_timeout=10).result()
     assert {n.id for n in described.nodes} == {4, 5}

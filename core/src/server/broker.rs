@@ -95,6 +95,16 @@ impl Broker {
             .take()
     }
 
+    /// The cluster's id: the configured one in a cluster (known before the
+    /// active controller has written it into the metadata), else the one
+    /// the single node's metadata holds.
+    pub fn cluster_id(&self) -> String {
+        match &self.cluster {
+            Some(settings) => settings.cluster_id.clone(),
+            None => self.image().cluster_id.clone(),
+        }
+    }
+
     /// Whether this node serves clients and hosts partitions (a single
     /// node, or a cluster member with the broker role).
     pub fn is_broker(&self) -> bool {

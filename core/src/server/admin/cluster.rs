@@ -63,7 +63,7 @@ async fn status(State(broker): State<Arc<Broker>>) -> Json<Value> {
     };
     let local = broker.controller.log().quorum_status();
     Json(json!({
-        "cluster_id": image.cluster_id,
+        "cluster_id": broker.cluster_id(),
         "answered_by": broker.node_id(),
         "controller": {
             "id": partition.map(|p| p.leader_id.0).or(broker.controller.active_controller()),

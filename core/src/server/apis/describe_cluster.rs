@@ -13,7 +13,7 @@ pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClust
     let image = broker.image();
     let mut response = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
-        .with_cluster_id(str_bytes(image.cluster_id.clone()))
+        .with_cluster_id(str_bytes(broker.cluster_id()))
         .with_controller_id(BrokerId(broker.controller_id()));
     if request.endpoint_type != BROKER_ENDPOINTS {
         response.error_code = ResponseError::UnsupportedEndpointType.code();
