@@ -103,14 +103,20 @@ impl ReplicaManager {
 
     /// Makes the hosted partitions of the topics `delta` names match the
     /// image (every topic when the cluster-wide configs changed): deletes
-    /// the partitions of deleted (or re-created) topics and of removed
-    /// partitions, creates the new ones this broker hosts, and updates
+    /// the partitions of deleted (or re-created) topics, removed partitions
+    /// and partitions no longer assigned to this broker, creates the new
+    /// ones this broker hosts, and updates
     /// leadership and configs. Log files are created and deleted outside
     /// the partitions lock, so requests to other partitions go on.
     pub fn apply_delta(&self, image: &MetadataImage, delta: &MetadataDelta) -> std::io::Result<()> {
+        // Whether the image still has this broker host the partition (of
+        // that topic id, when given).
         let exists = |tp: &TopicPartition, topic_id: Option<uuid::Uuid>| {
             image.topics.get(&tp.topic).is_some_and(|t| {
-                topic_id.is_none_or(|id| id == t.id) && (tp.partition as usize) < t.partitions.len()
+                topic_id.is_none_or(|id| id == t.id)
+                    && t.partitions
+                        .get(tp.partition as usize)
+                        .is_some_and(|p| p.replicas.contains(&self.node_id))
             })
         };
         self.offline
