@@ -47,7 +47,7 @@ impl Broker {
         let config = Arc::new(config);
         let cluster = config.cluster()?;
         let (controller, controller_connections) =
-            super::membership::open_controller(&config).await?;
+            super::membership::open_controller(&config, cluster.as_ref()).await?;
         // A controller-only node serves no clients: it is known by its
         // controller listener.
         let advertised = config

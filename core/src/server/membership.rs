@@ -54,16 +54,17 @@ pub type ControllerConnections = tokio::sync::mpsc::Receiver<tokio::net::TcpStre
 /// the image is current before the partitions open against it.
 pub async fn open_controller(
     config: &BrokerConfig,
+    cluster: Option<&ClusterSettings>,
 ) -> anyhow::Result<(Controller, Option<ControllerConnections>)> {
     let dir = config.metadata_log_dir().join(crate::log::METADATA_LOG_DIR);
-    let Some(settings) = config.cluster()? else {
+    let Some(settings) = cluster else {
         let advertised = config.advertised_listeners().remove(0);
         let dir = config.metadata_log_dir().join("__cluster_metadata");
         let controller =
             Controller::open(&dir, config.node_id(), &advertised.host, advertised.port)?;
         return Ok((controller, None));
     };
-    check_meta_properties(&config.metadata_log_dir(), &settings)?;
+    check_meta_properties(&config.metadata_log_dir(), settings)?;
     let images = Arc::new(Images::new(MetadataImage::default()));
     let (log, connections) = match &settings.controller_listener {
         Some(listener) => {
@@ -72,10 +73,10 @@ pub async fn open_controller(
                 anyhow::anyhow!("cannot listen on {address} (the controller listener): {e}")
             })?;
             let (tx, rx) = tokio::sync::mpsc::channel(64);
-            let log = MetadataLog::start_quorum(&settings, &dir, socket, images.clone(), tx)?;
+            let log = MetadataLog::start_quorum(settings, &dir, socket, images.clone(), tx)?;
             (log, Some(rx))
         }
-        None => (MetadataLog::start_observer(&settings, images.clone()), None),
+        None => (MetadataLog::start_observer(settings, images.clone()), None),
     };
     let status = {
         let waiting = log.caught_up();
