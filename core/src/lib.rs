@@ -17,6 +17,7 @@ pub mod partition;
 pub mod plugin;
 pub mod producer;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 
 /// mimalloc rather than the system allocator: batches of a megabyte are

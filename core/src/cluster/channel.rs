@@ -80,23 +80,9 @@ impl Channel {
     where
         R::Response: Decodable,
     {
-        let api = ApiKey::try_from(R::KEY).map_err(|_| std::io::Error::other("unknown API"))?;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(1)
-            .with_client_id(Some(StrBytes::from_string(format!(
-                "{PEER_PREFIX}broker-{node_id}"
-            ))));
-        let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .and_then(|_| request.encode(&mut buf, version))
-            .map_err(std::io::Error::other)?;
-        let mut response = self.round_trip(broker, &buf).await?;
-        ResponseHeader::decode(&mut response, api.response_header_version(version))
-            .and_then(|_| R::Response::decode(&mut response, version))
-            .map_err(std::io::Error::other)
+        let frame = encode_request(node_id, version, request)?;
+        let response = self.round_trip(broker, &frame).await?;
+        decode_response::<R>(response, version)
     }
 
     /// Asks the active controller (`broker`) to commit `commands` (JSON);
@@ -142,6 +128,43 @@ impl Channel {
     }
 }
 
+/// A request frame (without its size) of type `R` at `version`, from
+/// broker `node_id` (marked as a peer's).
+pub fn encode_request<R: Request + Encodable>(
+    node_id: i32,
+    version: i16,
+    request: &R,
+) -> std::io::Result<BytesMut> {
+    let api = ApiKey::try_from(R::KEY).map_err(|_| std::io::Error::other("unknown API"))?;
+    let header = RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_string(format!(
+            "{PEER_PREFIX}broker-{node_id}"
+        ))));
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, api.request_header_version(version))
+        .and_then(|_| request.encode(&mut buf, version))
+        .map_err(std::io::Error::other)?;
+    Ok(buf)
+}
+
+/// Decodes a response frame (without its size) to a request of type `R`.
+pub fn decode_response<R: Request>(
+    mut response: Bytes,
+    version: i16,
+) -> std::io::Result<R::Response>
+where
+    R::Response: Decodable,
+{
+    let api = ApiKey::try_from(R::KEY).map_err(|_| std::io::Error::other("unknown API"))?;
+    ResponseHeader::decode(&mut response, api.response_header_version(version))
+        .and_then(|_| R::Response::decode(&mut response, version))
+        .map_err(std::io::Error::other)
+}
+
 /// A submit request's commands: what follows its header.
 pub fn submitted_commands(frame: &[u8]) -> Option<&[u8]> {
     let id = client_id(frame)?;
@@ -166,7 +189,8 @@ fn decode_submitted(answer: &[u8]) -> Option<(i16, String)> {
     Some((code, message))
 }
 
-async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes> {
+/// Sends one request frame on `stream` and reads the response frame.
+pub async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes> {
     stream.set_nodelay(true)?;
     let mut out = Vec::with_capacity(4 + frame.len());
     out.extend_from_slice(&(frame.len() as u32).to_be_bytes());

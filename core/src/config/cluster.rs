@@ -29,6 +29,42 @@ macro_rules! def {
 
 pub static CLUSTER: &[BrokerDef] = &[
     def!(
+        "replica.fetch.wait.max.ms",
+        Kind::Int(0, IMAX),
+        Some("500"),
+        "How long a follower's fetch waits at the leader for new records."
+    ),
+    def!(
+        "replica.fetch.min.bytes",
+        Kind::Int(1, IMAX),
+        Some("1"),
+        "Bytes a follower's fetch waits for at the leader."
+    ),
+    def!(
+        "replica.fetch.max.bytes",
+        Kind::Int(1024, IMAX),
+        Some("1048576"),
+        "Bytes a follower fetches per partition (a larger first batch still comes whole)."
+    ),
+    def!(
+        "replica.fetch.response.max.bytes",
+        Kind::Int(1024, IMAX),
+        Some("10485760"),
+        "Bytes a follower fetches per request, over all its partitions there."
+    ),
+    def!(
+        "replica.fetch.backoff.ms",
+        Kind::Int(0, IMAX),
+        Some("1000"),
+        "How long a follower waits after a failed fetch before it tries again."
+    ),
+    def!(
+        "replica.socket.timeout.ms",
+        Kind::Int(100, IMAX),
+        Some("30000"),
+        "How long a follower waits for its leader to answer a fetch (beyond replica.fetch.wait.max.ms)."
+    ),
+    def!(
         "process.roles",
         Kind::EnumList(&["broker", "controller"]),
         None,

@@ -24,7 +24,9 @@ pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
 
 pub use file_slice::FileSlice;
 pub use manager::LogManager;
-pub use partition_log::{AppendError, AppendInfo, PartitionLog, ReadError, ReadResult};
+pub use partition_log::{
+    truncation_offset, AppendError, AppendInfo, EpochCache, PartitionLog, ReadError, ReadResult,
+};
 pub use segment::{now_ms, SegmentSizes};
 
 /// The per-partition settings the log obeys, resolved from topic configs

@@ -536,12 +536,10 @@ impl LogSegment {
         }
     }
 
-    /// Removes every batch at or after `offset`.
+    /// Removes every batch holding an offset at or after `offset` (as
+    /// Kafka does, the whole batch that holds `offset`).
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         let position = match self.find(offset)? {
-            Some((position, header)) if header.base_offset < offset => {
-                position + header.size as u32
-            }
             Some((position, _)) => position,
             None => return Ok(()),
         };

@@ -74,6 +74,20 @@ pub enum Command {
         leader: i32,
         leader_epoch: i32,
     },
+    /// A partition's leader, ISR or replicas change (Kafka's
+    /// PartitionChangeRecord): `None` leaves a field as it is. A new
+    /// leader (-1: none) starts a new leader epoch; every change starts a
+    /// new partition epoch.
+    ChangePartition {
+        topic: String,
+        partition: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isr: Option<Vec<i32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicas: Option<Vec<i32>>,
+    },
     /// A plugin version deployed at run time: every broker loads the
     /// component with this content hash (its artifact is stored beside the
     /// metadata log) under this name, with these limits and config.

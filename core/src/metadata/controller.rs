@@ -5,6 +5,8 @@
 //! never block writers. In a cluster only the active controller (the
 //! quorum's leader) validates; elsewhere changes fail with NOT_CONTROLLER.
 
+mod partitions;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -19,6 +21,7 @@ use super::log::{not_controller, Images, MetadataLog};
 use super::placement;
 use crate::config::{defs, group, validate_topic_config, BrokerConfig, ConfigView};
 use crate::protocol::error::{ApiError, ResponseError};
+pub use partitions::{unclean_allowed, IsrRequest};
 
 /// Kafka's limit on topic name length.
 const MAX_TOPIC_NAME: usize = 249;

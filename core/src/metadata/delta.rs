@@ -91,12 +91,21 @@ mod tests {
                 key: "log.retention.ms".into(),
                 value: Some(v.to_string()),
             }),
-            (name, 0..3i32, 1..4i32).prop_map(|(topic, partition, leader)| {
+            (name.clone(), 0..3i32, 1..4i32).prop_map(|(topic, partition, leader)| {
                 Command::SetPartitionLeader {
                     topic,
                     partition,
                     leader,
                     leader_epoch: 1,
+                }
+            }),
+            (name, 0..3i32, 1..4i32).prop_map(|(topic, partition, leader)| {
+                Command::ChangePartition {
+                    topic,
+                    partition,
+                    leader: Some(leader),
+                    isr: Some(vec![leader]),
+                    replicas: None,
                 }
             }),
         ]

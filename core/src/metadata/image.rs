@@ -201,6 +201,30 @@ impl MetadataImage {
                     p.partition_epoch += 1;
                 }
             }
+            Command::ChangePartition {
+                topic,
+                partition,
+                leader,
+                isr,
+                replicas,
+            } => {
+                let found = self
+                    .topics
+                    .get_mut(&topic)
+                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                let Some(p) = found else { return };
+                if let Some(leader) = leader.filter(|l| *l != p.leader) {
+                    p.leader = leader;
+                    p.leader_epoch += 1;
+                }
+                if let Some(isr) = isr {
+                    p.isr = isr;
+                }
+                if let Some(replicas) = replicas {
+                    p.replicas = replicas;
+                }
+                p.partition_epoch += 1;
+            }
             Command::DeployPlugin(plugin) => {
                 self.plugins.insert(plugin.name.clone(), plugin);
             }

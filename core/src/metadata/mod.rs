@@ -6,6 +6,7 @@
 pub mod command;
 pub mod controller;
 pub mod delta;
+pub mod election;
 pub mod image;
 pub mod journal;
 pub mod log;
@@ -14,6 +15,6 @@ pub mod quorum;
 pub mod snapshot;
 
 pub use command::{BrokerState, Command, ConfigScope};
-pub use controller::{Controller, NewTopic};
+pub use controller::{Controller, IsrRequest, NewTopic};
 pub use delta::MetadataDelta;
 pub use image::{MetadataImage, PartitionImage, TopicImage};

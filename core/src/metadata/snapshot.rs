@@ -123,6 +123,13 @@ mod tests {
                 leader: 2,
                 leader_epoch: 4,
             }),
+            (name.clone(), 0..3i32).prop_map(|(topic, partition)| Command::ChangePartition {
+                topic,
+                partition,
+                leader: Some(-1),
+                isr: Some(vec![2]),
+                replicas: Some(vec![2, 1]),
+            }),
             (name.clone(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
                 |(name, bytes)| Command::DeployPlugin(DeployedPlugin {
                     name,

@@ -357,6 +357,7 @@ fn leadership(p: &crate::metadata::PartitionImage) -> Leadership {
     Leadership {
         leader: p.leader,
         leader_epoch: p.leader_epoch,
+        partition_epoch: p.partition_epoch,
         replicas: p.replicas.clone(),
         isr: p.isr.clone(),
     }

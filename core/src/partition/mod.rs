@@ -1,34 +1,65 @@
 //! A replica of one partition: its log, leader epoch, high watermark and ISR.
 //! The high watermark is kept apart from the log end offset: consumers read up
-//! to it, and `acks=all` completes when it passes the batch. On one node the
-//! ISR is this broker alone, so the high watermark follows each append; with
-//! follower replication it will follow the slowest in-sync follower.
+//! to it, and `acks=all` completes when it passes the batch. As leader, the
+//! high watermark follows the slowest in-sync replica (`replicas`); as
+//! follower, the leader's (`follower`). Changes of the high watermark and of
+//! leadership are published on a watch channel, which acks=all produce
+//! requests wait on outside the partition's lock.
 
+mod append;
 pub mod cleaner;
 pub mod dead_letter;
+mod follower;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
+mod replicas;
 mod retention;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::log::batch::BatchHeader;
-use crate::log::{AppendError, AppendInfo, LogConfig, PartitionLog, ReadError, TopicPartition};
-use crate::producer::{snapshot, BatchCheck, ProducerStateManager};
+use crate::log::{LogConfig, PartitionLog, ReadError, TopicPartition};
+use crate::producer::{snapshot, ProducerStateManager};
 use crate::protocol::error::{ApiError, ResponseError};
 
+pub use follower::FetchPosition;
 pub use manager::ReplicaManager;
+pub use replicas::{FollowerState, IsrChange, ReplicaRead, ReplicaTracker};
 
 /// The replica set and leadership of a partition, from the metadata image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leadership {
     pub leader: i32,
     pub leader_epoch: i32,
+    pub partition_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+}
+
+/// Where a leader's append comes from (Kafka's `AppendOrigin`). Followers
+/// append the leader's batches through `append_as_follower` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's batches, as sent.
+    Client,
+    /// Batches the broker rewrote from a producer's (records routed
+    /// elsewhere or dropped by a plugin): they may hold fewer records than
+    /// offsets.
+    Rewritten,
+    /// Records the broker wrote itself (the group coordinator's).
+    Coordinator,
+}
+
+/// What `acks=all` waits on: the high watermark and the leader epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub high_watermark: i64,
+    pub leader_epoch: i32,
+    pub is_leader: bool,
 }
 
 pub struct PartitionState {
@@ -41,6 +72,9 @@ pub struct PartitionState {
     pub producers: ProducerStateManager,
     /// The log end offset of the last snapshot written.
     pub last_snapshot: i64,
+    /// As leader: what the followers have fetched, and ISR changes on
+    /// their way to the controller.
+    pub tracker: ReplicaTracker,
 }
 
 /// One partition hosted by this broker.
@@ -49,6 +83,7 @@ pub struct Partition {
     pub topic_id: Uuid,
     node_id: i32,
     state: Mutex<PartitionState>,
+    progress: watch::Sender<Progress>,
 }
 
 /// What a fetch of one partition returns.
@@ -98,21 +133,29 @@ impl Partition {
         if let Err(e) = log.for_each_batch(from, |h| producers.record(h)) {
             tracing::warn!(partition = %tp, error = %e, "could not rebuild producer state from the log");
         }
-        let mut state = PartitionState {
-            log,
+        let tracker = ReplicaTracker::new_leader(&leadership.replicas, node_id, now_ms());
+        let progress = watch::Sender::new(Progress {
             high_watermark,
-            leadership,
-            min_insync_replicas: 1,
-            last_snapshot: from,
-            producers,
-        };
-        maybe_advance_high_watermark(&mut state, node_id);
-        Partition {
+            leader_epoch: leadership.leader_epoch,
+            is_leader: leadership.leader == node_id,
+        });
+        let partition = Partition {
             tp,
             topic_id,
             node_id,
-            state: Mutex::new(state),
-        }
+            state: Mutex::new(PartitionState {
+                log,
+                high_watermark,
+                leadership,
+                min_insync_replicas: 1,
+                last_snapshot: from,
+                producers,
+                tracker,
+            }),
+            progress,
+        };
+        partition.advance_high_watermark(&mut partition.state());
+        partition
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, PartitionState> {
@@ -126,14 +169,126 @@ impl Partition {
         f(&mut self.state())
     }
 
+    /// Takes the partition's leadership, replicas, ISR and configs from
+    /// the metadata. A new leader epoch led here starts a fresh view of
+    /// the followers; a new partition epoch ends a pending ISR change (the
+    /// controller decided it, one way or the other).
     pub fn update(&self, leadership: Leadership, config: LogConfig, min_insync_replicas: i64) {
         let mut state = self.state();
+        let was = &state.leadership;
+        let leads = leadership.leader == self.node_id;
+        if leads && (was.leader != self.node_id || was.leader_epoch != leadership.leader_epoch) {
+            state.tracker =
+                ReplicaTracker::new_leader(&leadership.replicas, self.node_id, now_ms());
+        } else if leads {
+            if was.partition_epoch != leadership.partition_epoch {
+                state.tracker.set_pending_isr(None);
+            }
+            state
+                .tracker
+                .set_replicas(&leadership.replicas, self.node_id);
+        }
         state.leadership = leadership;
         state.min_insync_replicas = min_insync_replicas;
         if state.log.config() != &config {
             state.log.set_config(config);
         }
-        maybe_advance_high_watermark(&mut state, self.node_id);
+        self.advance_high_watermark(&mut state);
+    }
+
+    /// As leader, moves the high watermark up to what every replica of the
+    /// (maximal) ISR holds; then publishes it and the leadership to waiters.
+    fn advance_high_watermark(&self, state: &mut PartitionState) {
+        if state.leadership.leader == self.node_id {
+            let end = state.log.log_end_offset();
+            let hw = state
+                .tracker
+                .high_watermark(&state.leadership.isr, self.node_id, end)
+                .min(end);
+            if hw > state.high_watermark {
+                state.high_watermark = hw;
+            }
+        }
+        self.publish(state);
+    }
+
+    fn publish(&self, state: &PartitionState) {
+        let now = Progress {
+            high_watermark: state.high_watermark,
+            leader_epoch: state.leadership.leader_epoch,
+            is_leader: state.leadership.leader == self.node_id,
+        };
+        self.progress.send_if_modified(|p| {
+            let changed = *p != now;
+            *p = now;
+            changed
+        });
+    }
+
+    /// Whether everything below `end_offset` is committed now (so an
+    /// acks=all answer need not wait).
+    pub fn committed(&self, end_offset: i64) -> bool {
+        self.progress.borrow().high_watermark >= end_offset
+    }
+
+    /// acks=all: waits, without holding the partition, until the high
+    /// watermark reaches `end_offset` in leader epoch `epoch` (Kafka's
+    /// delayed produce). Leadership lost meanwhile answers
+    /// NOT_LEADER_OR_FOLLOWER; `timeout` passing, REQUEST_TIMED_OUT; an ISR
+    /// that shrank below `min.insync.replicas` by then,
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    pub async fn wait_for_commit(
+        &self,
+        end_offset: i64,
+        epoch: i32,
+        timeout: Duration,
+    ) -> Result<(), ApiError> {
+        let mut progress = self.progress.subscribe();
+        let reached = progress.wait_for(|p| {
+            !p.is_leader || p.leader_epoch != epoch || p.high_watermark >= end_offset
+        });
+        let seen = match tokio::time::timeout(timeout, reached).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    ResponseError::RequestTimedOut,
+                    format!(
+                        "{}: the in-sync replicas did not reach offset {end_offset} within the request timeout",
+                        self.tp
+                    ),
+                ))
+            }
+            Ok(Err(_)) => None,
+            Ok(Ok(p)) => Some(*p),
+        };
+        match seen {
+            Some(p) if p.is_leader && p.leader_epoch == epoch => {
+                let state = self.state();
+                if (state.leadership.isr.len() as i64) < state.min_insync_replicas {
+                    return Err(ApiError::new(
+                        ResponseError::NotEnoughReplicasAfterAppend,
+                        format!(
+                            "{}: written, but the ISR {:?} shrank below min.insync.replicas {}",
+                            self.tp, state.leadership.isr, state.min_insync_replicas
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Err(ApiError::new(
+                ResponseError::NotLeaderOrFollower,
+                format!(
+                    "{}: leadership moved before the write was committed",
+                    self.tp
+                ),
+            )),
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.state().leadership.leader == self.node_id
+    }
+    pub fn leadership(&self) -> Leadership {
+        self.state().leadership.clone()
     }
 
     /// Forgets idempotent producers idle for `expiration_ms`.
@@ -177,66 +332,6 @@ impl Partition {
             ));
         }
         Ok(())
-    }
-
-    /// Appends a producer's batches as leader. `acks` is -1, 0 or 1.
-    pub fn append_as_leader(
-        &self,
-        records: &[u8],
-        acks: i16,
-    ) -> Result<(AppendInfo, i64), ApiError> {
-        self.append(records, acks, false)
-    }
-
-    /// Appends batches the broker rewrote from a producer's (records routed
-    /// elsewhere or dropped): they may hold fewer records than offsets.
-    pub fn append_rewritten(
-        &self,
-        records: &[u8],
-        acks: i16,
-    ) -> Result<(AppendInfo, i64), ApiError> {
-        self.append(records, acks, true)
-    }
-
-    fn append(
-        &self,
-        records: &[u8],
-        acks: i16,
-        rewritten: bool,
-    ) -> Result<(AppendInfo, i64), ApiError> {
-        let mut state = self.state();
-        self.check_leader(&state)?;
-        if acks == -1 && (state.leadership.isr.len() as i64) < state.min_insync_replicas {
-            return Err(ApiError::new(
-                ResponseError::NotEnoughReplicas,
-                format!(
-                    "The size of the current ISR {:?} is insufficient to satisfy the min.isr requirement of {} for partition {}",
-                    state.leadership.isr, state.min_insync_replicas, self.tp
-                ),
-            ));
-        }
-        let epoch = state.leadership.leader_epoch;
-        let batches = state
-            .log
-            .validate(records, rewritten)
-            .map_err(|e| append_error(&self.tp, e))?;
-        let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
-        if let Some(original) = producer_verdict(&self.tp, &state.producers.check_all(&headers))? {
-            // A retry of batches already appended: answer with their offsets.
-            return Ok((original, state.log.log_start_offset()));
-        }
-        let info = state
-            .log
-            .append_validated(records, batches, epoch)
-            .map_err(|e| append_error(&self.tp, e))?;
-        let mut next = info.base_offset;
-        for mut header in headers {
-            header.base_offset = next;
-            next = header.next_offset();
-            state.producers.record(&header);
-        }
-        maybe_advance_high_watermark(&mut state, self.node_id);
-        Ok((info, state.log.log_start_offset()))
     }
 
     /// Reads from `offset` for a consumer (up to the high watermark).
@@ -310,152 +405,6 @@ impl Partition {
     }
 }
 
-/// Turns the producer checks of a request into: append (None), answer with
-/// the original offsets of a retried request (Some), or Kafka's error.
-fn producer_verdict(
-    tp: &TopicPartition,
-    checks: &[BatchCheck],
-) -> Result<Option<AppendInfo>, ApiError> {
-    let mut duplicates = Vec::new();
-    for check in checks {
-        match *check {
-            BatchCheck::Append => {}
-            BatchCheck::Duplicate(original) => duplicates.push(original),
-            BatchCheck::FencedEpoch { current } => {
-                return Err(ApiError::new(
-                    ResponseError::InvalidProducerEpoch,
-                    format!("{tp}: producer epoch is older than the current epoch {current}"),
-                ))
-            }
-            BatchCheck::UnknownProducer => {
-                return Err(ApiError::new(
-                    ResponseError::UnknownProducerId,
-                    format!(
-                        "{tp}: found no record of this producer id; its state may have expired (producer.id.expiration.ms)"
-                    ),
-                ))
-            }
-            BatchCheck::OutOfOrder { expected, got } => {
-                return Err(ApiError::new(
-                    ResponseError::OutOfOrderSequenceNumber,
-                    format!("{tp}: out of order sequence number: expected {expected}, got {got}"),
-                ))
-            }
-        }
-    }
-    match (duplicates.first(), duplicates.last()) {
-        (None, _) => Ok(None),
-        (Some(first), Some(last)) if duplicates.len() == checks.len() => Ok(Some(AppendInfo {
-            base_offset: first.first_offset,
-            last_offset: last.last_offset,
-            log_append_time: -1,
-            records: 0,
-            duplicate: true,
-        })),
-        _ => Err(ApiError::new(
-            ResponseError::DuplicateSequenceNumber,
-            format!("{tp}: a request mixes retried and new batches"),
-        )),
-    }
-}
-
-/// With this broker the only in-sync replica, everything appended is committed.
-fn maybe_advance_high_watermark(state: &mut PartitionState, node_id: i32) {
-    if state.leadership.leader == node_id && state.leadership.isr == [node_id] {
-        state.high_watermark = state.log.log_end_offset();
-    }
-}
-
-fn append_error(tp: &TopicPartition, e: AppendError) -> ApiError {
-    let error = match &e {
-        AppendError::Corrupt(crate::log::batch::BatchError::UnsupportedMagic(_)) => {
-            ResponseError::UnsupportedForMessageFormat
-        }
-        AppendError::Corrupt(_) => ResponseError::CorruptMessage,
-        AppendError::TooLarge { .. } => ResponseError::MessageTooLarge,
-        AppendError::InvalidRecord(_) => ResponseError::InvalidRecord,
-        AppendError::InvalidRecords { .. } => ResponseError::InvalidRecord,
-        AppendError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
-        AppendError::Io(_) => ResponseError::KafkaStorageError,
-    };
-    let mut api = ApiError::new(error, format!("{tp}: {e}"));
-    if let AppendError::InvalidRecords { records, .. } = e {
-        api.record_errors = records
-            .into_iter()
-            .map(|(i, reason)| (i, format!("{reason} in topic partition {tp}.")))
-            .collect();
-    }
-    api
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::log::batch::encode_idempotent;
-    use kafka_protocol::records::Compression;
-
-    fn partition(dir: &std::path::Path, log_start: i64) -> Partition {
-        let config = LogConfig {
-            timestamp_after_max_ms: i64::MAX,
-            ..LogConfig::default()
-        };
-        let log = PartitionLog::open(&dir.join("t-0"), config, 0, log_start, true).unwrap();
-        let leadership = Leadership {
-            leader: 1,
-            leader_epoch: 0,
-            replicas: vec![1],
-            isr: vec![1],
-        };
-        Partition::new(
-            TopicPartition::new("t", 0),
-            Uuid::nil(),
-            1,
-            log,
-            0,
-            leadership,
-        )
-    }
-
-    fn batch(sequence: i32) -> Vec<u8> {
-        let records = (0..3).map(|i| (None, Some(format!("{i}").into())));
-        encode_idempotent(records, 1_000, Compression::None, (42, 0, sequence))
-    }
-
-    #[test]
-    fn producer_state_comes_back_from_the_snapshot_and_the_batches_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = partition(dir.path(), 0);
-        assert_eq!(p.append_as_leader(&batch(0), -1).unwrap().0.base_offset, 0);
-        assert_eq!(p.append_as_leader(&batch(3), -1).unwrap().0.base_offset, 3);
-        p.write_producer_snapshot(false).unwrap();
-        assert!(dir
-            .path()
-            .join("t-0")
-            .join("00000000000000000006.snapshot")
-            .exists());
-        assert_eq!(p.append_as_leader(&batch(6), -1).unwrap().0.base_offset, 6);
-        drop(p);
-
-        // Reopened with the log start past the first batch: only the snapshot
-        // still knows it, and only the log knows the batch after the snapshot.
-        let p = partition(dir.path(), 3);
-        assert_eq!(p.log_start_offset(), 3);
-        assert_eq!(
-            p.append_as_leader(&batch(0), -1).unwrap().0.base_offset,
-            0,
-            "retry from the snapshot"
-        );
-        assert_eq!(
-            p.append_as_leader(&batch(6), -1).unwrap().0.base_offset,
-            6,
-            "retry from the log"
-        );
-        assert_eq!(
-            p.append_as_leader(&batch(9), -1).unwrap().0.base_offset,
-            9,
-            "the sequence continues"
-        );
-        let gap = p.append_as_leader(&batch(20), -1).unwrap_err();
-        assert_eq!(gap.error, ResponseError::OutOfOrderSequenceNumber);
-    }
+fn now_ms() -> i64 {
+    crate::log::now_ms()
 }

@@ -37,6 +37,15 @@ fn offsets(dir: &Path) -> Vec<i64> {
     offsets
 }
 
+/// Removes the snapshots above `offset` (the log was truncated there; they
+/// describe batches it no longer holds).
+pub fn remove_after(dir: &Path, offset: i64) -> io::Result<()> {
+    for stale in offsets(dir).into_iter().filter(|o| *o > offset) {
+        fs::remove_file(path(dir, stale))?;
+    }
+    Ok(())
+}
+
 /// Writes the state as of `offset` (fsync, then rename) and prunes old snapshots.
 pub fn write(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
     let mut text = format!("{HEADER}\n");

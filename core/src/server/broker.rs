@@ -38,6 +38,8 @@ pub struct Broker {
     pub cluster: Option<crate::config::cluster::ClusterSettings>,
     /// Other brokers' connections to this controller, until served.
     controller_connections: std::sync::Mutex<Option<super::membership::ControllerConnections>>,
+    /// In a cluster: the follower fetchers and the ISR maintenance.
+    pub replication: std::sync::OnceLock<Arc<crate::replication::Replication>>,
 }
 
 impl Broker {
@@ -83,6 +85,7 @@ impl Broker {
             followed: Mutex::new(followed),
             controller_connections: std::sync::Mutex::new(controller_connections),
             cluster,
+            replication: Default::default(),
         })
     }
 
@@ -152,6 +155,9 @@ impl Broker {
             ));
         }
         *followed = image;
+        if let Some(replication) = self.replication.get() {
+            replication.reconcile();
+        }
         Ok(())
     }
 
@@ -402,8 +408,11 @@ impl Broker {
         });
     }
 
-    /// Clean shutdown of storage.
+    /// Clean shutdown of storage (fetchers first: nothing appends after).
     pub fn shutdown(&self) -> std::io::Result<()> {
+        if let Some(replication) = self.replication.get() {
+            replication.stop();
+        }
         self.replicas.shutdown()
     }
 }

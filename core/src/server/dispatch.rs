@@ -126,6 +126,7 @@ fn is_internal(api: ApiKey, version: i16) -> bool {
         (ApiKey::BrokerRegistration, 0)
             | (ApiKey::BrokerHeartbeat, 0)
             | (ApiKey::AllocateProducerIds, 0)
+            | (ApiKey::AlterPartition, 2)
     )
 }
 
@@ -150,7 +151,7 @@ async fn route(
             ResponseKind::Metadata(apis::metadata::handle(broker, ctx, r).await)
         }
         RequestKind::Produce(r) => {
-            let response = apis::produce::handle(broker, ctx, r)?;
+            let response = apis::produce::handle(broker, ctx, r).await?;
             return Ok(response.map(|r| Reply::Kind(ResponseKind::Produce(r))));
         }
         RequestKind::Fetch(r) => {
@@ -232,6 +233,9 @@ async fn route(
         }
         RequestKind::BrokerHeartbeat(r) => {
             ResponseKind::BrokerHeartbeat(broker.handle_broker_heartbeat(r).await)
+        }
+        RequestKind::AlterPartition(r) => {
+            ResponseKind::AlterPartition(broker.handle_alter_partition(r).await)
         }
         RequestKind::AllocateProducerIds(r) => {
             ResponseKind::AllocateProducerIds(broker.handle_allocate_producer_ids(r).await)

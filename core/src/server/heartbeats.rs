@@ -4,9 +4,12 @@
 //! `broker.session.timeout.ms` (Metadata stops listing it, no new replicas
 //! go to it) and makes it live again at its next heartbeat. A broker told to
 //! stop (SIGTERM) heartbeats `want_shut_down` first: the controller records
-//! it as shutting down before it goes (moving its leaderships away comes
-//! with replication). The last-heard times live only in the active
-//! controller's memory: a new one starts every broker's clock afresh.
+//! it as shutting down before it goes. Each of these state changes moves
+//! the broker's leaderships to other in-sync replicas and takes it out of
+//! ISRs, or gives it back the partitions left without a leader
+//! (`metadata::election`), in the same commit. The last-heard times live
+//! only in the active controller's memory: a new one starts every broker's
+//! clock afresh.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +19,7 @@ use kafka_protocol::messages::{BrokerHeartbeatRequest, BrokerHeartbeatResponse, 
 use tracing::{info, warn};
 
 use super::broker::Broker;
-use crate::metadata::{BrokerState, Command};
+use crate::metadata::BrokerState;
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// How often the active controller looks for silent brokers.
@@ -79,7 +82,7 @@ impl Broker {
                 "broker state changes"
             );
             self.controller
-                .submit(vec![Command::SetBrokerState { id, state: wanted }])
+                .change_broker_state(&self.config, id, wanted, Vec::new())
                 .await?;
         }
         Ok(BrokerHeartbeatResponse::default()
@@ -174,11 +177,11 @@ impl Broker {
                 broker = id,
                 "no heartbeat within broker.session.timeout.ms: fencing the broker"
             );
-            let fence = Command::SetBrokerState {
-                id,
-                state: BrokerState::Fenced,
-            };
-            if let Err(e) = self.controller.submit(vec![fence]).await {
+            let fenced = self
+                .controller
+                .change_broker_state(&self.config, id, BrokerState::Fenced, Vec::new())
+                .await;
+            if let Err(e) = fenced {
                 warn!(broker = id, error = %e.message().unwrap_or_default(), "could not fence the broker");
             }
         }

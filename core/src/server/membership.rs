@@ -23,7 +23,7 @@ use crate::cluster::channel;
 use crate::config::cluster::ClusterSettings;
 use crate::config::BrokerConfig;
 use crate::metadata::log::{not_controller, Images, MetadataLog};
-use crate::metadata::{Command, Controller, MetadataImage, NewTopic, TopicImage};
+use crate::metadata::{BrokerState, Command, Controller, MetadataImage, NewTopic, TopicImage};
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// The requests only the active controller can carry out; another broker
@@ -409,6 +409,15 @@ impl Broker {
         }
     }
 
+    /// Commits a broker's registration, giving it the leaderless
+    /// partitions whose ISR it is in.
+    async fn register_command(&self, id: i32, command: Command) -> Result<(), ApiError> {
+        self.controller
+            .change_broker_state(&self.config, id, BrokerState::Running, vec![command])
+            .await
+            .map(|_| ())
+    }
+
     /// BrokerRegistration from another broker, on the active controller.
     pub async fn handle_broker_registration(
         &self,
@@ -430,7 +439,7 @@ impl Broker {
             request.rack.as_ref().map(|r| r.to_string()),
         );
         let outcome = match registration {
-            Some(command) => self.controller.submit(vec![command]).await.map(|_| ()),
+            Some(command) => self.register_command(request.broker_id.0, command).await,
             None => Ok(()),
         };
         match outcome {
@@ -469,7 +478,7 @@ impl Broker {
                     .controller
                     .registration(self.node_id(), &host, port, rack.clone())
                 {
-                    Some(command) => self.controller.submit(vec![command]).await.is_ok(),
+                    Some(command) => self.register_command(self.node_id(), command).await.is_ok(),
                     None => true,
                 }
             } else if let Some((_, chost, cport)) = self.remote_controller() {
@@ -519,6 +528,14 @@ impl Broker {
         if settings.roles.broker {
             let broker = self.clone();
             tokio::spawn(async move { broker.register(settings.cluster_id).await });
+            let link = super::alter_partition::ControllerLink(Arc::downgrade(self));
+            let replication = crate::replication::Replication::start(
+                &self.config,
+                self.replicas.clone(),
+                self.controller.subscribe(),
+                Arc::new(link),
+            );
+            let _ = self.replication.set(replication);
         }
         self.spawn_heartbeats();
         let broker = self.clone();

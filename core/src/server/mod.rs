@@ -2,6 +2,7 @@
 //! the API handlers. Nothing below this module knows about sockets.
 
 pub mod admin;
+pub mod alter_partition;
 pub mod apis;
 pub mod broker;
 pub mod connection;

@@ -4,6 +4,11 @@
 //! `max_wait_ms`, until `min_bytes` are available. Topics with fetch
 //! interceptors are passed through them last (`fetch_intercept`). Fetch sessions (KIP-227)
 //! are not offered: every response is a full one with session id 0.
+//!
+//! A fetch that names a replica id is a follower's: it reads up to the log
+//! end rather than the high watermark, reports how far the follower has
+//! got (which moves the high watermark), answers a diverging epoch when the
+//! follower's log parted from this one, and never passes fetch interceptors.
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +45,9 @@ pub async fn handle(
         let now = Instant::now();
         if bytes >= request.min_bytes.max(1) as usize || errors || now >= deadline {
             let (mut response, mut ranges) = (response, ranges);
-            super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
+            if replica_id(ctx, &request).is_none() {
+                super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
+            }
             return (response, ranges);
         }
         let _ = tokio::time::timeout(deadline - now, appended).await;
@@ -56,6 +63,8 @@ fn read_all(
     request: &FetchRequest,
 ) -> (FetchResponse, Vec<FetchedRange>, bool) {
     let image = broker.image();
+    let replica = replica_id(ctx, request);
+    let now = crate::log::now_ms();
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut errors = false;
@@ -88,6 +97,35 @@ fn read_all(
                 None if let Some(e) = offline() => Err(e),
                 None if ctx.version >= 13 => Err(ApiError::from(ResponseError::UnknownTopicId)),
                 None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
+                Some(p) if let Some(replica) = replica => {
+                    check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
+                        let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
+                        let read = p
+                            .read_for_replica(
+                                replica,
+                                wanted.fetch_offset,
+                                wanted.last_fetched_epoch,
+                                max,
+                                now,
+                            )
+                            .inspect_err(|e| {
+                                if e.error == ResponseError::OffsetOutOfRange {
+                                    data.high_watermark = p.high_watermark();
+                                    data.log_start_offset = p.log_start_offset();
+                                }
+                            })?;
+                        if let Some((epoch, end_offset)) = read.diverging {
+                            data.diverging_epoch.epoch = epoch;
+                            data.diverging_epoch.end_offset = end_offset;
+                            errors = true;
+                        }
+                        Ok(crate::partition::FetchedData {
+                            records: read.records,
+                            high_watermark: read.high_watermark,
+                            log_start_offset: read.log_start_offset,
+                        })
+                    })
+                }
                 Some(p) => {
                     check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
                         let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
@@ -139,6 +177,16 @@ fn read_all(
         ranges,
         errors,
     )
+}
+
+/// The broker id of a follower's fetch (None: a consumer's).
+fn replica_id(ctx: &RequestContext, request: &FetchRequest) -> Option<i32> {
+    let id = if ctx.version >= 15 {
+        request.replica_state.replica_id.0
+    } else {
+        request.replica_id.0
+    };
+    (id >= 0).then_some(id)
 }
 
 /// KIP-320: a client's view of the leader epoch must match ours.

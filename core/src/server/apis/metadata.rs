@@ -149,7 +149,8 @@ async fn lookup(
 /// A topic as the image has it. As in Kafka, a replica is offline when its
 /// broker is not live (fenced, shutting down, never registered) or, on this
 /// broker, when its log could not be opened (an offline log directory); a
-/// partition whose leader is offline has no leader: LEADER_NOT_AVAILABLE.
+/// partition whose leader is offline, or that the controller left without
+/// one (no in-sync replica is live), has no leader: LEADER_NOT_AVAILABLE.
 pub fn describe(broker: &Broker, topic: &TopicImage) -> MetadataResponseTopic {
     let node = broker.config.node_id();
     let image = broker.image();
@@ -176,7 +177,7 @@ pub fn describe(broker: &Broker, topic: &TopicImage) -> MetadataResponseTopic {
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
                 .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect());
-            if offline.contains(&BrokerId(p.leader)) {
+            if p.leader < 0 || offline.contains(&BrokerId(p.leader)) {
                 described
                     .with_error_code(ResponseError::LeaderNotAvailable.code())
                     .with_leader_id(BrokerId(-1))

@@ -1,8 +1,9 @@
 //! Produce: validates and appends each partition's record batches as leader.
 //! acks=0 gets no response (and, as in Kafka, a failed acks=0 request closes
-//! the connection so the client notices); acks=1 and acks=all are answered
-//! once the batches are appended and, for acks=all, committed (on one node the
-//! high watermark follows the append).
+//! the connection so the client notices); acks=1 is answered once the
+//! batches are appended; acks=all once every in-sync replica holds them
+//! (the high watermark passed them), waited for after the appends, outside
+//! every partition's lock, up to the request's timeout.
 
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -20,18 +21,78 @@ use std::borrow::Cow;
 use crate::partition::dead_letter::{self, DeadLetter};
 use crate::partition::interceptor;
 use crate::partition::partitioner::{self, Mode, OnError, Placement};
-use crate::partition::Partition;
+use crate::partition::{AppendOrigin, Partition};
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
+use std::time::Duration;
+
+/// An append acks=all must see committed before it is answered.
+struct Commit {
+    partition: Arc<Partition>,
+    end_offset: i64,
+    leader_epoch: i32,
+}
+
+/// Notes `info` (appended to `partition`) for acks=all, unless it is
+/// committed already (always so on a single node).
+fn must_commit(commits: &mut Vec<Commit>, partition: &Arc<Partition>, info: &AppendInfo) {
+    let end_offset = info.last_offset + 1;
+    if info.last_offset >= 0 && !partition.committed(end_offset) {
+        commits.push(Commit {
+            partition: partition.clone(),
+            end_offset,
+            leader_epoch: info.leader_epoch,
+        });
+    }
+}
 
 /// `Err` closes the connection (a failed acks=0 request).
-pub fn handle(
+pub async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
     request: ProduceRequest,
 ) -> Result<Option<ProduceResponse>, String> {
+    let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
     let acks = request.acks;
+    let (response, waits) = append_all(broker, ctx, request)?;
+    let Some(mut response) = response else {
+        return Ok(None);
+    };
+    if acks == -1 && !waits.is_empty() {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for ((t, p), commits) in waits {
+            for commit in commits {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let waited = commit
+                    .partition
+                    .wait_for_commit(commit.end_offset, commit.leader_epoch, left)
+                    .await;
+                if let Err(e) = waited {
+                    let answer = &mut response.responses[t].partition_responses[p];
+                    answer.error_code = e.code();
+                    answer.base_offset = -1;
+                    if ctx.version >= 8 {
+                        answer.error_message = e.message();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(Some(response))
+}
+
+/// Each partition's commits to wait for, by (topic, partition) index.
+type Waits = Vec<((usize, usize), Vec<Commit>)>;
+
+fn append_all(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: ProduceRequest,
+) -> Result<(Option<ProduceResponse>, Waits), String> {
+    let acks = request.acks;
+    let mut waits = Vec::new();
     let image = broker.image();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut failed = None;
@@ -73,7 +134,15 @@ pub fn handle(
                             ResponseError::InvalidRecord,
                             "produce request holds no records",
                         )),
-                        Some(records) => append(broker, &image, &partition, records, acks),
+                        Some(records) => {
+                            let mut commits = Vec::new();
+                            let appended =
+                                append(broker, &image, &partition, records, acks, &mut commits);
+                            if !commits.is_empty() {
+                                waits.push(((responses.len(), partitions.len()), commits));
+                            }
+                            appended
+                        }
                     },
                 }
             };
@@ -120,10 +189,13 @@ pub fn handle(
     if acks == 0 {
         return match failed {
             Some(reason) => Err(format!("acks=0 produce failed: {reason}")),
-            None => Ok(None),
+            None => Ok((None, waits)),
         };
     }
-    Ok(Some(ProduceResponse::default().with_responses(responses)))
+    Ok((
+        Some(ProduceResponse::default().with_responses(responses)),
+        waits,
+    ))
 }
 
 /// Appends a partition's records, first asking the topic's partitioner (if
@@ -137,30 +209,41 @@ fn append(
     partition: &Arc<Partition>,
     records: &[u8],
     acks: i16,
+    commits: &mut Vec<Commit>,
 ) -> Result<(AppendInfo, i64), ApiError> {
     let addressed = partition.tp.partition;
     let topic = partition.tp.topic.as_str();
+    let mut append_to = |p: &Arc<Partition>, bytes: &[u8], origin: AppendOrigin| {
+        let appended = p.append_records(bytes, origin, acks)?;
+        must_commit(commits, p, &appended.0);
+        Ok::<_, ApiError>(appended)
+    };
     let Some(b) = bindings(broker, image, topic) else {
-        return partition.append_as_leader(records, acks);
+        return append_to(partition, records, AppendOrigin::Client);
     };
     let mut dead = Vec::new();
     let records = intercept(broker, &b, topic, addressed, records, &mut dead)?;
     let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
     // Dead letters first: if they cannot be kept, the request fails whole.
     if !dead.is_empty() {
-        send_to_dead_letter_topic(broker, image, &b, partition, &dead, acks).inspect_err(
+        let target = dead_letter_partition(broker, image, &b, partition, &dead).inspect_err(
             |e| tracing::warn!(%topic, partition = addressed, error = %e, "dead letters refused"),
         )?;
+        for letter in &dead {
+            let encoded = letter.encode(topic, addressed);
+            append_to(&target, &encoded, AppendOrigin::Rewritten)?;
+            count_dead_letter(broker, letter, &target);
+        }
     }
     let Some(placement) = placement else {
         return match records {
-            Cow::Borrowed(records) => partition.append_as_leader(records, acks),
-            Cow::Owned(rewritten) => partition.append_rewritten(&rewritten, acks),
+            Cow::Borrowed(records) => append_to(partition, records, AppendOrigin::Client),
+            Cow::Owned(rewritten) => append_to(partition, &rewritten, AppendOrigin::Rewritten),
         };
     };
     let mut answer = None;
     if let Some(bytes) = placement.get(&addressed) {
-        let (info, log_start) = partition.append_rewritten(bytes, acks)?;
+        let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
         if info.duplicate {
             return Ok((info, log_start));
         }
@@ -179,7 +262,7 @@ fn append(
                     ),
                 )
             })?;
-        other.append_as_leader(bytes, acks)?;
+        append_to(&other, bytes, AppendOrigin::Client)?;
     }
     let moved = placement.keys().any(|t| *t != addressed);
     let (mut info, log_start) = answer.unwrap_or_else(|| {
@@ -189,6 +272,7 @@ fn append(
             log_append_time: -1,
             records: 0,
             duplicate: false,
+            leader_epoch: -1,
         };
         (info, partition.log_start_offset())
     });
@@ -307,18 +391,17 @@ fn place(
     .map(Some)
 }
 
-/// Appends the records plugins failed on to the topic's dead-letter topic
-/// (in the partition numbered like the one they were sent to, modulo its
-/// partition count) and counts them in each plugin's metrics. Fails when
-/// that topic does not exist or is not hosted here.
-fn send_to_dead_letter_topic(
+/// The partition of the topic's dead-letter topic that takes the records
+/// plugins failed on: numbered like the one they were sent to, modulo its
+/// partition count. Fails when that topic does not exist or is not hosted
+/// here.
+fn dead_letter_partition(
     broker: &Broker,
     image: &MetadataImage,
     b: &Bindings,
     partition: &Partition,
     dead: &[DeadLetter],
-    acks: i16,
-) -> Result<(), ApiError> {
+) -> Result<Arc<Partition>, ApiError> {
     let (topic, addressed) = (partition.tp.topic.as_str(), partition.tp.partition);
     let name = &b.dead_letter_topic;
     let why = |reason: String| {
@@ -342,22 +425,22 @@ fn send_to_dead_letter_topic(
             dead_letter::TOPIC_CONFIG
         )));
     }
-    let target = broker
+    broker
         .replicas
         .get_by_name(name, addressed % count)
-        .ok_or_else(|| why(format!("its dead-letter topic {name} is not hosted here")))?;
-    for letter in dead {
-        target.append_rewritten(&letter.encode(topic, addressed), acks)?;
-        if let Some(metrics) = broker.plugins.metrics(&letter.plugin) {
-            metrics
-                .dead_letters
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        tracing::warn!(
-            plugin = %letter.plugin, %topic, partition = addressed, dead_letter_topic = %name,
-            records = letter.records.len(), error = %letter.error,
-            "records sent to the dead-letter topic"
-        );
+        .ok_or_else(|| why(format!("its dead-letter topic {name} is not hosted here")))
+}
+
+/// Counts a dead letter in its plugin's metrics and logs it.
+fn count_dead_letter(broker: &Broker, letter: &DeadLetter, target: &Partition) {
+    if let Some(metrics) = broker.plugins.metrics(&letter.plugin) {
+        metrics
+            .dead_letters
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(())
+    tracing::warn!(
+        plugin = %letter.plugin, dead_letter_topic = %target.tp.topic,
+        partition = target.tp.partition, records = letter.records.len(), error = %letter.error,
+        "records sent to the dead-letter topic"
+    );
 }

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 
 use kafka_protocol::records::RecordBatchDecoder;
 use thiserror::Error;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 use super::batch::{self, BatchError, BatchHeader};
-use super::checkpoint;
 use super::cleaner::swap::{self, Swap};
 use super::cleaner::{CleanPlan, Cleaned, PlannedSegment};
 use super::file_slice::FileSlice;
@@ -23,7 +22,11 @@ use super::segment::{now_ms, LogSegment, SegmentSizes};
 use super::validate::validate_batches;
 use super::LogConfig;
 
-const EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+mod epochs;
+mod follower;
+mod load;
+
+pub use epochs::{truncation_offset, EpochCache, UNDEFINED as UNDEFINED_EPOCH};
 
 /// Why an append was refused. Nothing is written when any batch is bad.
 #[derive(Debug, Error)]
@@ -60,6 +63,8 @@ pub struct AppendInfo {
     /// A retry of batches already in the log (idempotence): nothing was
     /// appended; the offsets are the original ones.
     pub duplicate: bool,
+    /// The leader epoch the batches were written in.
+    pub leader_epoch: i32,
 }
 
 /// A read of the log: stored batches, as they are on disk.
@@ -85,8 +90,8 @@ pub struct PartitionLog {
     recovery_point: i64,
     unflushed_messages: i64,
     last_flush_ms: i64,
-    /// Leader epoch cache: (epoch, first offset written in it), ascending.
-    epochs: Vec<(i32, i64)>,
+    /// The leader epoch cache.
+    epochs: EpochCache,
     /// Where the log cleaner stopped last: what follows is dirty.
     first_dirty_offset: i64,
     /// The earliest delete horizon of the tombstones the cleaner kept: the
@@ -113,149 +118,6 @@ fn roll_jitter(config: &LogConfig) -> i64 {
 }
 
 impl PartitionLog {
-    /// Opens the log in `dir`. When the broker did not shut down cleanly, every
-    /// segment from the one holding `recovery_point` on is validated, its
-    /// indexes rebuilt and a torn tail truncated.
-    pub fn open(
-        dir: &Path,
-        config: LogConfig,
-        recovery_point: i64,
-        log_start_offset: i64,
-        clean_shutdown: bool,
-    ) -> io::Result<PartitionLog> {
-        fs::create_dir_all(dir)?;
-        if super::cleaner::swap::finish(dir)? {
-            info!(dir = %dir.display(), "finished swapping in cleaned segments");
-        }
-        super::segment::remove_leftovers(dir)?;
-        let mut bases: Vec<i64> = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".log")?.parse().ok()
-            })
-            .collect();
-        bases.sort_unstable();
-        let sizes = config.segment_sizes();
-        let mut segments = BTreeMap::new();
-        for base in bases {
-            segments.insert(base, LogSegment::open(dir, base, sizes)?);
-        }
-        let epochs = checkpoint::read_epochs(&dir.join(EPOCH_CHECKPOINT)).unwrap_or_default();
-        let mut log = PartitionLog {
-            dir: dir.to_path_buf(),
-            config,
-            segments,
-            log_start_offset,
-            next_offset: 0,
-            recovery_point,
-            unflushed_messages: 0,
-            last_flush_ms: now_ms(),
-            epochs,
-            first_dirty_offset: 0,
-            tombstones_expire: i64::MAX,
-            roll_jitter_ms: 0,
-        };
-        log.roll_jitter_ms = roll_jitter(&log.config);
-        log.load(clean_shutdown)?;
-        // Loaded and checked: closed segments need no open files until read.
-        log.release_idle_files(0, now_ms());
-        Ok(log)
-    }
-
-    fn load(&mut self, clean_shutdown: bool) -> io::Result<()> {
-        if self.segments.is_empty() {
-            let base = self.log_start_offset.max(0);
-            self.segments.insert(
-                base,
-                LogSegment::open(&self.dir, base, self.config.segment_sizes())?,
-            );
-        }
-        let first_to_recover = if clean_shutdown {
-            // Still recover a segment whose index files look wrong.
-            self.segments
-                .values()
-                .find(|s| !s.indexes_sane())
-                .map(|s| s.base_offset())
-        } else {
-            let point = self.recovery_point;
-            Some(
-                self.segments
-                    .range(..=point)
-                    .next_back()
-                    .map(|(b, _)| *b)
-                    .unwrap_or(point),
-            )
-        };
-        match first_to_recover {
-            Some(first) => self.recover_from(first)?,
-            None => {
-                // Even after a clean stop, check what the indexes do not
-                // vouch for: the active segment's tail.
-                let max_batch = self.max_batch_size();
-                let truncated = self.active_mut().verify_tail(max_batch)?;
-                if truncated > 0 {
-                    warn!(dir = %self.dir.display(), truncated,
-                        "cut a damaged tail off the active segment after a clean stop");
-                }
-            }
-        }
-        self.next_offset = self.compute_next_offset()?;
-        if self.log_start_offset > self.next_offset || self.log_start_offset < self.first_base() {
-            self.log_start_offset = self
-                .log_start_offset
-                .clamp(self.first_base(), self.next_offset);
-        }
-        self.epochs.retain(|(_, start)| *start < self.next_offset);
-        self.recovery_point = self.recovery_point.min(self.next_offset);
-        Ok(())
-    }
-
-    /// Validates segments from `first` on, cutting each at its first damaged
-    /// batch. Unlike Kafka, the sound segments after a damaged one are kept:
-    /// their batches were acknowledged and are intact, and their offsets
-    /// still ascend; what is lost is only the damaged segment's tail, which
-    /// leaves a gap in the offsets (consumers step over gaps, as they do on
-    /// compacted topics). See docs/storage.md.
-    fn recover_from(&mut self, first: i64) -> io::Result<()> {
-        let bases: Vec<i64> = self.segments.range(first..).map(|(b, _)| *b).collect();
-        let max_batch = self.max_batch_size();
-        for (n, base) in bases.iter().enumerate() {
-            let next_base = bases.get(n + 1).copied();
-            let segment = self.segments.get_mut(base).expect("segment listed above");
-            let (next, truncated) = segment.recover(max_batch)?;
-            if truncated > 0 {
-                warn!(dir = %self.dir.display(), base, truncated, next_offset = ?next,
-                    lost_below = ?next_base, "truncated a torn or damaged segment tail");
-            }
-        }
-        if self.segments.is_empty() {
-            let base = self.log_start_offset.max(0);
-            self.segments.insert(
-                base,
-                LogSegment::open(&self.dir, base, self.config.segment_sizes())?,
-            );
-        }
-        info!(dir = %self.dir.display(), "recovered log");
-        Ok(())
-    }
-
-    /// The largest batch a check of stored bytes accepts (bounds what a
-    /// damaged length field can make it read).
-    fn max_batch_size(&self) -> usize {
-        self.config.max_message_bytes.max(1 << 20) * 2
-    }
-
-    /// The offset after the last batch of the last non-empty segment.
-    fn compute_next_offset(&self) -> io::Result<i64> {
-        for segment in self.segments.values().rev() {
-            if let Some((_, header)) = segment.last_batch()? {
-                return Ok(header.next_offset());
-            }
-        }
-        Ok(self.active().base_offset())
-    }
-
     fn first_base(&self) -> i64 {
         *self
             .segments
@@ -298,7 +160,15 @@ impl PartitionLog {
         self.segments.len()
     }
     pub fn latest_epoch(&self) -> Option<(i32, i64)> {
-        self.epochs.last().copied()
+        self.epochs.latest()
+    }
+    pub fn epochs(&self) -> &EpochCache {
+        &self.epochs
+    }
+    /// The largest epoch at or below `epoch` and where the next one began
+    /// (OffsetForLeaderEpoch; `epochs::UNDEFINED` when unknown).
+    pub fn end_offset_for(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.next_offset)
     }
 
     /// Validates, assigns offsets to and appends the batches in `bytes`.
@@ -376,17 +246,24 @@ impl PartitionLog {
         }
         self.next_offset = next;
         self.assign_epoch(leader_epoch, base_offset);
-        self.unflushed_messages += records;
-        if self.unflushed_messages >= self.config.flush_messages {
-            self.flush()?;
-        }
+        self.count_unflushed(records)?;
         Ok(AppendInfo {
             base_offset,
             last_offset: next - 1,
             log_append_time: log_append_time.unwrap_or(-1),
             records,
             duplicate: false,
+            leader_epoch,
         })
+    }
+
+    /// Counts appended records towards `flush.messages`, flushing when due.
+    fn count_unflushed(&mut self, records: i64) -> Result<(), AppendError> {
+        self.unflushed_messages += records;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Logs (at ERROR, rate-limited) and counts an append that failed with
@@ -400,13 +277,7 @@ impl PartitionLog {
     }
 
     fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
-        if epoch < 0 || self.epochs.last().is_some_and(|(e, _)| *e >= epoch) {
-            return;
-        }
-        self.epochs.push((epoch, start_offset));
-        if let Err(e) = checkpoint::write_epochs(&self.dir.join(EPOCH_CHECKPOINT), &self.epochs) {
-            warn!(dir = %self.dir.display(), error = %e, "could not write leader epoch checkpoint");
-        }
+        self.epochs.assign(epoch, start_offset);
     }
 
     /// Rolls to a new segment when the incoming bytes would overflow
@@ -586,6 +457,7 @@ impl PartitionLog {
             return Ok(self.log_start_offset);
         }
         self.log_start_offset = offset;
+        self.epochs.truncate_from_start(offset);
         let bases: Vec<i64> = self.segments.keys().copied().collect();
         for pair in bases.windows(2) {
             if pair[1] <= offset {
@@ -641,6 +513,7 @@ impl PartitionLog {
             }
         }
         self.log_start_offset = self.log_start_offset.max(next_base);
+        self.epochs.truncate_from_start(self.log_start_offset);
         self.recovery_point = self.recovery_point.max(next_base);
         Ok(self.log_start_offset)
     }
@@ -749,7 +622,8 @@ impl PartitionLog {
         Ok(true)
     }
 
-    /// Removes every record at or after `offset` (follower truncation).
+    /// Removes every batch holding a record at or after `offset` (follower
+    /// truncation); the log then ends where the first removed batch began.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         if offset >= self.next_offset {
             return Ok(());
@@ -764,9 +638,9 @@ impl PartitionLog {
             }
         }
         self.active_mut().truncate_to(offset)?;
-        self.next_offset = offset;
-        self.recovery_point = self.recovery_point.min(offset);
-        self.epochs.retain(|(_, start)| *start < offset);
+        self.next_offset = self.compute_next_offset()?.max(self.log_start_offset);
+        self.recovery_point = self.recovery_point.min(self.next_offset);
+        self.epochs.truncate_from_end(self.next_offset);
         Ok(())
     }
 
@@ -853,401 +727,4 @@ impl PartitionLog {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::log::batch::tests::make_batch;
-    use kafka_protocol::records::Compression;
-
-    fn config() -> LogConfig {
-        LogConfig {
-            segment_bytes: 4096,
-            index_interval_bytes: 256,
-            segment_index_bytes: 4096,
-            timestamp_after_max_ms: i64::MAX,
-            ..LogConfig::default()
-        }
-    }
-
-    /// Appends `batches` batches of 10 records; record i of the log has timestamp 1000 + i.
-    fn fill(log: &mut PartitionLog, batches: usize) {
-        for _ in 0..batches {
-            let ts = 1_000 + log.log_end_offset();
-            log.append(&make_batch(10, ts, Compression::None), 3)
-                .unwrap();
-        }
-    }
-
-    fn read_offsets(log: &PartitionLog, from: i64) -> Vec<i64> {
-        let mut offsets = Vec::new();
-        let mut next = from;
-        while next < log.log_end_offset() {
-            let bytes = log
-                .read(next, 1 << 20, i64::MAX, true)
-                .unwrap()
-                .records
-                .read()
-                .unwrap();
-            let batches: Vec<_> = batch::Batches::new(&bytes).filter_map(Result::ok).collect();
-            assert!(!batches.is_empty());
-            for (_, h) in &batches {
-                offsets.extend(h.base_offset.max(next)..h.next_offset());
-            }
-            next = batches.last().unwrap().1.next_offset();
-        }
-        offsets
-    }
-
-    #[test]
-    fn retention_deletes_the_oldest_closed_segments_and_a_crash_leaves_no_half() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t-0");
-        let mut log = PartitionLog::open(&path, config(), 0, 0, true).unwrap();
-        fill(&mut log, 200);
-        let closed = log.closed_segments(log.log_end_offset());
-        assert!(closed.len() > 4);
-        assert_eq!(
-            closed.len(),
-            log.segment_count() - 1,
-            "all but the active one"
-        );
-        assert_eq!(closed[1].base_offset, closed[0].last_offset + 1);
-        let total = log.size();
-        // A stale decision (not the oldest segments) deletes nothing.
-        let stale = [closed[1].base_offset];
-        assert_eq!(log.delete_oldest_segments(&stale).unwrap(), 0);
-        let two = [closed[0].base_offset, closed[1].base_offset];
-        assert_eq!(
-            log.delete_oldest_segments(&two).unwrap(),
-            closed[2].base_offset
-        );
-        assert_eq!(log.size(), total - closed[0].size - closed[1].size);
-        assert!(matches!(
-            log.read(0, 100, i64::MAX, true),
-            Err(ReadError::OffsetOutOfRange { start, .. }) if start == closed[2].base_offset
-        ));
-        assert_eq!(
-            read_offsets(&log, closed[2].base_offset)[0],
-            closed[2].base_offset
-        );
-        // A deletion interrupted after the rename: the leftovers go at the
-        // next start, and the log starts at its first whole segment.
-        let base = closed[2].base_offset;
-        let name = |suffix: &str| path.join(super::super::segment::file_name(base, suffix));
-        fs::rename(name(".log"), name(".log.deleted")).unwrap();
-        drop(log);
-        let log = PartitionLog::open(&path, config(), 0, closed[2].base_offset, false).unwrap();
-        assert!(
-            !name(".log.deleted").exists()
-                && !name(".index").exists()
-                && !name(".timeindex").exists()
-        );
-        assert_eq!(log.log_start_offset(), closed[3].base_offset);
-        assert_eq!(log.log_end_offset(), 2_000);
-        assert_eq!(
-            read_offsets(&log, closed[3].base_offset).len() as i64,
-            2_000 - closed[3].base_offset
-        );
-    }
-
-    #[test]
-    fn closed_segments_let_their_files_go_and_open_them_again_to_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(dir.path(), config(), 0, 0, true).unwrap();
-        fill(&mut log, 200);
-        assert!(log.segment_count() > 3);
-        let closed = log.segment_count() - 1;
-        assert_eq!(
-            log.release_idle_files(60_000, now_ms()),
-            0,
-            "in use just now"
-        );
-        assert_eq!(log.release_idle_files(0, now_ms()), closed);
-        assert!(log.segments.values().rev().skip(1).all(|s| !s.holds_file()));
-        assert!(
-            log.active().holds_file(),
-            "the active segment keeps its file"
-        );
-        assert_eq!(read_offsets(&log, 0).len() as i64, log.log_end_offset());
-        assert!(log.segments.values().next().unwrap().holds_file());
-        // Reopened from disk, closed segments start without open files.
-        log.close().unwrap();
-        drop(log);
-        let mut log = PartitionLog::open(dir.path(), config(), 0, 0, true).unwrap();
-        assert!(log.segments.values().rev().skip(1).all(|s| !s.holds_file()));
-        let end = log.log_end_offset();
-        log.truncate_to(50).unwrap();
-        assert_eq!(log.log_end_offset(), 50);
-        assert!(end > 50);
-        fill(&mut log, 3);
-        assert_eq!(read_offsets(&log, 0).len() as i64, log.log_end_offset());
-    }
-
-    #[test]
-    fn an_idle_segment_rolls_after_segment_ms() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            segment_ms: 1_000,
-            ..config()
-        };
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
-        assert!(
-            !log.roll_if_idle(now_ms() + 10_000).unwrap(),
-            "an empty segment stays"
-        );
-        fill(&mut log, 1);
-        assert!(!log.roll_if_idle(now_ms()).unwrap());
-        assert!(log.roll_if_idle(now_ms() + 1_000).unwrap());
-        assert_eq!(log.closed_segments(10).len(), 1);
-    }
-
-    #[test]
-    fn appends_roll_by_size_and_read_across_segments() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
-        fill(&mut log, 100);
-        assert_eq!(log.log_end_offset(), 1_000);
-        assert!(log.segment_count() > 3, "rolled by segment.bytes");
-        assert_eq!(read_offsets(&log, 0), (0..1_000).collect::<Vec<_>>());
-        assert_eq!(read_offsets(&log, 555)[0], 555);
-        assert!(matches!(
-            log.read(1_001, 100, i64::MAX, true),
-            Err(ReadError::OffsetOutOfRange { .. })
-        ));
-        assert!(log
-            .read(1_000, 100, i64::MAX, true)
-            .unwrap()
-            .records
-            .is_empty());
-        // Never past the high watermark.
-        let bytes = log
-            .read(0, 1 << 20, 20, true)
-            .unwrap()
-            .records
-            .read()
-            .unwrap();
-        let last = batch::Batches::new(&bytes)
-            .filter_map(Result::ok)
-            .last()
-            .unwrap()
-            .1;
-        assert_eq!(last.next_offset(), 20);
-        assert_eq!(log.latest_epoch(), Some((3, 0)));
-    }
-
-    #[test]
-    fn tiny_indexes_roll_segments_instead_of_overflowing() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            segment_index_bytes: 8,
-            index_interval_bytes: 0,
-            ..config()
-        };
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
-        let mut many = Vec::new();
-        for i in 0..5 {
-            many.extend(make_batch(3, 1_000 + i * 3, Compression::None));
-        }
-        for _ in 0..4 {
-            log.append(&many, 0).unwrap();
-        }
-        assert_eq!(log.log_end_offset(), 60);
-        assert!(log.segment_count() >= 3);
-        assert_eq!(read_offsets(&log, 0), (0..60).collect::<Vec<_>>());
-        assert_eq!(
-            log.offset_for_timestamp(1_007)
-                .unwrap()
-                .map(|(o, _)| o % 15),
-            Some(7)
-        );
-    }
-
-    #[test]
-    fn rolls_by_segment_ms() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            segment_ms: 0,
-            segment_bytes: 1 << 30,
-            ..config()
-        };
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
-        fill(&mut log, 3);
-        assert_eq!(log.segment_count(), 3);
-        let names: Vec<String> = std::fs::read_dir(log.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".log"))
-            .collect();
-        assert!(
-            names.contains(&"00000000000000000010.log".to_string()),
-            "{names:?}"
-        );
-    }
-
-    #[test]
-    fn segment_jitter_ms_takes_a_random_share_off_the_roll_time() {
-        let config = LogConfig {
-            segment_ms: 10_000,
-            segment_jitter_ms: 60_000,
-            ..config()
-        };
-        let jitters: Vec<i64> = (0..50).map(|_| roll_jitter(&config)).collect();
-        assert!(
-            jitters.iter().all(|j| (0..10_000).contains(j)),
-            "below segment.ms"
-        );
-        assert!(jitters.iter().any(|j| *j != jitters[0]), "random");
-        assert_eq!(roll_jitter(&LogConfig::default()), 0, "none by default");
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
-        fill(&mut log, 1);
-        let created = log.active().created_ms();
-        let due = created + 10_000 - log.roll_jitter_ms;
-        assert!(!log.roll_if_idle(due - 1).unwrap());
-        assert!(log.roll_if_idle(due).unwrap());
-    }
-
-    #[test]
-    fn offsets_by_timestamp_and_max_timestamp() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
-        fill(&mut log, 50);
-        for target in [0, 1_000, 1_001, 1_237, 1_499] {
-            let expected = (target - 1_000).max(0);
-            assert_eq!(
-                log.offset_for_timestamp(target).unwrap(),
-                Some((expected, 1_000 + expected))
-            );
-        }
-        assert_eq!(log.offset_for_timestamp(1_500).unwrap(), None);
-        assert_eq!(log.max_timestamp().unwrap(), Some((499, 1_499)));
-    }
-
-    #[test]
-    fn unclean_reopen_recovers_and_clean_reopen_keeps_everything() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t-0");
-        let mut log = PartitionLog::open(&path, config(), 0, 0, true).unwrap();
-        fill(&mut log, 40);
-        log.close().unwrap();
-        drop(log);
-        let log = PartitionLog::open(&path, config(), 400, 0, true).unwrap();
-        assert_eq!(log.log_end_offset(), 400);
-        assert_eq!(read_offsets(&log, 0).len(), 400);
-        drop(log);
-
-        // A torn write at the end of the active segment, then an unclean start.
-        let active = std::fs::read_dir(&path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "log"))
-            .max()
-            .unwrap();
-        let mut torn = make_batch(10, 0, Compression::Zstd);
-        torn.truncate(torn.len() / 2);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&active)
-            .unwrap()
-            .write_all_at_end(&torn);
-        let mut log = PartitionLog::open(&path, config(), 0, 0, false).unwrap();
-        assert_eq!(log.log_end_offset(), 400);
-        assert_eq!(read_offsets(&log, 0), (0..400).collect::<Vec<_>>());
-        fill(&mut log, 1);
-        assert_eq!(log.log_end_offset(), 410);
-    }
-
-    #[test]
-    fn delete_records_and_truncate() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
-        fill(&mut log, 100);
-        let segments = log.segment_count();
-        assert_eq!(log.delete_records_before(555).unwrap(), 555);
-        assert!(
-            log.segment_count() < segments,
-            "segments below the start are gone"
-        );
-        assert!(matches!(
-            log.read(100, 100, i64::MAX, true),
-            Err(ReadError::OffsetOutOfRange { .. })
-        ));
-        assert_eq!(read_offsets(&log, 555)[0], 555);
-        log.truncate_to(800).unwrap();
-        assert_eq!(log.log_end_offset(), 800);
-        assert_eq!(*read_offsets(&log, 555).last().unwrap(), 799);
-        fill(&mut log, 1);
-        assert_eq!(log.log_end_offset(), 810);
-    }
-
-    #[test]
-    fn topic_compression_type_recompresses_on_append() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            compression: Some(Compression::Gzip),
-            ..config()
-        };
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config, 0, 0, true).unwrap();
-        log.append(&make_batch(10, 1_000, Compression::None), 0)
-            .unwrap();
-        log.append(&make_batch(10, 2_000, Compression::Lz4), 0)
-            .unwrap();
-        let bytes = log
-            .read(0, 1 << 20, i64::MAX, true)
-            .unwrap()
-            .records
-            .read()
-            .unwrap();
-        let headers: Vec<_> = batch::Batches::new(&bytes).map(|b| b.unwrap().1).collect();
-        assert_eq!(headers.len(), 2);
-        assert!(headers
-            .iter()
-            .all(|h| h.compression() == Compression::Gzip as i16));
-        assert_eq!((headers[1].base_offset, headers[1].last_offset()), (10, 19));
-        assert_eq!(log.offset_for_timestamp(2_005).unwrap(), Some((15, 2_005)));
-    }
-
-    #[test]
-    fn a_bad_batch_rejects_the_whole_append() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(&dir.path().join("t-0"), config(), 0, 0, true).unwrap();
-        let mut bytes = make_batch(5, 1_000, Compression::None);
-        let mut bad = make_batch(5, 1_000, Compression::None);
-        let last = bad.len() - 1;
-        bad[last] ^= 1;
-        bytes.extend(bad);
-        assert!(matches!(
-            log.append(&bytes, 0),
-            Err(AppendError::Corrupt(_))
-        ));
-        assert_eq!(log.log_end_offset(), 0);
-        let config = LogConfig {
-            max_message_bytes: 50,
-            ..config()
-        };
-        log.set_config(config);
-        assert!(matches!(
-            log.append(&make_batch(5, 1_000, Compression::None), 0),
-            Err(AppendError::TooLarge { .. })
-        ));
-        let config = LogConfig {
-            timestamp_after_max_ms: 1_000,
-            ..LogConfig::default()
-        };
-        log.set_config(config);
-        let future = now_ms() + 3_600_000;
-        assert!(matches!(
-            log.append(&make_batch(1, future, Compression::None), 0),
-            Err(AppendError::InvalidTimestamp { .. })
-        ));
-    }
-
-    trait WriteAtEnd {
-        fn write_all_at_end(self, bytes: &[u8]);
-    }
-    impl WriteAtEnd for File {
-        fn write_all_at_end(mut self, bytes: &[u8]) {
-            use std::io::Write;
-            self.write_all(bytes).unwrap();
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,175 @@
+"""Replication on a three-node cluster of real weir processes: followers
+fetch from leaders, acks=all waits for every in-sync replica, and when a
+leader is killed (kill -9) the controller elects an in-sync follower, the
+producer rides through, and no acknowledged record is lost or duplicated."""
+
+import threading
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from test_cluster import Cluster, eventually  # noqa: F401  (fixture helpers)
+
+import pytest
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path)
+    for node in c.nodes:
+        node.config["replica.lag.time.max.ms"] = 3000
+        node.config["replica.fetch.backoff.ms"] = 200
+    c.start()
+    yield c
+    c.stop()
+
+
+def create(bootstrap, name, partitions, rf, **configs):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = NewTopic(name, partitions, rf, config={k: str(v) for k, v in configs.items()})
+    admin.create_topics([topic], request_timeout=30)[name].result(timeout=40)
+
+
+def describe(bootstrap, name):
+    """{partition: (leader, replicas, isr)} as librdkafka sees it."""
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(name, timeout=10)
+    return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs)) for p in metadata.topics[name].partitions.values()}
+
+
+def consume_all(bootstrap, name, partitions, expected, timeout=60):
+    """Every record of the topic, per partition, in offset order."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "check-%s-%f" % (name, time.time()),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.assign([TopicPartition(name, p, 0) for p in range(partitions)])
+    seen = {p: [] for p in range(partitions)}
+    deadline = time.time() + timeout
+    while sum(len(v) for v in seen.values()) < expected and time.time() < deadline:
+        for m in consumer.consume(500, 1.0):
+            if m.error() is None:
+                seen[m.partition()].append((m.offset(), m.value()))
+    consumer.close()
+    return seen
+
+
+def log_bytes(node, topic, partition):
+    """The partition's segment files on `node`, concatenated."""
+    directory = node.data_dir / ("%s-%d" % (topic, partition))
+    return b"".join(p.read_bytes() for p in sorted(directory.glob("*.log")))
+
+
+def same_logs(cluster, topic, partitions, nodes=None):
+    for p in range(partitions):
+        copies = [log_bytes(n, topic, p) for n in nodes or cluster.nodes]
+        assert copies[0] and all(c == copies[0] for c in copies), [len(c) for c in copies]
+
+
+def test_acks_all_is_replicated_to_every_in_sync_replica(cluster):
+    n1, n2, n3 = cluster.nodes
+    create(n1.bootstrap, "rf3", 3, 3, **{"min.insync.replicas": 2})
+    eventually(lambda: all(isr == [1, 2, 3] for _, _, isr in describe(n2.bootstrap, "rf3").values()) or None)
+    producer = Producer({"bootstrap.servers": n1.bootstrap, "enable.idempotence": True, "acks": "all"})
+    for i in range(3000):
+        producer.produce("rf3", key=b"k%d" % i, value=b"v%d" % i)
+    assert producer.flush(60) == 0
+    seen = consume_all(n2.bootstrap, "rf3", 3, 3000)
+    assert sum(len(v) for v in seen.values()) == 3000
+    for records in seen.values():
+        offsets = [o for o, _ in records]
+        assert offsets == list(range(len(offsets)))
+    # Followers store the leader's batches byte for byte.
+    eventually(lambda: same_logs(cluster, "rf3", 3), timeout=10)
+
+    # A follower that stops fetching leaves the ISR after replica.lag.time.max.ms;
+    # acks=all then needs only the two left (min.insync.replicas 2) ...
+    leaders = {p: leader for p, (leader, _, _) in describe(n1.bootstrap, "rf3").items()}
+    follower = next(n for n in cluster.nodes if n.config["node.id"] != leaders[0])
+    follower.proc.send_signal(19)  # SIGSTOP
+    try:
+        others = [n for n in cluster.nodes if n is not follower]
+        fid = follower.config["node.id"]
+        eventually(lambda: fid not in describe(others[0].bootstrap, "rf3")[0][2] or None, timeout=20)
+        producer = Producer({"bootstrap.servers": others[0].bootstrap, "acks": "all"})
+        for i in range(100):
+            producer.produce("rf3", value=b"while-stopped-%d" % i, partition=0)
+        assert producer.flush(30) == 0
+    finally:
+        follower.proc.send_signal(18)  # SIGCONT
+    # ... and it catches up and comes back.
+    eventually(lambda: describe(n1.bootstrap, "rf3")[0][2] == [1, 2, 3] or None, timeout=30)
+    eventually(lambda: same_logs(cluster, "rf3", 3), timeout=10)
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
+    """kill -9, or SIGTERM (a controlled shutdown: the controller moves the
+    leadership away before the broker goes)."""
+    n1, n2, n3 = cluster.nodes
+    create(n1.bootstrap, "failover", 1, 3, **{"min.insync.replicas": 2})
+    eventually(lambda: describe(n1.bootstrap, "failover")[0][2] == [1, 2, 3] or None, timeout=15)
+    bootstrap = cluster.bootstrap
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 60000,
+        }
+    )
+    acked, failed = [], []
+
+    def report(err, msg):
+        (failed if err else acked).append((msg.value(), err))
+
+    stop = threading.Event()
+    sent = [0]
+
+    def produce():
+        while not stop.is_set():
+            producer.produce("failover", value=b"%08d" % sent[0], on_delivery=report)
+            sent[0] += 1
+            producer.poll(0)
+            time.sleep(0.001)
+        producer.flush(60)
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    time.sleep(2)
+    leader = describe(n2.bootstrap, "failover")[0][0]
+    victim = cluster.nodes[leader - 1]
+    if how == "kill":
+        victim.kill()
+    else:
+        assert victim.stop() == 0
+        assert "controlled shutdown" in victim.log_path.read_text()
+    survivors = [n for n in cluster.nodes if n is not victim]
+
+    def new_leader():
+        leader_now = describe(survivors[0].bootstrap, "failover")[0][0]
+        assert leader_now not in (-1, leader), leader_now
+        return leader_now
+
+    eventually(new_leader, timeout=20)
+    time.sleep(3)
+    stop.set()
+    writer.join(90)
+    assert not failed, failed[:5]
+    assert len(acked) == sent[0]
+    seen = consume_all(survivors[0].bootstrap, "failover", 1, len(acked))
+    values = [v for _, v in seen[0]]
+    assert len(values) == len(set(values)), "duplicates"
+    assert set(values) >= {v for v, _ in acked}, "acknowledged records lost"
+    assert values == sorted(values), "order"
+
+    # The killed broker comes back, truncates what it alone held, catches up
+    # and rejoins the ISR; every copy is then the same.
+    victim.start()
+    eventually(lambda: describe(n1.bootstrap if victim is not n1 else n2.bootstrap, "failover")[0][2] == [1, 2, 3] or None, timeout=30)
+    eventually(lambda: same_logs(cluster, "failover", 1), timeout=10)
