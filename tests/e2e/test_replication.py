@@ -173,3 +173,64 @@ def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
     victim.start()
     eventually(lambda: describe(n1.bootstrap if victim is not n1 else n2.bootstrap, "failover")[0][2] == [1, 2, 3] or None, timeout=30)
     eventually(lambda: same_logs(cluster, "failover", 1), timeout=10)
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_a_group_carries_on_when_its_coordinator_is_killed(cluster, protocol):
+    """The group's coordinator (the leader of its __consumer_offsets
+    partition) is killed mid-way: the group finds the new one, which loaded
+    the partition, and goes on from its committed offsets, which never move
+    backward; every record is consumed."""
+    from confluent_kafka.admin import AdminClient as Admin
+
+    n1, n2, n3 = cluster.nodes
+    create(n1.bootstrap, "orders", 3, 3, **{"min.insync.replicas": 2})
+    producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "enable.idempotence": True})
+    for i in range(3000):
+        producer.produce("orders", key=b"%d" % i, value=b"%06d" % i)
+    assert producer.flush(60) == 0
+    group = "riders-" + protocol
+    config = {
+        "bootstrap.servers": cluster.bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
+    if protocol == "consumer":
+        config["group.protocol"] = "consumer"
+    else:
+        config["session.timeout.ms"] = 10000
+    consumer = Consumer(config)
+    consumer.subscribe(["orders"])
+    seen = set()
+    committed = {}
+    killed = None
+    deadline = time.time() + 120
+    while len(seen) < 3000 and time.time() < deadline:
+        messages = consumer.consume(200, 1.0)
+        for m in messages:
+            if m.error() is None:
+                seen.add(m.value())
+        if messages:
+            try:
+                consumer.commit(asynchronous=False)
+            except Exception:
+                pass  # retried with the next batch (the coordinator is moving)
+        for tp in consumer.committed([TopicPartition("orders", p) for p in range(3)], timeout=10) if messages else []:
+            if tp.offset >= 0:
+                assert tp.offset >= committed.get(tp.partition, 0), (tp, committed)
+                committed[tp.partition] = tp.offset
+        if killed is None and len(seen) >= 1000:
+            admin = Admin({"bootstrap.servers": cluster.bootstrap})
+            coordinator = admin.describe_consumer_groups([group])[group].result(timeout=10).coordinator.id
+            killed = cluster.nodes[coordinator - 1]
+            killed.kill()
+    consumer.close()
+    assert killed is not None
+    assert len(seen) == 3000
+    # A new member of the group starts where the group committed: the end.
+    survivors = ",".join(n.bootstrap for n in cluster.nodes if n.proc is not None)
+    check = Consumer(dict(config, **{"bootstrap.servers": survivors}))
+    offsets = check.committed([TopicPartition("orders", p) for p in range(3)], timeout=30)
+    check.close()
+    assert sum(tp.offset for tp in offsets) == 3000, offsets

@@ -557,11 +557,18 @@ pub static BROKER: &[BrokerDef] = &[
         "Partitions of __consumer_offsets."
     ),
     broker!(
+        "offsets.commit.timeout.ms",
+        Kind::Int(1, IMAX),
+        Some("5000"),
+        false,
+        "How long an offset commit waits for every in-sync replica of its __consumer_offsets partition."
+    ),
+    broker!(
         "offsets.topic.replication.factor",
         Kind::Short(1, 32767),
-        Some("1"),
+        Some("3"),
         false,
-        "Replication factor of __consumer_offsets."
+        "Replication factor of __consumer_offsets (at most the live brokers when it is created: 1 on a single node)."
     ),
     broker!(
         "offsets.retention.minutes",

@@ -15,6 +15,7 @@ mod consumer_protocol;
 pub mod member;
 mod migration;
 mod offsets;
+mod ownership;
 pub mod records;
 pub mod store;
 
@@ -193,7 +194,13 @@ pub struct GroupCoordinator {
     partitions: i32,
     retention: Duration,
     metadata_max_bytes: usize,
-    loading: AtomicBool,
+    /// The `__consumer_offsets` partitions led here, loading or loaded.
+    owned: Mutex<HashMap<i32, ownership::Ownership>>,
+    /// Set once leadership was first followed: until then every group is
+    /// still loading.
+    started: AtomicBool,
+    /// Woken when the metadata changed (leadership may have moved).
+    leadership: tokio::sync::Notify,
     /// When the timer task wakes next (ns since `epoch`), and how to wake
     /// it sooner.
     next_wake: std::sync::atomic::AtomicU64,
@@ -236,7 +243,9 @@ impl GroupCoordinator {
                 config.number("offsets.retention.minutes").max(1) as u64 * 60,
             ),
             metadata_max_bytes: config.number("offset.metadata.max.bytes").max(0) as usize,
-            loading: AtomicBool::new(true),
+            owned: Mutex::new(HashMap::new()),
+            started: AtomicBool::new(false),
+            leadership: tokio::sync::Notify::new(),
             next_wake: std::sync::atomic::AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
             epoch: Instant::now(),
@@ -247,50 +256,13 @@ impl GroupCoordinator {
         self.partitions
     }
 
-    /// Reads `__consumer_offsets` back into memory. Until it is done, group
-    /// requests are answered COORDINATOR_LOAD_IN_PROGRESS.
-    pub fn load(&self) -> std::io::Result<()> {
-        let loaded = self.store.load(self.partitions)?;
-        let now = Instant::now();
-        let mut groups = self.groups.lock().expect("groups lock");
-        for (id, found) in loaded {
-            if found.metadata.is_none() && found.offsets.is_empty() {
-                continue;
-            }
-            let classic = match &found.metadata {
-                Some(value) => ClassicGroup::restore(value, now),
-                None => ClassicGroup::new(),
-            };
-            let group = Group {
-                classic,
-                offsets: found.offsets,
-                ..Group::new(&id)
-            };
-            groups.insert(id, Arc::new(Mutex::new(group)));
-        }
-        tracing::info!(groups = groups.len(), "loaded groups from {OFFSETS_TOPIC}");
-        self.loading.store(false, Ordering::Release);
-        Ok(())
-    }
-
-    /// Whether this broker can serve `group` now.
-    pub fn check_available(&self, group: &str) -> Result<(), ResponseError> {
-        if self.loading.load(Ordering::Acquire) {
-            return Err(ResponseError::CoordinatorLoadInProgress);
-        }
-        if !self.store.has_partition(self.partition_of(group)) {
-            return Err(ResponseError::CoordinatorNotAvailable);
-        }
-        Ok(())
-    }
-
     pub fn partition_of(&self, group: &str) -> i32 {
         partition_for(group, self.partitions)
     }
 
-    /// Every group, or None while `__consumer_offsets` is still loading.
+    /// Every group in memory, or None until leadership was first followed.
     fn loaded_groups(&self) -> Option<Vec<Arc<Mutex<Group>>>> {
-        if self.loading.load(Ordering::Acquire) {
+        if !self.started.load(Ordering::Acquire) {
             return None;
         }
         Some(

@@ -10,16 +10,19 @@ use super::classic::GroupState;
 use super::records::{OffsetValue, RecordKey};
 use super::{CommittedOffsets, Group, GroupCoordinator, ItemResult, MemberRef, OffsetCommit};
 use crate::log::now_ms;
+use crate::partition::PendingCommit;
 use crate::protocol::error::ResponseError;
 
 impl GroupCoordinator {
-    /// OffsetCommit: one result per partition, or an error for the whole request.
+    /// OffsetCommit: one result per partition, or an error for the whole
+    /// request; and what to wait for before answering (the write reaching
+    /// every in-sync replica), if anything.
     pub fn commit_offsets(
         &self,
         group_id: &str,
         member: &MemberRef,
         commits: Vec<OffsetCommit>,
-    ) -> Result<Vec<ItemResult>, ResponseError> {
+    ) -> Result<(Vec<ItemResult>, Option<PendingCommit>), ResponseError> {
         self.check_available(group_id)?;
         let group = if member.generation < 0 {
             self.get_or_create(group_id)
@@ -62,13 +65,20 @@ impl GroupCoordinator {
                 accepted.push(((c.topic, c.partition), value));
                 results.push(Ok(()));
             }
-            if let Err(e) = self.store.append(partition, records) {
-                tracing::warn!(group = group_id, error = %e, "could not write offsets");
-                let code = ResponseError::CoordinatorNotAvailable;
-                return Ok(results.into_iter().map(|r| r.and(Err(code))).collect());
+            match self.store.append(partition, records) {
+                Ok(pending) => {
+                    g.offsets.extend(accepted);
+                    Ok((results, pending))
+                }
+                Err(e) => {
+                    tracing::warn!(group = group_id, error = %e, "could not write offsets");
+                    let code = ResponseError::CoordinatorNotAvailable;
+                    Ok((
+                        results.into_iter().map(|r| r.and(Err(code))).collect(),
+                        None,
+                    ))
+                }
             }
-            g.offsets.extend(accepted);
-            Ok(results)
         })
     }
 

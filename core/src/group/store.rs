@@ -10,7 +10,7 @@ use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
 use super::records::{GroupValue, OffsetValue, RecordKey};
 use crate::log::batch::{self, Batches};
-use crate::partition::ReplicaManager;
+use crate::partition::{AppendOrigin, PendingCommit, ReplicaManager};
 use crate::protocol::error::{ApiError, ResponseError};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -47,15 +47,15 @@ impl Store {
             .is_some()
     }
 
-    /// Appends records (key, value or tombstone) as one batch, durable as
-    /// an acks=all produce.
+    /// Appends records (key, value or tombstone) as one batch, as leader;
+    /// what to wait for before it is committed (acks=all), if anything.
     pub fn append(
         &self,
         partition: i32,
         records: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<PendingCommit>, ApiError> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(log) = self.replicas.get_by_name(OFFSETS_TOPIC, partition) else {
             return Err(ApiError::new(
@@ -68,29 +68,34 @@ impl Store {
             crate::log::now_ms(),
             Compression::None,
         );
-        log.append_as_leader(&batch, -1)?;
+        let (info, _) = log.append_records(&batch, AppendOrigin::Coordinator, -1)?;
         self.replicas.notify_appended();
-        Ok(())
+        Ok(PendingCommit::of(&log, &info))
     }
 
-    /// Reads every partition of `__consumer_offsets` hosted here.
-    pub fn load(&self, partitions: i32) -> std::io::Result<HashMap<String, LoadedGroup>> {
+    /// The leader epoch of `partition` when this broker leads it.
+    pub fn leader_epoch_if_led(&self, partition: i32) -> Option<i32> {
+        let log = self.replicas.get_by_name(OFFSETS_TOPIC, partition)?;
+        log.is_leader().then(|| log.leader_epoch())
+    }
+
+    /// Reads one partition of `__consumer_offsets`, to its log end.
+    pub fn load_partition(&self, partition: i32) -> std::io::Result<HashMap<String, LoadedGroup>> {
         let mut groups: HashMap<String, LoadedGroup> = HashMap::new();
-        for p in 0..partitions {
-            if let Some(log) = self.replicas.get_by_name(OFFSETS_TOPIC, p) {
-                let mut offset = log.log_start_offset();
-                let end = log.high_watermark();
-                while offset < end {
-                    let data = log
-                        .read(offset, 1 << 20, true)
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
-                    let bytes = data.records.read()?;
-                    if bytes.is_empty() {
-                        break;
-                    }
-                    offset = apply_batches(&bytes, offset, &mut groups)?;
-                }
+        let Some(log) = self.replicas.get_by_name(OFFSETS_TOPIC, partition) else {
+            return Ok(groups);
+        };
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        while offset < end {
+            let data = log
+                .read_to_log_end(offset, 1 << 20)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let bytes = data.read()?;
+            if bytes.is_empty() {
+                break;
             }
+            offset = apply_batches(&bytes, offset, &mut groups)?;
         }
         Ok(groups)
     }

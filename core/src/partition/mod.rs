@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::log::{LogConfig, PartitionLog, ReadError, TopicPartition};
+use crate::log::{AppendInfo, FileSlice, LogConfig, PartitionLog, ReadError, TopicPartition};
 use crate::producer::{snapshot, ProducerStateManager};
 use crate::protocol::error::{ApiError, ResponseError};
 
@@ -52,6 +52,33 @@ pub enum AppendOrigin {
     Rewritten,
     /// Records the broker wrote itself (the group coordinator's).
     Coordinator,
+}
+
+/// An append that acks=all (and the group coordinator) must see committed
+/// before answering.
+pub struct PendingCommit {
+    pub partition: std::sync::Arc<Partition>,
+    pub end_offset: i64,
+    pub leader_epoch: i32,
+}
+
+impl PendingCommit {
+    /// What to wait for after `info` was appended to `partition`: None when
+    /// it is committed already (always so on a single node).
+    pub fn of(partition: &std::sync::Arc<Partition>, info: &AppendInfo) -> Option<PendingCommit> {
+        let end_offset = info.last_offset + 1;
+        (info.last_offset >= 0 && !partition.committed(end_offset)).then(|| PendingCommit {
+            partition: partition.clone(),
+            end_offset,
+            leader_epoch: info.leader_epoch,
+        })
+    }
+
+    pub async fn wait(&self, timeout: Duration) -> Result<(), ApiError> {
+        self.partition
+            .wait_for_commit(self.end_offset, self.leader_epoch, timeout)
+            .await
+    }
 }
 
 /// What `acks=all` waits on: the high watermark and the leader epoch.
@@ -357,6 +384,19 @@ impl Partition {
             high_watermark: state.high_watermark,
             log_start_offset: state.log.log_start_offset(),
         })
+    }
+
+    /// Reads from `offset` up to the log end, as leader (the group
+    /// coordinator loading its partition).
+    pub fn read_to_log_end(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, ApiError> {
+        let state = self.state();
+        self.check_leader(&state)?;
+        let end = state.log.log_end_offset();
+        state
+            .log
+            .read(offset, max_bytes, end, true)
+            .map(|r| r.records)
+            .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, e.to_string()))
     }
 
     /// ListOffsets: (offset, timestamp, leader epoch), or None when no record matches.

@@ -155,6 +155,7 @@ impl Broker {
             ));
         }
         *followed = image;
+        self.groups.notify_leadership_changed();
         if let Some(replication) = self.replication.get() {
             replication.reconcile();
         }
@@ -185,10 +186,25 @@ impl Broker {
             return Ok(());
         }
         let config = self.config.clone();
+        // Kafka refuses to create it with fewer live brokers than its
+        // replication factor; Weir takes what there is, so that a single
+        // node needs no setting.
+        let live = self
+            .image()
+            .brokers
+            .values()
+            .filter(|b| b.is_live())
+            .count()
+            .max(1);
+        let wanted = config.number("offsets.topic.replication.factor");
+        let replication_factor = wanted.min(live as i64) as i16;
+        if (replication_factor as i64) < wanted && self.in_cluster() {
+            warn!(wanted, live, "__consumer_offsets gets fewer replicas than offsets.topic.replication.factor: not enough live brokers");
+        }
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.groups.partitions(),
-            replication_factor: config.number("offsets.topic.replication.factor") as i16,
+            replication_factor,
             configs: [
                 ("cleanup.policy", "compact".to_string()),
                 ("compression.type", "producer".to_string()),
@@ -386,12 +402,26 @@ impl Broker {
     fn spawn_group_tasks(self: &Arc<Self>) {
         let broker = self.clone();
         tokio::spawn(async move {
-            let b = broker.clone();
-            match tokio::task::spawn_blocking(move || b.groups.load()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => warn!(error = %e, "could not load groups"),
-                Err(e) => warn!(error = %e, "group loading stopped"),
+            // Groups follow the leadership of __consumer_offsets: loaded
+            // where it moves here, dropped where it moves away.
+            loop {
+                let woken = broker.groups.leadership_changed();
+                for (partition, epoch) in broker.groups.follow_leadership() {
+                    let b = broker.clone();
+                    let loaded = tokio::task::spawn_blocking(move || {
+                        b.groups.load_partition(partition, epoch)
+                    });
+                    match loaded.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => warn!(partition, error = %e, "could not load groups"),
+                        Err(e) => warn!(error = %e, "group loading stopped"),
+                    }
+                }
+                woken.await;
             }
+        });
+        let broker = self.clone();
+        tokio::spawn(async move {
             // Each pass fires what is due and sleeps until the next
             // deadline (at most a second, in case a clock step hid one).
             loop {

@@ -199,7 +199,7 @@ async fn route(
             ResponseKind::LeaveGroup(apis::leave_group::handle(broker, ctx, r))
         }
         RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(apis::offset_commit::handle(broker, ctx, r))
+            ResponseKind::OffsetCommit(apis::offset_commit::handle(broker, ctx, r).await)
         }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(apis::offset_fetch::handle(broker, ctx, r))

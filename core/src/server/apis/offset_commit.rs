@@ -1,5 +1,7 @@
 //! OffsetCommit: a consumer's position for each partition, written to
-//! `__consumer_offsets` before the answer.
+//! `__consumer_offsets`, and in a cluster held by every in-sync replica,
+//! before the answer (`offsets.commit.timeout.ms`; errors mapped as Kafka's
+//! coordinator maps them).
 
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -11,7 +13,7 @@ use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-pub fn handle(
+pub async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
     request: OffsetCommitRequest,
@@ -56,7 +58,21 @@ pub fn handle(
             .commit_offsets(&request.group_id, &member, commits)
     };
     let mut results = match outcome {
-        Ok(results) => results.into_iter(),
+        Ok((results, None)) => results.into_iter(),
+        Ok((results, Some(pending))) => {
+            let timeout = broker.config.number("offsets.commit.timeout.ms").max(1) as u64;
+            let waited = pending
+                .wait(std::time::Duration::from_millis(timeout))
+                .await;
+            match waited.map_err(|e| coordinator_error(e.error)) {
+                Ok(()) => results.into_iter(),
+                Err(code) => results
+                    .into_iter()
+                    .map(|r| r.and(Err(code)))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            }
+        }
         Err(e) => vec![Err(e); known.len()].into_iter(),
     };
     let mut known = known.into_iter();
@@ -84,4 +100,15 @@ pub fn handle(
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// How Kafka's coordinator answers a write of `__consumer_offsets` that
+/// failed: the client looks for the coordinator again, or retries.
+fn coordinator_error(error: ResponseError) -> ResponseError {
+    match error {
+        ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError => {
+            ResponseError::NotCoordinator
+        }
+        _ => ResponseError::CoordinatorNotAvailable,
+    }
 }

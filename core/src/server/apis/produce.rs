@@ -21,31 +21,11 @@ use std::borrow::Cow;
 use crate::partition::dead_letter::{self, DeadLetter};
 use crate::partition::interceptor;
 use crate::partition::partitioner::{self, Mode, OnError, Placement};
-use crate::partition::{AppendOrigin, Partition};
+use crate::partition::{AppendOrigin, Partition, PendingCommit};
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 use std::time::Duration;
-
-/// An append acks=all must see committed before it is answered.
-struct Commit {
-    partition: Arc<Partition>,
-    end_offset: i64,
-    leader_epoch: i32,
-}
-
-/// Notes `info` (appended to `partition`) for acks=all, unless it is
-/// committed already (always so on a single node).
-fn must_commit(commits: &mut Vec<Commit>, partition: &Arc<Partition>, info: &AppendInfo) {
-    let end_offset = info.last_offset + 1;
-    if info.last_offset >= 0 && !partition.committed(end_offset) {
-        commits.push(Commit {
-            partition: partition.clone(),
-            end_offset,
-            leader_epoch: info.leader_epoch,
-        });
-    }
-}
 
 /// `Err` closes the connection (a failed acks=0 request).
 pub async fn handle(
@@ -64,10 +44,7 @@ pub async fn handle(
         for ((t, p), commits) in waits {
             for commit in commits {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let waited = commit
-                    .partition
-                    .wait_for_commit(commit.end_offset, commit.leader_epoch, left)
-                    .await;
+                let waited = commit.wait(left).await;
                 if let Err(e) = waited {
                     let answer = &mut response.responses[t].partition_responses[p];
                     answer.error_code = e.code();
@@ -84,7 +61,7 @@ pub async fn handle(
 }
 
 /// Each partition's commits to wait for, by (topic, partition) index.
-type Waits = Vec<((usize, usize), Vec<Commit>)>;
+type Waits = Vec<((usize, usize), Vec<PendingCommit>)>;
 
 fn append_all(
     broker: &Broker,
@@ -209,13 +186,13 @@ fn append(
     partition: &Arc<Partition>,
     records: &[u8],
     acks: i16,
-    commits: &mut Vec<Commit>,
+    commits: &mut Vec<PendingCommit>,
 ) -> Result<(AppendInfo, i64), ApiError> {
     let addressed = partition.tp.partition;
     let topic = partition.tp.topic.as_str();
     let mut append_to = |p: &Arc<Partition>, bytes: &[u8], origin: AppendOrigin| {
         let appended = p.append_records(bytes, origin, acks)?;
-        must_commit(commits, p, &appended.0);
+        commits.extend(PendingCommit::of(p, &appended.0));
         Ok::<_, ApiError>(appended)
     };
     let Some(b) = bindings(broker, image, topic) else {
