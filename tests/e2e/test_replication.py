@@ -3,6 +3,8 @@ fetch from leaders, acks=all waits for every in-sync replica, and when a
 leader is killed (kill -9) the controller elects an in-sync follower, the
 producer rides through, and no acknowledged record is lost or duplicated."""
 
+import socket
+import struct
 import threading
 import time
 
@@ -35,6 +37,25 @@ def describe(bootstrap, name):
     """{partition: (leader, replicas, isr)} as librdkafka sees it."""
     metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(name, timeout=10)
     return {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs)) for p in metadata.topics[name].partitions.values()}
+
+
+def offset_for_leader_epoch(node, topic, partition, epoch):
+    """OffsetForLeaderEpoch v2 by hand: (error, leader epoch, end offset)."""
+    name = topic.encode()
+    body = struct.pack(">i", 1) + struct.pack(">h", len(name)) + name
+    body += struct.pack(">i", 1) + struct.pack(">iii", partition, -1, epoch)
+    header = struct.pack(">hhih", 23, 2, 7, 4) + b"test"
+    frame = header + body
+    with socket.create_connection(("127.0.0.1", node.port), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+        data = s.recv(size, socket.MSG_WAITALL)
+    # correlation id, throttle, topics[1], name, partitions[1]
+    at = 4 + 4 + 4
+    (length,) = struct.unpack(">h", data[at : at + 2])
+    at += 2 + length + 4
+    error, _, leader_epoch, end = struct.unpack(">hiiq", data[at : at + 18])
+    return error, leader_epoch, end
 
 
 def consume_all(bootstrap, name, partitions, expected, timeout=60):
@@ -156,10 +177,17 @@ def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
         assert leader_now not in (-1, leader), leader_now
         return leader_now
 
-    eventually(new_leader, timeout=20)
+    elected = eventually(new_leader, timeout=20)
     time.sleep(3)
     stop.set()
     writer.join(90)
+    # KIP-320: the new leader says where epoch 0 (the old leader's) ended,
+    # and that its own epoch runs to its log end.
+    new_node = cluster.nodes[elected - 1]
+    error, epoch, end_of_first = offset_for_leader_epoch(new_node, "failover", 0, 0)
+    assert (error, epoch) == (0, 0) and 0 < end_of_first <= len(acked), (error, epoch, end_of_first)
+    error, epoch, end = offset_for_leader_epoch(new_node, "failover", 0, 1)
+    assert (error, epoch) == (0, 1) and end >= len(acked), (error, epoch, end)
     assert not failed, failed[:5]
     assert len(acked) == sent[0]
     seen = consume_all(survivors[0].bootstrap, "failover", 1, len(acked))

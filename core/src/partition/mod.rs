@@ -386,6 +386,14 @@ impl Partition {
         })
     }
 
+    /// OffsetForLeaderEpoch, as leader: the largest epoch at or below
+    /// `epoch` and the offset where the next began (-1, -1: unknown).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Result<(i32, i64), ApiError> {
+        let state = self.state();
+        self.check_leader(&state)?;
+        Ok(state.log.end_offset_for(epoch))
+    }
+
     /// Reads from `offset` up to the log end, as leader (the group
     /// coordinator loading its partition).
     pub fn read_to_log_end(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, ApiError> {

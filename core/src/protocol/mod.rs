@@ -72,6 +72,10 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             range::<DescribeClusterRequest>(0, 2),
         ),
         with(ApiKey::DescribeQuorum, range::<DescribeQuorumRequest>(0, 2)),
+        with(
+            ApiKey::OffsetForLeaderEpoch,
+            range::<OffsetForLeaderEpochRequest>(2, 4),
+        ),
     ]
 }
 

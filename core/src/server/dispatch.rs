@@ -234,6 +234,9 @@ async fn route(
         RequestKind::BrokerHeartbeat(r) => {
             ResponseKind::BrokerHeartbeat(broker.handle_broker_heartbeat(r).await)
         }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(apis::offset_for_leader_epoch::handle(broker, r))
+        }
         RequestKind::AlterPartition(r) => {
             ResponseKind::AlterPartition(broker.handle_alter_partition(r).await)
         }
