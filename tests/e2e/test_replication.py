@@ -20,11 +20,25 @@ import pytest
 def cluster(tmp_path):
     c = Cluster(tmp_path)
     for node in c.nodes:
-        node.config["replica.lag.time.max.ms"] = 3000
+        # Below broker.session.timeout.ms (2000): a stopped follower leaves
+        # the ISR by its leader's decision before the controller fences it.
+        node.config["replica.lag.time.max.ms"] = 1500
         node.config["replica.fetch.backoff.ms"] = 200
     c.start()
     yield c
     c.stop()
+
+
+def until(condition, timeout=20):
+    """Polls `condition` until it is true; fails with its last value."""
+    deadline = time.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("not true within %ss: %r" % (timeout, value))
+        time.sleep(0.1)
 
 
 def create(bootstrap, name, partitions, rf, **configs):
@@ -79,6 +93,19 @@ def consume_all(bootstrap, name, partitions, expected, timeout=60):
     return seen
 
 
+def metrics(node):
+    """The node's /metrics as {name with labels: value}."""
+    import urllib.request
+
+    with urllib.request.urlopen(node.admin_url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
 def log_bytes(node, topic, partition):
     """The partition's segment files on `node`, concatenated."""
     directory = node.data_dir / ("%s-%d" % (topic, partition))
@@ -94,7 +121,7 @@ def same_logs(cluster, topic, partitions, nodes=None):
 def test_acks_all_is_replicated_to_every_in_sync_replica(cluster):
     n1, n2, n3 = cluster.nodes
     create(n1.bootstrap, "rf3", 3, 3, **{"min.insync.replicas": 2})
-    eventually(lambda: all(isr == [1, 2, 3] for _, _, isr in describe(n2.bootstrap, "rf3").values()) or None)
+    until(lambda: all(isr == [1, 2, 3] for _, _, isr in describe(n2.bootstrap, "rf3").values()))
     producer = Producer({"bootstrap.servers": n1.bootstrap, "enable.idempotence": True, "acks": "all"})
     for i in range(3000):
         producer.produce("rf3", key=b"k%d" % i, value=b"v%d" % i)
@@ -115,16 +142,24 @@ def test_acks_all_is_replicated_to_every_in_sync_replica(cluster):
     try:
         others = [n for n in cluster.nodes if n is not follower]
         fid = follower.config["node.id"]
-        eventually(lambda: fid not in describe(others[0].bootstrap, "rf3")[0][2] or None, timeout=20)
+        until(lambda: fid not in describe(others[0].bootstrap, "rf3")[0][2], timeout=20)
         producer = Producer({"bootstrap.servers": others[0].bootstrap, "acks": "all"})
         for i in range(100):
             producer.produce("rf3", value=b"while-stopped-%d" % i, partition=0)
         assert producer.flush(30) == 0
+        leader = cluster.nodes[leaders[0] - 1]
+        m = metrics(leader)
+        assert m["kafka_server_replicamanager_underreplicatedpartitions"] >= 1, m
+        assert m["kafka_server_replicamanager_isrshrinks_total"] >= 1, m
+        assert m['kafka_network_requestmetrics_requests_total{request="Produce"}'] >= 1, m
+        assert m['kafka_server_brokertopicmetrics_bytesin_total{topic="rf3"}'] > 0, m
     finally:
         follower.proc.send_signal(18)  # SIGCONT
     # ... and it catches up and comes back.
-    eventually(lambda: describe(n1.bootstrap, "rf3")[0][2] == [1, 2, 3] or None, timeout=30)
+    until(lambda: describe(n1.bootstrap, "rf3")[0][2] == [1, 2, 3], timeout=30)
     eventually(lambda: same_logs(cluster, "rf3", 3), timeout=10)
+    assert metrics(leader)["kafka_server_replicamanager_isrexpands_total"] >= 1
+    assert sum(metrics(n)["kafka_controller_kafkacontroller_activecontrollercount"] for n in cluster.nodes) == 1
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
@@ -133,7 +168,7 @@ def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
     leadership away before the broker goes)."""
     n1, n2, n3 = cluster.nodes
     create(n1.bootstrap, "failover", 1, 3, **{"min.insync.replicas": 2})
-    eventually(lambda: describe(n1.bootstrap, "failover")[0][2] == [1, 2, 3] or None, timeout=15)
+    until(lambda: describe(n1.bootstrap, "failover")[0][2] == [1, 2, 3], timeout=15)
     bootstrap = cluster.bootstrap
     producer = Producer(
         {
@@ -188,6 +223,8 @@ def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
     assert (error, epoch) == (0, 0) and 0 < end_of_first <= len(acked), (error, epoch, end_of_first)
     error, epoch, end = offset_for_leader_epoch(new_node, "failover", 0, 1)
     assert (error, epoch) == (0, 1) and end >= len(acked), (error, epoch, end)
+    elections = sum(metrics(n)["kafka_controller_controllerstats_leaderelections_total"] for n in survivors)
+    assert elections >= 1
     assert not failed, failed[:5]
     assert len(acked) == sent[0]
     seen = consume_all(survivors[0].bootstrap, "failover", 1, len(acked))
@@ -199,7 +236,7 @@ def test_a_lost_leader_loses_no_acknowledged_record(cluster, how):
     # The killed broker comes back, truncates what it alone held, catches up
     # and rejoins the ISR; every copy is then the same.
     victim.start()
-    eventually(lambda: describe(n1.bootstrap if victim is not n1 else n2.bootstrap, "failover")[0][2] == [1, 2, 3] or None, timeout=30)
+    until(lambda: describe(n1.bootstrap if victim is not n1 else n2.bootstrap, "failover")[0][2] == [1, 2, 3], timeout=30)
     eventually(lambda: same_logs(cluster, "failover", 1), timeout=10)
 
 

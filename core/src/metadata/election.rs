@@ -7,7 +7,14 @@
 //! partitions whose ISR it is in. A leader from outside the ISR is chosen
 //! only where `unclean.leader.election.enable` is set for the topic.
 
+use std::sync::atomic::AtomicU64;
+
 use super::command::{BrokerState, Command};
+
+/// Leaders elected by this node as active controller, and how many of
+/// them from outside the ISR (`/metrics`).
+pub static LEADER_ELECTIONS: AtomicU64 = AtomicU64::new(0);
+pub static UNCLEAN_ELECTIONS: AtomicU64 = AtomicU64::new(0);
 use super::image::{MetadataImage, PartitionImage, TopicImage};
 
 /// The commands that set broker `id`'s state and move the leaderships and

@@ -55,6 +55,13 @@ impl Partition {
             state.producers.record(&header);
         }
         self.advance_high_watermark(&mut state);
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.counters
+            .bytes_in
+            .fetch_add(records.len() as u64, relaxed);
+        self.counters
+            .messages_in
+            .fetch_add(info.records as u64, relaxed);
         Ok((info, state.log.log_start_offset()))
     }
 

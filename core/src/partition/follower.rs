@@ -63,7 +63,12 @@ impl Partition {
                 .delete_records_before(leader_log_start)
                 .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, e.to_string()))?;
         }
-        state.high_watermark = leader_high_watermark.min(state.log.log_end_offset());
+        let end = state.log.log_end_offset();
+        state.high_watermark = leader_high_watermark.min(end);
+        self.counters.follower_lag.store(
+            (leader_high_watermark - end).max(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.publish(state);
         Ok(info)
     }

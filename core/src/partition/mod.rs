@@ -111,6 +111,20 @@ pub struct Partition {
     node_id: i32,
     state: Mutex<PartitionState>,
     progress: watch::Sender<Progress>,
+    /// Bytes and records producers appended here, bytes consumers fetched,
+    /// and as follower how far behind the leader's high watermark the log
+    /// end was at the last fetch (`/metrics`).
+    pub counters: Counters,
+}
+
+/// A partition's counters for `/metrics` (Kafka's BrokerTopicMetrics and
+/// the fetcher lag), summed per topic when scraped.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub bytes_in: std::sync::atomic::AtomicU64,
+    pub messages_in: std::sync::atomic::AtomicU64,
+    pub bytes_out: std::sync::atomic::AtomicU64,
+    pub follower_lag: std::sync::atomic::AtomicI64,
 }
 
 /// What a fetch of one partition returns.
@@ -180,6 +194,7 @@ impl Partition {
                 tracker,
             }),
             progress,
+            counters: Counters::default(),
         };
         partition.advance_high_watermark(&mut partition.state());
         partition
@@ -379,6 +394,10 @@ impl Partition {
                 }
                 ReadError::Io(e) => ApiError::new(ResponseError::KafkaStorageError, e.to_string()),
             })?;
+        self.counters.bytes_out.fetch_add(
+            result.records.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(FetchedData {
             records: result.records,
             high_watermark: state.high_watermark,

@@ -34,6 +34,8 @@ pub struct IsrChange {
     pub leader_epoch: i32,
     pub partition_epoch: i32,
     pub isr: Vec<i32>,
+    /// Whether replicas leave the ISR (else they join it).
+    pub shrinks: bool,
 }
 
 impl Partition {
@@ -114,6 +116,7 @@ impl Partition {
             leader_epoch: l.leader_epoch,
             partition_epoch: l.partition_epoch,
             isr: isr.clone(),
+            shrinks: isr.len() < l.isr.len(),
         };
         state.tracker.set_pending_isr(Some(isr));
         self.advance_high_watermark(&mut state);

@@ -17,6 +17,10 @@ use crate::metadata::IsrRequest;
 
 const ISR_CHECK: Duration = Duration::from_millis(200);
 
+/// ISR changes the controller accepted from this broker (`/metrics`).
+pub static ISR_SHRINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static ISR_EXPANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub(super) async fn run(replication: Arc<Replication>) {
     let mut tick = tokio::time::interval(ISR_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -50,6 +54,12 @@ pub(super) async fn run(replication: Arc<Replication>) {
                 for ((partition, change), answer) in proposals.iter().zip(answers) {
                     match answer {
                         Ok(()) => {
+                            let counter = if change.shrinks {
+                                &ISR_SHRINKS
+                            } else {
+                                &ISR_EXPANDS
+                            };
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             info!(partition = %partition.tp, isr = ?change.isr, "ISR changed")
                         }
                         Err(error) => {

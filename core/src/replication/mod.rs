@@ -8,6 +8,8 @@
 mod fetcher;
 mod isr;
 
+pub use isr::{ISR_EXPANDS, ISR_SHRINKS};
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;

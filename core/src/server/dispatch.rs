@@ -105,9 +105,20 @@ pub async fn handle(broker: &Broker, on: Listener, client_host: &str, mut frame:
         client_id: header.client_id.map(|c| c.to_string()),
         client_host: client_host.to_string(),
     };
-    match route(broker, &context, request).await {
-        Ok(Some(Reply::Kind(response))) => encode(correlation_id, api, version, response),
+    let started = std::time::Instant::now();
+    let reply = route(broker, &context, request).await;
+    super::request_metrics::record(api, started.elapsed());
+    match reply {
+        Ok(Some(Reply::Kind(response))) => {
+            let errors = super::request_metrics::response_errors(&response);
+            super::request_metrics::record_errors(api, errors);
+            encode(correlation_id, api, version, response)
+        }
         Ok(Some(Reply::Fetch(response, ranges))) => {
+            super::request_metrics::record_errors(
+                api,
+                super::request_metrics::fetch_errors(&response),
+            );
             match response::encode_fetch(correlation_id, version, response, ranges) {
                 Ok(response) => Outcome::Respond(response),
                 Err(reason) => Outcome::Close(reason),

@@ -5,12 +5,14 @@ pub mod admin;
 pub mod alter_partition;
 pub mod apis;
 pub mod broker;
+pub mod broker_metrics;
 pub mod connection;
 pub mod connection_quotas;
 pub mod dispatch;
 pub mod heartbeats;
 pub mod membership;
 pub mod plugin_follower;
+pub mod request_metrics;
 pub mod response;
 
 use std::future::Future;

@@ -34,9 +34,15 @@ impl Controller {
         let _write = self.begin_write().await?;
         let image = self.image();
         let unclean = unclean_allowed(config, &image);
+        let changes = election::set_broker_state(&image, id, state, &unclean);
+        let (elections, unclean_elections) = count_elections(&image, &changes);
         let mut commands = also;
-        commands.extend(election::set_broker_state(&image, id, state, &unclean));
-        self.commit(commands).await
+        commands.extend(changes);
+        let after = self.commit(commands).await?;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        election::LEADER_ELECTIONS.fetch_add(elections, relaxed);
+        election::UNCLEAN_ELECTIONS.fetch_add(unclean_elections, relaxed);
+        Ok(after)
     }
 
     /// AlterPartition from broker `leader`: each partition's answer, the
@@ -73,6 +79,34 @@ impl Controller {
             })
             .collect())
     }
+}
+
+/// How many of `changes` elect a new leader, and how many of those come
+/// from outside the ISR (unclean).
+fn count_elections(image: &MetadataImage, changes: &[Command]) -> (u64, u64) {
+    let (mut elections, mut unclean) = (0, 0);
+    for change in changes {
+        let Command::ChangePartition {
+            topic,
+            partition,
+            leader: Some(leader),
+            ..
+        } = change
+        else {
+            continue;
+        };
+        let before = image
+            .topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(*partition as usize));
+        if let Some(before) = before.filter(|b| b.leader != *leader && *leader >= 0) {
+            elections += 1;
+            if !before.isr.contains(leader) {
+                unclean += 1;
+            }
+        }
+    }
+    (elections, unclean)
 }
 
 fn partition<'a>(image: &'a MetadataImage, r: &IsrRequest) -> Option<&'a PartitionImage> {

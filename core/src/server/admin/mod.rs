@@ -43,11 +43,14 @@ pub fn spawn(broker: Arc<Broker>, listener: TcpListener) {
     });
 }
 
-/// Prometheus text: the plugins' counters and call-time histograms, and
-/// the storage health counters.
+/// Prometheus text: the plugins' counters and call-time histograms, the
+/// storage health counters, request metrics, and replication and topic
+/// metrics.
 async fn metrics(State(broker): State<Arc<Broker>>) -> String {
     let mut out = String::new();
     broker.plugins.write_prometheus(&mut out);
     crate::log::metrics::write_prometheus(&mut out);
+    crate::server::request_metrics::write_prometheus(&mut out);
+    crate::server::broker_metrics::write_prometheus(&broker, &mut out);
     out
 }
