@@ -46,5 +46,25 @@ ls -l target/wasm32-wasip2/release/*.wasm
 step "Rust unit and integration tests"
 cargo test --release --locked
 
-step "end-to-end tests with real clients"
-WEIR_BIN="$PWD/target/release/weir" python3 -m pytest tests/e2e -q --timeout 600 -p no:cacheprovider "$@"
+# Two streams at once: the multi-broker tests (mostly waiting out session
+# and lag timeouts) beside the single-broker ones. Each test starts its own
+# brokers on free ports, so the streams share nothing but the machine.
+step "end-to-end tests with real clients (cluster tests in a second stream)"
+export WEIR_BIN="$PWD/target/release/weir"
+cluster_tests=(tests/e2e/test_cluster.py tests/e2e/test_cluster_roles.py tests/e2e/test_replication.py tests/e2e/test_nemesis.py)
+cluster_log=target/e2e-cluster.log
+python3 -m pytest "${cluster_tests[@]}" -q --timeout 900 -p no:cacheprovider \
+  --basetemp target/e2e-cluster-tmp "$@" >"$cluster_log" 2>&1 &
+cluster_pid=$!
+ignores=()
+for t in "${cluster_tests[@]}"; do ignores+=(--ignore "$t"); done
+single=0
+python3 -m pytest tests/e2e "${ignores[@]}" -q --timeout 600 -p no:cacheprovider "$@" || single=$?
+cluster=0
+wait "$cluster_pid" || cluster=$?
+step "end-to-end cluster tests (${cluster_log})"
+cat "$cluster_log"
+if [ "$single" -ne 0 ] || [ "$cluster" -ne 0 ]; then
+  echo "end-to-end tests failed (single-broker stream: $single, cluster stream: $cluster)" >&2
+  exit 1
+fi
