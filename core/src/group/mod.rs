@@ -199,8 +199,6 @@ pub struct GroupCoordinator {
     /// Set once leadership was first followed: until then every group is
     /// still loading.
     started: AtomicBool,
-    /// Woken when the metadata changed (leadership may have moved).
-    leadership: tokio::sync::Notify,
     /// When the timer task wakes next (ns since `epoch`), and how to wake
     /// it sooner.
     next_wake: std::sync::atomic::AtomicU64,
@@ -245,7 +243,6 @@ impl GroupCoordinator {
             metadata_max_bytes: config.number("offset.metadata.max.bytes").max(0) as usize,
             owned: Mutex::new(HashMap::new()),
             started: AtomicBool::new(false),
-            leadership: tokio::sync::Notify::new(),
             next_wake: std::sync::atomic::AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
             epoch: Instant::now(),

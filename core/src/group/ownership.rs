@@ -114,19 +114,6 @@ impl GroupCoordinator {
         );
     }
 
-    /// Resolves at the next `notify_leadership_changed` (made before the
-    /// leadership is read, so no change is missed).
-    pub fn leadership_changed(&self) -> impl std::future::Future<Output = ()> + '_ {
-        let mut notified = Box::pin(self.leadership.notified());
-        notified.as_mut().enable();
-        notified
-    }
-
-    /// The metadata changed: the leadership of `__consumer_offsets` may have.
-    pub fn notify_leadership_changed(&self) {
-        self.leadership.notify_waiters();
-    }
-
     /// The partitions loaded, for tests and status.
     pub fn owned_partitions(&self) -> HashMap<i32, Ownership> {
         self.owned.lock().expect("owned lock").clone()

@@ -138,7 +138,7 @@ impl Partition {
         let storage =
             |e: std::io::Error| ApiError::new(ResponseError::KafkaStorageError, e.to_string());
         if offset >= state.log.log_end_offset() {
-            return Ok(());
+            return state.log.truncate_to(offset).map_err(storage);
         }
         tracing::info!(partition = %self.tp, from = state.log.log_end_offset(), to = offset,
             "truncating the replica to where it agrees with the leader");

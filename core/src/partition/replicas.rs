@@ -91,44 +91,77 @@ impl Partition {
         Ok(answer)
     }
 
+    /// As leader, the in-sync followers that hold `fetch_offset` (where a
+    /// consumer may be sent to read it, KIP-392).
+    pub fn followers_holding(&self, fetch_offset: i64) -> Vec<i32> {
+        let state = self.state();
+        if state.leadership.leader != self.node_id {
+            return Vec::new();
+        }
+        state
+            .tracker
+            .followers()
+            .filter(|(id, f)| state.leadership.isr.contains(id) && f.log_end_offset >= fetch_offset)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// As leader, the ISR change to ask the controller for now, if any
     /// (marked pending until the controller's decision arrives).
     pub fn propose_isr_change(&self, now: i64, lag_ms: i64) -> Option<IsrChange> {
         let mut state = self.state();
-        let l = &state.leadership;
-        if l.leader != self.node_id {
+        if state.leadership.leader != self.node_id {
             return None;
         }
-        let epoch_start = state
-            .log
-            .latest_epoch()
-            .filter(|(e, _)| *e == l.leader_epoch)
-            .map_or(state.log.log_end_offset(), |(_, start)| start);
-        let isr = state.tracker.wanted_isr(
-            &l.isr,
-            self.node_id,
-            state.high_watermark,
-            epoch_start,
-            now,
-            lag_ms,
-        )?;
+        if let Some(pending) = state.tracker.pending.as_mut() {
+            // Sent before without an answer: the same request again.
+            return std::mem::take(&mut pending.resend).then(|| pending.change.clone());
+        }
+        let l = &state.leadership;
+        let isr =
+            state
+                .tracker
+                .wanted_isr(&l.isr, self.node_id, state.high_watermark, now, lag_ms)?;
         let change = IsrChange {
             leader_epoch: l.leader_epoch,
             partition_epoch: l.partition_epoch,
             isr: isr.clone(),
             shrinks: isr.len() < l.isr.len(),
         };
-        state.tracker.set_pending_isr(Some(isr));
+        state.tracker.pending = Some(PendingIsr {
+            change: change.clone(),
+            resend: false,
+        });
         self.advance_high_watermark(&mut state);
         Some(change)
     }
 
-    /// The controller refused or did not answer an ISR change: forget it,
-    /// so the next check proposes again from the committed ISR.
-    pub fn abandon_isr_change(&self) {
-        let mut state = self.state();
-        state.tracker.set_pending_isr(None);
-        self.advance_high_watermark(&mut state);
+    /// The controller refused the pending ISR change. Only when that says
+    /// it was not (and will not be) committed is it forgotten; a stale
+    /// epoch may mean an earlier copy of it was committed, so the partition
+    /// waits for the metadata, counting both ISRs meanwhile (Kafka's
+    /// `handleAlterPartitionError`).
+    pub fn isr_change_refused(&self, error: ResponseError) {
+        let not_committed = matches!(
+            error,
+            ResponseError::IneligibleReplica
+                | ResponseError::OperationNotAttempted
+                | ResponseError::UnknownTopicOrPartition
+                | ResponseError::UnknownTopicId
+        );
+        if not_committed {
+            let mut state = self.state();
+            state.tracker.pending = None;
+            self.advance_high_watermark(&mut state);
+        }
+    }
+
+    /// The pending ISR change got no answer (it may or may not have been
+    /// committed): it is sent again at the next check.
+    pub fn isr_change_unanswered(&self) {
+        if let Some(pending) = self.state().tracker.pending.as_mut() {
+            pending.resend = true;
+        }
     }
 }
 
@@ -144,19 +177,35 @@ pub struct FollowerState {
     last_fetch_leader_log_end: i64,
 }
 
+#[derive(Debug, Clone)]
+struct PendingIsr {
+    change: IsrChange,
+    /// No answer came: send it again.
+    resend: bool,
+}
+
 /// The leader-side replica bookkeeping of one partition.
 #[derive(Debug, Clone, Default)]
 pub struct ReplicaTracker {
     followers: BTreeMap<i32, FollowerState>,
-    /// An ISR sent to the controller and not yet committed.
-    pending_isr: Option<Vec<i32>>,
+    /// An ISR change sent to the controller whose outcome is not known
+    /// yet: until the metadata (a new partition epoch) or a refusal says,
+    /// the high watermark counts both ISRs.
+    pending: Option<PendingIsr>,
+    /// The log end when this replica started leading (in this epoch, or
+    /// since it restarted): a follower joins the ISR only once it has
+    /// everything up to here. A new leader's high watermark may lag what
+    /// was acknowledged (a restarted leader's starts from its checkpoint),
+    /// so the high watermark alone would let in a follower that lacks
+    /// acknowledged records (Kafka's leader epoch start offset rule).
+    start_offset: i64,
 }
 
 impl ReplicaTracker {
     /// A leader's fresh view at `now` (it just became leader): followers'
     /// log ends are unknown, and those in the ISR count as caught up now,
     /// so they have `replica.lag.time.max.ms` to show up.
-    pub fn new_leader(replicas: &[i32], leader: i32, now: i64) -> ReplicaTracker {
+    pub fn new_leader(replicas: &[i32], leader: i32, now: i64, log_end: i64) -> ReplicaTracker {
         let followers = replicas
             .iter()
             .filter(|id| **id != leader)
@@ -172,7 +221,8 @@ impl ReplicaTracker {
             .collect();
         ReplicaTracker {
             followers,
-            pending_isr: None,
+            pending: None,
+            start_offset: log_end,
         }
     }
 
@@ -216,18 +266,19 @@ impl ReplicaTracker {
     }
 
     pub fn pending_isr(&self) -> Option<&[i32]> {
-        self.pending_isr.as_deref()
+        self.pending.as_ref().map(|p| p.change.isr.as_slice())
     }
 
-    pub fn set_pending_isr(&mut self, isr: Option<Vec<i32>>) {
-        self.pending_isr = isr;
+    /// The controller decided (a new partition epoch arrived).
+    pub fn clear_pending_isr(&mut self) {
+        self.pending = None;
     }
 
     /// The replicas the high watermark waits for: the committed ISR, and
     /// while a change is pending, the pending one too.
     pub fn maximal_isr(&self, isr: &[i32]) -> BTreeSet<i32> {
         let mut all: BTreeSet<i32> = isr.iter().copied().collect();
-        all.extend(self.pending_isr.iter().flatten());
+        all.extend(self.pending_isr().into_iter().flatten());
         all
     }
 
@@ -247,17 +298,18 @@ impl ReplicaTracker {
     /// The ISR the leader should ask for now, if it differs from `isr`:
     /// followers that have not caught up for `lag_ms` leave; followers not
     /// in it whose log end reached `high_watermark` (and at least the start
-    /// of the leader's epoch) join. None while a change is pending.
+    /// of this leadership, `start_offset`) join. None while a change is
+    /// pending.
     pub fn wanted_isr(
         &self,
         isr: &[i32],
         leader: i32,
         high_watermark: i64,
-        epoch_start: i64,
         now: i64,
         lag_ms: i64,
     ) -> Option<Vec<i32>> {
-        if self.pending_isr.is_some() {
+        let epoch_start = self.start_offset;
+        if self.pending.is_some() {
             return None;
         }
         let mut wanted: Vec<i32> = isr
@@ -292,56 +344,70 @@ impl ReplicaTracker {
 mod tests {
     use super::*;
 
+    fn pend(t: &mut ReplicaTracker, isr: Vec<i32>) {
+        t.pending = Some(PendingIsr {
+            change: IsrChange {
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr,
+                shrinks: false,
+            },
+            resend: false,
+        });
+    }
+
     #[test]
     fn the_high_watermark_waits_for_the_slowest_in_sync_replica() {
-        let mut t = ReplicaTracker::new_leader(&[1, 2, 3], 1, 0);
+        let mut t = ReplicaTracker::new_leader(&[1, 2, 3], 1, 0, 0);
         assert_eq!(t.high_watermark(&[1, 2, 3], 1, 10), -1, "followers unknown");
         t.record_fetch(2, 10, 10, 5);
         t.record_fetch(3, 7, 10, 5);
         assert_eq!(t.high_watermark(&[1, 2, 3], 1, 10), 7);
         assert_eq!(t.high_watermark(&[1, 2], 1, 10), 10);
         // A pending shrink still counts the leaving replica.
-        t.set_pending_isr(Some(vec![1, 2]));
+        pend(&mut t, vec![1, 2]);
         assert_eq!(t.high_watermark(&[1, 2, 3], 1, 10), 7);
         // A pending expansion counts the joining one at once.
-        t.set_pending_isr(Some(vec![1, 2, 3]));
+        pend(&mut t, vec![1, 2, 3]);
         assert_eq!(t.high_watermark(&[1, 2], 1, 10), 7);
     }
 
     #[test]
     fn laggards_leave_and_caught_up_followers_join() {
-        let mut t = ReplicaTracker::new_leader(&[1, 2, 3], 1, 0);
+        let mut t = ReplicaTracker::new_leader(&[1, 2, 3], 1, 0, 0);
         t.record_fetch(2, 10, 10, 100);
         // 3 never fetched: at 30_001 it has been behind for the lag time.
-        assert_eq!(t.wanted_isr(&[1, 2, 3], 1, 10, 0, 30_000, 30_000), None);
+        assert_eq!(t.wanted_isr(&[1, 2, 3], 1, 10, 30_000, 30_000), None);
         assert_eq!(
-            t.wanted_isr(&[1, 2, 3], 1, 10, 0, 30_001, 30_000),
+            t.wanted_isr(&[1, 2, 3], 1, 10, 30_001, 30_000),
             Some(vec![1, 2])
         );
         // Fetching, but behind the leader's log end each time: still lagging.
         t.record_fetch(3, 5, 12, 30_002);
         assert_eq!(
-            t.wanted_isr(&[1, 2], 1, 10, 0, 30_003, 30_000),
+            t.wanted_isr(&[1, 2], 1, 10, 30_003, 30_000),
             None,
             "below the high watermark: not back yet"
         );
         t.record_fetch(3, 10, 12, 30_004);
         assert_eq!(
-            t.wanted_isr(&[1, 2], 1, 10, 0, 30_005, 30_000),
+            t.wanted_isr(&[1, 2], 1, 10, 30_005, 30_000),
             Some(vec![1, 2, 3])
         );
+        let mut late = t.clone();
+        late.start_offset = 11;
         assert_eq!(
-            t.wanted_isr(&[1, 2], 1, 10, 11, 30_005, 30_000),
+            late.wanted_isr(&[1, 2], 1, 10, 30_005, 30_000),
             None,
-            "not yet past the start of the leader's epoch"
+            "not yet at the log end this leadership started from"
         );
-        t.set_pending_isr(Some(vec![1, 2, 3]));
-        assert_eq!(t.wanted_isr(&[1, 2], 1, 10, 0, 30_005, 30_000), None);
+        pend(&mut t, vec![1, 2, 3]);
+        assert_eq!(t.wanted_isr(&[1, 2], 1, 10, 30_005, 30_000), None);
     }
 
     #[test]
     fn a_follower_that_keeps_up_with_earlier_log_ends_stays_caught_up() {
-        let mut t = ReplicaTracker::new_leader(&[1, 2], 1, 0);
+        let mut t = ReplicaTracker::new_leader(&[1, 2], 1, 0, 0);
         t.record_fetch(2, 0, 10, 1_000);
         // It fetched past what the leader had at its last fetch: caught up
         // as of that last fetch, though the leader moved on since.

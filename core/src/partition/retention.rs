@@ -2,7 +2,8 @@
 //! ask the topic's retention policy how many of the oldest closed segments
 //! may go (outside the partition lock: a plugin may take its time), then
 //! delete them if they are still the oldest. A policy that fails is logged
-//! and Kafka's rules decide instead.
+//! and Kafka's rules decide instead. Only a leader decides: followers take
+//! the leader's log start offset from its fetch answers.
 
 use tracing::{info, warn};
 
@@ -19,7 +20,7 @@ impl Partition {
         committed: Option<i64>,
         now: i64,
     ) -> std::io::Result<usize> {
-        let (segments, config, start, end, hw, size) = self.with_state(|s| {
+        let (segments, config, start, end, hw, size, leads) = self.with_state(|s| {
             if let Err(e) = s.log.roll_if_idle(now) {
                 warn!(partition = %self.tp, error = %e, "could not roll an idle segment");
             }
@@ -30,9 +31,10 @@ impl Partition {
                 s.log.log_end_offset(),
                 s.high_watermark,
                 s.log.size(),
+                s.leadership.leader == self.node_id,
             )
         });
-        if !config.delete || segments.is_empty() {
+        if !config.delete || segments.is_empty() || !leads {
             return Ok(0);
         }
         let input = RetentionInput {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
+use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
@@ -24,7 +25,7 @@ use tracing::{debug, warn};
 use super::Replication;
 use crate::cluster::channel;
 use crate::partition::{FetchPosition, Partition};
-use crate::protocol::error::ResponseError;
+use crate::protocol::error::{ApiError, ResponseError};
 
 /// Fetch v12: topic names, last fetched epoch and diverging epochs.
 const FETCH_VERSION: i16 = 12;
@@ -173,32 +174,9 @@ fn apply(followed: Followed, response: FetchResponse) -> bool {
             else {
                 continue;
             };
-            let epoch = position.current_leader_epoch;
-            let outcome = match ResponseError::try_from_code(data.error_code) {
-                None if data.diverging_epoch.end_offset >= 0 || data.diverging_epoch.epoch >= 0 => {
-                    let diverging = (data.diverging_epoch.epoch, data.diverging_epoch.end_offset);
-                    partition
-                        .truncate_to_divergence(epoch, diverging)
-                        .map(|_| ())
-                }
-                None => {
-                    let records = data.records.as_deref().unwrap_or_default();
-                    partition
-                        .append_as_follower(
-                            records,
-                            epoch,
-                            data.high_watermark,
-                            data.log_start_offset,
-                        )
-                        .map(|_| ())
-                }
-                Some(ResponseError::OffsetOutOfRange) => {
-                    partition.reset_after_out_of_range(epoch, data.log_start_offset)
-                }
-                Some(error) => {
-                    debug!(partition = %partition.tp, ?error, "replica fetch refused for a partition");
-                    continue;
-                }
+            let Some(outcome) = apply_partition(partition, position.current_leader_epoch, data)
+            else {
+                continue;
             };
             match outcome {
                 Ok(()) => progressed = true,
@@ -210,4 +188,36 @@ fn apply(followed: Followed, response: FetchResponse) -> bool {
         }
     }
     progressed
+}
+
+/// Applies the leader's answer for one partition, fetched in leader epoch
+/// `epoch`: truncation to a diverging epoch, the records, or a reset after
+/// an out-of-range offset. None when the leader refused the partition
+/// (leadership moving, say).
+pub(crate) fn apply_partition(
+    partition: &Partition,
+    epoch: i32,
+    data: &PartitionData,
+) -> Option<Result<(), ApiError>> {
+    Some(match ResponseError::try_from_code(data.error_code) {
+        None if data.diverging_epoch.end_offset >= 0 || data.diverging_epoch.epoch >= 0 => {
+            let diverging = (data.diverging_epoch.epoch, data.diverging_epoch.end_offset);
+            partition
+                .truncate_to_divergence(epoch, diverging)
+                .map(|_| ())
+        }
+        None => {
+            let records = data.records.as_deref().unwrap_or_default();
+            partition
+                .append_as_follower(records, epoch, data.high_watermark, data.log_start_offset)
+                .map(|_| ())
+        }
+        Some(ResponseError::OffsetOutOfRange) => {
+            partition.reset_after_out_of_range(epoch, data.log_start_offset)
+        }
+        Some(error) => {
+            debug!(partition = %partition.tp, ?error, "replica fetch refused for a partition");
+            return None;
+        }
+    })
 }

@@ -3,8 +3,9 @@
 //! followers' progress calls for, and the proposals go to the active
 //! controller in one AlterPartition. Until the controller's decision comes
 //! back in the metadata, the partition counts the larger of the two ISRs
-//! towards its high watermark; a refused change is forgotten, so the next
-//! check proposes again from the committed ISR.
+//! towards its high watermark. A change refused as not committed is
+//! forgotten; one refused for a stale epoch (an earlier copy may have been
+//! committed) waits for the metadata; one not answered is sent again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,14 +65,16 @@ pub(super) async fn run(replication: Arc<Replication>) {
                         }
                         Err(error) => {
                             debug!(partition = %partition.tp, ?error, "the controller refused an ISR change");
-                            partition.abandon_isr_change();
+                            partition.isr_change_refused(error);
                         }
                     }
                 }
             }
             Err(e) => {
                 debug!(error = %e, "AlterPartition did not reach the controller");
-                proposals.iter().for_each(|(p, _)| p.abandon_isr_change());
+                proposals
+                    .iter()
+                    .for_each(|(p, _)| p.isr_change_unanswered());
             }
         }
     }

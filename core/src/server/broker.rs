@@ -155,11 +155,22 @@ impl Broker {
             ));
         }
         *followed = image;
-        self.groups.notify_leadership_changed();
+        self.follow_groups();
         if let Some(replication) = self.replication.get() {
             replication.reconcile();
         }
         Ok(())
+    }
+
+    /// Groups follow the leadership of `__consumer_offsets`: loaded where
+    /// it moved here (before the metadata change is answered, so a new
+    /// coordinator serves at once), dropped where it moved away.
+    fn follow_groups(&self) {
+        for (partition, epoch) in self.groups.follow_leadership() {
+            if let Err(e) = self.groups.load_partition(partition, epoch) {
+                warn!(partition, error = %e, "could not load groups");
+            }
+        }
     }
 
     /// Creates a topic with broker defaults (auto-creation).
@@ -401,25 +412,7 @@ impl Broker {
 
     fn spawn_group_tasks(self: &Arc<Self>) {
         let broker = self.clone();
-        tokio::spawn(async move {
-            // Groups follow the leadership of __consumer_offsets: loaded
-            // where it moves here, dropped where it moves away.
-            loop {
-                let woken = broker.groups.leadership_changed();
-                for (partition, epoch) in broker.groups.follow_leadership() {
-                    let b = broker.clone();
-                    let loaded = tokio::task::spawn_blocking(move || {
-                        b.groups.load_partition(partition, epoch)
-                    });
-                    match loaded.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => warn!(partition, error = %e, "could not load groups"),
-                        Err(e) => warn!(error = %e, "group loading stopped"),
-                    }
-                }
-                woken.await;
-            }
-        });
+        tokio::task::spawn_blocking(move || broker.follow_groups());
         let broker = self.clone();
         tokio::spawn(async move {
             // Each pass fires what is due and sleeps until the next

@@ -276,7 +276,11 @@ impl PartitionLog {
         AppendError::Io(error)
     }
 
-    fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
+    /// Records that leader epoch `epoch` starts at `start_offset` (on
+    /// appends, and when this replica becomes leader: Kafka's
+    /// `maybeAssignEpochStartOffset`, so a follower asking about an older
+    /// epoch learns where it ended even before the new leader writes).
+    pub fn assign_epoch(&mut self, epoch: i32, start_offset: i64) {
         self.epochs.assign(epoch, start_offset);
     }
 
@@ -626,6 +630,10 @@ impl PartitionLog {
     /// truncation); the log then ends where the first removed batch began.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         if offset >= self.next_offset {
+            // No record goes, but an epoch this replica started as leader
+            // without writing in it does (as in Kafka's `truncateTo`): it
+            // would make every fetch name an epoch the leader never had.
+            self.epochs.truncate_from_end(self.next_offset);
             return Ok(());
         }
         let offset = offset.max(self.log_start_offset);

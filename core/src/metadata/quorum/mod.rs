@@ -19,7 +19,7 @@ pub mod log;
 pub mod node;
 pub mod observer;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 
 pub use driver::{Member, QuorumConfig, QuorumError, QuorumHandle, StateMachine, Status};
 pub use log::{Disk, RaftLog};

@@ -31,11 +31,12 @@ use uuid::Uuid;
 use super::{Disk, QuorumNode, RaftLog, Timing};
 use crate::metadata::{Command, ConfigScope, MetadataImage};
 
-/// SplitMix64: small, fast, and the same everywhere.
-struct Rng(u64);
+/// SplitMix64: small, fast, and the same everywhere (also the replication
+/// simulation's).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -44,11 +45,11 @@ impl Rng {
     }
 
     /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
