@@ -290,6 +290,13 @@ def test_a_group_carries_on_when_its_coordinator_is_killed(cluster, protocol):
             coordinator = admin.describe_consumer_groups([group])[group].result(timeout=10).coordinator.id
             killed = cluster.nodes[coordinator - 1]
             killed.kill()
+    # The last commit may have met the move: commit until it is accepted.
+    for _ in range(30):
+        try:
+            consumer.commit(asynchronous=False)
+            break
+        except Exception:
+            time.sleep(0.5)
     consumer.close()
     assert killed is not None
     assert len(seen) == 3000
@@ -299,3 +306,154 @@ def test_a_group_carries_on_when_its_coordinator_is_killed(cluster, protocol):
     offsets = check.committed([TopicPartition("orders", p) for p in range(3)], timeout=30)
     check.close()
     assert sum(tp.offset for tp in offsets) == 3000, offsets
+
+
+def test_consumers_fetch_from_a_replica_in_their_rack(tmp_path):
+    """KIP-392: with the rack-aware replica selector, a consumer whose
+    client.rack names a follower's rack reads from that follower."""
+    c = Cluster(tmp_path)
+    for node in c.nodes:
+        node.config["replica.selector.class"] = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+    c.start()
+    try:
+        n1 = c.nodes[0]
+        create(n1.bootstrap, "racked", 1, 3)
+        producer = Producer({"bootstrap.servers": c.bootstrap, "acks": "all"})
+        for i in range(500):
+            producer.produce("racked", value=b"%d" % i)
+        assert producer.flush(30) == 0
+        leader = describe(n1.bootstrap, "racked")[0][0]
+        follower = next(n for n in c.nodes if n.config["node.id"] != leader)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": c.bootstrap,
+                "group.id": "racked-readers",
+                "client.rack": follower.config["broker.rack"],
+                "auto.offset.reset": "earliest",
+            }
+        )
+        consumer.assign([TopicPartition("racked", 0, 0)])
+        seen = []
+        deadline = time.time() + 30
+        while len(seen) < 500 and time.time() < deadline:
+            seen.extend(m.value() for m in consumer.consume(500, 1.0) if m.error() is None)
+        consumer.close()
+        assert len(seen) == 500
+        served = metrics(follower)['kafka_server_brokertopicmetrics_bytesout_total{topic="racked"}']
+        assert served > 0, "the follower in the consumer's rack served nothing"
+        assert metrics(c.nodes[leader - 1])['kafka_server_brokertopicmetrics_bytesout_total{topic="racked"}'] == 0
+    finally:
+        c.stop()
+
+
+def test_leadership_goes_back_to_the_preferred_replica(cluster):
+    """A restarted preferred replica rejoins the ISR; ElectLeaders
+    (preferred) gives it its leadership back; CreatePartitions adds
+    replicated partitions that take acks=all writes."""
+    from confluent_kafka import ElectionType
+    from confluent_kafka.admin import NewPartitions
+
+    n1, n2, n3 = cluster.nodes
+    create(n1.bootstrap, "preferred", 3, 3, **{"min.insync.replicas": 2})
+    before = describe(n1.bootstrap, "preferred")
+    preferred = before[0][0]
+    victim = cluster.nodes[preferred - 1]
+    victim.kill()
+    other = next(n for n in cluster.nodes if n is not victim)
+    until(lambda: describe(other.bootstrap, "preferred")[0][0] not in (-1, preferred))
+    victim.start()
+    until(lambda: describe(other.bootstrap, "preferred")[0][2] == [1, 2, 3], timeout=30)
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    elected = admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition("preferred", 0)]).result(timeout=30)
+    assert elected[TopicPartition("preferred", 0)] is None, elected
+    until(lambda: describe(other.bootstrap, "preferred")[0][0] == preferred)
+    # Already the preferred leader: ELECTION_NOT_NEEDED, as Kafka answers.
+    again = admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition("preferred", 0)]).result(timeout=30)
+    assert "ELECTION_NOT_NEEDED" in str(again[TopicPartition("preferred", 0)])
+
+    admin.create_partitions([NewPartitions("preferred", 5)])["preferred"].result(timeout=30)
+    until(lambda: len(describe(n2.bootstrap, "preferred")) == 5)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+    for p in range(5):
+        producer.produce("preferred", value=b"x", partition=p)
+    assert producer.flush(30) == 0
+    assert all(len(r) == 3 for _, r, _ in describe(n3.bootstrap, "preferred").values())
+
+
+def test_reassignment_moves_replicas_with_no_loss(cluster):
+    """AlterPartitionReassignments (kafka-python) moves a partition from
+    brokers 1,2 to 2,3: broker 3 catches up before it joins the ISR, the
+    move completes, the leaving leader hands over, nothing is lost, and
+    ListPartitionReassignments shows the move while it is under way."""
+    from kafka import TopicPartition as KpTopicPartition
+    from kafka.admin import KafkaAdminClient
+
+    n1, n2, n3 = cluster.nodes
+    admin = AdminClient({"bootstrap.servers": n1.bootstrap})
+    topic = NewTopic("moving", 1, replica_assignment=[[1, 2]], config={"min.insync.replicas": "1"})
+    admin.create_topics([topic])["moving"].result(timeout=30)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "enable.idempotence": True})
+    for i in range(2000):
+        producer.produce("moving", value=b"%06d" % i)
+    assert producer.flush(30) == 0
+    kp = KafkaAdminClient(bootstrap_servers=n2.bootstrap, request_timeout_ms=30000)
+    tp = KpTopicPartition("moving", 0)
+    n3.proc.send_signal(19)  # SIGSTOP: the new replica cannot catch up yet
+    try:
+        assert kp.alter_partition_reassignments({tp: [2, 3]}) == {tp: None}
+        ongoing = kp.list_partition_reassignments()
+        assert ongoing[tp]["adding_replicas"] == [3] and ongoing[tp]["removing_replicas"] == [1], ongoing
+    finally:
+        n3.proc.send_signal(18)
+    until(lambda: describe(n2.bootstrap, "moving")[0][1] == [2, 3], timeout=30)
+    assert kp.list_partition_reassignments() == {}
+    leader, replicas, isr = describe(n2.bootstrap, "moving")[0]
+    assert leader in (2, 3) and isr == [2, 3]
+    kp.close()
+    seen = consume_all(n2.bootstrap, "moving", 1, 2000)
+    assert [v for _, v in seen[0]] == [b"%06d" % i for i in range(2000)]
+    eventually(lambda: same_logs(cluster, "moving", 1, nodes=[n2, n3]), timeout=10)
+    until(lambda: not (n1.data_dir / "moving-0").exists(), timeout=20)
+
+
+def test_route_mode_needs_the_chosen_partitions_leader(tmp_path):
+    """A route-mode partitioner that sends records to a partition led by
+    another broker is refused with POLICY_VIOLATION naming that leader (not
+    retriable: a retry would land on the same broker); nothing is written.
+    Where this broker leads the chosen partition, the records move."""
+    from test_interceptors import plugin
+
+    c = Cluster(tmp_path)
+    for node in c.nodes:
+        node.plugins = [plugin("crc32", "crc32.wasm", kind="partitioner")]
+    c.start()
+    try:
+        n1 = c.nodes[0]
+        admin = AdminClient({"bootstrap.servers": n1.bootstrap})
+        # Partitions 0 and 1 led by broker 1, partition 2 by broker 2.
+        topic = NewTopic("routed", 3, replica_assignment=[[1], [1], [2]], config={"weir.partitioner": "crc32"})
+        admin.create_topics([topic])["routed"].result(timeout=30)
+        import zlib
+
+        key_for = {}
+        i = 0
+        while len(key_for) < 3:
+            key = b"k%d" % i
+            key_for.setdefault(zlib.crc32(key) % 3, key)
+            i += 1
+        producer = Producer({"bootstrap.servers": c.bootstrap, "retries": 0})
+        errors = []
+        report = lambda err, msg: errors.append(err)  # noqa: E731
+        # Sent to partition 0 (broker 1), belonging to partition 1 (broker 1): moved.
+        producer.produce("routed", key=key_for[1], value=b"ok", partition=0, on_delivery=report)
+        producer.flush(30)
+        assert errors == [None], errors
+        # Sent to partition 0, belonging to partition 2 (broker 2): refused.
+        errors.clear()
+        producer.produce("routed", key=key_for[2], value=b"no", partition=0, on_delivery=report)
+        producer.flush(30)
+        assert errors[0] is not None and errors[0].name() == "POLICY_VIOLATION", errors
+        seen = consume_all(c.bootstrap, "routed", 3, 1, timeout=10)
+        assert {p: [v for _, v in r] for p, r in seen.items()} == {0: [], 1: [b"ok"], 2: []}
+    finally:
+        c.stop()

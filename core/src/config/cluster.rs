@@ -29,6 +29,30 @@ macro_rules! def {
 
 pub static CLUSTER: &[BrokerDef] = &[
     def!(
+        "auto.leader.rebalance.enable",
+        Kind::Bool,
+        Some("true"),
+        "Whether the active controller moves leadership back to preferred replicas (the first of each partition) when a broker's imbalance is above leader.imbalance.per.broker.percentage."
+    ),
+    def!(
+        "leader.imbalance.check.interval.seconds",
+        Kind::Long(1, i64::MAX),
+        Some("300"),
+        "How often the active controller checks the leader imbalance."
+    ),
+    def!(
+        "leader.imbalance.per.broker.percentage",
+        Kind::Int(0, 100),
+        Some("10"),
+        "The share of a broker's preferred partitions led elsewhere above which leadership is moved back."
+    ),
+    def!(
+        "replica.selector.class",
+        Kind::String,
+        Some(""),
+        "How a leader picks the replica a consumer should fetch from (KIP-392): empty, the leader itself; org.apache.kafka.common.replica.RackAwareReplicaSelector, an in-sync replica in the consumer's client.rack when there is one."
+    ),
+    def!(
         "replica.fetch.wait.max.ms",
         Kind::Int(0, IMAX),
         Some("500"),

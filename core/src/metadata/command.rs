@@ -88,6 +88,15 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replicas: Option<Vec<i32>>,
     },
+    /// A reassignment of a partition's replicas starts (`Some`: the target
+    /// replicas, which the partition's replicas then hold alongside those
+    /// leaving) or is cancelled (`None`). It completes with a
+    /// `ChangePartition` naming the target replicas, once they are in sync.
+    Reassign {
+        topic: String,
+        partition: i32,
+        target: Option<Vec<i32>>,
+    },
     /// A plugin version deployed at run time: every broker loads the
     /// component with this content hash (its artifact is stored beside the
     /// metadata log) under this name, with these limits and config.

@@ -21,7 +21,7 @@ use super::log::{not_controller, Images, MetadataLog};
 use super::placement;
 use crate::config::{defs, group, validate_topic_config, BrokerConfig, ConfigView};
 use crate::protocol::error::{ApiError, ResponseError};
-pub use partitions::{unclean_allowed, IsrRequest};
+pub use partitions::{check_isr_request, unclean_allowed, IsrRequest};
 
 /// Kafka's limit on topic name length.
 const MAX_TOPIC_NAME: usize = 249;

@@ -10,6 +10,7 @@
 use std::sync::atomic::AtomicU64;
 
 use super::command::{BrokerState, Command};
+use crate::protocol::error::ResponseError;
 
 /// Leaders elected by this node as active controller, and how many of
 /// them from outside the ISR (`/metrics`).
@@ -77,6 +78,181 @@ pub fn elect_leaderless(
         }
     }
     commands
+}
+
+/// ElectLeaders' kinds (Kafka's `ElectionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionType {
+    /// Back to the first replica, when it is live and in sync.
+    Preferred,
+    /// A leader for a partition that has none, from outside the ISR if need be.
+    Unclean,
+}
+
+/// ElectLeaders for one partition: the change to commit, or Kafka's error.
+pub fn elect(
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    kind: ElectionType,
+) -> Result<Command, ResponseError> {
+    let p = image
+        .topics
+        .get(topic)
+        .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    let live = |b: i32| image.brokers.get(&b).is_some_and(|b| b.is_live());
+    let (leader, isr) = match kind {
+        ElectionType::Preferred => {
+            let preferred = *p
+                .replicas
+                .first()
+                .ok_or(ResponseError::PreferredLeaderNotAvailable)?;
+            if p.leader == preferred {
+                return Err(ResponseError::ElectionNotNeeded);
+            }
+            if !live(preferred) || !p.isr.contains(&preferred) {
+                return Err(ResponseError::PreferredLeaderNotAvailable);
+            }
+            (preferred, p.isr.clone())
+        }
+        ElectionType::Unclean => {
+            if p.leader >= 0 && live(p.leader) {
+                return Err(ResponseError::ElectionNotNeeded);
+            }
+            match choose_leader(p, &p.isr, &live) {
+                Some(leader) => (leader, p.isr.clone()),
+                None => {
+                    unclean_choice(p, &live).ok_or(ResponseError::EligibleLeadersNotAvailable)?
+                }
+            }
+        }
+    };
+    Ok(Command::ChangePartition {
+        topic: topic.to_string(),
+        partition,
+        leader: Some(leader),
+        isr: Some(isr),
+        replicas: None,
+    })
+}
+
+/// `auto.leader.rebalance.enable`: for each broker whose share of
+/// partitions led by another broker, among those it is the preferred
+/// (first) replica of, is above `imbalance_percent`, the preferred
+/// elections that are possible now.
+pub fn rebalance(image: &MetadataImage, imbalance_percent: i64) -> Vec<Command> {
+    let mut preferred_of: std::collections::BTreeMap<i32, Vec<(&str, i32)>> = Default::default();
+    let mut not_leading: std::collections::BTreeMap<i32, usize> = Default::default();
+    for topic in image.topics.values() {
+        for (index, p) in topic.partitions.iter().enumerate() {
+            let Some(preferred) = p.replicas.first().copied() else {
+                continue;
+            };
+            preferred_of
+                .entry(preferred)
+                .or_default()
+                .push((&topic.name, index as i32));
+            if p.leader != preferred {
+                *not_leading.entry(preferred).or_default() += 1;
+            }
+        }
+    }
+    let mut commands = Vec::new();
+    for (broker, partitions) in preferred_of {
+        let behind = not_leading.get(&broker).copied().unwrap_or(0);
+        if behind == 0 || (behind * 100) as i64 <= imbalance_percent * partitions.len() as i64 {
+            continue;
+        }
+        commands.extend(
+            partitions
+                .into_iter()
+                .filter_map(|(topic, p)| elect(image, topic, p, ElectionType::Preferred).ok()),
+        );
+    }
+    commands
+}
+
+/// Reassignments (KIP-455) whose added replicas are all in the ISR: the
+/// change that completes each — the target replicas, the ISR within them,
+/// and a leader from them when the old one is leaving.
+pub fn complete_reassignments(image: &MetadataImage) -> Vec<Command> {
+    let live = |b: i32| image.brokers.get(&b).is_some_and(|b| b.is_live());
+    let mut commands = Vec::new();
+    for topic in image.topics.values() {
+        for (index, p) in topic.partitions.iter().enumerate() {
+            if p.adding_replicas.is_empty() && p.removing_replicas.is_empty() {
+                continue;
+            }
+            if !p.adding_replicas.iter().all(|r| p.isr.contains(r)) {
+                continue;
+            }
+            let target = p.target_replicas();
+            let isr: Vec<i32> = p
+                .isr
+                .iter()
+                .copied()
+                .filter(|r| target.contains(r))
+                .collect();
+            let leader = if target.contains(&p.leader) {
+                None
+            } else {
+                match target.iter().copied().find(|r| isr.contains(r) && live(*r)) {
+                    Some(leader) => Some(leader),
+                    None => continue, // wait for a target replica in sync
+                }
+            };
+            commands.push(Command::ChangePartition {
+                topic: topic.name.clone(),
+                partition: index as i32,
+                leader,
+                isr: Some(isr),
+                replicas: Some(target),
+            });
+        }
+    }
+    commands
+}
+
+/// Checks a reassignment's target replicas (KIP-455): registered brokers,
+/// none twice, at least one.
+pub fn check_reassignment(
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    target: Option<&[i32]>,
+) -> Result<(), (ResponseError, String)> {
+    let p = image
+        .topics
+        .get(topic)
+        .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
+        .ok_or((
+            ResponseError::UnknownTopicOrPartition,
+            format!("Topic {topic} partition {partition} does not exist."),
+        ))?;
+    let Some(target) = target else {
+        if p.adding_replicas.is_empty() && p.removing_replicas.is_empty() {
+            return Err((
+                ResponseError::NoReassignmentInProgress,
+                format!("No ongoing reassignment for {topic}-{partition}."),
+            ));
+        }
+        return Ok(());
+    };
+    let invalid = |why: String| Err((ResponseError::InvalidReplicaAssignment, why));
+    if target.is_empty() {
+        return invalid("The replica list is empty.".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in target {
+        if !seen.insert(*r) {
+            return invalid(format!("Broker {r} appears twice in the replica list."));
+        }
+        if !image.brokers.contains_key(r) {
+            return invalid(format!("Broker {r} is not registered."));
+        }
+    }
+    Ok(())
 }
 
 /// The new (leader, ISR) once broker `gone` is no longer live, if either
@@ -218,6 +394,85 @@ mod tests {
         apply(&mut img, &commands);
         let p = &img.topics["t"].partitions[0];
         assert_eq!((p.leader, p.leader_epoch), (1, 2));
+    }
+
+    #[test]
+    fn preferred_leaders_come_back_when_in_sync() {
+        let mut img = image(&[1, 2, 3], vec![vec![1, 2, 3], vec![2, 3, 1]]);
+        let commands = set_broker_state(&img, 1, BrokerState::Fenced, &|_| false);
+        apply(&mut img, &commands);
+        assert_eq!(
+            elect(&img, "t", 1, ElectionType::Preferred),
+            Err(ResponseError::ElectionNotNeeded)
+        );
+        assert_eq!(
+            elect(&img, "t", 0, ElectionType::Preferred),
+            Err(ResponseError::PreferredLeaderNotAvailable),
+            "1 is fenced"
+        );
+        let commands = set_broker_state(&img, 1, BrokerState::Running, &|_| false);
+        apply(&mut img, &commands);
+        assert_eq!(
+            img.topics["t"].partitions[0].leader, 2,
+            "a broker coming back leads nothing yet"
+        );
+        assert!(rebalance(&img, 10).is_empty(), "1 is not back in the ISR");
+        shrink_isr(&mut img, vec![2, 3, 1]);
+        let commands = rebalance(&img, 10);
+        assert_eq!(commands.len(), 1);
+        apply(&mut img, &commands);
+        assert_eq!(img.topics["t"].partitions[0].leader, 1);
+        assert_eq!(
+            elect(&img, "t", 0, ElectionType::Unclean),
+            Err(ResponseError::ElectionNotNeeded)
+        );
+    }
+
+    #[test]
+    fn a_reassignment_completes_once_the_new_replicas_are_in_sync() {
+        let mut img = image(&[1, 2, 3, 4], vec![vec![1, 2, 3]]);
+        assert!(check_reassignment(&img, "t", 0, Some(&[4, 4])).is_err());
+        assert!(check_reassignment(&img, "t", 0, Some(&[9])).is_err());
+        assert!(
+            check_reassignment(&img, "t", 0, None).is_err(),
+            "nothing to cancel"
+        );
+        img.apply(&Command::Reassign {
+            topic: "t".into(),
+            partition: 0,
+            target: Some(vec![4, 2, 3]),
+        });
+        let p = &img.topics["t"].partitions[0];
+        assert_eq!(
+            (&p.replicas, &p.adding_replicas, &p.removing_replicas),
+            (&vec![4, 2, 3, 1], &vec![4], &vec![1])
+        );
+        assert!(
+            complete_reassignments(&img).is_empty(),
+            "4 is not in sync yet"
+        );
+        shrink_isr(&mut img, vec![1, 2, 3, 4]);
+        let commands = complete_reassignments(&img);
+        apply(&mut img, &commands);
+        let p = &img.topics["t"].partitions[0];
+        assert_eq!(
+            (&p.replicas, &p.isr, p.leader),
+            (&vec![4, 2, 3], &vec![2, 3, 4], 4)
+        );
+        assert!(p.adding_replicas.is_empty() && p.removing_replicas.is_empty());
+        // Cancelled: back to the replicas before it.
+        img.apply(&Command::Reassign {
+            topic: "t".into(),
+            partition: 0,
+            target: Some(vec![1, 2, 3]),
+        });
+        img.apply(&Command::Reassign {
+            topic: "t".into(),
+            partition: 0,
+            target: None,
+        });
+        // (as Kafka reverts it: the union less the added, in its order)
+        assert_eq!(img.topics["t"].partitions[0].replicas, vec![2, 3, 4]);
     }
 
     #[test]

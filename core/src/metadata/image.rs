@@ -33,6 +33,24 @@ pub struct PartitionImage {
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// During a reassignment (KIP-455): the replicas being added (in
+    /// `replicas`, catching up) and being removed (leaving once the added
+    /// ones are in sync).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// The replica set a reassignment in progress ends with.
+    pub fn target_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.removing_replicas.contains(r))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +98,8 @@ fn partition(replicas: Vec<i32>) -> PartitionImage {
         replicas,
         leader_epoch: 0,
         partition_epoch: 0,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     }
 }
 
@@ -222,6 +242,49 @@ impl MetadataImage {
                 }
                 if let Some(replicas) = replicas {
                     p.replicas = replicas;
+                    p.adding_replicas.clear();
+                    p.removing_replicas.clear();
+                }
+                p.partition_epoch += 1;
+            }
+            Command::Reassign {
+                topic,
+                partition,
+                target,
+            } => {
+                let found = self
+                    .topics
+                    .get_mut(&topic)
+                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                let Some(p) = found else { return };
+                // Back to where the partition was before any reassignment.
+                let original: Vec<i32> = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !p.adding_replicas.contains(r))
+                    .collect();
+                match target {
+                    Some(target) => {
+                        p.adding_replicas = target
+                            .iter()
+                            .copied()
+                            .filter(|r| !original.contains(r))
+                            .collect();
+                        p.removing_replicas = original
+                            .iter()
+                            .copied()
+                            .filter(|r| !target.contains(r))
+                            .collect();
+                        p.replicas = target.clone();
+                        p.replicas.extend(p.removing_replicas.iter().copied());
+                    }
+                    None => {
+                        p.isr.retain(|r| original.contains(r));
+                        p.replicas = original;
+                        p.adding_replicas.clear();
+                        p.removing_replicas.clear();
+                    }
                 }
                 p.partition_epoch += 1;
             }

@@ -15,6 +15,6 @@ pub mod quorum;
 pub mod snapshot;
 
 pub use command::{BrokerState, Command, ConfigScope};
-pub use controller::{Controller, IsrRequest, NewTopic};
+pub use controller::{check_isr_request, Controller, IsrRequest, NewTopic};
 pub use delta::MetadataDelta;
 pub use image::{MetadataImage, PartitionImage, TopicImage};

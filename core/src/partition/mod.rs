@@ -174,7 +174,16 @@ impl Partition {
         if let Err(e) = log.for_each_batch(from, |h| producers.record(h)) {
             tracing::warn!(partition = %tp, error = %e, "could not rebuild producer state from the log");
         }
-        let tracker = ReplicaTracker::new_leader(&leadership.replicas, node_id, now_ms());
+        let tracker = ReplicaTracker::new_leader(
+            &leadership.replicas,
+            node_id,
+            now_ms(),
+            log.log_end_offset(),
+        );
+        let mut log = log;
+        if leadership.leader == node_id {
+            log.assign_epoch(leadership.leader_epoch, log.log_end_offset());
+        }
         let progress = watch::Sender::new(Progress {
             high_watermark,
             leader_epoch: leadership.leader_epoch,
@@ -216,15 +225,28 @@ impl Partition {
     /// the followers; a new partition epoch ends a pending ISR change (the
     /// controller decided it, one way or the other).
     pub fn update(&self, leadership: Leadership, config: LogConfig, min_insync_replicas: i64) {
+        self.update_at(leadership, config, min_insync_replicas, now_ms())
+    }
+
+    /// `update` as of `now` (the replication simulation's clock).
+    pub fn update_at(
+        &self,
+        leadership: Leadership,
+        config: LogConfig,
+        min_insync_replicas: i64,
+        now: i64,
+    ) {
         let mut state = self.state();
         let was = &state.leadership;
         let leads = leadership.leader == self.node_id;
         if leads && (was.leader != self.node_id || was.leader_epoch != leadership.leader_epoch) {
+            let end = state.log.log_end_offset();
             state.tracker =
-                ReplicaTracker::new_leader(&leadership.replicas, self.node_id, now_ms());
+                ReplicaTracker::new_leader(&leadership.replicas, self.node_id, now, end);
+            state.log.assign_epoch(leadership.leader_epoch, end);
         } else if leads {
             if was.partition_epoch != leadership.partition_epoch {
-                state.tracker.set_pending_isr(None);
+                state.tracker.clear_pending_isr();
             }
             state
                 .tracker
@@ -376,15 +398,31 @@ impl Partition {
         Ok(())
     }
 
-    /// Reads from `offset` for a consumer (up to the high watermark).
+    /// Reads from `offset` for a consumer (up to the high watermark), as
+    /// leader.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one: bool,
     ) -> Result<FetchedData, ApiError> {
+        self.read_as(offset, max_bytes, min_one, false)
+    }
+
+    /// `read`, also as a follower when `follower_ok` (KIP-392: a consumer
+    /// sent here by the leader's replica selector reads up to this
+    /// replica's high watermark).
+    pub fn read_as(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        follower_ok: bool,
+    ) -> Result<FetchedData, ApiError> {
         let state = self.state();
-        self.check_leader(&state)?;
+        if !(follower_ok && state.leadership.replicas.contains(&self.node_id)) {
+            self.check_leader(&state)?;
+        }
         let result = state
             .log
             .read(offset, max_bytes, state.high_watermark, min_one)

@@ -72,6 +72,15 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             range::<DescribeClusterRequest>(0, 2),
         ),
         with(ApiKey::DescribeQuorum, range::<DescribeQuorumRequest>(0, 2)),
+        with(ApiKey::ElectLeaders, range::<ElectLeadersRequest>(0, 2)),
+        with(
+            ApiKey::AlterPartitionReassignments,
+            range::<AlterPartitionReassignmentsRequest>(0, 0),
+        ),
+        with(
+            ApiKey::ListPartitionReassignments,
+            range::<ListPartitionReassignmentsRequest>(0, 0),
+        ),
         with(
             ApiKey::OffsetForLeaderEpoch,
             range::<OffsetForLeaderEpochRequest>(2, 4),

@@ -7,6 +7,8 @@
 
 mod fetcher;
 mod isr;
+#[cfg(test)]
+mod sim;
 
 pub use isr::{ISR_EXPANDS, ISR_SHRINKS};
 

@@ -35,6 +35,9 @@ const FORWARDED: &[ApiKey] = &[
     ApiKey::AlterConfigs,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeQuorum,
+    ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
 ];
 
 /// How long a forwarded request waits for an active controller.
@@ -418,6 +421,40 @@ impl Broker {
             .map(|_| ())
     }
 
+    /// `auto.leader.rebalance.enable`: on the active controller, every
+    /// `leader.imbalance.check.interval.seconds`, leadership goes back to
+    /// preferred replicas where a broker's imbalance is above
+    /// `leader.imbalance.per.broker.percentage`.
+    fn spawn_leader_rebalance(self: &Arc<Self>) {
+        if !self.config.flag("auto.leader.rebalance.enable") {
+            return;
+        }
+        let every = Duration::from_secs(
+            self.config
+                .number("leader.imbalance.check.interval.seconds")
+                .max(1) as u64,
+        );
+        let percent = self.config.number("leader.imbalance.per.broker.percentage");
+        let broker = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(broker) = broker.upgrade() else {
+                    return;
+                };
+                if !broker.controller.log().is_active() {
+                    continue;
+                }
+                match broker.controller.rebalance_leaders(percent).await {
+                    Ok(0) | Err(_) => {}
+                    Ok(moved) => info!(moved, "moved leadership back to preferred replicas"),
+                }
+            }
+        });
+    }
+
     /// BrokerRegistration from another broker, on the active controller.
     pub async fn handle_broker_registration(
         &self,
@@ -537,6 +574,7 @@ impl Broker {
             );
             let _ = self.replication.set(replication);
         }
+        self.spawn_leader_rebalance();
         self.spawn_heartbeats();
         let broker = self.clone();
         let mut images = self.controller.subscribe();

@@ -54,6 +54,9 @@ struct Args {
     size: usize,
     #[arg(long, default_value_t = 6)]
     partitions: i32,
+    /// Replication factor of the benchmark topic (a cluster's --bootstrap).
+    #[arg(long, default_value_t = 1)]
+    replication_factor: i32,
     /// none, gzip, snappy, lz4 or zstd.
     #[arg(long, default_value = "none")]
     compression: String,
@@ -171,7 +174,13 @@ pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
 }
 
 fn create_topic(bootstrap: &str, args: &Args, configs: &[(&str, &str)]) -> Result<()> {
-    create_named_topic(bootstrap, "bench", args.partitions, configs)
+    create_replicated_topic(
+        bootstrap,
+        "bench",
+        args.partitions,
+        args.replication_factor,
+        configs,
+    )
 }
 
 fn create_named_topic(
@@ -180,8 +189,22 @@ fn create_named_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> Result<()> {
+    create_replicated_topic(bootstrap, name, partitions, 1, configs)
+}
+
+fn create_replicated_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    replication_factor: i32,
+    configs: &[(&str, &str)],
+) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create()?;
-    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(
+        name,
+        partitions,
+        TopicReplication::Fixed(replication_factor),
+    );
     for (key, value) in configs {
         topic = topic.set(key, value);
     }

@@ -38,11 +38,97 @@ impl Controller {
         let (elections, unclean_elections) = count_elections(&image, &changes);
         let mut commands = also;
         commands.extend(changes);
-        let after = self.commit(commands).await?;
+        self.commit(commands).await?;
+        let after = self.finish_reassignments().await?;
         let relaxed = std::sync::atomic::Ordering::Relaxed;
         election::LEADER_ELECTIONS.fetch_add(elections, relaxed);
         election::UNCLEAN_ELECTIONS.fetch_add(unclean_elections, relaxed);
         Ok(after)
+    }
+
+    /// Completes the reassignments whose new replicas are in sync (with the
+    /// write turn held); returns the image after.
+    async fn finish_reassignments(&self) -> Result<std::sync::Arc<MetadataImage>, ApiError> {
+        let commands = election::complete_reassignments(&self.image());
+        if commands.is_empty() {
+            return Ok(self.image());
+        }
+        tracing::info!(partitions = commands.len(), "reassignments complete");
+        self.commit(commands).await
+    }
+
+    /// AlterPartitionReassignments (KIP-455): starts (target replicas) or
+    /// cancels (None) each partition's reassignment.
+    pub async fn alter_reassignments(
+        &self,
+        requests: Vec<(String, i32, Option<Vec<i32>>)>,
+    ) -> Result<Vec<Result<(), (ResponseError, String)>>, ApiError> {
+        let _write = self.begin_write().await?;
+        let image = self.image();
+        let mut commands = Vec::new();
+        let outcomes = requests
+            .into_iter()
+            .map(|(topic, partition, target)| {
+                election::check_reassignment(&image, &topic, partition, target.as_deref())?;
+                commands.push(Command::Reassign {
+                    topic,
+                    partition,
+                    target,
+                });
+                Ok(())
+            })
+            .collect();
+        if !commands.is_empty() {
+            self.commit(commands).await?;
+            self.finish_reassignments().await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// ElectLeaders: each partition's outcome; the elections possible are
+    /// committed together.
+    pub async fn elect_leaders(
+        &self,
+        kind: election::ElectionType,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<((String, i32), Result<(), ResponseError>)>, ApiError> {
+        let _write = self.begin_write().await?;
+        let image = self.image();
+        let wanted = partitions.unwrap_or_else(|| {
+            image
+                .topics
+                .values()
+                .flat_map(|t| (0..t.partitions.len() as i32).map(|p| (t.name.clone(), p)))
+                .collect()
+        });
+        let mut commands = Vec::new();
+        let outcomes = wanted
+            .into_iter()
+            .map(|(topic, p)| {
+                let outcome = election::elect(&image, &topic, p, kind).map(|c| commands.push(c));
+                ((topic, p), outcome)
+            })
+            .collect();
+        if !commands.is_empty() {
+            let count = commands.len() as u64;
+            self.commit(commands).await?;
+            election::LEADER_ELECTIONS.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(outcomes)
+    }
+
+    /// `auto.leader.rebalance.enable`: moves leadership back to preferred
+    /// replicas where a broker's imbalance is above `imbalance_percent`.
+    pub async fn rebalance_leaders(&self, imbalance_percent: i64) -> Result<usize, ApiError> {
+        let _write = self.begin_write().await?;
+        let commands = election::rebalance(&self.image(), imbalance_percent);
+        let count = commands.len();
+        if count > 0 {
+            self.commit(commands).await?;
+            election::LEADER_ELECTIONS
+                .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(count)
     }
 
     /// AlterPartition from broker `leader`: each partition's answer, the
@@ -66,7 +152,8 @@ impl Controller {
         let after = if commands.is_empty() {
             image
         } else {
-            self.commit(commands).await?
+            self.commit(commands).await?;
+            self.finish_reassignments().await?
         };
         Ok(requests
             .iter()
@@ -118,7 +205,7 @@ fn partition<'a>(image: &'a MetadataImage, r: &IsrRequest) -> Option<&'a Partiti
 
 /// Kafka's checks of an AlterPartition: the sender leads the partition in
 /// the epochs it names, and every new ISR member is a live replica.
-fn check_isr_request(
+pub fn check_isr_request(
     image: &MetadataImage,
     leader: i32,
     r: &IsrRequest,

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
@@ -40,10 +40,10 @@ pub async fn handle(
         let appended = broker.replicas.appended().notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
-        let (response, ranges, errors) = read_all(broker, ctx, &request);
+        let (response, ranges, answer_now) = read_all(broker, ctx, &request);
         let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
-        if bytes >= request.min_bytes.max(1) as usize || errors || now >= deadline {
+        if bytes >= request.min_bytes.max(1) as usize || answer_now || now >= deadline {
             let (mut response, mut ranges) = (response, ranges);
             if replica_id(ctx, &request).is_none() {
                 super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
@@ -55,8 +55,9 @@ pub async fn handle(
 }
 
 /// Reads every requested partition once. Returns the response, the record
-/// ranges to splice into it, and whether any partition failed (which answers
-/// at once).
+/// ranges to splice into it, and whether it must be answered at once (a
+/// partition failed, a follower diverged, or a consumer is sent to another
+/// replica).
 fn read_all(
     broker: &Broker,
     ctx: &RequestContext,
@@ -67,7 +68,7 @@ fn read_all(
     let now = crate::log::now_ms();
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
-    let mut errors = false;
+    let mut answer_now = false;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut ranges = Vec::new();
     for (topic_index, topic) in request.topics.iter().enumerate() {
@@ -117,7 +118,7 @@ fn read_all(
                         if let Some((epoch, end_offset)) = read.diverging {
                             data.diverging_epoch.epoch = epoch;
                             data.diverging_epoch.end_offset = end_offset;
-                            errors = true;
+                            answer_now = true;
                         }
                         Ok(crate::partition::FetchedData {
                             records: read.records,
@@ -128,8 +129,20 @@ fn read_all(
                 }
                 Some(p) => {
                     check_epoch(wanted.current_leader_epoch, p.leader_epoch()).and_then(|()| {
+                        if let Some(replica) =
+                            preferred_replica(broker, &image, ctx, request, &p, wanted.fetch_offset)
+                        {
+                            data.preferred_read_replica = BrokerId(replica);
+                            answer_now = true; // as Kafka does
+                            return Ok(crate::partition::FetchedData {
+                                high_watermark: p.high_watermark(),
+                                log_start_offset: p.log_start_offset(),
+                                ..Default::default()
+                            });
+                        }
                         let max = (wanted.partition_max_bytes.max(0) as usize).min(budget);
-                        p.read(wanted.fetch_offset, max, total == 0)
+                        // v11+ consumers may be sent to a follower (KIP-392).
+                        p.read_as(wanted.fetch_offset, max, total == 0, ctx.version >= 11)
                             .inspect_err(|e| {
                                 if e.error == ResponseError::OffsetOutOfRange {
                                     data.high_watermark = p.high_watermark();
@@ -153,7 +166,7 @@ fn read_all(
                     }
                 }
                 Err(e) => {
-                    errors = true;
+                    answer_now = true;
                     data.error_code = e.code();
                     data.records = Some(Default::default());
                 }
@@ -175,8 +188,38 @@ fn read_all(
     (
         FetchResponse::default().with_responses(topics),
         ranges,
-        errors,
+        answer_now,
     )
+}
+
+/// KIP-392, on the leader: the in-sync follower in the consumer's rack
+/// (`client.rack`) it should read from instead, when
+/// `replica.selector.class` is the rack-aware selector and the leader is
+/// not in that rack itself.
+fn preferred_replica(
+    broker: &Broker,
+    image: &crate::metadata::MetadataImage,
+    ctx: &RequestContext,
+    request: &FetchRequest,
+    partition: &crate::partition::Partition,
+    fetch_offset: i64,
+) -> Option<i32> {
+    const RACK_AWARE: &str = "org.apache.kafka.common.replica.RackAwareReplicaSelector";
+    if ctx.version < 11 || request.rack_id.is_empty() || !partition.is_leader() {
+        return None;
+    }
+    if broker.config.get("replica.selector.class").as_deref() != Some(RACK_AWARE) {
+        return None;
+    }
+    let rack = |id: i32| image.brokers.get(&id).and_then(|b| b.rack.clone());
+    let wanted = Some(request.rack_id.to_string());
+    if rack(broker.node_id()) == wanted {
+        return None;
+    }
+    partition
+        .followers_holding(fetch_offset)
+        .into_iter()
+        .find(|id| rack(*id) == wanted && image.brokers.get(id).is_some_and(|b| b.is_live()))
 }
 
 /// The broker id of a follower's fetch (None: a consumer's).

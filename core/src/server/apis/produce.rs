@@ -218,6 +218,11 @@ fn append(
             Cow::Owned(rewritten) => append_to(partition, &rewritten, AppendOrigin::Rewritten),
         };
     };
+    // Route mode writes only where this broker leads: check every chosen
+    // partition before appending anything.
+    for target in placement.keys().filter(|t| **t != addressed) {
+        led_here(broker, image, topic, *target, "the partitioner chose")?;
+    }
     let mut answer = None;
     if let Some(bytes) = placement.get(&addressed) {
         let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
@@ -227,18 +232,7 @@ fn append(
         answer = Some((info, log_start));
     }
     for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
-        let other = broker
-            .replicas
-            .get_by_name(&partition.tp.topic, *target)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ResponseError::NotLeaderOrFollower,
-                    format!(
-                        "partition {target} of {} is not hosted here",
-                        partition.tp.topic
-                    ),
-                )
-            })?;
+        let other = led_here(broker, image, topic, *target, "the partitioner chose")?;
         append_to(&other, bytes, AppendOrigin::Client)?;
     }
     let moved = placement.keys().any(|t| *t != addressed);
@@ -402,10 +396,39 @@ fn dead_letter_partition(
             dead_letter::TOPIC_CONFIG
         )));
     }
-    broker
-        .replicas
-        .get_by_name(name, addressed % count)
-        .ok_or_else(|| why(format!("its dead-letter topic {name} is not hosted here")))
+    led_here(broker, image, name, addressed % count, "dead letters go to")
+        .map_err(|e| why(e.message().map(|m| m.to_string()).unwrap_or_default()))
+}
+
+/// Partition `index` of `topic`, when this broker leads it. Records a
+/// plugin sends to another partition (route mode, dead letters) are
+/// appended here only: in a cluster, that partition's leader must be the
+/// broker the producer wrote to. Otherwise POLICY_VIOLATION (not retriable:
+/// a retry would land on the same broker), naming the leader.
+fn led_here(
+    broker: &Broker,
+    image: &MetadataImage,
+    topic: &str,
+    index: i32,
+    why: &str,
+) -> Result<Arc<Partition>, ApiError> {
+    match broker.replicas.get_by_name(topic, index) {
+        Some(p) if p.is_leader() => Ok(p),
+        _ => {
+            let leader = image
+                .topics
+                .get(topic)
+                .and_then(|t| t.partitions.get(index as usize))
+                .map_or(-1, |p| p.leader);
+            Err(ApiError::new(
+                ResponseError::PolicyViolation,
+                format!(
+                    "{why} partition {index} of {topic}, led by broker {leader}, not by this broker ({}): records a plugin sends to another partition are written only where the broker the producer wrote to leads",
+                    broker.node_id()
+                ),
+            ))
+        }
+    }
 }
 
 /// Counts a dead letter in its plugin's metrics and logs it.
