@@ -58,6 +58,23 @@ fn render(status: &Value) -> String {
             text(&v["lag"]),
         ));
     }
+    for (title, key) in [
+        ("under-replicated partitions", "under_replicated_partitions"),
+        ("offline partitions", "offline_partitions"),
+    ] {
+        let partitions = status[key].as_array().cloned().unwrap_or_default();
+        out.push_str(&format!("\n{title}: {}\n", partitions.len()));
+        for p in &partitions {
+            out.push_str(&format!(
+                "  {}-{}  leader {}  replicas {}  isr {}\n",
+                text(&p["topic"]),
+                text(&p["partition"]),
+                text(&p["leader"]),
+                text(&p["replicas"]),
+                text(&p["isr"]),
+            ));
+        }
+    }
     out
 }
 
@@ -72,11 +89,21 @@ mod tests {
             "controller": {"id": 2, "term": 7, "reachable": true},
             "brokers": [{"id": 1, "host": "127.0.0.1", "port": 19092, "rack": "r1", "state": "running"}],
             "voters": [{"id": 1, "log_end": 40, "lag": 2}],
+            "under_replicated_partitions": [
+                {"topic": "t", "partition": 0, "leader": 1, "replicas": [1, 2], "isr": [1]}
+            ],
+            "offline_partitions": [],
         });
         let out = render(&status);
         assert!(out.contains("active controller: 2 (term 7)"), "{out}");
         assert!(out.contains("127.0.0.1:19092"), "{out}");
         assert!(out.contains("running"), "{out}");
         assert!(out.contains("40"), "{out}");
+        assert!(out.contains("under-replicated partitions: 1"), "{out}");
+        assert!(
+            out.contains("t-0  leader 1  replicas [1,2]  isr [1]"),
+            "{out}"
+        );
+        assert!(out.contains("offline partitions: 0"), "{out}");
     }
 }

@@ -36,16 +36,20 @@ class Broker:
     """One weir process. `start` may be called again after `stop`/`kill`: the
     port and the data directory stay the same."""
 
-    def __init__(self, workdir, plugins=(), **config):
+    def __init__(self, workdir, plugins=(), host="127.0.0.1", prefix=(), **config):
         self.workdir = pathlib.Path(workdir)
+        # Where it listens, and what its command runs under (e.g. `ip netns
+        # exec NS` for a broker in its own network namespace).
+        self.host = host
+        self.prefix = list(prefix)
         # [[plugins]] tables: dicts of name, path, kind and optional limits.
         self.plugins = list(plugins)
         self.port = free_port()
         self.admin_port = free_port()
         self.data_dir = self.workdir / "data"
         self.config = {
-            "listeners": "PLAINTEXT://127.0.0.1:%d" % self.port,
-            "weir.admin.listener": "127.0.0.1:%d" % self.admin_port,
+            "listeners": "PLAINTEXT://%s:%d" % (host, self.port),
+            "weir.admin.listener": "%s:%d" % (host, self.admin_port),
             "log.dirs": str(self.data_dir),
             "num.partitions": 1,
         }
@@ -57,11 +61,11 @@ class Broker:
 
     @property
     def bootstrap(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.host, self.port)
 
     @property
     def admin_url(self):
-        return "http://127.0.0.1:%d" % self.admin_port
+        return "http://%s:%d" % (self.host, self.admin_port)
 
     @property
     def log_path(self):
@@ -79,14 +83,14 @@ class Broker:
         limit = self.nofile
         preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
         self.proc = subprocess.Popen(
-            [WEIR, "serve", "--config", str(config_path)], stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec
+            self.prefix + [WEIR, "serve", "--config", str(config_path)], stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("weir exited with %s:\n%s" % (self.proc.returncode, self.log_path.read_text()))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)

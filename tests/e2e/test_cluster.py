@@ -26,12 +26,19 @@ JS = pathlib.Path(__file__).resolve().parents[1] / "js"
 
 
 class Cluster:
-    def __init__(self, workdir, size=3):
+    def __init__(self, workdir, size=3, net=None):
+        """`net`: a netns.Net to run each node in its own network namespace
+        (so a node can be cut off); by default every node is on loopback."""
+        hosts = [net.host(i) if net else "127.0.0.1" for i in range(size)]
         controller_ports = [free_port() for _ in range(size)]
-        voters = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(controller_ports))
+        voters = ",".join("%d@%s:%d" % (i + 1, hosts[i], p) for i, p in enumerate(controller_ports))
         self.nodes = []
         for i in range(size):
-            node = Broker(pathlib.Path(workdir) / ("node%d" % (i + 1)))
+            node = Broker(
+                pathlib.Path(workdir) / ("node%d" % (i + 1)),
+                host=hosts[i],
+                prefix=net.wrap(i) if net else (),
+            )
             node.workdir.mkdir(parents=True, exist_ok=True)
             node.config.update(
                 {
@@ -39,8 +46,8 @@ class Cluster:
                     "process.roles": "broker,controller",
                     "controller.quorum.voters": voters,
                     "controller.listener.names": "CONTROLLER",
-                    "listeners": "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"
-                    % (node.port, controller_ports[i]),
+                    "listeners": "PLAINTEXT://%s:%d,CONTROLLER://%s:%d"
+                    % (hosts[i], node.port, hosts[i], controller_ports[i]),
                     "broker.rack": "rack-%d" % (i + 1),
                     "broker.heartbeat.interval.ms": 250,
                     "broker.session.timeout.ms": 2000,

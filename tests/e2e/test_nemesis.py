@@ -3,8 +3,10 @@ acks=all producers write numbered records to an RF3 / min.insync.replicas 2
 topic, and a consumer group reads and commits, while a nemesis, at random,
 kills -9 a broker (leader or not) and restarts it, pauses one with SIGSTOP
 past replica.lag.time.max.ms and the session timeout, kills the active
-controller, or stops one with SIGTERM -- one fault at a time, waiting for
-the cluster to heal in between. Then a checker reads every partition and
+controller, stops one with SIGTERM, or cuts one off from every other node
+and the clients (each broker in its own network namespace, where the
+machine allows: see netns.py) -- one fault at a time, waiting for the
+cluster to heal in between. Then a checker reads every partition and
 asserts: no acknowledged record lost or moved, no duplicate, each writer's
 order kept per partition, the high watermark never moved backward as the
 consumers saw it, and committed group offsets never moved backward.
@@ -21,6 +23,7 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+import netns
 from test_cluster import Cluster
 from test_replication import create, describe, until
 
@@ -135,9 +138,10 @@ def healed(cluster):
         return False
 
 
-def inflict(cluster, rng, log):
+def inflict(cluster, net, rng, log):
     """One fault, then the repair."""
-    kind = rng.choice(["kill", "kill-controller", "pause", "stop"])
+    kinds = ["kill", "kill-controller", "pause", "stop"] + (["cut"] if net else [])
+    kind = rng.choice(kinds)
     if kind == "kill-controller":
         victim = cluster.controller()
     else:
@@ -151,6 +155,11 @@ def inflict(cluster, rng, log):
         victim.stop()
         time.sleep(rng.uniform(0.5, 2))
         victim.start()
+    elif kind == "cut":
+        index = cluster.nodes.index(victim)
+        net.cut(index)
+        time.sleep(rng.uniform(2.5, 4))
+        net.heal(index)
     else:
         victim.proc.send_signal(19)  # SIGSTOP, past the lag and session timeouts
         time.sleep(rng.uniform(2.5, 4))
@@ -161,7 +170,10 @@ def inflict(cluster, rng, log):
 def test_no_acknowledged_record_is_lost_under_faults(tmp_path):
     rng = random.Random(SEED)
     print("NEMESIS_SEED=%d" % SEED)
-    cluster = Cluster(tmp_path)
+    net = netns.Net(3) if netns.available() else None
+    if net is None:
+        print("no network namespaces here (needs root): no cut-off faults")
+    cluster = Cluster(tmp_path, net=net)
     for node in cluster.nodes:
         node.config["replica.lag.time.max.ms"] = 1500
         node.config["replica.fetch.backoff.ms"] = 200
@@ -177,7 +189,7 @@ def test_no_acknowledged_record_is_lost_under_faults(tmp_path):
         log = []
         for _ in range(FAULTS):
             time.sleep(rng.uniform(0.5, 2))
-            inflict(cluster, rng, log)
+            inflict(cluster, net, rng, log)
         time.sleep(2)
         for t in writers + [reader]:
             t.stop.set()
@@ -187,6 +199,8 @@ def test_no_acknowledged_record_is_lost_under_faults(tmp_path):
         check(cluster, writers, reader)
     finally:
         cluster.stop()
+        if net:
+            net.close()
 
 
 def check(cluster, writers, reader):

@@ -133,13 +133,13 @@ pub static CLUSTER: &[BrokerDef] = &[
     def!(
         "broker.heartbeat.interval.ms",
         Kind::Int(10, IMAX),
-        Some("2000"),
-        "How often a broker heartbeats to the active controller."
+        Some("250"),
+        "How often a broker heartbeats to the active controller (Kafka: 2000; Weir's are cheap and it has no collector pauses to ride out)."
     ),
     def!(
         "broker.session.timeout.ms",
         Kind::Int(100, IMAX),
-        Some("9000"),
+        Some("1500"),
         "A broker the active controller has not heard from for this long is fenced: clients are no longer sent to it and no new replicas are placed on it."
     ),
     def!(

@@ -69,7 +69,6 @@ impl Store {
             Compression::None,
         );
         let (info, _) = log.append_records(&batch, AppendOrigin::Coordinator, -1)?;
-        self.replicas.notify_appended();
         Ok(PendingCommit::of(&log, &info))
     }
 

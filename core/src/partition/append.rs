@@ -55,6 +55,8 @@ impl Partition {
             state.producers.record(&header);
         }
         self.advance_high_watermark(&mut state);
+        // The log end moved: followers' fetches waiting here wake.
+        self.wake_waiters();
         let relaxed = std::sync::atomic::Ordering::Relaxed;
         self.counters
             .bytes_in

@@ -1,12 +1,11 @@
 //! The replica manager: every partition this broker hosts. It makes the set of
 //! partition logs follow the metadata image (create, update configs and
-//! leadership, delete), serves lookups for the request handlers, wakes
-//! long-polling fetches when data arrives, and flushes and checkpoints logs.
+//! leadership, delete), serves lookups for the request handlers, and
+//! flushes and checkpoints logs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::{Leadership, Partition};
@@ -26,8 +25,6 @@ pub struct ReplicaManager {
     /// Partitions this broker should host but whose log could not be
     /// opened or created, with the reason: requests get KAFKA_STORAGE_ERROR.
     offline: RwLock<HashMap<TopicPartition, String>>,
-    /// Woken after every append, for fetches waiting on `fetch.min.bytes`.
-    appended: Notify,
     /// Set by `shutdown`: background work (the log cleaner) stops.
     shut_down: std::sync::atomic::AtomicBool,
 }
@@ -59,7 +56,6 @@ impl ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
             offline: RwLock::new(offline.into_iter().collect()),
-            appended: Notify::new(),
             shut_down: Default::default(),
         };
         manager.adopt(loaded, image)?;
@@ -254,14 +250,6 @@ impl ReplicaManager {
     }
 
     /// Wakes fetches waiting for data.
-    pub fn notify_appended(&self) {
-        self.appended.notify_waiters();
-    }
-
-    pub fn appended(&self) -> &Notify {
-        &self.appended
-    }
-
     /// fsyncs logs whose `flush.ms` has passed.
     pub fn flush_due_logs(&self) {
         let now = now_ms();

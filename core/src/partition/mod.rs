@@ -115,6 +115,9 @@ pub struct Partition {
     /// and as follower how far behind the leader's high watermark the log
     /// end was at the last fetch (`/metrics`).
     pub counters: Counters,
+    /// Fetches waiting for this partition's log end or high watermark to
+    /// move (`fetch.min.bytes`): woken per partition, not all at once.
+    waiters: Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
 }
 
 /// A partition's counters for `/metrics` (Kafka's BrokerTopicMetrics and
@@ -204,6 +207,7 @@ impl Partition {
             }),
             progress,
             counters: Counters::default(),
+            waiters: Mutex::new(Vec::new()),
         };
         partition.advance_high_watermark(&mut partition.state());
         partition
@@ -276,17 +280,36 @@ impl Partition {
         self.publish(state);
     }
 
+    /// Wakes `waiter` at the next change of this partition's log end or
+    /// high watermark (once; register again to hear of the next).
+    pub fn wake_on_change(&self, waiter: &std::sync::Arc<tokio::sync::Notify>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        waiters.retain(|w| w.strong_count() > 0);
+        waiters.push(std::sync::Arc::downgrade(waiter));
+    }
+
+    /// Wakes the fetches waiting on this partition.
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        for waiter in waiters.iter().filter_map(|w| w.upgrade()) {
+            waiter.notify_one();
+        }
+    }
+
     fn publish(&self, state: &PartitionState) {
         let now = Progress {
             high_watermark: state.high_watermark,
             leader_epoch: state.leadership.leader_epoch,
             is_leader: state.leadership.leader == self.node_id,
         };
-        self.progress.send_if_modified(|p| {
+        let moved = self.progress.send_if_modified(|p| {
             let changed = *p != now;
             *p = now;
             changed
         });
+        if moved {
+            self.wake_waiters();
+        }
     }
 
     /// Whether everything below `end_offset` is committed now (so an

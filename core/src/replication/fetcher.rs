@@ -71,7 +71,6 @@ pub(super) async fn run(replication: Arc<Replication>, leader: i32) {
                 let progressed = tokio::task::spawn_blocking(move || apply(followed, response))
                     .await
                     .unwrap_or(false);
-                replication.replicas.notify_appended();
                 if !progressed {
                     // Every partition failed (leadership moving, say):
                     // wait for the metadata rather than spin.

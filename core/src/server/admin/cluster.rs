@@ -1,7 +1,9 @@
 //! `GET /v1/cluster`: the cluster as `weir cluster status` prints it — its
 //! brokers (id, address, rack, state), the active controller and its Raft
 //! term, and each voter's log end and lag behind the leader, asked of the
-//! active controller with DescribeQuorum wherever the call arrives.
+//! active controller with DescribeQuorum wherever the call arrives — and
+//! the partitions that are under-replicated (ISR smaller than the replica
+//! set) or offline (no live leader), from the metadata.
 
 use std::sync::Arc;
 
@@ -62,6 +64,25 @@ async fn status(State(broker): State<Arc<Broker>>) -> Json<Value> {
         None => Vec::new(),
     };
     let local = broker.controller.log().quorum_status();
+    let live = |id: i32| image.brokers.get(&id).is_some_and(|b| b.is_live());
+    let mut under_replicated = Vec::new();
+    let mut offline = Vec::new();
+    for topic in image.topics.values() {
+        for (index, p) in topic.partitions.iter().enumerate() {
+            let entry = json!({
+                "topic": topic.name,
+                "partition": index,
+                "leader": p.leader,
+                "replicas": p.replicas,
+                "isr": p.isr,
+            });
+            if p.leader < 0 || !live(p.leader) {
+                offline.push(entry);
+            } else if p.isr.len() < p.replicas.len() {
+                under_replicated.push(entry);
+            }
+        }
+    }
     Json(json!({
         "cluster_id": broker.cluster_id(),
         "answered_by": broker.node_id(),
@@ -73,6 +94,8 @@ async fn status(State(broker): State<Arc<Broker>>) -> Json<Value> {
         },
         "brokers": brokers,
         "voters": voters,
+        "under_replicated_partitions": under_replicated,
+        "offline_partitions": offline,
         "this_node": local.map(|s| json!({
             "id": s.node_id,
             "term": s.term,

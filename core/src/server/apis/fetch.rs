@@ -10,7 +10,10 @@
 //! got (which moves the high watermark), answers a diverging epoch when the
 //! follower's log parted from this one, and never passes fetch interceptors.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
@@ -35,11 +38,13 @@ pub async fn handle(
         return (response, Vec::new());
     }
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let changed = Arc::new(Notify::new());
     loop {
-        // Register for wake-ups before reading, so no append is missed.
-        let appended = broker.replicas.appended().notified();
-        tokio::pin!(appended);
-        appended.as_mut().enable();
+        // Register with each partition before reading, so no change is
+        // missed (a wake-up before the wait leaves a permit).
+        for p in requested_partitions(broker, ctx, &request) {
+            p.wake_on_change(&changed);
+        }
         let (response, ranges, answer_now) = read_all(broker, ctx, &request);
         let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
@@ -50,8 +55,33 @@ pub async fn handle(
             }
             return (response, ranges);
         }
-        let _ = tokio::time::timeout(deadline - now, appended).await;
+        let _ = tokio::time::timeout(deadline - now, changed.notified()).await;
     }
+}
+
+/// The hosted partitions a fetch names.
+fn requested_partitions(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: &FetchRequest,
+) -> Vec<Arc<crate::partition::Partition>> {
+    let image = broker.image();
+    let mut out = Vec::new();
+    for topic in &request.topics {
+        let name = if ctx.version >= 13 {
+            image.topic_names.get(&topic.topic_id).cloned()
+        } else {
+            Some(topic.topic.to_string())
+        };
+        let Some(name) = name else { continue };
+        out.extend(
+            topic
+                .partitions
+                .iter()
+                .filter_map(|p| broker.replicas.get_by_name(&name, p.partition)),
+        );
+    }
+    out
 }
 
 /// Reads every requested partition once. Returns the response, the record

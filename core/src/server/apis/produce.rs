@@ -73,7 +73,6 @@ fn append_all(
     let image = broker.image();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut failed = None;
-    let mut appended = false;
     for topic in request.topic_data {
         let name = if ctx.version >= 13 {
             image.topic_names.get(&topic.topic_id).cloned()
@@ -126,7 +125,6 @@ fn append_all(
             let mut response = PartitionProduceResponse::default().with_index(data.index);
             match result {
                 Ok((info, log_start_offset)) => {
-                    appended = true;
                     response.base_offset = info.base_offset;
                     response.log_append_time_ms = info.log_append_time;
                     if ctx.version >= 5 {
@@ -159,9 +157,6 @@ fn append_all(
                 .with_topic_id(topic.topic_id)
                 .with_partition_responses(partitions),
         );
-    }
-    if appended {
-        broker.replicas.notify_appended();
     }
     if acks == 0 {
         return match failed {
