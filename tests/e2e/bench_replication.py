@@ -46,7 +46,8 @@ def create(bootstrap, name, partitions, rf, **configs):
 
 
 def describe(bootstrap, name):
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(name, timeout=10)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(name, timeout=10)
     return {p.id: (p.leader, sorted(p.isrs)) for p in metadata.topics[name].partitions.values()}
 
 
@@ -97,6 +98,7 @@ def failover(cluster, kills):
         assert done[0] is None, done[0]
         times.append(time.time() - start)
         victim.start()
+    wait(lambda: describe(cluster.bootstrap, "failover")[0][1] == [1, 2, 3])
     return times
 
 
@@ -161,7 +163,8 @@ def main():
             for rf in (1, 3):
                 text = weir_bench(cluster.bootstrap, rf)
                 print("cluster, RF%d:" % rf, *produce_figures(text), sep="\n  ")
-                AdminClient({"bootstrap.servers": cluster.bootstrap}).delete_topics(["bench"])["bench"].result(60)
+                admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+                admin.delete_topics(["bench"])["bench"].result(60)
                 time.sleep(2)
             times = failover(cluster, kills)
             print("failover over %d kills: median %.2f s, max %.2f s" % (kills, statistics.median(times), max(times)))
