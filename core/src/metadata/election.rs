@@ -43,37 +43,7 @@ pub fn set_broker_state(
                 remove_replica(p, id, &live, unclean(topic))
             };
             if let Some((leader, isr)) = change {
-                commands.push(Command::ChangePartition {
-                    topic: topic.name.clone(),
-                    partition: index as i32,
-                    leader: Some(leader),
-                    isr: Some(isr),
-                    replicas: None,
-                });
-            }
-        }
-    }
-    commands
-}
-
-/// Every leaderless partition that a live replica can now lead (after an
-/// unclean election was allowed, say).
-pub fn elect_leaderless(
-    image: &MetadataImage,
-    unclean: &dyn Fn(&TopicImage) -> bool,
-) -> Vec<Command> {
-    let live = |b: i32| image.brokers.get(&b).is_some_and(|b| b.is_live());
-    let mut commands = Vec::new();
-    for topic in image.topics.values() {
-        for (index, p) in topic.partitions.iter().enumerate() {
-            if let Some((leader, isr)) = elect_if_leaderless(p, &live, unclean(topic)) {
-                commands.push(Command::ChangePartition {
-                    topic: topic.name.clone(),
-                    partition: index as i32,
-                    leader: Some(leader),
-                    isr: Some(isr),
-                    replicas: None,
-                });
+                commands.push(new_leader(&topic.name, index as i32, leader, isr));
             }
         }
     }
@@ -128,13 +98,18 @@ pub fn elect(
             }
         }
     };
-    Ok(Command::ChangePartition {
+    Ok(new_leader(topic, partition, leader, isr))
+}
+
+/// The change that gives a partition `leader` and `isr`.
+fn new_leader(topic: &str, partition: i32, leader: i32, isr: Vec<i32>) -> Command {
+    Command::ChangePartition {
         topic: topic.to_string(),
         partition,
         leader: Some(leader),
         isr: Some(isr),
         replicas: None,
-    })
+    }
 }
 
 /// `auto.leader.rebalance.enable`: for each broker whose share of

@@ -126,6 +126,13 @@ impl MetadataImage {
             .and_then(|name| self.topics.get(name))
     }
 
+    fn partition_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionImage> {
+        self.topics
+            .get_mut(topic)?
+            .partitions
+            .get_mut(usize::try_from(partition).ok()?)
+    }
+
     pub fn apply(&mut self, command: &Command) {
         self.applied += 1;
         match command.clone() {
@@ -211,10 +218,7 @@ impl MetadataImage {
                 leader,
                 leader_epoch,
             } => {
-                let found = self
-                    .topics
-                    .get_mut(&topic)
-                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                let found = self.partition_mut(&topic, partition);
                 if let Some(p) = found {
                     p.leader = leader;
                     p.leader_epoch = leader_epoch;
@@ -228,10 +232,7 @@ impl MetadataImage {
                 isr,
                 replicas,
             } => {
-                let found = self
-                    .topics
-                    .get_mut(&topic)
-                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                let found = self.partition_mut(&topic, partition);
                 let Some(p) = found else { return };
                 if let Some(leader) = leader.filter(|l| *l != p.leader) {
                     p.leader = leader;
@@ -252,10 +253,7 @@ impl MetadataImage {
                 partition,
                 target,
             } => {
-                let found = self
-                    .topics
-                    .get_mut(&topic)
-                    .and_then(|t| t.partitions.get_mut(partition as usize));
+                let found = self.partition_mut(&topic, partition);
                 let Some(p) = found else { return };
                 // Back to where the partition was before any reassignment.
                 let original: Vec<i32> = p

@@ -85,7 +85,7 @@ impl ReplicaManager {
                 self.node_id,
                 found.log,
                 found.high_watermark.unwrap_or(0),
-                leadership(p),
+                Leadership::from(p),
             );
             partitions.insert(found.tp, Arc::new(partition));
         }
@@ -158,7 +158,9 @@ impl ReplicaManager {
                 }
                 let tp = TopicPartition::new(topic.name.clone(), index as i32);
                 match self.get(&tp) {
-                    Some(partition) => partition.update(leadership(p), log_config.clone(), min_isr),
+                    Some(partition) => {
+                        partition.update(Leadership::from(p), log_config.clone(), min_isr)
+                    }
                     None if self.offline_reason(&tp).is_some() => {}
                     None => {
                         let log = match self.logs.create_log(&tp, topic.id, log_config.clone()) {
@@ -176,9 +178,9 @@ impl ReplicaManager {
                             self.node_id,
                             log,
                             0,
-                            leadership(p),
+                            Leadership::from(p),
                         );
-                        partition.update(leadership(p), log_config.clone(), min_isr);
+                        partition.update(Leadership::from(p), log_config.clone(), min_isr);
                         self.partitions
                             .write()
                             .expect("partitions lock")
@@ -338,16 +340,6 @@ impl ReplicaManager {
         }
         self.checkpoint()?;
         self.logs.mark_clean_shutdown()
-    }
-}
-
-fn leadership(p: &crate::metadata::PartitionImage) -> Leadership {
-    Leadership {
-        leader: p.leader,
-        leader_epoch: p.leader_epoch,
-        partition_epoch: p.partition_epoch,
-        replicas: p.replicas.clone(),
-        isr: p.isr.clone(),
     }
 }
 

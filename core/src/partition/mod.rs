@@ -40,6 +40,18 @@ pub struct Leadership {
     pub isr: Vec<i32>,
 }
 
+impl From<&crate::metadata::PartitionImage> for Leadership {
+    fn from(p: &crate::metadata::PartitionImage) -> Leadership {
+        Leadership {
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            replicas: p.replicas.clone(),
+            isr: p.isr.clone(),
+        }
+    }
+}
+
 /// Where a leader's append comes from (Kafka's `AppendOrigin`). Followers
 /// append the leader's batches through `append_as_follower` instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +179,7 @@ impl Partition {
         tp: TopicPartition,
         topic_id: Uuid,
         node_id: i32,
-        log: PartitionLog,
+        mut log: PartitionLog,
         high_watermark: i64,
         leadership: Leadership,
     ) -> Partition {
@@ -183,7 +195,6 @@ impl Partition {
             now_ms(),
             log.log_end_offset(),
         );
-        let mut log = log;
         if leadership.leader == node_id {
             log.assign_epoch(leadership.leader_epoch, log.log_end_offset());
         }

@@ -151,14 +151,7 @@ fn log_config() -> LogConfig {
 }
 
 fn leadership(image: &MetadataImage) -> Leadership {
-    let p = &image.topics[TOPIC].partitions[0];
-    Leadership {
-        leader: p.leader,
-        leader_epoch: p.leader_epoch,
-        partition_epoch: p.partition_epoch,
-        replicas: p.replicas.clone(),
-        isr: p.isr.clone(),
-    }
+    Leadership::from(&image.topics[TOPIC].partitions[0])
 }
 
 impl Sim {

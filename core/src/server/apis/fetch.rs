@@ -40,12 +40,7 @@ pub async fn handle(
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let changed = Arc::new(Notify::new());
     loop {
-        // Register with each partition before reading, so no change is
-        // missed (a wake-up before the wait leaves a permit).
-        for p in requested_partitions(broker, ctx, &request) {
-            p.wake_on_change(&changed);
-        }
-        let (response, ranges, answer_now) = read_all(broker, ctx, &request);
+        let (response, ranges, answer_now) = read_all(broker, ctx, &request, &changed);
         let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
         if bytes >= request.min_bytes.max(1) as usize || answer_now || now >= deadline {
@@ -59,39 +54,17 @@ pub async fn handle(
     }
 }
 
-/// The hosted partitions a fetch names.
-fn requested_partitions(
-    broker: &Broker,
-    ctx: &RequestContext,
-    request: &FetchRequest,
-) -> Vec<Arc<crate::partition::Partition>> {
-    let image = broker.image();
-    let mut out = Vec::new();
-    for topic in &request.topics {
-        let name = if ctx.version >= 13 {
-            image.topic_names.get(&topic.topic_id).cloned()
-        } else {
-            Some(topic.topic.to_string())
-        };
-        let Some(name) = name else { continue };
-        out.extend(
-            topic
-                .partitions
-                .iter()
-                .filter_map(|p| broker.replicas.get_by_name(&name, p.partition)),
-        );
-    }
-    out
-}
-
 /// Reads every requested partition once. Returns the response, the record
 /// ranges to splice into it, and whether it must be answered at once (a
 /// partition failed, a follower diverged, or a consumer is sent to another
-/// replica).
+/// replica). Each partition found is told to wake `changed` when it next
+/// moves, before it is read, so no change is missed (a wake-up before the
+/// wait leaves a permit).
 fn read_all(
     broker: &Broker,
     ctx: &RequestContext,
     request: &FetchRequest,
+    changed: &Arc<Notify>,
 ) -> (FetchResponse, Vec<FetchedRange>, bool) {
     let image = broker.image();
     let replica = replica_id(ctx, request);
@@ -120,6 +93,9 @@ fn read_all(
             let partition = name
                 .as_deref()
                 .and_then(|n| broker.replicas.get_by_name(n, wanted.partition));
+            if let Some(p) = &partition {
+                p.wake_on_change(changed);
+            }
             let offline = || {
                 name.as_deref()
                     .and_then(|n| broker.replicas.offline_error(n, wanted.partition))
