@@ -412,10 +412,14 @@ def test_reassignment_moves_replicas_with_no_loss(cluster):
     for i in range(2000):
         producer.produce("moving", value=b"%06d" % i)
     assert producer.flush(30) == 0
-    kp = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=30000)
     tp = KpTopicPartition("moving", 0)
     new.proc.send_signal(19)  # SIGSTOP: the new replica cannot catch up yet
     try:
+        # kafka-python sends admin requests to the controller id a random
+        # broker's Metadata names (itself, as in KRaft), and keeps it: wait
+        # until the paused broker is fenced, so Metadata no longer offers it.
+        until(lambda: ic not in AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=10).brokers)
+        kp = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=30000)
         assert kp.alter_partition_reassignments({tp: [ib, ic]}) == {tp: None}
         ongoing = kp.list_partition_reassignments()
         assert ongoing[tp]["adding_replicas"] == [ic] and ongoing[tp]["removing_replicas"] == [ia], ongoing

@@ -193,6 +193,17 @@ impl Broker {
         if !self.in_cluster() || !self.is_broker() {
             return;
         }
+        // The last live broker has nobody to hand its leaderships to, and
+        // with the others gone the quorum may be too: nothing to wait for.
+        let others_live = self
+            .image()
+            .brokers
+            .values()
+            .any(|b| b.is_live() && b.id != self.node_id());
+        if !others_live {
+            info!("no other live broker to hand leaderships to; stopping");
+            return;
+        }
         let limit = self.config.number("weir.controlled.shutdown.timeout.ms") as u64;
         let deadline = Instant::now() + Duration::from_millis(limit);
         loop {
