@@ -14,6 +14,7 @@
 //! JSON; the answer is the correlation id, an error code and a message.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -38,13 +39,26 @@ const MAX_RESPONSE: usize = 100 << 20;
 
 #[derive(Default)]
 pub struct Channel {
-    /// One connection per broker, one request at a time on each.
-    connections: Mutex<HashMap<(String, u16), TcpStream>>,
+    /// One connection per broker, one request at a time on each; a broker
+    /// that does not answer holds up only the requests to it.
+    connections: std::sync::Mutex<HashMap<(String, u16), Slot>>,
 }
+
+/// A broker's connection, while no request is under way on it.
+type Slot = Arc<Mutex<Option<TcpStream>>>;
 
 /// Whether a request came from another broker of the cluster.
 pub fn is_peer(frame: &[u8]) -> bool {
     client_id(frame).is_some_and(|id| id.starts_with(PEER_PREFIX.as_bytes()))
+}
+
+/// The node id of the peer broker that sent a request frame, if one did.
+pub fn peer_node(frame: &[u8]) -> Option<i32> {
+    let id = client_id(frame)?.strip_prefix(PEER_PREFIX.as_bytes())?;
+    std::str::from_utf8(id.strip_prefix(b"broker-")?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// The client id of a request frame (after the size), if it has one.
@@ -109,8 +123,15 @@ impl Channel {
 
     async fn round_trip(&self, broker: (&str, u16), frame: &[u8]) -> std::io::Result<Bytes> {
         let key = (broker.0.to_string(), broker.1);
-        let mut connections = self.connections.lock().await;
-        let stream = match connections.remove(&key) {
+        let slot = self
+            .connections
+            .lock()
+            .expect("channel lock")
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        let stream = match slot.take() {
             Some(stream) => stream,
             None => tokio::time::timeout(ROUND_TRIP_TIMEOUT, TcpStream::connect(broker))
                 .await
@@ -122,7 +143,7 @@ impl Channel {
             .map_err(|_| std::io::Error::other("the peer did not answer in time"))?;
         if answer.is_ok() {
             // Only a connection whose exchange completed is in step.
-            connections.insert(key, stream);
+            *slot = Some(stream);
         }
         answer
     }
