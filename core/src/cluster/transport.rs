@@ -93,10 +93,17 @@ impl Hello {
 /// after this index".
 pub type Catchup = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send>> + Send + Sync>;
 
+/// What arrives for the quorum member from its peers.
+pub enum Inbound {
+    Message(Message),
+    /// A peer's Raft connection to this member closed.
+    Gone(u64),
+}
+
 /// Who handles what arrives on the controller listener.
 #[derive(Clone)]
 pub struct Services {
-    pub raft: mpsc::Sender<Message>,
+    pub raft: mpsc::Sender<Inbound>,
     pub catchup: Catchup,
     /// Kafka requests' connections; `None`: they are closed.
     pub kafka: Option<mpsc::Sender<TcpStream>>,
@@ -286,10 +293,11 @@ async fn accept(stream: TcpStream, cluster_id: &str, services: Services) -> Resu
 async fn receive(
     mut r: BufReader<TcpStream>,
     sender: u64,
-    inbox: mpsc::Sender<Message>,
+    inbox: mpsc::Sender<Inbound>,
 ) -> Result<(), String> {
     loop {
         let Ok(frame) = read_frame(&mut r, MAX_FRAME).await else {
+            let _ = inbox.send(Inbound::Gone(sender)).await;
             return Ok(());
         };
         let message = Message::parse_from_bytes(&frame).map_err(|e| e.to_string())?;
@@ -299,7 +307,7 @@ async fn receive(
                 message.from
             ));
         }
-        if inbox.send(message).await.is_err() {
+        if inbox.send(Inbound::Message(message)).await.is_err() {
             return Ok(());
         }
     }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{observer, ProposeError, QuorumNode, RaftLog, Timing};
-use crate::cluster::transport::{self, Outbox};
+use crate::cluster::transport::{self, Inbound, Outbox};
 
 /// What a member needs to run.
 pub struct QuorumConfig {
@@ -232,7 +232,7 @@ impl Driver {
     async fn run(
         mut self,
         tick: Duration,
-        mut inbox: mpsc::Receiver<raft::prelude::Message>,
+        mut inbox: mpsc::Receiver<Inbound>,
         mut proposals: mpsc::Receiver<Proposal>,
     ) {
         let mut ticker = tokio::time::interval(tick);
@@ -240,10 +240,10 @@ impl Driver {
         loop {
             tokio::select! {
                 _ = ticker.tick() => self.node.tick(),
-                Some(message) = inbox.recv() => {
-                    self.node.step(message);
-                    while let Ok(message) = inbox.try_recv() {
-                        self.node.step(message);
+                Some(inbound) = inbox.recv() => {
+                    self.take(inbound);
+                    while let Ok(inbound) = inbox.try_recv() {
+                        self.take(inbound);
                     }
                 }
                 proposal = proposals.recv() => match proposal {
@@ -255,6 +255,13 @@ impl Driver {
                 tracing::error!(error = %e, "the quorum member cannot write its log; stopping it");
                 return;
             }
+        }
+    }
+
+    fn take(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Message(message) => self.node.step(message),
+            Inbound::Gone(peer) => self.node.peer_gone(peer),
         }
     }
 

@@ -50,6 +50,7 @@ pub struct Output {
 pub struct QuorumNode {
     raw: RawNode<RaftLog>,
     log: RaftLog,
+    election_ticks: usize,
 }
 
 /// Why a proposal was not taken.
@@ -84,7 +85,11 @@ impl QuorumNode {
         config.validate()?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let raw = RawNode::new(&config, log.clone(), &logger)?;
-        Ok(QuorumNode { raw, log })
+        Ok(QuorumNode {
+            raw,
+            log,
+            election_ticks: timing.election_ticks,
+        })
     }
 
     pub fn id(&self) -> u64 {
@@ -160,6 +165,20 @@ impl QuorumNode {
 
     pub fn tick(&mut self) {
         self.raw.tick();
+    }
+
+    /// Member `peer`'s connection to this one closed: its process is gone
+    /// (the kernel closes a dead process's connections at once), or the
+    /// network dropped it. If it leads, this member stops counting on its
+    /// lease and stands for election after only the random part of its
+    /// timeout, so a crashed controller is replaced a timeout sooner. A
+    /// leader that is alive resets that with its next heartbeat.
+    pub fn peer_gone(&mut self, peer: u64) {
+        if self.leader() == Some(peer) && !self.is_leader() {
+            for _ in 0..self.election_ticks {
+                self.raw.tick();
+            }
+        }
     }
 
     /// Takes a message from another member. Messages for another node or

@@ -179,6 +179,15 @@ impl Sim {
             if self.nodes[i].is_some() && self.rng.chance(faults.crash) {
                 self.nodes[i] = None;
                 self.record(0xC0 + i as u64);
+                // Its connections close: the others hear it is gone
+                // (unless a partition already cut them off).
+                for j in 0..self.nodes.len() {
+                    if !self.cut.contains(&(i as u64 + 1, j as u64 + 1)) {
+                        if let Some(other) = self.nodes[j].as_mut() {
+                            other.peer_gone(i as u64 + 1);
+                        }
+                    }
+                }
             } else if self.nodes[i].is_none() && self.rng.chance(faults.restart) {
                 self.nodes[i] = Some(start(
                     i as u64 + 1,
