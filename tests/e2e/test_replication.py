@@ -453,6 +453,7 @@ def test_route_mode_needs_the_chosen_partitions_leader(tmp_path):
         # Partitions 0 and 1 led by broker 1, partition 2 by broker 2.
         topic = NewTopic("routed", 3, replica_assignment=[[1], [1], [2]], config={"weir.partitioner": "crc32"})
         admin.create_topics([topic])["routed"].result(timeout=30)
+        until(lambda: {p: leader for p, (leader, _, _) in describe(n1.bootstrap, "routed").items()} == {0: 1, 1: 1, 2: 2})
         import zlib
 
         key_for = {}
@@ -461,7 +462,7 @@ def test_route_mode_needs_the_chosen_partitions_leader(tmp_path):
             key = b"k%d" % i
             key_for.setdefault(zlib.crc32(key) % 3, key)
             i += 1
-        producer = Producer({"bootstrap.servers": c.bootstrap, "retries": 0})
+        producer = Producer({"bootstrap.servers": c.bootstrap})
         errors = []
         report = lambda err, msg: errors.append(err)  # noqa: E731
         # Sent to partition 0 (broker 1), belonging to partition 1 (broker 1): moved.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::config::{BrokerConfig, ConfigView, Listener};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
@@ -40,6 +40,12 @@ pub struct Broker {
     controller_connections: std::sync::Mutex<Option<super::membership::ControllerConnections>>,
     /// In a cluster: the follower fetchers and the ISR maintenance.
     pub replication: std::sync::OnceLock<Arc<crate::replication::Replication>>,
+    /// The brokers Metadata lists.
+    pub offered: super::offered_brokers::OfferedBrokers,
+    /// Whether this broker's metadata has caught up with the cluster's
+    /// since it started (always, on a single node): until then it answers
+    /// no client, so none is told a leadership it held before a restart.
+    caught_up: tokio::sync::watch::Sender<bool>,
 }
 
 impl Broker {
@@ -59,19 +65,19 @@ impl Broker {
             .or_else(|| cluster.as_ref()?.controller_listener.clone())
             .ok_or_else(|| anyhow::anyhow!("no listener is configured (listeners)"))?;
         controller.set_max_partitions(config.max_partitions());
+        // One image for everything opened here, and the one followed from:
+        // the quorum goes on applying meanwhile, and what it applies after
+        // this image must reach the partitions as a delta from it.
+        let followed = controller.image();
         let logs = LogManager::new(config.log_dirs())?;
-        let replicas = Arc::new(ReplicaManager::start(
-            config.clone(),
-            logs,
-            &controller.image(),
-        )?);
+        let replicas = Arc::new(ReplicaManager::start(config.clone(), logs, &followed)?);
         let groups = GroupCoordinator::new(&config, replicas.clone());
-        groups.set_group_configs(&controller.image().group_configs);
+        groups.set_group_configs(&followed.group_configs);
         let plugins =
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
         plugins.enable_native(config.flag("weir.plugin.native.enabled"));
-        super::admin::plugins::load_at_start(&plugins, &config, &controller.image())?;
-        let followed = controller.image();
+        super::admin::plugins::load_at_start(&plugins, &config, &followed)?;
+        let serves_cluster_clients = cluster.as_ref().is_some_and(|c| c.roles.broker);
         Ok(Broker {
             config,
             controller,
@@ -86,6 +92,8 @@ impl Broker {
             controller_connections: std::sync::Mutex::new(controller_connections),
             cluster,
             replication: Default::default(),
+            offered: Default::default(),
+            caught_up: tokio::sync::watch::Sender::new(!serves_cluster_clients),
         })
     }
 
@@ -116,6 +124,18 @@ impl Broker {
 
     pub fn node_id(&self) -> i32 {
         self.config.node_id()
+    }
+
+    /// The active controller says this broker's metadata has caught up.
+    pub fn caught_up(&self) {
+        if !self.caught_up.send_replace(true) {
+            info!("caught up with the cluster's metadata: serving clients");
+        }
+    }
+
+    /// Waits until this broker may answer clients.
+    pub async fn ready_for_clients(&self) {
+        let _ = self.caught_up.subscribe().wait_for(|ready| *ready).await;
     }
 
     pub fn image(&self) -> Arc<MetadataImage> {
@@ -154,6 +174,7 @@ impl Broker {
                 format!("metadata changed but the logs could not follow: {e}"),
             ));
         }
+        self.offered.follow(&followed, &image);
         *followed = image;
         self.follow_groups();
         if let Some(replication) = self.replication.get() {

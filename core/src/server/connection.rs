@@ -86,6 +86,9 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "unknown".into());
     let _ = stream.set_nodelay(true);
+    if on == dispatch::Listener::Clients {
+        broker.ready_for_clients().await;
+    }
     // Kafka shows a client's host as "/<ip>" (DescribeGroups).
     let client_host = stream
         .peer_addr()
@@ -94,6 +97,33 @@ pub async fn serve(
     match run(broker, on, stream, client_host, limits).await {
         Ok(()) => debug!(%peer, "connection closed by client"),
         Err(reason) => info!(%peer, %reason, "closing connection"),
+    }
+}
+
+/// On the active controller: the broker that heartbeats on a connection,
+/// told when the connection ends, however it ends (a crashed broker's
+/// connections close at once; `heartbeats` fences it soon after).
+struct HeartbeatConnection {
+    broker: Arc<Broker>,
+    node: Option<i32>,
+}
+
+impl HeartbeatConnection {
+    fn note(&mut self, frame: &[u8]) {
+        let api = frame.get(..2).map(|k| i16::from_be_bytes([k[0], k[1]]));
+        if self.node.is_none()
+            && api == Some(kafka_protocol::messages::ApiKey::BrokerHeartbeat as i16)
+        {
+            self.node = crate::cluster::channel::peer_node(frame);
+        }
+    }
+}
+
+impl Drop for HeartbeatConnection {
+    fn drop(&mut self) {
+        if let Some(node) = self.node {
+            self.broker.liveness.connection_closed(node);
+        }
     }
 }
 
@@ -120,8 +150,13 @@ async fn run(
         socket: writer,
         buf: Vec::new(),
     };
+    let mut heartbeats = HeartbeatConnection {
+        broker: broker.clone(),
+        node: None,
+    };
     while let Some(frame) = frames.recv().await {
         let Frame { bytes, _memory } = frame;
+        heartbeats.note(&bytes);
         let outcome = dispatch::handle(&broker, on, &client_host, bytes).await;
         drop(_memory);
         match outcome {

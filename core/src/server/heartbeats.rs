@@ -10,6 +10,14 @@
 //! (`metadata::election`), in the same commit. The last-heard times live
 //! only in the active controller's memory: a new one starts every broker's
 //! clock afresh.
+//!
+//! A crashed broker's process is gone at once, and so is the connection
+//! it heartbeated on: the kernel closes it. A broker whose heartbeat
+//! connection closed and that has not heartbeated again within two
+//! heartbeat intervals is fenced then, without waiting out its session
+//! (Kafka waits; failover after a crash is bounded by this instead). A
+//! broker that is hung or cut off keeps its connection open and is fenced
+//! at the session timeout.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,14 +31,81 @@ use crate::metadata::BrokerState;
 use crate::protocol::error::{ApiError, ResponseError};
 
 /// How often the active controller looks for silent brokers.
-const FENCE_CHECK: Duration = Duration::from_millis(250);
+const FENCE_CHECK: Duration = Duration::from_millis(100);
 
-/// When the active controller last heard from each broker.
+/// What the active controller has heard from each broker.
 #[derive(Default)]
 pub struct Liveness {
-    heard: Mutex<HashMap<i32, Instant>>,
+    heard: Mutex<HashMap<i32, Heard>>,
+    /// The metadata offset each broker must have applied to be caught up:
+    /// the active controller's at the broker's registration (or, for a
+    /// controller that took over since, at its first heartbeat), as Kafka's
+    /// `BrokerHeartbeatResponse.isCaughtUp` is.
+    catch_up_to: Mutex<HashMap<i32, u64>>,
     /// Whether this node was the active controller at the last check.
     was_active: Mutex<bool>,
+    /// The other node last seen as the active controller.
+    previous_controller: Mutex<Option<i32>>,
+}
+
+#[derive(Clone, Copy)]
+struct Heard {
+    /// The last heartbeat.
+    at: Instant,
+    /// When the connection that heartbeat came on closed, if it has.
+    connection_closed: Option<Instant>,
+}
+
+impl Heard {
+    fn new(at: Instant) -> Heard {
+        Heard {
+            at,
+            connection_closed: None,
+        }
+    }
+
+    /// Why the broker counts as gone, if it does.
+    fn silence(
+        &self,
+        now: Instant,
+        session: Duration,
+        after_close: Duration,
+    ) -> Option<&'static str> {
+        if now.duration_since(self.at) > session {
+            return Some("no heartbeat within broker.session.timeout.ms");
+        }
+        self.connection_closed
+            .filter(|closed| now.duration_since(*closed) > after_close)
+            .map(|_| "its heartbeat connection closed and it has not heartbeated since")
+    }
+}
+
+impl Liveness {
+    /// Broker `id` registered when the metadata was at `offset`: as good
+    /// as a heartbeat.
+    pub fn registered(&self, id: i32, offset: u64) {
+        self.catch_up_to
+            .lock()
+            .expect("liveness lock")
+            .insert(id, offset);
+        self.heard
+            .lock()
+            .expect("liveness lock")
+            .insert(id, Heard::new(Instant::now()));
+    }
+
+    fn caught_up(&self, id: i32, applied: u64, now_at: u64) -> bool {
+        let mut targets = self.catch_up_to.lock().expect("liveness lock");
+        applied >= *targets.entry(id).or_insert(now_at)
+    }
+
+    /// The connection broker `id` heartbeated on has closed.
+    pub fn connection_closed(&self, id: i32) {
+        let mut heard = self.heard.lock().expect("liveness lock");
+        if let Some(h) = heard.get_mut(&id) {
+            h.connection_closed = Some(Instant::now());
+        }
+    }
 }
 
 impl Broker {
@@ -60,7 +135,7 @@ impl Broker {
             .heard
             .lock()
             .expect("liveness lock")
-            .insert(id, Instant::now());
+            .insert(id, Heard::new(Instant::now()));
         let state = self
             .image()
             .brokers
@@ -85,8 +160,10 @@ impl Broker {
                 .change_broker_state(&self.config, id, wanted, Vec::new())
                 .await?;
         }
+        let applied = u64::try_from(request.current_metadata_offset).unwrap_or(0);
+        let caught_up = self.liveness.caught_up(id, applied, self.image().applied);
         Ok(BrokerHeartbeatResponse::default()
-            .with_is_caught_up(true)
+            .with_is_caught_up(caught_up)
             .with_is_fenced(wanted == BrokerState::Fenced)
             .with_should_shut_down(wanted == BrokerState::ShuttingDown))
     }
@@ -128,6 +205,11 @@ impl Broker {
             return;
         }
         let every = self.config.number("broker.heartbeat.interval.ms").max(10) as u64;
+        // A heartbeat to a controller that hangs (stopped, cut off) is given
+        // up well within a session, so the next goes to the one that
+        // replaced it before that one fences this broker.
+        let patience =
+            Duration::from_millis(self.config.number("broker.session.timeout.ms") as u64 / 2);
         let broker = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(every));
@@ -137,8 +219,13 @@ impl Broker {
                 if !broker.image().brokers.contains_key(&broker.node_id()) {
                     continue;
                 }
-                if let Err(e) = broker.heartbeat(false).await {
-                    tracing::debug!(error = %e.message().unwrap_or_default(), "heartbeat not delivered");
+                match tokio::time::timeout(patience, broker.heartbeat(false)).await {
+                    Ok(Ok(r)) if r.is_caught_up => broker.caught_up(),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e.message().unwrap_or_default(), "heartbeat not delivered")
+                    }
+                    Err(_) => tracing::debug!("the controller did not answer a heartbeat in time"),
                 }
             }
         });
@@ -152,31 +239,53 @@ impl Broker {
             let mut was = self.liveness.was_active.lock().expect("liveness lock");
             std::mem::replace(&mut *was, active) != active && active
         };
-        if !active {
-            return;
-        }
+        let previous = {
+            let mut previous = self
+                .liveness
+                .previous_controller
+                .lock()
+                .expect("liveness lock");
+            if !active {
+                let other = self
+                    .controller
+                    .active_controller()
+                    .filter(|id| *id != self.node_id());
+                *previous = other.or(*previous);
+                return;
+            }
+            previous.take()
+        };
         let now = Instant::now();
-        let timeout = Duration::from_millis(self.config.number("broker.session.timeout.ms") as u64);
+        let session = Duration::from_millis(self.config.number("broker.session.timeout.ms") as u64);
+        let after_close =
+            Duration::from_millis(2 * self.config.number("broker.heartbeat.interval.ms") as u64);
         let image = self.image();
-        let silent: Vec<i32> = {
+        let silent: Vec<(i32, &str)> = {
             let mut heard = self.liveness.heard.lock().expect("liveness lock");
             if newly_active {
-                // A new controller gives every broker a full session.
+                // A new controller gives every broker a full session, but
+                // the one it takes over from, which the quorum lost, only as
+                // long as a broker whose connection closed: if it is alive
+                // it heartbeats here within that.
                 heard.clear();
+                if let Some(id) = previous {
+                    let mut lost = Heard::new(now);
+                    lost.connection_closed = Some(now);
+                    heard.insert(id, lost);
+                }
             }
             image
                 .brokers
                 .values()
                 .filter(|b| b.is_live() && b.id != self.node_id())
-                .filter(|b| now.duration_since(*heard.entry(b.id).or_insert(now)) > timeout)
-                .map(|b| b.id)
+                .filter_map(|b| {
+                    let h = heard.entry(b.id).or_insert(Heard::new(now));
+                    Some((b.id, h.silence(now, session, after_close)?))
+                })
                 .collect()
         };
-        for id in silent {
-            warn!(
-                broker = id,
-                "no heartbeat within broker.session.timeout.ms: fencing the broker"
-            );
+        for (id, why) in silent {
+            warn!(broker = id, why, "fencing the broker");
             let fenced = self
                 .controller
                 .change_broker_state(&self.config, id, BrokerState::Fenced, Vec::new())

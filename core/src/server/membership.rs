@@ -417,8 +417,9 @@ impl Broker {
     async fn register_command(&self, id: i32, command: Command) -> Result<(), ApiError> {
         self.controller
             .change_broker_state(&self.config, id, BrokerState::Running, vec![command])
-            .await
-            .map(|_| ())
+            .await?;
+        self.liveness.registered(id, self.image().applied);
+        Ok(())
     }
 
     /// `auto.leader.rebalance.enable`: on the active controller, every
@@ -477,7 +478,11 @@ impl Broker {
         );
         let outcome = match registration {
             Some(command) => self.register_command(request.broker_id.0, command).await,
-            None => Ok(()),
+            None => {
+                self.liveness
+                    .registered(request.broker_id.0, self.image().applied);
+                Ok(())
+            }
         };
         match outcome {
             Ok(()) => {

@@ -11,6 +11,7 @@ pub mod connection_quotas;
 pub mod dispatch;
 pub mod heartbeats;
 pub mod membership;
+pub mod offered_brokers;
 pub mod plugin_follower;
 pub mod request_metrics;
 pub mod response;

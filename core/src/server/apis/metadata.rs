@@ -50,11 +50,12 @@ pub async fn handle(
         fit_topic(t, ctx.version, request.include_topic_authorized_operations);
     }
     let image = broker.image();
-    // Fenced and stopping brokers are not offered to clients (as in KRaft).
+    // Fenced and stopping brokers are not offered to clients (as in
+    // KRaft), once their partitions have had time to move.
     let brokers = image
         .brokers
         .values()
-        .filter(|b| b.is_live())
+        .filter(|b| broker.offered.offered(b))
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))

@@ -415,6 +415,14 @@ fn led_here(
                 .get(topic)
                 .and_then(|t| t.partitions.get(index as usize))
                 .map_or(-1, |p| p.leader);
+            if leader == broker.node_id() {
+                // Led here, but the partition is still being set up from
+                // the metadata change that made it so: a retry will do.
+                return Err(ApiError::new(
+                    ResponseError::NotLeaderOrFollower,
+                    format!("{why} partition {index} of {topic}: its leadership is still being taken up here"),
+                ));
+            }
             Err(ApiError::new(
                 ResponseError::PolicyViolation,
                 format!(
