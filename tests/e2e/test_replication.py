@@ -480,12 +480,111 @@ def test_route_mode_needs_the_chosen_partitions_leader(tmp_path):
         c.stop()
 
 
-@pytest.mark.parametrize("client", ["kafka-python", "kafkajs"])
+def ride_with_kafka_python(bootstrap, topic, seconds):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, retries=100,
+        request_timeout_ms=10000, delivery_timeout_ms=60000,
+    )
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="riders-py", auto_offset_reset="earliest")
+    acked, errors, seen = [], 0, set()
+    stop = time.time() + seconds
+    n = 0
+    while time.time() < stop:
+        value = b"%08d" % n
+        try:
+            producer.send(topic, key=b"%d" % (n % 8), value=value).get(timeout=60)
+            acked.append(value.decode())
+        except Exception:
+            errors += 1
+        n += 1
+        for records in consumer.poll(timeout_ms=0).values():
+            seen.update(r.value.decode() for r in records)
+    deadline = time.time() + 60
+    while not set(acked) <= seen and time.time() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen.update(r.value.decode() for r in records)
+    producer.close()
+    consumer.close()
+    return acked, errors, seen
+
+
+def ride_with_aiokafka(bootstrap, topic, seconds):
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    async def ride():
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10000
+        )
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id="riders-aio", auto_offset_reset="earliest"
+        )
+        await producer.start()
+        await consumer.start()
+        acked, errors, seen = [], 0, set()
+        try:
+            stop = time.time() + seconds
+            n = 0
+            while time.time() < stop:
+                value = b"%08d" % n
+                try:
+                    await producer.send_and_wait(topic, key=b"%d" % (n % 8), value=value)
+                    acked.append(value.decode())
+                except Exception:
+                    errors += 1
+                n += 1
+                for records in (await consumer.getmany(timeout_ms=0)).values():
+                    seen.update(r.value.decode() for r in records)
+            deadline = time.time() + 60
+            while not set(acked) <= seen and time.time() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    seen.update(r.value.decode() for r in records)
+        finally:
+            await producer.stop()
+            await consumer.stop()
+        return acked, errors, seen
+
+    return asyncio.run(ride())
+
+
+def ride_with_kcat(bootstrap, topic, seconds):
+    """kcat -P fed a line every few milliseconds (idempotent, acks=all): it
+    exits 0 only when every line was delivered; kcat -C then reads them."""
+    from test_kcat import KCAT
+
+    producer = subprocess.Popen(
+        [KCAT, "-b", bootstrap, "-P", "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true",
+         "-X", "message.timeout.ms=60000", "-X", "linger.ms=5"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    sent = []
+    stop = time.time() + seconds
+    while time.time() < stop:
+        value = "%08d" % len(sent)
+        producer.stdin.write(value.encode() + b"\n")
+        producer.stdin.flush()
+        sent.append(value)
+        time.sleep(0.003)
+    producer.stdin.close()
+    stderr = producer.stderr.read().decode()
+    # Connection errors are logged; a lost record is "Delivery failed".
+    errors = 0 if producer.wait(timeout=120) == 0 and "Delivery failed" not in stderr else 1
+    out = subprocess.run(
+        [KCAT, "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q"],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    return sent, errors, set(out.split())
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "aiokafka", "kafkajs", "kcat"])
 def test_clients_ride_through_a_leader_kill(cluster, client):
-    """kafka-python and kafkajs: an idempotent acks=all producer and a
-    consumer group carry on across kill -9 of the partition's leader with no
-    error the application sees (beyond retries), and the group reads every
-    acknowledged record."""
+    """kafka-python, aiokafka, kafkajs and kcat: an idempotent acks=all
+    producer and a consumer (a group, but for kcat) carry on across kill -9
+    of the partition's leader with no error the application sees (beyond
+    retries), and the consumer reads every acknowledged record."""
     import json as _json
     import pathlib
 
@@ -506,34 +605,8 @@ def test_clients_ride_through_a_leader_kill(cluster, client):
         result = _json.loads(done.stdout)
         acked, errors, seen = result["acked"], result["errors"], set(result["seen"])
     else:
-        from kafka import KafkaConsumer, KafkaProducer
-
-        producer = KafkaProducer(
-            bootstrap_servers=cluster.bootstrap, acks="all", enable_idempotence=True, retries=100,
-            request_timeout_ms=10000, delivery_timeout_ms=60000,
-        )
-        consumer = KafkaConsumer(
-            topic, bootstrap_servers=cluster.bootstrap, group_id="riders-py", auto_offset_reset="earliest"
-        )
-        acked, errors, seen = [], 0, set()
-        stop = time.time() + 8
-        n = 0
-        while time.time() < stop:
-            value = b"%08d" % n
-            try:
-                producer.send(topic, key=b"%d" % (n % 8), value=value).get(timeout=60)
-                acked.append(value.decode())
-            except Exception:
-                errors += 1
-            n += 1
-            for records in consumer.poll(timeout_ms=0).values():
-                seen.update(r.value.decode() for r in records)
-        deadline = time.time() + 60
-        while not set(acked) <= seen and time.time() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                seen.update(r.value.decode() for r in records)
-        producer.close()
-        consumer.close()
+        ride = {"kafka-python": ride_with_kafka_python, "aiokafka": ride_with_aiokafka, "kcat": ride_with_kcat}
+        acked, errors, seen = ride[client](cluster.bootstrap, topic, 8)
     killer.join()
     assert victim.proc is None, "the leader was not killed during the run"
     assert errors == 0, "%d sends failed" % errors
