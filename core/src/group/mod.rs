@@ -194,6 +194,9 @@ pub struct GroupCoordinator {
     partitions: i32,
     retention: Duration,
     metadata_max_bytes: usize,
+    /// `offsets.commit.timeout.ms`: how long a group's write may wait for
+    /// its in-sync replicas.
+    commit_timeout: Duration,
     /// The `__consumer_offsets` partitions led here, loading or loaded.
     owned: Mutex<HashMap<i32, ownership::Ownership>>,
     /// Set once leadership was first followed: until then every group is
@@ -241,6 +244,7 @@ impl GroupCoordinator {
                 config.number("offsets.retention.minutes").max(1) as u64 * 60,
             ),
             metadata_max_bytes: config.number("offset.metadata.max.bytes").max(0) as usize,
+            commit_timeout: ms("offsets.commit.timeout.ms"),
             owned: Mutex::new(HashMap::new()),
             started: AtomicBool::new(false),
             next_wake: std::sync::atomic::AtomicU64::new(0),
@@ -286,7 +290,9 @@ impl GroupCoordinator {
     }
 
     /// Writes the group's record if the state machine changed it, then sends
-    /// the answers it queued.
+    /// the answers it queued: SyncGroup's once that record is in every
+    /// in-sync replica, as Kafka's coordinator answers it (a new coordinator
+    /// then knows the generation its members were given).
     fn settle(&self, group: &mut Group) {
         let mut records = Vec::new();
         let key = || RecordKey::Group(group.id.clone()).encode();
@@ -296,15 +302,39 @@ impl GroupCoordinator {
         if std::mem::take(&mut group.classic.dirty) {
             records.push((key(), Some(group.classic.to_value().encode())));
         }
-        if let Err(e) = self.store.append(self.partition_of(&group.id), records) {
-            tracing::warn!(group = %group.id, error = %e, "could not write the group");
-        }
+        let pending = match self.store.append(self.partition_of(&group.id), records) {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(group = %group.id, error = %e, "could not write the group");
+                None
+            }
+        };
+        let mut syncs = Vec::new();
         for out in group.classic.outbox.drain(..) {
             // A receiver that went away (closed connection) is ignored.
             match out {
                 Outgoing::Join(tx, result) => drop(tx.send(result)),
-                Outgoing::Sync(tx, result) => drop(tx.send(result)),
+                Outgoing::Sync(tx, result) => syncs.push((tx, result)),
             }
+        }
+        let runtime = tokio::runtime::Handle::try_current();
+        match (pending, runtime) {
+            (Some(pending), Ok(runtime)) if !syncs.is_empty() => {
+                let timeout = self.commit_timeout;
+                runtime.spawn(async move {
+                    let failed = pending.wait(timeout).await.err();
+                    for (tx, result) in syncs {
+                        let result = match &failed {
+                            Some(e) => SyncResult::error(store_error(e.error)),
+                            None => result,
+                        };
+                        drop(tx.send(result));
+                    }
+                });
+            }
+            _ => syncs
+                .into_iter()
+                .for_each(|(tx, result)| drop(tx.send(result))),
         }
     }
 
@@ -638,5 +668,22 @@ impl GroupCoordinator {
             }
             None => group.classic.tick(&self.limits, now),
         }
+    }
+}
+
+/// How Kafka's coordinator answers SyncGroup when the group's record could
+/// not be written to its in-sync replicas: look for the coordinator again,
+/// or retry.
+fn store_error(error: ResponseError) -> ResponseError {
+    match error {
+        ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError => {
+            ResponseError::NotCoordinator
+        }
+        ResponseError::NotEnoughReplicas
+        | ResponseError::NotEnoughReplicasAfterAppend
+        | ResponseError::UnknownTopicOrPartition => ResponseError::CoordinatorNotAvailable,
+        // The members join again (Kafka's `storeGroup`).
+        ResponseError::RequestTimedOut => ResponseError::RebalanceInProgress,
+        _ => ResponseError::UnknownServerError,
     }
 }
