@@ -5,6 +5,7 @@
 //! never block writers. In a cluster only the active controller (the
 //! quorum's leader) validates; elsewhere changes fail with NOT_CONTROLLER.
 
+mod configs;
 mod partitions;
 
 use std::collections::BTreeMap;
@@ -14,12 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
-use super::command::{Command, ConfigScope};
+use super::command::Command;
 use super::image::{MetadataImage, TopicImage};
 use super::journal::Journal;
 use super::log::{not_controller, Images, MetadataLog};
 use super::placement;
-use crate::config::{defs, group, validate_topic_config, BrokerConfig, ConfigView};
+use crate::config::{validate_topic_config, BrokerConfig};
 use crate::protocol::error::{ApiError, ResponseError};
 pub use partitions::{check_isr_request, unclean_allowed, IsrRequest};
 
@@ -406,59 +407,6 @@ impl Controller {
         Ok(())
     }
 
-    /// Applies topic config changes: `Some` sets, `None` removes. `replace`
-    /// (legacy AlterConfigs) first removes every override not named.
-    pub async fn alter_topic_configs(
-        &self,
-        name: &str,
-        changes: &[(String, Option<String>)],
-        replace: bool,
-        validate_only: bool,
-    ) -> Result<(), ApiError> {
-        let _write = self.begin_write().await?;
-        let image = self.image();
-        let topic = existing_topic(&image, name)?;
-        let mut commands = Vec::new();
-        let scope = ConfigScope::Topic(name.to_string());
-        if replace {
-            for key in topic
-                .configs
-                .keys()
-                .filter(|k| !changes.iter().any(|(c, _)| c == *k))
-            {
-                commands.push(Command::SetConfig {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    value: None,
-                });
-            }
-        }
-        for (key, value) in changes {
-            let value = match value {
-                Some(v) => Some(
-                    validate_topic_config(key, v)
-                        .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?,
-                ),
-                None if defs::topic_def(key).is_none() => {
-                    return Err(ApiError::new(
-                        ResponseError::InvalidConfig,
-                        format!("Unknown topic config name: {key}"),
-                    ))
-                }
-                None => None,
-            };
-            commands.push(Command::SetConfig {
-                scope: scope.clone(),
-                key: key.clone(),
-                value,
-            });
-        }
-        if !validate_only && !commands.is_empty() {
-            self.commit(commands).await?;
-        }
-        Ok(())
-    }
-
     /// Reserves `count` producer ids and returns the first.
     pub async fn allocate_producer_ids(&self, count: i64) -> Result<i64, ApiError> {
         let _write = self.begin_write().await?;
@@ -466,123 +414,6 @@ impl Controller {
         self.commit(vec![Command::AllocateProducerIds { first, count }])
             .await?;
         Ok(first)
-    }
-
-    /// Applies changes to a group's configs (KIP-848's group resource),
-    /// with Kafka's checks: known names, values in range, and a session
-    /// timeout above the heartbeat interval once both are resolved.
-    pub async fn alter_group_configs(
-        &self,
-        group: &str,
-        changes: &[(String, Option<String>)],
-        replace: bool,
-        validate_only: bool,
-        view: &ConfigView<'_>,
-    ) -> Result<(), ApiError> {
-        let invalid = |m: String| ApiError::new(ResponseError::InvalidConfig, m);
-        if group.is_empty() {
-            return Err(ApiError::new(
-                ResponseError::InvalidRequest,
-                "A group config resource needs a group id.",
-            ));
-        }
-        let _write = self.begin_write().await?;
-        let image = self.image();
-        let current = image.group_configs.get(group).cloned().unwrap_or_default();
-        let mut next = if replace {
-            BTreeMap::new()
-        } else {
-            current.clone()
-        };
-        for (key, value) in changes {
-            let def = group::group_def(key)
-                .ok_or_else(|| invalid(format!("Unknown group config name: {key}")))?;
-            match value {
-                Some(v) => {
-                    let v = def.kind.validate(v).map_err(|reason| {
-                        invalid(format!(
-                            "Invalid value {v} for configuration {key}: {reason}"
-                        ))
-                    })?;
-                    next.insert(key.clone(), v);
-                }
-                None => {
-                    next.remove(key);
-                }
-            }
-        }
-        let effective = |name: &str| -> i64 {
-            let def = group::group_def(name).expect("a group config");
-            view.group_value(def, Some(&next)).0.parse().unwrap_or(0)
-        };
-        for kind in ["consumer", "share"] {
-            let session = format!("{kind}.session.timeout.ms");
-            let heartbeat = format!("{kind}.heartbeat.interval.ms");
-            if effective(&session) <= effective(&heartbeat) {
-                return Err(invalid(format!(
-                    "{session} must be greater than {heartbeat}"
-                )));
-            }
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let keys: std::collections::BTreeSet<&String> = current.keys().chain(next.keys()).collect();
-        let commands: Vec<Command> = keys
-            .into_iter()
-            .filter(|k| current.get(*k) != next.get(*k))
-            .map(|k| Command::SetConfig {
-                scope: ConfigScope::Group(group.to_string()),
-                key: k.clone(),
-                value: next.get(k).cloned(),
-            })
-            .collect();
-        if !commands.is_empty() {
-            self.commit(commands).await?;
-        }
-        Ok(())
-    }
-
-    /// Applies cluster-wide dynamic broker config changes.
-    pub async fn alter_cluster_configs(
-        &self,
-        changes: &[(String, Option<String>)],
-        validate_only: bool,
-    ) -> Result<(), ApiError> {
-        let _write = self.begin_write().await?;
-        let mut commands = Vec::new();
-        for (key, value) in changes {
-            let def = defs::broker_def(key).ok_or_else(|| {
-                ApiError::new(
-                    ResponseError::InvalidConfig,
-                    format!("Unknown broker config name: {key}"),
-                )
-            })?;
-            if !def.dynamic {
-                return Err(ApiError::new(
-                    ResponseError::InvalidConfig,
-                    format!("Cannot update these configs dynamically: Set({key})"),
-                ));
-            }
-            let value = match value {
-                Some(v) => Some(def.kind.validate(v).map_err(|reason| {
-                    ApiError::new(
-                        ResponseError::InvalidConfig,
-                        format!("Invalid value {v} for configuration {key}: {reason}"),
-                    )
-                })?),
-                None => None,
-            };
-            commands.push(Command::SetConfig {
-                scope: ConfigScope::ClusterDefault,
-                key: key.clone(),
-                value,
-            });
-        }
-        if !validate_only && !commands.is_empty() {
-            self.commit(commands).await?;
-        }
-        Ok(())
     }
 }
 
