@@ -51,15 +51,18 @@ cargo test --release --locked
 # brokers on free ports, so the streams share nothing but the machine.
 step "end-to-end tests with real clients (cluster tests in a second stream)"
 export WEIR_BIN="$PWD/target/release/weir"
-cluster_tests=(tests/e2e/test_cluster.py tests/e2e/test_cluster_roles.py tests/e2e/test_replication.py tests/e2e/test_nemesis.py)
+# The plugin CLI tests (every SDK language's toolchain) ride in the second
+# stream too: it would otherwise finish long before the first.
+cluster_tests=(tests/e2e/test_cluster.py tests/e2e/test_cluster_roles.py tests/e2e/test_replication.py tests/e2e/test_nemesis.py
+  tests/e2e/test_plugin_cli.py)
 cluster_log=target/e2e-cluster.log
-python3 -m pytest "${cluster_tests[@]}" -q --timeout 900 -p no:cacheprovider \
+python3 -m pytest "${cluster_tests[@]}" -q --timeout 900 -p no:cacheprovider --durations=8 \
   --basetemp target/e2e-cluster-tmp "$@" >"$cluster_log" 2>&1 &
 cluster_pid=$!
 ignores=()
 for t in "${cluster_tests[@]}"; do ignores+=(--ignore "$t"); done
 single=0
-python3 -m pytest tests/e2e "${ignores[@]}" -q --timeout 600 -p no:cacheprovider "$@" || single=$?
+python3 -m pytest tests/e2e "${ignores[@]}" -q --timeout 600 -p no:cacheprovider --durations=8 "$@" || single=$?
 cluster=0
 wait "$cluster_pid" || cluster=$?
 step "end-to-end cluster tests (${cluster_log})"

@@ -119,6 +119,8 @@ def catch_up(cluster, mib):
             except BufferError:
                 producer.poll(0.01)
     producer.flush(600)
+    lpid = cluster.nodes[leader - 1].proc.pid
+    leader_before = cpu_seconds(lpid)
     follower.start()
     pid = follower.proc.pid
     start = time.time()
@@ -127,8 +129,8 @@ def catch_up(cluster, mib):
     wait(lambda: fid in describe(n1.bootstrap if follower is not n1 else cluster.nodes[1].bootstrap, "lag")[0][1], 900)
     rejoin = time.time() - start
     follower_cpu = cpu_seconds(pid) - before
+    serving_follower = cpu_seconds(lpid) - leader_before
     # The leader serving a consumer the same bytes.
-    lpid = cluster.nodes[leader - 1].proc.pid
     before = cpu_seconds(lpid)
     consumer = Consumer({"bootstrap.servers": cluster.nodes[leader - 1].bootstrap, "group.id": "bench",
                          "enable.auto.commit": False, "fetch.max.bytes": 50 << 20})
@@ -139,7 +141,7 @@ def catch_up(cluster, mib):
     consumer.close()
     leader_cpu = cpu_seconds(lpid) - before
     gib = mib / 1024
-    return rejoin, follower_cpu / gib, leader_cpu / gib
+    return rejoin, follower_cpu / gib, serving_follower / gib, leader_cpu / gib
 
 
 def main():
@@ -168,9 +170,10 @@ def main():
                 time.sleep(2)
             times = failover(cluster, kills)
             print("failover over %d kills: median %.2f s, max %.2f s" % (kills, statistics.median(times), max(times)))
-            rejoin, follower_cpu, leader_cpu = catch_up(cluster, mib)
-            print("catch-up of %d MiB: back in the ISR after %.1f s; follower %.2f CPU-s/GiB fetched, "
-                  "leader %.2f CPU-s/GiB serving a consumer" % (mib, rejoin, follower_cpu, leader_cpu))
+            rejoin, follower_cpu, serving_follower, leader_cpu = catch_up(cluster, mib)
+            print("catch-up of %d MiB: back in the ISR after %.1f s; follower %.2f CPU-s/GiB fetched; "
+                  "leader %.2f CPU-s/GiB serving the follower, %.2f serving a consumer"
+                  % (mib, rejoin, follower_cpu, serving_follower, leader_cpu))
         finally:
             cluster.stop()
 
