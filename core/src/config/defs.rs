@@ -559,6 +559,13 @@ pub static BROKER: &[BrokerDef] = &[
         "host:port of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
     ),
     broker!(
+        "weir.plugin.max.bytes",
+        Kind::Long(1, MAX),
+        Some("67108864"),
+        false,
+        "Weir: the largest plugin component the admin endpoint takes; a larger upload is refused (413) as it streams in, and nothing of it is written."
+    ),
+    broker!(
         "weir.plugin.native.enabled",
         Kind::Bool,
         Some("false"),
@@ -688,8 +695,7 @@ mod doc_tests {
     #[test]
     fn configuration_reference_lists_every_key() {
         let doc = include_str!("../../../docs/configuration.md");
-        for name in BROKER
-            .iter()
+        for name in weir_broker_defs()
             .map(|d| d.name)
             .chain(TOPIC.iter().map(|d| d.name))
         {

@@ -70,11 +70,10 @@ impl PluginSpec {
                         KINDS.join(", ")
                     ));
                 }
-                if spec.name.is_empty() || !names.insert(spec.name.clone()) {
-                    return Err(format!(
-                        "plugin name {:?} is empty or used twice",
-                        spec.name
-                    ));
+                crate::plugin::name::check(&spec.name)
+                    .map_err(|why| format!("[[plugins]]: {why}"))?;
+                if !names.insert(spec.name.clone()) {
+                    return Err(format!("plugin name {:?} is used twice", spec.name));
                 }
                 if spec.timeout_ms == 0 || spec.memory_mb == 0 || spec.max_output_bytes == 0 {
                     return Err(format!("plugin {}: limits must be positive", spec.name));

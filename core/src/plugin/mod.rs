@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod engine;
 pub mod interceptor;
 pub mod metrics;
+pub mod name;
 pub mod native;
 pub mod partitioner;
 pub mod policy;

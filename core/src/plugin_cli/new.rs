@@ -225,12 +225,10 @@ fn rust_source(kind: &str) -> &'static str {
 }
 
 pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !valid {
-        bail!("plugin name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter");
+    weir::plugin::name::check(name).map_err(anyhow::Error::msg)?;
+    // The name also names the project's package in every language.
+    if name.contains('.') || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        bail!("plugin name {name:?}: a new project's name starts with a letter and has no '.'");
     }
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));

@@ -33,7 +33,7 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Option<TcpListener>> {
 pub fn spawn(broker: Arc<Broker>, listener: TcpListener) {
     let router = Router::new()
         .route("/metrics", get(metrics))
-        .merge(plugins::routes())
+        .merge(plugins::routes(&broker.config))
         .merge(cluster::routes())
         .with_state(broker);
     tokio::spawn(async move {

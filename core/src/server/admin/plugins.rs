@@ -42,13 +42,17 @@ const BINDING_CONFIGS: [&str; 5] = [
 
 type Failure = (StatusCode, String);
 
-pub fn routes() -> Router<Arc<Broker>> {
+/// `weir.plugin.max.bytes` caps an upload as it streams in: a larger one is
+/// refused (413) once the cap is passed, or before a byte is read when its
+/// Content-Length says so.
+pub fn routes(config: &crate::config::BrokerConfig) -> Router<Arc<Broker>> {
+    let cap = usize::try_from(config.number("weir.plugin.max.bytes")).unwrap_or(usize::MAX);
     Router::new().route("/v1/plugins", get(list)).route(
         "/v1/plugins/{name}",
         get(show)
             .put(deploy)
             .delete(remove)
-            .layer(DefaultBodyLimit::max(512 << 20)),
+            .layer(DefaultBodyLimit::max(cap)),
     )
 }
 
@@ -194,6 +198,7 @@ async fn deploy(
     Query(query): Query<DeployQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, Failure> {
+    crate::plugin::name::check(&name).map_err(|why| (StatusCode::BAD_REQUEST, why))?;
     let spec = match (broker.plugins.get(&name), query.kind) {
         (Some(entry), Some(kind)) if kind != entry.spec.kind => {
             return Err((
@@ -216,12 +221,6 @@ async fn deploy(
             ))
         }
     };
-    if name.is_empty() || name.contains([',', ' ', '/']) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!("{name:?} is not a plugin name"),
-        ));
-    }
     if broker.in_cluster() && body.len() > MAX_CLUSTER_ARTIFACT {
         return Err((
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -256,17 +255,18 @@ fn deploy_blocking(
 ) -> anyhow::Result<(Value, Command)> {
     let sha256 = content_hash(bytes);
     let dir = artifacts(&broker.config);
-    std::fs::create_dir_all(&dir)?;
     let artifact = dir.join(format!("{sha256}.wasm"));
+    if spec.path.as_os_str().is_empty() {
+        spec.path = artifact.clone();
+    }
+    // Validated and loaded first: a refused upload leaves nothing on disk.
+    let (_, took) = broker.plugins.deploy(spec.clone(), bytes)?;
     if !artifact.exists() {
+        std::fs::create_dir_all(&dir)?;
         let tmp = artifact.with_extension("tmp");
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, &artifact)?;
     }
-    if spec.path.as_os_str().is_empty() {
-        spec.path = artifact;
-    }
-    let (_, took) = broker.plugins.deploy(spec.clone(), bytes)?;
     let record = Command::DeployPlugin(DeployedPlugin {
         name: spec.name.clone(),
         kind: spec.kind.clone(),
