@@ -8,13 +8,14 @@ native plugins refuses them, by name."""
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import urllib.request
 
 import pytest
 from confluent_kafka import Producer
 
-from conftest import WEIR
+from conftest import WEIR, Broker
 from test_plugin_cli import read_first
 from test_plugins import create, java_partition, read_all
 
@@ -29,7 +30,10 @@ def libraries(tmp_path_factory):
                     str(ROOT / "examples/native/c/murmur2_native.c"), "-o", str(c_lib)], check=True)
     subprocess.run(["cargo", "build", "--release", "--manifest-path", str(ROOT / "examples/native/rust/Cargo.toml"),
                     "--target-dir", str(ROOT / "target")], check=True)
-    return c_lib, ROOT / "target/release/libstamp_native.so"
+    # Native libraries load only from weir.plugin.native.dir: both in one.
+    rust_lib = out / "libstamp_native.so"
+    shutil.copy(ROOT / "target/release/libstamp_native.so", rust_lib)
+    return c_lib, rust_lib
 
 
 def test_native_plugins_place_and_stamp_records(libraries, make_broker):
@@ -37,7 +41,7 @@ def test_native_plugins_place_and_stamp_records(libraries, make_broker):
     broker = make_broker(plugins=[
         {"name": "murmur2-native", "path": str(c_lib), "kind": "partitioner"},
         {"name": "stamp-native", "path": str(rust_lib), "kind": "produce-interceptor", "config": {"stamp": "rust"}},
-    ], **{"weir.plugin.native.enabled": "true"})
+    ], **{"weir.plugin.native.enabled": "true", "weir.plugin.native.dir": str(c_lib.parent)})
     create(broker, "placed", **{"weir.partitioner": "murmur2-native"})
     create(broker, "stamped", **{"weir.interceptors.produce": "stamp-native"})
     producer = Producer({"bootstrap.servers": broker.bootstrap})
@@ -63,4 +67,35 @@ def test_a_broker_refuses_native_plugins_unless_enabled(libraries, make_broker, 
     result = subprocess.run([WEIR, "plugin", "deploy", "fast", str(c_lib), "--kind", "partitioner"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "weir.plugin.native.enabled=false" in result.stderr, result.stderr
+    assert "never from an upload" in result.stderr, result.stderr
+
+
+def test_an_uploaded_library_never_runs_even_where_native_plugins_are_enabled(libraries, make_broker, tmp_path):
+    """An upload's constructor would run at dlopen, as root, before any
+    check: the upload is refused by its bytes, and the constructor never
+    runs. A weir.toml library outside weir.plugin.native.dir is refused too."""
+    c_lib, _ = libraries
+    marker = tmp_path / "constructor-ran"
+    evil = tmp_path / "evil.so"
+    source = tmp_path / "evil.c"
+    source.write_text(
+        '#include <stdio.h>\n'
+        '__attribute__((constructor)) static void evil(void) { FILE *f = fopen("%s", "w"); if (f) fclose(f); }\n' % marker
+    )
+    subprocess.run(["cc", "-shared", "-fPIC", str(source), "-o", str(evil)], check=True)
+    broker = make_broker(**{"weir.plugin.native.enabled": "true", "weir.plugin.native.dir": str(c_lib.parent)})
+    env = dict(os.environ, WEIR_ADMIN=broker.admin_url, RUST_BACKTRACE="0")
+    result = subprocess.run([WEIR, "plugin", "deploy", "evil", str(evil), "--kind", "partitioner"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "never from an upload" in result.stderr, result.stderr
+    assert not marker.exists(), "the uploaded library's constructor ran"
+    outside = Broker(
+        tmp_path / "outside",
+        plugins=[{"name": "evil", "path": str(evil), "kind": "partitioner"}],
+        **{"weir.plugin.native.enabled": "true", "weir.plugin.native.dir": str(c_lib.parent)},
+    )
+    outside.workdir.mkdir()
+    with pytest.raises(RuntimeError) as refused:
+        outside.start(timeout=20)
+    assert "is not inside weir.plugin.native.dir" in str(refused.value)
+    assert not marker.exists(), "the library's constructor ran"

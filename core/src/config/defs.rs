@@ -573,6 +573,13 @@ pub static BROKER: &[BrokerDef] = &[
         "Whether plugins may be native shared libraries (.so), which run unsandboxed in the broker's process."
     ),
     broker!(
+        "weir.plugin.native.dir",
+        Kind::String,
+        Some(""),
+        false,
+        "Weir: the directory on the broker's own disk native libraries are loaded from (weir.toml [[plugins]] entries only; never an upload or a cluster deployment); empty: none."
+    ),
+    broker!(
         "weir.plugin.watch.interval.ms",
         Kind::Long(1, MAX),
         Some("1000"),

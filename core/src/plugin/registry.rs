@@ -57,7 +57,9 @@ pub struct PluginRegistry {
     /// weir.toml plugins whose files are watched: name → last seen state.
     watched: Mutex<HashMap<String, FileState>>,
     /// Whether shared libraries may be loaded (weir.plugin.native.enabled).
-    native_enabled: std::sync::atomic::AtomicBool,
+    /// Where native libraries may be loaded from (`weir.plugin.native.dir`),
+    /// when native plugins are enabled.
+    native_dir: Mutex<Option<PathBuf>>,
 }
 
 impl PluginRegistry {
@@ -68,7 +70,7 @@ impl PluginRegistry {
             entries: RwLock::default(),
             metrics: Mutex::default(),
             watched: Mutex::default(),
-            native_enabled: Default::default(),
+            native_dir: Default::default(),
         }
     }
 
@@ -86,7 +88,7 @@ impl PluginRegistry {
         let state = file_state(&spec.path);
         let bytes = std::fs::read(&spec.path)
             .with_context(|| format!("plugin {}: reading {}", spec.name, spec.path.display()))?;
-        self.deploy(spec.clone(), &bytes)?;
+        self.deploy_from(spec.clone(), &bytes, true)?;
         self.watched
             .lock()
             .unwrap()
@@ -105,7 +107,18 @@ impl PluginRegistry {
     /// Compiles `bytes` as the plugin `spec` describes and makes it the
     /// version new calls use. Returns the content hash and how long the
     /// whole load took.
+    /// A native library is never taken here (an upload or a cluster
+    /// deployment): only `load_file` loads one, from the broker's own disk.
     pub fn deploy(&self, spec: PluginSpec, bytes: &[u8]) -> anyhow::Result<(String, Duration)> {
+        self.deploy_from(spec, bytes, false)
+    }
+
+    fn deploy_from(
+        &self,
+        spec: PluginSpec,
+        bytes: &[u8],
+        from_disk: bool,
+    ) -> anyhow::Result<(String, Duration)> {
         let started = Instant::now();
         let context = || format!("plugin {} ({})", spec.name, spec.kind);
         let metrics = self
@@ -116,6 +129,12 @@ impl PluginRegistry {
             .or_default()
             .clone();
         if super::native::is_native(bytes) {
+            if !from_disk {
+                anyhow::bail!(
+                    "{}: a native library is loaded only from weir.plugin.native.dir on the broker's own disk (a weir.toml [[plugins]] entry), never from an upload or a cluster deployment",
+                    context()
+                );
+            }
             return self.deploy_native(spec, bytes, metrics, started);
         }
         let loaded =
@@ -142,10 +161,11 @@ impl PluginRegistry {
         Ok(self.install(spec, bytes, plugin, &metrics, started))
     }
 
-    /// Lets `deploy` load shared libraries (weir.plugin.native.enabled).
-    pub fn enable_native(&self, enabled: bool) {
-        self.native_enabled
-            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    /// Lets `load_file` load shared libraries from `dir` (native plugins
+    /// enabled and `weir.plugin.native.dir` set), or from nowhere.
+    pub fn enable_native(&self, dir: Option<PathBuf>) {
+        let dir = dir.map(|d| d.canonicalize().unwrap_or(d));
+        *self.native_dir.lock().unwrap() = dir;
     }
 
     /// Loads a native plugin: the library is written to the cache under its
@@ -159,13 +179,22 @@ impl PluginRegistry {
         started: Instant,
     ) -> anyhow::Result<(String, Duration)> {
         let context = || format!("plugin {} ({}, native)", spec.name, spec.kind);
-        if !self
-            .native_enabled
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let Some(allowed) = self.native_dir.lock().unwrap().clone() else {
             anyhow::bail!(
-                "{}: native plugins run unsandboxed in the broker and are off (weir.plugin.native.enabled=false)",
+                "{}: native plugins run unsandboxed in the broker and are off (weir.plugin.native.enabled=false, or no weir.plugin.native.dir)",
                 context()
+            );
+        };
+        let path = spec
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| spec.path.clone());
+        if !path.starts_with(&allowed) {
+            anyhow::bail!(
+                "{}: {} is not inside weir.plugin.native.dir ({})",
+                context(),
+                spec.path.display(),
+                allowed.display()
             );
         }
         let dir = self.cache_dir.join("native");
@@ -315,7 +344,7 @@ impl PluginRegistry {
             if content_hash(&bytes) == entry.sha256 {
                 continue;
             }
-            if let Err(e) = self.deploy(entry.spec.clone(), &bytes) {
+            if let Err(e) = self.deploy_from(entry.spec.clone(), &bytes, true) {
                 tracing::warn!(plugin = %name, error = format!("{e:#}"), "the changed plugin file does not load; keeping the running version");
             }
         }

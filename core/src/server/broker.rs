@@ -75,7 +75,14 @@ impl Broker {
         groups.set_group_configs(&followed.group_configs);
         let plugins =
             crate::plugin::PluginRegistry::new(&config.metadata_log_dir().join("__plugin_cache"));
-        plugins.enable_native(config.flag("weir.plugin.native.enabled"));
+        let native_dir = config
+            .get("weir.plugin.native.dir")
+            .filter(|d| !d.is_empty());
+        plugins.enable_native(
+            native_dir
+                .filter(|_| config.flag("weir.plugin.native.enabled"))
+                .map(Into::into),
+        );
         super::admin::plugins::load_at_start(&plugins, &config, &followed)?;
         let serves_cluster_clients = cluster.as_ref().is_some_and(|c| c.roles.broker);
         Ok(Broker {
