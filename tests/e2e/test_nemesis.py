@@ -209,7 +209,10 @@ def check(cluster, writers, reader):
     acked = [a for w in writers for a in w.acked]
     print("acknowledged: %d, failed deliveries: %d" % (len(acked), sum(w.failed for w in writers)))
     assert len(acked) > 1000, "too few writes to judge: %d" % len(acked)
-    assert not reader.backward, reader.backward[:5]
+    # Every finding is gathered, then reported together.
+    problems = []
+    if reader.backward:
+        problems.append("moved backward: %s" % reader.backward[:5])
     # Read everything back.
     consumer = Consumer(
         {
@@ -231,17 +234,23 @@ def check(cluster, writers, reader):
                 stored[m.partition()][m.offset()] = m.value()
     consumer.close()
     for p in range(PARTITIONS):
-        assert len(stored[p]) == ends[p], "partition %d: read %d of %d" % (p, len(stored[p]), ends[p])
+        if len(stored[p]) != ends[p]:
+            problems.append("partition %d: read %d of %d" % (p, len(stored[p]), ends[p]))
     # No acknowledged record lost or moved.
     lost = [(p, o, v) for p, o, v in acked if stored[p].get(o) != v]
-    assert not lost, "%d acknowledged records lost or moved, e.g. %s" % (len(lost), lost[:5])
+    if lost:
+        problems.append("%d acknowledged records lost or moved, e.g. %s" % (len(lost), lost[:5]))
     # No duplicate: each value once in the whole topic.
     values = [v for p in stored for v in stored[p].values()]
-    assert len(values) == len(set(values)), "duplicates"
+    if len(values) != len(set(values)):
+        problems.append("%d duplicates" % (len(values) - len(set(values))))
     # Each writer's records keep their order within a partition.
     for p in range(PARTITIONS):
         last = {}
         for offset in sorted(stored[p]):
             wid, n = stored[p][offset].split(b"-")
-            assert int(n) > last.get(wid, -1), "partition %d: %s out of order at %d" % (p, stored[p][offset], offset)
+            if int(n) <= last.get(wid, -1):
+                problems.append("partition %d: %s out of order at %d" % (p, stored[p][offset], offset))
             last[wid] = int(n)
+    print("checked: %d records stored; problems: %s" % (len(values), problems or "none"))
+    assert not problems, problems
