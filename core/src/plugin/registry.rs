@@ -107,6 +107,7 @@ impl PluginRegistry {
     /// Compiles `bytes` as the plugin `spec` describes and makes it the
     /// version new calls use. Returns the content hash and how long the
     /// whole load took.
+    ///
     /// A native library is never taken here (an upload or a cluster
     /// deployment): only `load_file` loads one, from the broker's own disk.
     pub fn deploy(&self, spec: PluginSpec, bytes: &[u8]) -> anyhow::Result<(String, Duration)> {

@@ -100,9 +100,10 @@ pub async fn serve(
     }
 }
 
-/// On the active controller: the broker that heartbeats on a connection,
-/// told when the connection ends, however it ends (a crashed broker's
-/// connections close at once; `heartbeats` fences it soon after).
+/// On the controller listener (where brokers heartbeat): the broker that
+/// heartbeats on a connection, told when the connection ends, however it
+/// ends (a crashed broker's connections close at once; `heartbeats` fences
+/// it soon after). Client connections never carry one.
 struct HeartbeatConnection {
     broker: Arc<Broker>,
     node: Option<i32>,
@@ -150,13 +151,15 @@ async fn run(
         socket: writer,
         buf: Vec::new(),
     };
-    let mut heartbeats = HeartbeatConnection {
+    let mut heartbeats = (on == dispatch::Listener::Controller).then(|| HeartbeatConnection {
         broker: broker.clone(),
         node: None,
-    };
+    });
     while let Some(frame) = frames.recv().await {
         let Frame { bytes, _memory } = frame;
-        heartbeats.note(&bytes);
+        if let Some(heartbeats) = heartbeats.as_mut() {
+            heartbeats.note(&bytes);
+        }
         let outcome = dispatch::handle(&broker, on, &client_host, bytes).await;
         drop(_memory);
         match outcome {

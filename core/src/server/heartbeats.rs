@@ -64,6 +64,14 @@ impl Heard {
         }
     }
 
+    /// Heard from at `at`, on a connection that closed then.
+    fn closed(at: Instant) -> Heard {
+        Heard {
+            at,
+            connection_closed: Some(at),
+        }
+    }
+
     /// Why the broker counts as gone, if it does.
     fn silence(
         &self,
@@ -269,9 +277,7 @@ impl Broker {
                 // it heartbeats here within that.
                 heard.clear();
                 if let Some(id) = previous {
-                    let mut lost = Heard::new(now);
-                    lost.connection_closed = Some(now);
-                    heard.insert(id, lost);
+                    heard.insert(id, Heard::closed(now));
                 }
             }
             image

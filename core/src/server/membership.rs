@@ -417,9 +417,8 @@ impl Broker {
     async fn register_command(&self, id: i32, command: Command) -> Result<(), ApiError> {
         self.controller
             .change_broker_state(&self.config, id, BrokerState::Running, vec![command])
-            .await?;
-        self.liveness.registered(id, self.image().applied);
-        Ok(())
+            .await
+            .map(|_| ())
     }
 
     /// `auto.leader.rebalance.enable`: on the active controller, every
@@ -478,14 +477,12 @@ impl Broker {
         );
         let outcome = match registration {
             Some(command) => self.register_command(request.broker_id.0, command).await,
-            None => {
-                self.liveness
-                    .registered(request.broker_id.0, self.image().applied);
-                Ok(())
-            }
+            None => Ok(()),
         };
         match outcome {
             Ok(()) => {
+                self.liveness
+                    .registered(request.broker_id.0, self.image().applied);
                 BrokerRegistrationResponse::default().with_broker_epoch(self.image().applied as i64)
             }
             Err(e) => BrokerRegistrationResponse::default().with_error_code(e.code()),
