@@ -44,6 +44,17 @@ pub fn open_files_limit() -> Option<(u64, u64)> {
 /// connection's task allocated and another thread freed (a closed
 /// connection, a large request) stayed resident until this thread next
 /// allocated, which an idle broker never does.
+/// CPU time the calling thread has used.
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub fn on_thread_idle() {
     use std::cell::Cell;
     use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@
 //! place while the broker runs.
 
 pub mod bindings;
+mod deadline;
 pub mod engine;
 pub mod interceptor;
 pub mod metrics;
@@ -38,6 +39,8 @@ pub struct HostState {
     table: wasmtime::component::ResourceTable,
     /// Records the running call named with `host.reject-record`.
     rejected: Vec<(u32, String)>,
+    /// The running call's CPU deadline.
+    deadline: deadline::CallDeadline,
 }
 
 impl HostState {
@@ -54,6 +57,7 @@ impl HostState {
             wasi,
             table: wasmtime::component::ResourceTable::new(),
             rejected: Vec::new(),
+            deadline: deadline::CallDeadline::new(std::time::Duration::ZERO),
         }
     }
 }

@@ -9,12 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 
-use super::engine::{PluginEngine, EPOCH_TICK};
+use super::deadline::CallDeadline;
+use super::engine::PluginEngine;
 use super::metrics::PluginMetrics;
 use super::HostState;
 use crate::config::plugins::PluginSpec;
@@ -92,6 +93,7 @@ impl Sandbox {
         let state = HostState::new(&self.name, self.config.clone(), self.limits());
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_callback(|mut s| Ok(s.data_mut().deadline.check()));
         store
     }
 
@@ -109,19 +111,18 @@ impl Sandbox {
     ) -> Result<T, PluginFailure> {
         let started = Instant::now();
         let attempt = || {
-            let ticks = self.deadline_ticks();
             let (mut store, instance) = match instances.take() {
                 Some(warm) => warm,
                 None => {
                     // Instantiation runs guest code (start functions): it
                     // is under the deadline too.
                     let mut store = self.fresh_store();
-                    store.set_epoch_deadline(ticks);
+                    self.start_deadline(&mut store);
                     let instance = instantiate(&mut store)?;
                     (store, instance)
                 }
             };
-            store.set_epoch_deadline(ticks);
+            self.start_deadline(&mut store);
             let result = call(&instance, &mut store);
             if result.is_ok() {
                 instances.give_back(store, instance);
@@ -157,7 +158,7 @@ impl Sandbox {
     ) -> anyhow::Result<()> {
         let attempt = || {
             let mut store = self.fresh_store();
-            store.set_epoch_deadline(self.deadline_ticks());
+            self.start_deadline(&mut store);
             instantiate(&mut store).map(|instance| instances.give_back(store, instance))
         };
         let result = off_the_worker(attempt);
@@ -170,8 +171,10 @@ impl Sandbox {
         })
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        (self.spec.timeout_ms as u128 / EPOCH_TICK.as_millis()).max(1) as u64
+    /// A call begins: its CPU deadline starts (deadline.rs).
+    fn start_deadline(&self, store: &mut Store<HostState>) {
+        store.data_mut().deadline = CallDeadline::new(Duration::from_millis(self.spec.timeout_ms));
+        store.set_epoch_deadline(CallDeadline::FIRST_CHECK);
     }
 
     /// Counts an answer the broker found invalid (after the call itself

@@ -146,7 +146,7 @@ impl CpuClass {
 
     fn new_window(&mut self) {
         self.window = Instant::now();
-        self.cpu_at_window = thread_cpu_time();
+        self.cpu_at_window = crate::thread_cpu_time();
         self.slept = Duration::ZERO;
     }
 
@@ -160,7 +160,7 @@ impl CpuClass {
         if wall < WINDOW {
             return;
         }
-        let used = thread_cpu_time().saturating_sub(self.cpu_at_window);
+        let used = crate::thread_cpu_time().saturating_sub(self.cpu_at_window);
         let awake = wall.saturating_sub(self.slept);
         if used.as_secs_f64() < MIN_SHARE * awake.as_secs_f64() {
             info!(
@@ -205,54 +205,4 @@ fn can_leave_idle_class() -> bool {
     })
     .join()
     .unwrap_or(false)
-}
-
-/// CPU time the calling thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec for the call to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_throttle_holds_io_to_its_budget() {
-        let mut throttle = Throttle::new(10_000_000.0);
-        let start = Instant::now();
-        for _ in 0..10 {
-            throttle.account(100_000);
-        }
-        // 1 MB at 10 MB/s.
-        assert!(start.elapsed() >= Duration::from_millis(95));
-        assert_eq!(Throttle::new(f64::MAX).account(1 << 30), Duration::ZERO);
-    }
-
-    #[test]
-    fn a_starved_compaction_leaves_the_idle_class() {
-        std::thread::spawn(|| {
-            let Some(mut cpu) = CpuClass::start() else {
-                return; // no idle class here (e.g. a seccomp profile)
-            };
-            cpu.set(libc::SCHED_IDLE);
-            // Pretend a second passed with almost no CPU used.
-            cpu.window -= WINDOW;
-            cpu.cpu_at_window = thread_cpu_time();
-            cpu.check(Duration::ZERO);
-            assert_eq!(cpu.policy, libc::SCHED_OTHER);
-            // Time spent in the throttle is not starvation.
-            cpu.set(libc::SCHED_IDLE);
-            cpu.window -= WINDOW;
-            cpu.check(WINDOW);
-            assert_eq!(cpu.policy, libc::SCHED_IDLE);
-        })
-        .join()
-        .unwrap();
-    }
 }
