@@ -148,6 +148,9 @@ pub struct FetchedData {
     pub records: crate::log::FileSlice,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// A new leader whose high watermark may still be below the one its
+    /// predecessor showed (`Partition::unsettled`).
+    pub unsettled: bool,
 }
 
 /// Which offset ListOffsets asks for.
@@ -422,6 +425,16 @@ impl Partition {
         self.state().log.log_end_offset()
     }
 
+    /// Leading, with a high watermark still below the log end this
+    /// leadership started from: the predecessor may have shown consumers
+    /// one up to there, so until this leader's reaches it consumers are not
+    /// answered with a lower one — Fetch holds its answer and ListOffsets
+    /// says OFFSET_NOT_AVAILABLE (KIP-207).
+    fn unsettled(&self, state: &PartitionState) -> bool {
+        state.leadership.leader == self.node_id
+            && state.high_watermark < state.tracker.start_offset()
+    }
+
     fn check_leader(&self, state: &PartitionState) -> Result<(), ApiError> {
         if state.leadership.leader != self.node_id {
             return Err(ApiError::new(
@@ -474,6 +487,7 @@ impl Partition {
             records: result.records,
             high_watermark: state.high_watermark,
             log_start_offset: state.log.log_start_offset(),
+            unsettled: self.unsettled(&state),
         })
     }
 
@@ -507,6 +521,17 @@ impl Partition {
         Ok(match spec {
             OffsetSpec::Earliest | OffsetSpec::EarliestLocal => {
                 Some((state.log.log_start_offset(), -1))
+            }
+            OffsetSpec::Latest if self.unsettled(&state) => {
+                return Err(ApiError::new(
+                    ResponseError::OffsetNotAvailable,
+                    format!(
+                        "{}: the new leader's high watermark {} has not yet reached {}",
+                        self.tp,
+                        state.high_watermark,
+                        state.tracker.start_offset()
+                    ),
+                ))
             }
             OffsetSpec::Latest => Some((state.high_watermark, -1)),
             OffsetSpec::MaxTimestamp => state.log.max_timestamp().map_err(storage)?,

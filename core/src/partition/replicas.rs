@@ -226,6 +226,11 @@ impl ReplicaTracker {
         }
     }
 
+    /// The log end this leadership started from.
+    pub fn start_offset(&self) -> i64 {
+        self.start_offset
+    }
+
     /// Replicas added by a reassignment get a state; removed ones lose it.
     pub fn set_replicas(&mut self, replicas: &[i32], leader: i32) {
         self.followers
@@ -415,5 +420,54 @@ mod tests {
         assert_eq!(t.follower(2).unwrap().last_caught_up_ms, 1_000);
         t.record_fetch(2, 20, 20, 3_000);
         assert_eq!(t.follower(2).unwrap().last_caught_up_ms, 3_000);
+    }
+
+    /// A new leader whose log runs ahead of its high watermark (its
+    /// predecessor may have shown consumers up to its log end) does not
+    /// show consumers the lower one until a follower's fetch brings it up.
+    #[test]
+    fn a_new_leader_is_unsettled_until_its_high_watermark_reaches_its_log_end() {
+        use crate::log::{batch, LogConfig, PartitionLog, TopicPartition};
+        use crate::partition::{AppendOrigin, Leadership, OffsetSpec, Partition};
+        use crate::protocol::error::ResponseError;
+
+        let dir = tempfile::tempdir().unwrap();
+        let log =
+            PartitionLog::open(&dir.path().join("t-0"), LogConfig::default(), 0, 0, true).unwrap();
+        let leader = |epoch| Leadership {
+            leader: 1,
+            leader_epoch: epoch,
+            partition_epoch: epoch,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+        };
+        let p = Partition::new(
+            TopicPartition::new("t", 0),
+            Default::default(),
+            1,
+            log,
+            0,
+            leader(0),
+        );
+        let bytes = batch::encode(
+            (0..10).map(|i| (None, Some(bytes::Bytes::from(vec![i as u8])))),
+            0,
+            kafka_protocol::records::Compression::None,
+        );
+        // Ten records the follower never fetched: the high watermark stays 0.
+        p.append_records(&bytes, AppendOrigin::Client, -1).unwrap();
+        assert!(!p.read(0, 1 << 20, true).unwrap().unsettled);
+        // Elected again, in a new epoch, with ten records past it.
+        p.update_at(leader(1), LogConfig::default(), 1, 1_000);
+        let read = p.read(0, 1 << 20, true).unwrap();
+        assert!(read.unsettled && read.high_watermark == 0);
+        let err = p.list_offset(OffsetSpec::Latest).unwrap_err();
+        assert_eq!(err.error, ResponseError::OffsetNotAvailable);
+        assert_eq!(p.list_offset(OffsetSpec::Earliest).unwrap(), Some((0, -1)));
+        // The follower fetches from 10: it has all ten.
+        p.read_for_replica(2, 10, 1, 1 << 20, 1_001).unwrap();
+        let read = p.read(0, 1 << 20, true).unwrap();
+        assert!(!read.unsettled && read.high_watermark == 10);
+        assert_eq!(p.list_offset(OffsetSpec::Latest).unwrap(), Some((10, -1)));
     }
 }

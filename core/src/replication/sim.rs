@@ -15,6 +15,9 @@
 //! - any two live replicas hold the same records below both their high
 //!   watermarks;
 //! - a leader's high watermark never moves back within its leader epoch;
+//! - the high watermark a consumer is shown never moves back, across
+//!   leaders either (a consumer follows the controller's leader, as clients
+//!   follow metadata forward);
 //!
 //! and, once the faults stop, that every replica rejoins the ISR, all logs
 //! end up the same, and a new write is acknowledged (progress).
@@ -137,6 +140,8 @@ struct Sim {
     next_value: u64,
     /// Whether the producer is writing.
     producing: bool,
+    /// The highest high watermark a consumer was shown.
+    consumer_hw: i64,
     /// WEIR_REPLICATION_SIM_TRACE: print what happens (to understand a seed).
     trace: bool,
     _dir: tempfile::TempDir,
@@ -186,6 +191,7 @@ impl Sim {
             acked: BTreeMap::new(),
             next_value: 0,
             producing: true,
+            consumer_hw: 0,
             trace: std::env::var("WEIR_REPLICATION_SIM_TRACE").is_ok(),
             _dir: dir,
         };
@@ -300,6 +306,39 @@ impl Sim {
             self.produce();
         }
         self.settle_acks();
+        self.consume();
+    }
+
+    /// A consumer fetches from the leader the controller names, once that
+    /// broker knows it leads (before, it answers with an epoch error), and
+    /// checks the high watermark it is shown against the highest it saw.
+    fn consume(&mut self) {
+        let lead = leadership(&self.image);
+        if lead.leader < 0 || self.cut == Some(lead.leader) {
+            return;
+        }
+        let Some(p) = self.node(lead.leader).partition.clone() else {
+            return;
+        };
+        if p.leader_epoch() != lead.leader_epoch {
+            return;
+        }
+        let Ok(read) = p.read(0, 1, false) else {
+            return;
+        };
+        if read.unsettled {
+            return; // the Fetch handler holds the answer (fetch.rs)
+        }
+        assert!(
+            read.high_watermark >= self.consumer_hw,
+            "a consumer was shown high watermark {} after {} (leader {} epoch {})",
+            read.high_watermark,
+            self.consumer_hw,
+            lead.leader,
+            lead.leader_epoch
+        );
+        self.log(|| format!("consumer sees hw {}", read.high_watermark));
+        self.consumer_hw = read.high_watermark;
     }
 
     fn faults_step(&mut self) {

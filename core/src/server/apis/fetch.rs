@@ -5,6 +5,13 @@
 //! interceptors are passed through them last (`fetch_intercept`). Fetch sessions (KIP-227)
 //! are not offered: every response is a full one with session id 0.
 //!
+//! A consumer's fetch is held, up to `max_wait_ms`, while a partition it
+//! reads has a new leader whose high watermark is below the one its
+//! predecessor may have shown (`Partition::read` says it is unsettled): a
+//! client caches the high watermark of every answer, so answering at once
+//! would move its watermark and lag back. After `max_wait_ms` it is
+//! answered as Kafka answers, with the lower one.
+//!
 //! A fetch that names a replica id is a follower's: it reads up to the log
 //! end rather than the high watermark, reports how far the follower has
 //! got (which moves the high watermark), answers a diverging epoch when the
@@ -40,10 +47,16 @@ pub async fn handle(
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let changed = Arc::new(Notify::new());
     loop {
-        let (response, ranges, answer_now) = read_all(broker, ctx, &request, &changed);
+        let (response, ranges, when) = read_all(broker, ctx, &request, &changed);
         let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
         let now = Instant::now();
-        if bytes >= request.min_bytes.max(1) as usize || answer_now || now >= deadline {
+        let enough = bytes >= request.min_bytes.max(1) as usize;
+        let ready = match when {
+            Answer::Now => true,
+            Answer::WhenEnough => enough,
+            Answer::Settled => false,
+        };
+        if ready || now >= deadline {
             let (mut response, mut ranges) = (response, ranges);
             if replica_id(ctx, &request).is_none() {
                 super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
@@ -54,10 +67,20 @@ pub async fn handle(
     }
 }
 
+/// When a read's answer may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// At once: a partition failed, a follower diverged, or a consumer is
+    /// sent to another replica.
+    Now,
+    /// Once `min_bytes` are there (or at `max_wait_ms`).
+    WhenEnough,
+    /// Once every new leader's high watermark has settled (or at `max_wait_ms`).
+    Settled,
+}
+
 /// Reads every requested partition once. Returns the response, the record
-/// ranges to splice into it, and whether it must be answered at once (a
-/// partition failed, a follower diverged, or a consumer is sent to another
-/// replica). Each partition found is told to wake `changed` when it next
+/// ranges to splice into it, and when it may be answered. Each partition found is told to wake `changed` when it next
 /// moves, before it is read, so no change is missed (a wake-up before the
 /// wait leaves a permit).
 fn read_all(
@@ -65,13 +88,14 @@ fn read_all(
     ctx: &RequestContext,
     request: &FetchRequest,
     changed: &Arc<Notify>,
-) -> (FetchResponse, Vec<FetchedRange>, bool) {
+) -> (FetchResponse, Vec<FetchedRange>, Answer) {
     let image = broker.image();
     let replica = replica_id(ctx, request);
     let now = crate::log::now_ms();
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut answer_now = false;
+    let mut unsettled = false;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut ranges = Vec::new();
     for (topic_index, topic) in request.topics.iter().enumerate() {
@@ -130,6 +154,7 @@ fn read_all(
                             records: read.records,
                             high_watermark: read.high_watermark,
                             log_start_offset: read.log_start_offset,
+                            unsettled: false,
                         })
                     })
                 }
@@ -161,6 +186,7 @@ fn read_all(
             };
             match result {
                 Ok(fetched) => {
+                    unsettled |= fetched.unsettled;
                     total += fetched.records.len();
                     budget = budget.saturating_sub(fetched.records.len());
                     data.high_watermark = fetched.high_watermark;
@@ -191,10 +217,17 @@ fn read_all(
             p.log_start_offset = -1;
         }
     }
+    let when = if answer_now {
+        Answer::Now
+    } else if unsettled {
+        Answer::Settled
+    } else {
+        Answer::WhenEnough
+    };
     (
         FetchResponse::default().with_responses(topics),
         ranges,
-        answer_now,
+        when,
     )
 }
 

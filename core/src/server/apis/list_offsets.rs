@@ -1,4 +1,7 @@
 //! ListOffsets: earliest, latest, by timestamp and max timestamp (KIP-734).
+//! A new leader whose high watermark has not caught up answers "latest"
+//! with OFFSET_NOT_AVAILABLE (KIP-207), LEADER_NOT_AVAILABLE before v5,
+//! as Kafka does; clients retry.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -48,6 +51,11 @@ pub fn handle(
                                 response.offset = offset;
                                 response.timestamp = timestamp;
                             }
+                        }
+                        Err(e)
+                            if e.error == ResponseError::OffsetNotAvailable && ctx.version < 5 =>
+                        {
+                            response.error_code = ResponseError::LeaderNotAvailable.code()
                         }
                         Err(e) => response.error_code = e.code(),
                     }
