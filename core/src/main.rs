@@ -61,7 +61,7 @@ enum Command {
 /// Where a running broker's admin endpoint is.
 #[derive(clap::Args)]
 struct Admin {
-    /// The broker's admin endpoint (weir.admin.listener).
+    /// The broker's admin endpoint (weir.admin.listener): http://host:port or host:port.
     #[arg(
         long,
         global = true,
@@ -69,6 +69,11 @@ struct Admin {
         default_value = "http://127.0.0.1:9644"
     )]
     admin: String,
+    /// A file whose first `PRINCIPAL TOKEN` line holds the admin token
+    /// (WEIR_ADMIN_TOKEN, when set, comes first; default:
+    /// ./weir-data/admin.tokens when it exists).
+    #[arg(long, global = true, env = "WEIR_ADMIN_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -113,11 +118,14 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
-        Command::Plugin { admin, command } => plugin_cli::run(&admin.admin, command),
+        Command::Plugin { admin, command } => plugin_cli::run(
+            &plugin_cli::Endpoint::resolve(&admin.admin, admin.token_file.as_deref())?,
+            command,
+        ),
         Command::Cluster {
             admin,
             command: ClusterCommand::Status { json },
-        } => cluster_cli::status(&admin.admin, json),
+        } => cluster_cli::status(&plugin_cli::base_url(&admin.admin), json),
         Command::Log {
             command:
                 LogCommand::Verify {

@@ -15,6 +15,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEIR = os.environ.get("WEIR_BIN", str(ROOT / "target" / "release" / "weir"))
 
+# Every broker a test starts takes this admin token (weir.admin.tokens.file),
+# and every `weir plugin` the tests run sends it (WEIR_ADMIN_TOKEN).
+ADMIN_TOKEN = "test-" + os.urandom(16).hex()
+os.environ["WEIR_ADMIN_TOKEN"] = ADMIN_TOKEN
+
 
 _handed_out = set()
 
@@ -66,6 +71,7 @@ class Broker:
         self.config = {
             "listeners": "PLAINTEXT://%s:%d" % (host, self.port),
             "weir.admin.listener": "%s:%d" % (host, self.admin_port),
+            "weir.admin.tokens.file": str(self.workdir / "admin.tokens"),
             "log.dirs": str(self.data_dir),
             "num.partitions": 1,
         }
@@ -91,6 +97,7 @@ class Broker:
         assert self.proc is None, "already running"
         self.starts += 1
         config_path = self.workdir / "weir.toml"
+        (self.workdir / "admin.tokens").write_text("User:test %s\n" % ADMIN_TOKEN)
         text = "".join('"%s" = %s\n' % (k, toml_value(v)) for k, v in self.config.items())
         for plugin in self.plugins:
             text += "\n[[plugins]]\n" + "".join("%s = %s\n" % (k, toml_value(v)) for k, v in plugin.items())

@@ -559,6 +559,20 @@ pub static BROKER: &[BrokerDef] = &[
         "host:port of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
     ),
     broker!(
+        "weir.admin.authentication",
+        Kind::Enum(&["token", "none"]),
+        Some("token"),
+        false,
+        "Weir: `token`: the admin endpoint's mutating calls (plugin deploy, replace, remove) need `Authorization: Bearer TOKEN` with a token from weir.admin.tokens.file; `none`: anyone who reaches it may make them."
+    ),
+    broker!(
+        "weir.admin.tokens.file",
+        Kind::String,
+        Some(""),
+        false,
+        "Weir: the admin endpoint's tokens, one `PRINCIPAL TOKEN` per line, read again when the file changes; empty: admin.tokens beside the metadata log, written at first start with a random token for User:admin (mode 0600)."
+    ),
+    broker!(
         "weir.plugin.max.bytes",
         Kind::Long(1, MAX),
         Some("67108864"),

@@ -1,7 +1,64 @@
 //! `weir plugin list|deploy|remove`: the admin endpoint's plugin API from
-//! the command line.
+//! the command line, with the admin token the broker asks for: from
+//! `WEIR_ADMIN_TOKEN`, else the first token of `--token-file`
+//! (`WEIR_ADMIN_TOKEN_FILE`), else of `./weir-data/admin.tokens` (the
+//! file a broker started here with its default config writes).
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+/// Where the admin endpoint is and the token to show it.
+pub struct Endpoint {
+    pub url: String,
+    pub token: Option<String>,
+}
+
+impl Endpoint {
+    /// `admin` as given (`http://host:port`, or `host:port` as
+    /// `weir.admin.listener` writes it) and the token found.
+    pub fn resolve(admin: &str, token_file: Option<&Path>) -> anyhow::Result<Endpoint> {
+        let token = match std::env::var("WEIR_ADMIN_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => Some(token.trim().to_string()),
+            _ => match token_file {
+                Some(file) => Some(first_token(file)?),
+                None => {
+                    let default = PathBuf::from("weir-data").join("admin.tokens");
+                    default
+                        .exists()
+                        .then(|| first_token(&default))
+                        .transpose()?
+                }
+            },
+        };
+        Ok(Endpoint {
+            url: base_url(admin),
+            token,
+        })
+    }
+}
+
+/// `host:port` becomes `http://host:port`; no trailing slash.
+pub fn base_url(admin: &str) -> String {
+    let admin = admin.trim().trim_end_matches('/');
+    if admin.contains("://") {
+        admin.to_string()
+    } else {
+        format!("http://{admin}")
+    }
+}
+
+/// The token of a token file's first `PRINCIPAL TOKEN` line (or its only word).
+fn first_token(file: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the admin token file {}", file.display()))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .find_map(|l| l.split_whitespace().last())
+        .map(str::to_string)
+        .with_context(|| format!("no token in {}", file.display()))
+}
 
 /// A call to the admin endpoint.
 pub enum Call {
@@ -18,8 +75,10 @@ pub enum Call {
 }
 
 /// Makes the call and prints the endpoint's JSON answer.
-pub fn run(admin: &str, call: Call) -> anyhow::Result<()> {
-    let base = admin.trim_end_matches('/');
+pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
+    let base = admin.url.as_str();
+    let bearer = admin.token.as_ref().map(|t| format!("Bearer {t}"));
+
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -34,16 +93,24 @@ pub fn run(admin: &str, call: Call) -> anyhow::Result<()> {
             if let Some(kind) = kind {
                 url.push_str(&format!("?kind={kind}"));
             }
-            (url.clone(), agent.put(&url).send(&bytes[..]))
+            (
+                url.clone(),
+                authorized(agent.put(&url), &bearer).send(&bytes[..]),
+            )
         }
         Call::Remove { name, force } => {
             let url = format!("{base}/v1/plugins/{name}?force={force}");
-            (url.clone(), agent.delete(&url).call())
+            (url.clone(), authorized(agent.delete(&url), &bearer).call())
         }
     };
     let mut response = response.with_context(|| format!("cannot reach {url} (--admin)"))?;
     let status = response.status();
     let body = response.body_mut().read_to_string()?;
+    if status == 401 && admin.token.is_none() {
+        anyhow::bail!(
+            "{status}: {body}\n(no token found: set WEIR_ADMIN_TOKEN, or --token-file to the broker's admin.tokens)"
+        );
+    }
     if !status.is_success() {
         anyhow::bail!("{status}: {body}");
     }
@@ -52,4 +119,14 @@ pub fn run(admin: &str, call: Call) -> anyhow::Result<()> {
         Err(_) => println!("{body}"),
     }
     Ok(())
+}
+
+fn authorized<B>(
+    request: ureq::RequestBuilder<B>,
+    bearer: &Option<String>,
+) -> ureq::RequestBuilder<B> {
+    match bearer {
+        Some(b) => request.header("Authorization", b),
+        None => request,
+    }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
+pub use admin::{base_url, Endpoint};
 pub use project::Project;
 
 #[derive(Subcommand)]
@@ -74,7 +75,7 @@ pub enum PluginCommand {
     },
 }
 
-pub fn run(admin_url: &str, command: PluginCommand) -> anyhow::Result<()> {
+pub fn run(admin: &Endpoint, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::New {
             name,
@@ -94,7 +95,7 @@ pub fn run(admin_url: &str, command: PluginCommand) -> anyhow::Result<()> {
             partitions,
             &config,
         ),
-        PluginCommand::List => admin::run(admin_url, admin::Call::List),
+        PluginCommand::List => admin::run(admin, admin::Call::List),
         PluginCommand::Deploy {
             name,
             file,
@@ -116,10 +117,10 @@ pub fn run(admin_url: &str, command: PluginCommand) -> anyhow::Result<()> {
             };
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            admin::run(admin_url, admin::Call::Deploy { name, bytes, kind })
+            admin::run(admin, admin::Call::Deploy { name, bytes, kind })
         }
         PluginCommand::Remove { name, force } => {
-            admin::run(admin_url, admin::Call::Remove { name, force })
+            admin::run(admin, admin::Call::Remove { name, force })
         }
     }
 }

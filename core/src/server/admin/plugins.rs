@@ -31,6 +31,8 @@ use crate::plugin::engine::content_hash;
 use crate::plugin::PluginRegistry;
 use crate::server::Broker;
 
+use super::auth::Admin;
+
 /// The topic configs that bind plugins.
 const BINDING_CONFIGS: [&str; 5] = [
     "weir.partitioner",
@@ -192,8 +194,10 @@ struct DeployQuery {
     kind: Option<String>,
 }
 
+/// The caller is authenticated (`Admin`) before a byte of the body is read.
 async fn deploy(
     State(broker): State<Arc<Broker>>,
+    admin: Admin,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<DeployQuery>,
     body: Bytes,
@@ -238,6 +242,7 @@ async fn deploy(
                 .submit_anywhere(vec![record])
                 .await
                 .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+            tracing::info!(plugin = %name, by = %admin.principal, sha256 = answer["sha256"].as_str().unwrap_or_default(), "plugin deployed");
             Ok(Json(answer))
         }
         Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))),
@@ -299,6 +304,7 @@ struct RemoveQuery {
 
 async fn remove(
     State(broker): State<Arc<Broker>>,
+    admin: Admin,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<RemoveQuery>,
 ) -> Result<Json<Value>, Failure> {
@@ -318,6 +324,7 @@ async fn remove(
         ));
     }
     broker.plugins.remove(&name);
+    tracing::info!(plugin = %name, by = %admin.principal, forced = query.force, "plugin removed");
     if image.plugins.contains_key(&name) {
         broker
             .submit_anywhere(vec![Command::RemovePlugin { name: name.clone() }])
