@@ -18,6 +18,7 @@ pub mod plugin;
 pub mod producer;
 pub mod protocol;
 pub mod replication;
+pub mod security;
 pub mod server;
 
 /// mimalloc rather than the system allocator: batches of a megabyte are

@@ -618,7 +618,10 @@ pub static BROKER: &[BrokerDef] = &[
 
 /// Weir's definition of a broker config, or, for a name only Apache Kafka
 /// knows, a definition that accepts any value and says it has no effect.
+/// The definition of a broker config; a `listener.name.<name>.ssl.…` (or
+/// `sasl.…`) config is defined as the config it sets for one listener.
 pub fn broker_def(name: &str) -> Option<&'static BrokerDef> {
+    let name = super::security::without_listener_prefix(name);
     weir_broker_defs()
         .find(|d| d.name == name)
         .or_else(|| kafka_only_defs().iter().find(|d| d.name == name))
@@ -630,6 +633,7 @@ pub fn weir_broker_defs() -> impl Iterator<Item = &'static BrokerDef> {
         .iter()
         .chain(super::cluster::CLUSTER.iter())
         .chain(super::group::GROUP_BROKER.iter())
+        .chain(super::security::SECURITY.iter())
 }
 
 /// Kafka's broker configs that Weir does not act on (`kafka_names`).

@@ -8,6 +8,7 @@ pub mod defs;
 pub mod group;
 pub mod kafka_names;
 pub mod plugins;
+pub mod security;
 pub mod topic_defs;
 
 use std::collections::BTreeMap;
@@ -192,14 +193,14 @@ impl BrokerConfig {
         }
         for listener in self.all_listeners() {
             match self.listener_protocol(&listener.name) {
-                Some(p) if p == "PLAINTEXT" => {}
+                Some(p) if p == "PLAINTEXT" || p == "SSL" => {}
                 Some(p) => {
                     return Err(ConfigError::Invalid {
                         key: "listeners".into(),
                         reason: format!(
-                            "listener {} uses {p}, which is not supported yet; use PLAINTEXT",
-                            listener.name
-                        ),
+                        "listener {} uses {p}, which is not supported yet; use PLAINTEXT or SSL",
+                        listener.name
+                    ),
                     })
                 }
                 None => {
@@ -210,9 +211,35 @@ impl BrokerConfig {
                 }
             }
         }
+        // Brokers and controllers talk to each other in plain text for now:
+        // over the controller listener, and over the first advertised one.
+        for listener in self.all_listeners() {
+            let ssl = self.listener_protocol(&listener.name).as_deref() == Some("SSL");
+            if ssl && self.is_controller_listener(&listener.name) {
+                return Err(ConfigError::Invalid {
+                    key: "listener.security.protocol.map".into(),
+                    reason: format!(
+                        "controller listener {} must be PLAINTEXT: TLS between controllers and brokers is not supported yet",
+                        listener.name
+                    ),
+                });
+            }
+        }
         // A controller-only node has only its controller listener (checked
         // with the other cluster settings).
         let cluster = self.cluster()?;
+        let first = self.advertised_listeners().into_iter().next();
+        if let (Some(_), Some(first)) = (&cluster, first) {
+            if self.listener_protocol(&first.name).as_deref() == Some("SSL") {
+                return Err(ConfigError::Invalid {
+                    key: "listeners".into(),
+                    reason: format!(
+                        "in a cluster, brokers replicate over the first listener, {}, which must be PLAINTEXT for now; list the SSL listener after it",
+                        first.name
+                    ),
+                });
+            }
+        }
         if self.listeners().is_empty() && cluster.is_none() {
             return Err(ConfigError::Invalid {
                 key: "listeners".into(),
@@ -233,6 +260,13 @@ impl BrokerConfig {
             .get(name)
             .cloned()
             .or_else(|| broker_def(name).and_then(|d| d.default.map(str::to_string)))
+    }
+
+    /// A config for one listener: `listener.name.<name>.<key>` when set,
+    /// else `key` (Kafka's per-listener configs).
+    pub fn listener_get(&self, listener: &str, key: &str) -> Option<String> {
+        let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+        self.set.get(&prefixed).cloned().or_else(|| self.get(key))
     }
 
     /// A numeric config's value (its default when unset).
@@ -565,7 +599,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("auto.create.topics.enable"), "{err}");
-        let err = from_str("listeners = \"SSL://x:1\"\n")
+        let err = from_str("listeners = \"SASL_SSL://x:1\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("listeners"), "{err}");

@@ -18,6 +18,25 @@ pub enum ConfigScope {
     Group(String),
 }
 
+/// One advertised listener of a broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// A PLAINTEXT listener at `host:port`.
+    pub fn plaintext(host: &str, port: u16) -> Endpoint {
+        Endpoint {
+            name: "PLAINTEXT".into(),
+            host: host.into(),
+            port,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
@@ -25,12 +44,15 @@ pub enum Command {
     InitCluster {
         cluster_id: String,
     },
-    /// A broker's (or a restarted broker's) endpoint.
+    /// A broker's (or a restarted broker's) endpoint: `host:port` where
+    /// other brokers reach it, and each listener clients may use, by name.
     RegisterBroker {
         id: i32,
         host: String,
         port: u16,
         rack: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        listeners: Vec<Endpoint>,
     },
     /// A broker's liveness as the active controller judges it: fenced when
     /// its heartbeats stop, shutting down when it asked to, running again

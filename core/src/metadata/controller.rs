@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
-use super::command::Command;
+use super::command::{Command, Endpoint};
 use super::image::{MetadataImage, TopicImage};
 use super::journal::Journal;
 use super::log::{not_controller, Images, MetadataLog};
@@ -92,7 +92,7 @@ impl Controller {
 
     /// Replays the single node's metadata log in `dir`; a new cluster gets
     /// an id, and this broker (re-)registers its endpoint.
-    pub fn open(dir: &Path, node_id: i32, host: &str, port: u16) -> io::Result<Controller> {
+    pub fn open(dir: &Path, node_id: i32, listeners: &[Endpoint]) -> io::Result<Controller> {
         let (journal, commands) = Journal::open(dir)?;
         let mut image = MetadataImage::default();
         commands.iter().for_each(|c| image.apply(c));
@@ -103,7 +103,7 @@ impl Controller {
                 cluster_id: kafka_uuid_string(Uuid::new_v4()),
             });
         }
-        startup.extend(controller.registration(node_id, host, port, None));
+        startup.extend(controller.registration(node_id, listeners, None));
         if let (false, MetadataLog::Local(journal)) = (startup.is_empty(), &controller.log) {
             journal.lock().expect("journal lock").append(&startup)?;
             controller.images.apply(&startup);
@@ -129,18 +129,20 @@ impl Controller {
 
     /// The command that registers a broker's endpoint (and makes it live
     /// again), unless the image already holds exactly that, live.
+    /// Other brokers reach it at the first of `listeners`.
     pub fn registration(
         &self,
         id: i32,
-        host: &str,
-        port: u16,
+        listeners: &[Endpoint],
         rack: Option<String>,
     ) -> Option<Command> {
+        let first = listeners.first()?;
         let command = Command::RegisterBroker {
             id,
-            host: host.to_string(),
-            port,
+            host: first.host.clone(),
+            port: first.port,
             rack,
+            listeners: listeners.to_vec(),
         };
         let current = self
             .image()
@@ -152,6 +154,7 @@ impl Controller {
                 host: b.host.clone(),
                 port: b.port,
                 rack: b.rack.clone(),
+                listeners: b.listeners.clone(),
             });
         (current.as_ref() != Some(&command)).then_some(command)
     }
@@ -531,7 +534,7 @@ mod tests {
     use super::*;
 
     fn controller(dir: &Path) -> Controller {
-        Controller::open(dir, 1, "127.0.0.1", 9092).unwrap()
+        Controller::open(dir, 1, &[Endpoint::plaintext("127.0.0.1", 9092)]).unwrap()
     }
 
     #[tokio::test]

@@ -306,6 +306,7 @@ mod tests {
                 host: "h".into(),
                 port: 9000 + *id as u16,
                 rack: None,
+                listeners: Vec::new(),
             });
         }
         image.apply(&Command::CreateTopic {

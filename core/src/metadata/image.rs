@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::command::{BrokerState, Command, ConfigScope, DeployedPlugin};
+use super::command::{BrokerState, Command, ConfigScope, DeployedPlugin, Endpoint};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
@@ -16,9 +16,26 @@ pub struct BrokerImage {
     pub rack: Option<String>,
     #[serde(default)]
     pub state: BrokerState,
+    /// Each advertised listener, by name (none recorded: `host:port` is
+    /// the only one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<Endpoint>,
 }
 
 impl BrokerImage {
+    /// Where a client of listener `name` reaches this broker; None when
+    /// the broker has no listener of that name (Kafka leaves it out of
+    /// Metadata then).
+    pub fn endpoint(&self, name: &str) -> Option<(&str, u16)> {
+        if self.listeners.is_empty() {
+            return Some((&self.host, self.port));
+        }
+        self.listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .map(|l| (l.host.as_str(), l.port))
+    }
+
     /// Not fenced and not shutting down: clients may be sent to it and new
     /// replicas placed on it.
     pub fn is_live(&self) -> bool {
@@ -142,6 +159,7 @@ impl MetadataImage {
                 host,
                 port,
                 rack,
+                listeners,
             } => {
                 self.brokers.insert(
                     id,
@@ -151,6 +169,7 @@ impl MetadataImage {
                         port,
                         rack,
                         state: BrokerState::Running,
+                        listeners,
                     },
                 );
             }
@@ -327,6 +346,7 @@ mod tests {
                 host: "h".into(),
                 port: 9092,
                 rack: None,
+                listeners: Vec::new(),
             },
             Command::CreateTopic {
                 name: "t".into(),

@@ -92,6 +92,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             rack: None,
+            listeners: Vec::new(),
         };
         journal.append(&[a.clone(), b.clone()]).unwrap();
         let path = journal.path().to_path_buf();

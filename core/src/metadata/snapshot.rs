@@ -115,6 +115,7 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 9092,
                 rack: Some(format!("r{id}")),
+                listeners: Vec::new(),
             }),
             (0..1000i64).prop_map(|first| Command::AllocateProducerIds { first, count: 1000 }),
             (name.clone(), 0..3i32).prop_map(|(topic, partition)| Command::SetPartitionLeader {

@@ -44,7 +44,15 @@ mod tests {
     #[tokio::test]
     async fn ids_are_unique_across_blocks_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let controller = Controller::open(dir.path(), 1, "127.0.0.1", 9092).unwrap();
+        let controller = Controller::open(
+            dir.path(),
+            1,
+            &[crate::metadata::command::Endpoint::plaintext(
+                "127.0.0.1",
+                9092,
+            )],
+        )
+        .unwrap();
         let ids = ProducerIdManager::default();
         let mut first = Vec::new();
         for _ in 0..1500 {
@@ -56,7 +64,15 @@ mod tests {
         }
         assert_eq!(first, (0..1500).collect::<Vec<_>>());
         drop(controller);
-        let controller = Controller::open(dir.path(), 1, "127.0.0.1", 9092).unwrap();
+        let controller = Controller::open(
+            dir.path(),
+            1,
+            &[crate::metadata::command::Endpoint::plaintext(
+                "127.0.0.1",
+                9092,
+            )],
+        )
+        .unwrap();
         let after_restart = ProducerIdManager::default()
             .next_id(|n| controller.allocate_producer_ids(n))
             .await

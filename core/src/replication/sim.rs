@@ -169,6 +169,7 @@ impl Sim {
                 host: "sim".into(),
                 port: id as u16,
                 rack: None,
+                listeners: Vec::new(),
             });
         }
         image.apply(&Command::CreateTopic {

@@ -15,6 +15,11 @@
 //! request is handled), a frame that stops arriving halfway is dropped after
 //! `weir.request.read.timeout.ms`, and the write buffer exists only while
 //! responses are being written.
+//!
+//! On an `SSL` listener the TLS handshake comes first (within
+//! `HANDSHAKE_TIMEOUT`), and the client certificate gives the connection
+//! its principal. Fetched records then go through rustls from a buffer
+//! (read from the segment file in `TLS_FILE_CHUNK`s) instead of `sendfile`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,16 +29,19 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use tokio::io::Interest;
+use tokio::io::{AsyncWrite, Interest, WriteHalf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
 use tracing::{debug, info, warn};
 
 use super::broker::Broker;
-use super::dispatch::{self, Outcome};
+use super::dispatch::{self, Outcome, Session};
 use super::response::{Part, Response};
+use super::ListenerInfo;
+use crate::security::principal::ANONYMOUS;
 
 /// Responses are gathered up to this many bytes before a write.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -42,6 +50,10 @@ const PIPELINE_DEPTH: usize = 4;
 /// Frames up to this size get their whole buffer at once (no regrowth on the
 /// hot path); larger ones grow by this much as their bytes arrive.
 const EAGER_FRAME: usize = 8 << 20;
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Fetched records go through TLS in pieces of this size.
+const TLS_FILE_CHUNK: usize = 256 << 10;
 
 /// The bytes of a request, and its share of `queued.max.request.bytes`.
 struct Frame {
@@ -80,6 +92,7 @@ pub async fn serve(
     stream: TcpStream,
     limits: ReadLimits,
     _slot: super::connection_quotas::Slot,
+    listener: Arc<ListenerInfo>,
 ) {
     let peer = stream
         .peer_addr()
@@ -89,12 +102,38 @@ pub async fn serve(
     if on == dispatch::Listener::Clients {
         broker.ready_for_clients().await;
     }
-    // Kafka shows a client's host as "/<ip>" (DescribeGroups).
-    let client_host = stream
-        .peer_addr()
-        .map(|a| format!("/{}", a.ip()))
-        .unwrap_or_default();
-    match run(broker, on, stream, client_host, limits).await {
+    let mut session = Session {
+        // Kafka shows a client's host as "/<ip>" (DescribeGroups).
+        client_host: stream
+            .peer_addr()
+            .map(|a| format!("/{}", a.ip()))
+            .unwrap_or_default(),
+        listener: listener.name.clone(),
+        principal: ANONYMOUS.to_string(),
+    };
+    let outcome = match &listener.tls {
+        None => {
+            let (reader, writer) = stream.into_split();
+            run(broker, on, reader, Writer::Plain(writer), session, limits).await
+        }
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return info!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return info!(%peer, "TLS handshake timed out"),
+                };
+            match tls.principal(stream.get_ref().1) {
+                Ok(principal) => session.principal = principal,
+                Err(reason) => return warn!(%peer, %reason, "closing a TLS connection"),
+            }
+            debug!(%peer, principal = %session.principal, "TLS connection");
+            let (reader, writer) = tokio::io::split(stream);
+            run(broker, on, reader, Writer::Tls(writer), session, limits).await
+        }
+    };
+    match outcome {
         Ok(()) => debug!(%peer, "connection closed by client"),
         Err(reason) => info!(%peer, %reason, "closing connection"),
     }
@@ -140,11 +179,12 @@ impl Drop for AbortOnDrop {
 async fn run(
     broker: Arc<Broker>,
     on: dispatch::Listener,
-    stream: TcpStream,
-    client_host: String,
+    reader: impl AsyncRead + Unpin + Send + 'static,
+    writer: Writer,
+    session: Session,
     limits: ReadLimits,
 ) -> Result<(), String> {
-    let (reader, writer) = stream.into_split();
+    let session = Arc::new(session);
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let mut reader_task = AbortOnDrop(tokio::spawn(read_frames(reader, limits, frames_tx)));
     let mut out = Output {
@@ -160,7 +200,7 @@ async fn run(
         if let Some(heartbeats) = heartbeats.as_mut() {
             heartbeats.note(&bytes);
         }
-        let outcome = dispatch::handle(&broker, on, &client_host, bytes).await;
+        let outcome = dispatch::handle(&broker, on, &session, bytes).await;
         drop(_memory);
         match outcome {
             Outcome::Respond(response) => {
@@ -185,9 +225,30 @@ async fn run(
     (&mut reader_task.0).await.map_err(|e| e.to_string())?
 }
 
+/// A connection's write half: the socket itself, or TLS over it.
+enum Writer {
+    Plain(OwnedWriteHalf),
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl Writer {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Writer::Plain(socket) => socket.write_all(bytes).await,
+            Writer::Tls(tls) => write_and_flush(tls, bytes).await,
+        }
+    }
+}
+
+/// TLS records are only sure to be on the socket after a flush.
+async fn write_and_flush(tls: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> std::io::Result<()> {
+    tls.write_all(bytes).await?;
+    tls.flush().await
+}
+
 /// The socket's write half and the bytes gathered for it.
 struct Output {
-    socket: OwnedWriteHalf,
+    socket: Writer,
     buf: Vec<u8>,
 }
 
@@ -225,7 +286,12 @@ async fn write_response(out: &mut Output, response: Response) -> std::io::Result
             Part::File(range) => {
                 out.flush().await?;
                 if let Some((file, position)) = range.file() {
-                    send_file(out.socket.as_ref(), file, position, range.len()).await?;
+                    match &mut out.socket {
+                        Writer::Plain(socket) => {
+                            send_file(socket.as_ref(), file, position, range.len()).await?
+                        }
+                        Writer::Tls(tls) => copy_file(tls, file, position, range.len()).await?,
+                    }
                 }
             }
         }
@@ -271,6 +337,32 @@ async fn send_file(
         }
     }
     Ok(())
+}
+
+/// Copies a file range through TLS, a chunk at a time (the chunks come
+/// from the page cache, as `sendfile`'s would).
+async fn copy_file(
+    tls: &mut (impl AsyncWrite + Unpin),
+    file: &File,
+    mut position: u64,
+    mut len: usize,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut chunk = vec![0u8; len.min(TLS_FILE_CHUNK)];
+    while len > 0 {
+        let want = len.min(chunk.len());
+        let n = file.read_at(&mut chunk[..want], position)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "segment file ended before the fetched range",
+            ));
+        }
+        tls.write_all(&chunk[..n]).await?;
+        position += n as u64;
+        len -= n;
+    }
+    tls.flush().await
 }
 
 /// Reads frames until the client closes the connection (Ok) or a frame is

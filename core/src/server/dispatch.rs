@@ -2,6 +2,8 @@
 //! to the handler of each API, and encodes the response with the header
 //! version the API and version call for.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, FetchResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
@@ -28,8 +30,21 @@ pub enum Outcome {
 pub struct RequestContext {
     pub version: i16,
     pub client_id: Option<String>,
+    pub session: Arc<Session>,
+}
+
+/// Who is on a connection: where it comes from, the listener it came in
+/// on, and its principal.
+#[derive(Debug, Clone)]
+pub struct Session {
     /// The client's address as Kafka shows it: "/127.0.0.1".
     pub client_host: String,
+    /// The listener's name (PLAINTEXT, SSL, CONTROLLER, …): Metadata and
+    /// FindCoordinator answer with brokers' endpoints on the same listener.
+    pub listener: String,
+    /// `User:ANONYMOUS` unless a client certificate (or, later, SASL) says
+    /// otherwise.
+    pub principal: String,
 }
 
 /// Which listener a request came in on.
@@ -42,7 +57,12 @@ pub enum Listener {
     Controller,
 }
 
-pub async fn handle(broker: &Broker, on: Listener, client_host: &str, mut frame: Bytes) -> Outcome {
+pub async fn handle(
+    broker: &Broker,
+    on: Listener,
+    session: &Arc<Session>,
+    mut frame: Bytes,
+) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!(
             "request of {} bytes is shorter than a request header",
@@ -103,7 +123,7 @@ pub async fn handle(broker: &Broker, on: Listener, client_host: &str, mut frame:
     let context = RequestContext {
         version,
         client_id: header.client_id.map(|c| c.to_string()),
-        client_host: client_host.to_string(),
+        session: session.clone(),
     };
     let started = std::time::Instant::now();
     let reply = route(broker, &context, request).await;
@@ -234,7 +254,7 @@ async fn route(
             ResponseKind::ConsumerGroupDescribe(apis::consumer_group_describe::handle(broker, r))
         }
         RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, r))
+            ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, ctx, r))
         }
         RequestKind::DescribeQuorum(r) => {
             ResponseKind::DescribeQuorum(apis::describe_quorum::handle(broker, r))

@@ -22,6 +22,7 @@ use super::broker::Broker;
 use crate::cluster::channel;
 use crate::config::cluster::ClusterSettings;
 use crate::config::BrokerConfig;
+use crate::metadata::command::Endpoint;
 use crate::metadata::log::{not_controller, Images, MetadataLog};
 use crate::metadata::{BrokerState, Command, Controller, MetadataImage, NewTopic, TopicImage};
 use crate::protocol::error::{ApiError, ResponseError};
@@ -61,10 +62,8 @@ pub async fn open_controller(
 ) -> anyhow::Result<(Controller, Option<ControllerConnections>)> {
     let dir = config.metadata_log_dir().join(crate::log::METADATA_LOG_DIR);
     let Some(settings) = cluster else {
-        let advertised = config.advertised_listeners().remove(0);
         let dir = config.metadata_log_dir().join("__cluster_metadata");
-        let controller =
-            Controller::open(&dir, config.node_id(), &advertised.host, advertised.port)?;
+        let controller = Controller::open(&dir, config.node_id(), &advertised_endpoints(config))?;
         return Ok((controller, None));
     };
     check_meta_properties(&config.metadata_log_dir(), settings)?;
@@ -465,14 +464,22 @@ impl Broker {
             return BrokerRegistrationResponse::default()
                 .with_error_code(ResponseError::InconsistentClusterId.code());
         }
-        let Some(listener) = request.listeners.first() else {
+        if request.listeners.is_empty() {
             return BrokerRegistrationResponse::default()
                 .with_error_code(ResponseError::InvalidRequest.code());
-        };
+        }
+        let listeners: Vec<Endpoint> = request
+            .listeners
+            .iter()
+            .map(|l| Endpoint {
+                name: l.name.to_string(),
+                host: l.host.to_string(),
+                port: l.port,
+            })
+            .collect();
         let registration = self.controller.registration(
             request.broker_id.0,
-            listener.host.as_str(),
-            listener.port,
+            &listeners,
             request.rack.as_ref().map(|r| r.to_string()),
         );
         let outcome = match registration {
@@ -510,12 +517,12 @@ impl Broker {
     /// one answers.
     async fn register(&self, cluster_id: String) {
         let rack = self.config.get("broker.rack").filter(|r| !r.is_empty());
-        let (host, port) = (self.advertised.host.clone(), self.advertised.port);
+        let listeners = advertised_endpoints(&self.config);
         loop {
             let done = if self.controller.log().is_active() {
                 match self
                     .controller
-                    .registration(self.node_id(), &host, port, rack.clone())
+                    .registration(self.node_id(), &listeners, rack.clone())
                 {
                     Some(command) => self.register_command(self.node_id(), command).await.is_ok(),
                     None => true,
@@ -525,10 +532,18 @@ impl Broker {
                     .with_broker_id(BrokerId(self.node_id()))
                     .with_cluster_id(StrBytes::from_string(cluster_id.clone()))
                     .with_rack(rack.clone().map(StrBytes::from_string))
-                    .with_listeners(vec![RegisteredListener::default()
-                        .with_name(StrBytes::from_static_str("PLAINTEXT"))
-                        .with_host(StrBytes::from_string(host.clone()))
-                        .with_port(port)]);
+                    .with_listeners(
+                        listeners
+                            .iter()
+                            .map(|l| {
+                                RegisteredListener::default()
+                                    .with_name(StrBytes::from_string(l.name.clone()))
+                                    .with_host(StrBytes::from_string(l.host.clone()))
+                                    .with_port(l.port)
+                                    .with_security_protocol(protocol_id(&self.config, &l.name))
+                            })
+                            .collect(),
+                    );
                 let answer: std::io::Result<BrokerRegistrationResponse> = self
                     .channel
                     .call((&chost, cport), self.node_id(), 0, &request)
@@ -587,5 +602,29 @@ impl Broker {
                 }
             }
         });
+    }
+}
+
+/// This broker's advertised listeners, as registered: other brokers use
+/// the first.
+fn advertised_endpoints(config: &BrokerConfig) -> Vec<Endpoint> {
+    config
+        .advertised_listeners()
+        .into_iter()
+        .map(|l| Endpoint {
+            name: l.name,
+            host: l.host,
+            port: l.port,
+        })
+        .collect()
+}
+
+/// Kafka's id of a listener's security protocol (BrokerRegistration).
+fn protocol_id(config: &BrokerConfig, listener: &str) -> i16 {
+    match config.listener_protocol(listener).as_deref() {
+        Some("SSL") => 1,
+        Some("SASL_PLAINTEXT") => 2,
+        Some("SASL_SSL") => 3,
+        _ => 0,
     }
 }

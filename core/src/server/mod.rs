@@ -31,16 +31,41 @@ use tracing::{info, warn};
 
 pub use broker::Broker;
 
-/// Binds every listener; fails with the address when one cannot be bound.
-pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<TcpListener>> {
+use crate::security::tls::TlsListener;
+
+/// A listener's name, and its TLS when its security protocol is SSL.
+pub struct ListenerInfo {
+    pub name: String,
+    pub tls: Option<TlsListener>,
+}
+
+/// A bound client listener.
+pub struct BoundListener {
+    socket: TcpListener,
+    info: Arc<ListenerInfo>,
+}
+
+/// Binds every listener (reading the TLS keys of SSL ones first); fails
+/// with the address when one cannot be bound.
+pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<BoundListener>> {
     let mut bound = Vec::new();
     for listener in broker.config.listeners() {
+        let protocol = broker.config.listener_protocol(&listener.name);
+        let tls = match protocol.as_deref() {
+            Some("SSL") => Some(TlsListener::from_config(&broker.config, &listener.name)?),
+            _ => None,
+        };
         let address = format!("{}:{}", listener.host, listener.port);
         let socket = TcpListener::bind(&address)
             .await
             .with_context(|| format!("cannot listen on {address} (listeners)"))?;
-        info!(address = %socket.local_addr()?, "listening");
-        bound.push(socket);
+        info!(address = %socket.local_addr()?, listener = %listener.name,
+            protocol = protocol.as_deref().unwrap_or("PLAINTEXT"), "listening");
+        let info = Arc::new(ListenerInfo {
+            name: listener.name,
+            tls,
+        });
+        bound.push(BoundListener { socket, info });
     }
     Ok(bound)
 }
@@ -49,7 +74,7 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<TcpListener>> {
 /// connection (at its next await point, never inside an append).
 pub async fn serve(
     broker: Arc<Broker>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<BoundListener>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut connections = JoinSet::new();
@@ -62,18 +87,26 @@ pub async fn serve(
     }
     // Kafka requests the controller listener accepted (other brokers').
     let mut from_brokers = broker.take_controller_connections();
+    let controller = Arc::new(ListenerInfo {
+        name: broker
+            .config
+            .get("controller.listener.names")
+            .and_then(|names| names.split(',').next().map(|n| n.trim().to_string()))
+            .unwrap_or_else(|| "CONTROLLER".into()),
+        tls: None,
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            Some((stream, slot)) = rx.recv() => {
-                connections.spawn(connection::serve(broker.clone(), Listener::Clients, stream, limits.clone(), slot));
+            Some((stream, slot, info)) = rx.recv() => {
+                connections.spawn(connection::serve(broker.clone(), Listener::Clients, stream, limits.clone(), slot, info));
             }
             Some(stream) = next_stream(&mut from_brokers) => {
                 let Ok(peer) = stream.peer_addr() else { continue };
                 match quotas.acquire(peer.ip()) {
                     Ok(slot) => {
-                        connections.spawn(connection::serve(broker.clone(), Listener::Controller, stream, limits.clone(), slot));
+                        connections.spawn(connection::serve(broker.clone(), Listener::Controller, stream, limits.clone(), slot, controller.clone()));
                     }
                     Err(reason) => warn!(%peer, %reason, "closing a broker's connection"),
                 }
@@ -106,18 +139,22 @@ const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// it backs off instead of spinning, and logs once per interval; existing
 /// connections are served meanwhile.
 async fn accept_loop(
-    listener: TcpListener,
+    listener: BoundListener,
     quotas: Arc<ConnectionQuotas>,
-    tx: mpsc::Sender<(TcpStream, connection_quotas::Slot)>,
+    tx: mpsc::Sender<(TcpStream, connection_quotas::Slot, Arc<ListenerInfo>)>,
 ) {
     let mut refused = Throttled::default();
     let mut failed = Throttled::default();
     loop {
         quotas.wait_for_slot().await;
-        match listener.accept().await {
+        match listener.socket.accept().await {
             Ok((stream, peer)) => match quotas.acquire(peer.ip()) {
                 Ok(slot) => {
-                    if tx.send((stream, slot)).await.is_err() {
+                    if tx
+                        .send((stream, slot, listener.info.clone()))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -68,6 +68,7 @@ mod tests {
                 port: 9092,
                 rack: None,
                 state: *state,
+                listeners: Vec::new(),
             };
             image.brokers.insert(*id, broker);
         }

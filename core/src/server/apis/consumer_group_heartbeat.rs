@@ -46,7 +46,7 @@ pub fn handle(
                 .collect::<BTreeSet<_>>()
         }),
         client_id: ctx.client_id.clone().unwrap_or_default(),
-        client_host: ctx.client_host.clone(),
+        client_host: ctx.session.client_host.clone(),
         version: ctx.version,
     };
     let image = broker.image();

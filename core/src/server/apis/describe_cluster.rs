@@ -6,10 +6,15 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use super::str_bytes;
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
 
 const BROKER_ENDPOINTS: i8 = 1;
 
-pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let image = broker.image();
     let mut response = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
@@ -24,12 +29,15 @@ pub fn handle(broker: &Broker, request: DescribeClusterRequest) -> DescribeClust
         .brokers
         .values()
         .filter(|b| b.is_live())
-        .map(|b| {
-            DescribeClusterBroker::default()
-                .with_broker_id(BrokerId(b.id))
-                .with_host(str_bytes(b.host.clone()))
-                .with_port(b.port as i32)
-                .with_rack(b.rack.clone().map(str_bytes))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(&ctx.session.listener)?;
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(b.id))
+                    .with_host(str_bytes(host.to_string()))
+                    .with_port(port as i32)
+                    .with_rack(b.rack.clone().map(str_bytes)),
+            )
         })
         .collect();
     if request.include_cluster_authorized_operations {

@@ -236,16 +236,18 @@ fn broker_configs(
         .map(|def| {
             let found = view.broker_value(def.name);
             let source = found.as_ref().map(|(_, s)| *s).unwrap_or(Source::Default);
+            let sensitive = crate::config::security::sensitive(def.name);
             let mut result = entry(
                 def.name,
-                found.clone().map(|(v, _)| v),
+                found.clone().map(|(v, _)| v).filter(|_| !sensitive),
                 source,
                 !def.dynamic,
                 def.kind,
                 def.doc,
                 documentation,
-            );
-            if synonyms {
+            )
+            .with_is_sensitive(sensitive);
+            if synonyms && !sensitive {
                 if let Some(v) = image.cluster_configs.get(def.name) {
                     result.synonyms.push(synonym(
                         def.name,

@@ -17,9 +17,14 @@ const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
 /// The coordinator of `key`: its node id, host and port.
-fn locate(broker: &Broker, key_type: i8, key: &str) -> Result<(i32, String, u16), ApiError> {
+fn locate(
+    broker: &Broker,
+    listener: &str,
+    key_type: i8,
+    key: &str,
+) -> Result<(i32, String, u16), ApiError> {
     match key_type {
-        GROUP => group_coordinator(broker, key),
+        GROUP => group_coordinator(broker, listener, key),
         TRANSACTION => Err(ApiError::new(
             ResponseError::CoordinatorNotAvailable,
             "Transactions are not supported yet",
@@ -31,13 +36,21 @@ fn locate(broker: &Broker, key_type: i8, key: &str) -> Result<(i32, String, u16)
     }
 }
 
-/// The live leader of the group's `__consumer_offsets` partition.
-fn group_coordinator(broker: &Broker, group: &str) -> Result<(i32, String, u16), ApiError> {
-    if !broker.in_cluster() {
-        let a = &broker.advertised;
-        return Ok((broker.node_id(), a.host.clone(), a.port));
-    }
+/// The live leader of the group's `__consumer_offsets` partition, at its
+/// endpoint on `listener`.
+fn group_coordinator(
+    broker: &Broker,
+    listener: &str,
+    group: &str,
+) -> Result<(i32, String, u16), ApiError> {
     let image = broker.image();
+    if !broker.in_cluster() {
+        let here = image.brokers.get(&broker.node_id());
+        let (host, port) = here
+            .and_then(|b| b.endpoint(listener))
+            .unwrap_or((&broker.advertised.host, broker.advertised.port));
+        return Ok((broker.node_id(), host.to_string(), port));
+    }
     let partition = broker.groups.partition_of(group) as usize;
     let leader = image
         .topics
@@ -47,7 +60,10 @@ fn group_coordinator(broker: &Broker, group: &str) -> Result<(i32, String, u16),
     leader
         .and_then(|id| image.brokers.get(&id))
         .filter(|b| b.is_live())
-        .map(|b| (b.id, b.host.clone(), b.port))
+        .and_then(|b| {
+            let (host, port) = b.endpoint(listener)?;
+            Some((b.id, host.to_string(), port))
+        })
         .ok_or_else(|| {
             ApiError::new(
                 ResponseError::CoordinatorNotAvailable,
@@ -67,7 +83,11 @@ pub async fn handle(
     } else {
         Ok(())
     };
-    let locate = |key_type, key: &str| ready.clone().and_then(|()| locate(broker, key_type, key));
+    let locate = |key_type, key: &str| {
+        ready
+            .clone()
+            .and_then(|()| locate(broker, &ctx.session.listener, key_type, key))
+    };
     if ctx.version >= 4 {
         let coordinators = request
             .coordinator_keys

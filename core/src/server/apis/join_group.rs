@@ -22,7 +22,7 @@ pub async fn handle(
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.map(|s| s.to_string()),
         client_id: ctx.client_id.clone().unwrap_or_default(),
-        client_host: ctx.client_host.clone(),
+        client_host: ctx.session.client_host.clone(),
         session_timeout: millis(request.session_timeout_ms),
         // v0 has no rebalance timeout: Kafka uses the session timeout.
         rebalance_timeout: millis(if version >= 1 {

@@ -56,12 +56,15 @@ pub async fn handle(
         .brokers
         .values()
         .filter(|b| broker.offered.offered(b))
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.id))
-                .with_host(str_bytes(b.host.clone()))
-                .with_port(b.port as i32)
-                .with_rack(b.rack.clone().map(str_bytes))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(&ctx.session.listener)?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.id))
+                    .with_host(str_bytes(host.to_string()))
+                    .with_port(port as i32)
+                    .with_rack(b.rack.clone().map(str_bytes)),
+            )
         })
         .collect();
     let mut response = MetadataResponse::default()
