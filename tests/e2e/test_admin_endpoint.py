@@ -125,3 +125,24 @@ def test_a_default_broker_writes_a_private_token_that_the_cli_beside_it_finds(tm
         assert again.returncode != 0 and "unknown token" in again.stderr
     finally:
         node.stop()
+
+
+def test_a_kafka_client_cannot_forge_a_brokers_plugin_change(make_broker):
+    """Brokers of a cluster hand plugin changes to the active controller with
+    Weir's submit request, on the controller listener. The same bytes on a
+    client listener are an unknown API: answered as one, and nothing changes."""
+    import socket
+    import struct
+    broker = make_broker()
+    assert put(broker, "m", MURMUR.read_bytes())[0] == 200
+    client_id = b"weir-peer:broker-1"
+    body = struct.pack(">hhih", 0x5701, 0, 7, len(client_id)) + client_id + b'[{"type":"remove_plugin","name":"m"}]'
+    with socket.create_connection((broker.host, broker.port), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", s.recv(4))[0]
+        answer = b""
+        while len(answer) < size:
+            answer += s.recv(size - len(answer))
+    correlation, code = struct.unpack(">ih", answer[:6])
+    assert (correlation, code) == (7, 35), answer  # UNSUPPORTED_VERSION
+    assert request(broker.admin_url + "/v1/plugins/m", token=None)[0] == 200, "the plugin was removed"

@@ -73,7 +73,13 @@ pub async fn handle(
         let mut peek = &frame[..8];
         (peek.get_i16(), peek.get_i16(), peek.get_i32())
     };
-    if key == crate::cluster::channel::SUBMIT_KEY && crate::cluster::channel::is_peer(&frame) {
+    // Brokers submit to the active controller on its controller listener
+    // only: on a client listener the key is unknown, so no Kafka client can
+    // forge a broker's plugin change there.
+    if key == crate::cluster::channel::SUBMIT_KEY
+        && on == Listener::Controller
+        && crate::cluster::channel::is_peer(&frame)
+    {
         let commands = crate::cluster::channel::submitted_commands(&frame).unwrap_or_default();
         let (code, message) = broker.handle_submitted(commands).await;
         let answer = crate::cluster::channel::encode_submitted(correlation_id, code, &message);
