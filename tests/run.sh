@@ -10,12 +10,13 @@ step() { printf '\n==> %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-step "kcat (Debian's stock build, librdkafka 2.0.2)"
-if ! command -v kcat >/dev/null 2>&1; then
+step "kcat (Debian's stock build, librdkafka 2.0.2) and openssl (the TLS tests' certificates)"
+if ! command -v kcat >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat openssl
 fi
 kcat -V | head -1
+openssl version
 
 step "Python clients (tests/requirements.txt)"
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
