@@ -49,7 +49,10 @@ try:
                        ("SSL", {"bootstrap.servers": "127.0.0.1:%d" % ssl_port, "security.protocol": "SSL", "ssl.ca.location": str(ca)}),
                        ("PLAINTEXT", {"bootstrap.servers": node.bootstrap}),
                        ("SSL", {"bootstrap.servers": "127.0.0.1:%d" % ssl_port, "security.protocol": "SSL", "ssl.ca.location": str(ca)})]:
-        c = Consumer(dict(conf, **{"group.id": "g%f" % time.time(), "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760}))
+        c = Consumer(dict(conf, **{"group.id": "g%f" % time.time(), "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
+                                  # room for whole fetches: with the default 64 MiB queue
+                                  # librdkafka pauses fetching, and rates swing 2x.
+                                  "queued.max.messages.kbytes": 2097151}))
         c.assign([TopicPartition("t", 0, 0)])
         n = 0; total = MB * 100
         c0 = cpu(); t0 = time.time()
