@@ -3,24 +3,11 @@
 // (or after 30 s with what it has).
 //   node consume.js BOOTSTRAP TOPIC GROUP COUNT
 'use strict'
-const fs = require('fs')
+const tls = require('./tls')
 const { Kafka, logLevel } = require('kafkajs')
 
 const [bootstrap, topic, group, count] = process.argv.slice(2)
 const kafka = new Kafka({ ssl: tls(), clientId: 'weir-e2e-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING })
-
-// TLS when WEIR_TLS_CA names the CA file (and WEIR_TLS_CERT / WEIR_TLS_KEY
-// a client certificate and key).
-function tls() {
-  const env = process.env
-  if (!env.WEIR_TLS_CA) return undefined
-  const ssl = { ca: [fs.readFileSync(env.WEIR_TLS_CA, 'utf-8')] }
-  if (env.WEIR_TLS_CERT) {
-    ssl.cert = fs.readFileSync(env.WEIR_TLS_CERT, 'utf-8')
-    ssl.key = fs.readFileSync(env.WEIR_TLS_KEY, 'utf-8')
-  }
-  return ssl
-}
 
 async function main() {
   const consumer = kafka.consumer({ groupId: group, heartbeatInterval: 500 })

@@ -1,24 +1,11 @@
 // Produces records with kafkajs 2.2.4 and prints their offsets as one JSON line.
 //   node produce.js BOOTSTRAP TOPIC JSON_ARRAY_OF_VALUES [gzip]
 'use strict'
-const fs = require('fs')
+const tls = require('./tls')
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs')
 
 const [bootstrap, topic, values, codec] = process.argv.slice(2)
 const kafka = new Kafka({ ssl: tls(), clientId: 'weir-e2e', brokers: [bootstrap], logLevel: logLevel.NOTHING })
-
-// TLS when WEIR_TLS_CA names the CA file (and WEIR_TLS_CERT / WEIR_TLS_KEY
-// a client certificate and key).
-function tls() {
-  const env = process.env
-  if (!env.WEIR_TLS_CA) return undefined
-  const ssl = { ca: [fs.readFileSync(env.WEIR_TLS_CA, 'utf-8')] }
-  if (env.WEIR_TLS_CERT) {
-    ssl.cert = fs.readFileSync(env.WEIR_TLS_CERT, 'utf-8')
-    ssl.key = fs.readFileSync(env.WEIR_TLS_KEY, 'utf-8')
-  }
-  return ssl
-}
 
 async function main() {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })

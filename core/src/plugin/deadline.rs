@@ -5,10 +5,11 @@
 //! ran, and a compaction policy stopped that way falls back to Kafka's rule
 //! and drops history it meant to keep. So the first epoch check of a call
 //! starts a count of the thread's own CPU time, and each later one stops
-//! the call only once that count reaches the deadline. Calls shorter than a
-//! tick (nearly all) never read the CPU clock.
+//! the call only once that count reaches the deadline, charging the time
+//! before that first check as one whole tick. Calls shorter than a tick
+//! (nearly all) read no clock at all.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::UpdateDeadline;
 
@@ -18,10 +19,8 @@ use super::engine::EPOCH_TICK;
 #[derive(Debug, Clone, Copy)]
 pub struct CallDeadline {
     limit: Duration,
-    started: Instant,
-    /// The thread's CPU time at the call's first epoch check, and the CPU
-    /// time counted for the call before it (at most one tick).
-    since: Option<(Duration, Duration)>,
+    /// The thread's CPU time at the call's first epoch check.
+    since: Option<Duration>,
 }
 
 impl CallDeadline {
@@ -29,23 +28,17 @@ impl CallDeadline {
     pub const FIRST_CHECK: u64 = 1;
 
     pub fn new(limit: Duration) -> CallDeadline {
-        CallDeadline {
-            limit,
-            started: Instant::now(),
-            since: None,
-        }
+        CallDeadline { limit, since: None }
     }
 
     /// At an epoch check: stop the call, or let it run until the next check.
     pub fn check(&mut self) -> UpdateDeadline {
         let cpu = crate::thread_cpu_time();
-        // Before the first check the call ran for at most its wall time,
-        // and usually a tick; a call that waited long for a CPU before its
-        // first check is not charged for the wait.
-        let (base, before) = *self
-            .since
-            .get_or_insert_with(|| (cpu, self.started.elapsed().min(EPOCH_TICK)));
-        let used = cpu.saturating_sub(base) + before;
+        // The first check comes within a tick of the call's start (or
+        // later, when the thread waited for a CPU: that wait is not
+        // charged), so a tick is all the call can have used before it.
+        let base = *self.since.get_or_insert(cpu);
+        let used = cpu.saturating_sub(base) + EPOCH_TICK;
         match self.limit.checked_sub(used) {
             Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
             _ => UpdateDeadline::Interrupt,

@@ -39,20 +39,17 @@ impl ProducerIdManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::command::Endpoint;
     use crate::metadata::Controller;
+
+    fn open(dir: &std::path::Path) -> Controller {
+        Controller::open(dir, 1, &[Endpoint::plaintext("127.0.0.1", 9092)]).unwrap()
+    }
 
     #[tokio::test]
     async fn ids_are_unique_across_blocks_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let controller = Controller::open(
-            dir.path(),
-            1,
-            &[crate::metadata::command::Endpoint::plaintext(
-                "127.0.0.1",
-                9092,
-            )],
-        )
-        .unwrap();
+        let controller = open(dir.path());
         let ids = ProducerIdManager::default();
         let mut first = Vec::new();
         for _ in 0..1500 {
@@ -64,15 +61,7 @@ mod tests {
         }
         assert_eq!(first, (0..1500).collect::<Vec<_>>());
         drop(controller);
-        let controller = Controller::open(
-            dir.path(),
-            1,
-            &[crate::metadata::command::Endpoint::plaintext(
-                "127.0.0.1",
-                9092,
-            )],
-        )
-        .unwrap();
+        let controller = open(dir.path());
         let after_restart = ProducerIdManager::default()
             .next_id(|n| controller.allocate_producer_ids(n))
             .await

@@ -89,10 +89,10 @@ pub async fn serve(
     let mut from_brokers = broker.take_controller_connections();
     let controller = Arc::new(ListenerInfo {
         name: broker
-            .config
-            .get("controller.listener.names")
-            .and_then(|names| names.split(',').next().map(|n| n.trim().to_string()))
-            .unwrap_or_else(|| "CONTROLLER".into()),
+            .cluster
+            .as_ref()
+            .and_then(|c| c.controller_listener.as_ref())
+            .map_or_else(|| "CONTROLLER".into(), |l| l.name.clone()),
         tls: None,
     });
     tokio::pin!(shutdown);
