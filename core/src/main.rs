@@ -109,8 +109,11 @@ fn main() -> anyhow::Result<()> {
         Command::Serve { .. } => "info",
         Command::Plugin { .. } | Command::Cluster { .. } | Command::Log { .. } => "warn",
     };
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),

@@ -2,6 +2,7 @@
 with its own data directory, started from a TOML config, stopped by SIGTERM
 (or killed with SIGKILL by fault tests), and never left running."""
 
+import json
 import os
 import pathlib
 import resource
@@ -50,7 +51,8 @@ def toml_value(value):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return '"%s"' % value
+    # A JSON string is a TOML basic string: quotes and backslashes escaped.
+    return json.dumps(str(value))
 
 
 class Broker:

@@ -4,10 +4,11 @@
 //   node consume.js BOOTSTRAP TOPIC GROUP COUNT
 'use strict'
 const tls = require('./tls')
+const sasl = require('./sasl')
 const { Kafka, logLevel } = require('kafkajs')
 
 const [bootstrap, topic, group, count] = process.argv.slice(2)
-const kafka = new Kafka({ ssl: tls(), clientId: 'weir-e2e-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING })
+const kafka = new Kafka({ ssl: tls(), sasl: sasl(), clientId: 'weir-e2e-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING })
 
 async function main() {
   const consumer = kafka.consumer({ groupId: group, heartbeatInterval: 500 })

@@ -2,10 +2,11 @@
 //   node produce.js BOOTSTRAP TOPIC JSON_ARRAY_OF_VALUES [gzip]
 'use strict'
 const tls = require('./tls')
+const sasl = require('./sasl')
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs')
 
 const [bootstrap, topic, values, codec] = process.argv.slice(2)
-const kafka = new Kafka({ ssl: tls(), clientId: 'weir-e2e', brokers: [bootstrap], logLevel: logLevel.NOTHING })
+const kafka = new Kafka({ ssl: tls(), sasl: sasl(), clientId: 'weir-e2e', brokers: [bootstrap], logLevel: logLevel.NOTHING })
 
 async function main() {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })

@@ -193,12 +193,12 @@ impl BrokerConfig {
         }
         for listener in self.all_listeners() {
             match self.listener_protocol(&listener.name) {
-                Some(p) if p == "PLAINTEXT" || p == "SSL" => {}
+                Some(p) if ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].contains(&p.as_str()) => {}
                 Some(p) => {
                     return Err(ConfigError::Invalid {
-                        key: "listeners".into(),
+                        key: "listener.security.protocol.map".into(),
                         reason: format!(
-                        "listener {} uses {p}, which is not supported yet; use PLAINTEXT or SSL",
+                        "listener {} uses {p}; the security protocols are PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL",
                         listener.name
                     ),
                     })
@@ -214,12 +214,12 @@ impl BrokerConfig {
         // Brokers and controllers talk to each other in plain text for now:
         // over the controller listener, and over the first advertised one.
         for listener in self.all_listeners() {
-            let ssl = self.listener_protocol(&listener.name).as_deref() == Some("SSL");
-            if ssl && self.is_controller_listener(&listener.name) {
+            let secured = self.listener_protocol(&listener.name).as_deref() != Some("PLAINTEXT");
+            if secured && self.is_controller_listener(&listener.name) {
                 return Err(ConfigError::Invalid {
                     key: "listener.security.protocol.map".into(),
                     reason: format!(
-                        "controller listener {} must be PLAINTEXT: TLS between controllers and brokers is not supported yet",
+                        "controller listener {} must be PLAINTEXT: TLS and SASL between controllers and brokers are not supported yet",
                         listener.name
                     ),
                 });
@@ -230,11 +230,11 @@ impl BrokerConfig {
         let cluster = self.cluster()?;
         let first = self.advertised_listeners().into_iter().next();
         if let (Some(_), Some(first)) = (&cluster, first) {
-            if self.listener_protocol(&first.name).as_deref() == Some("SSL") {
+            if self.listener_protocol(&first.name).as_deref() != Some("PLAINTEXT") {
                 return Err(ConfigError::Invalid {
                     key: "listeners".into(),
                     reason: format!(
-                        "in a cluster, brokers replicate over the first listener, {}, which must be PLAINTEXT for now; list the SSL listener after it",
+                        "in a cluster, brokers replicate over the first listener, {}, which must be PLAINTEXT for now; list SSL and SASL listeners after it",
                         first.name
                     ),
                 });
@@ -599,10 +599,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("auto.create.topics.enable"), "{err}");
-        let err = from_str("listeners = \"SASL_SSL://x:1\"\n")
+        let err = from_str("listeners = \"KERBEROS://x:1\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("listeners"), "{err}");
+        assert!(
+            err.contains("listener KERBEROS has no security protocol"),
+            "{err}"
+        );
     }
 
     #[test]

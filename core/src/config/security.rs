@@ -1,5 +1,6 @@
 //! The security configs Weir acts on, with Kafka's names: TLS on `SSL`
-//! listeners (`crate::security::tls`). Each may also be given for one
+//! listeners (`crate::security::tls`) and SASL on `SASL_*` ones
+//! (`crate::security::sasl`). Each may also be given for one
 //! listener as `listener.name.<name>.<config>` (`BrokerConfig::listener_get`).
 //! Values that are secrets are never shown by DescribeConfigs (`sensitive`).
 
@@ -83,6 +84,69 @@ pub static SECURITY: &[BrokerDef] = &[
         false,
         "How a client certificate's subject (RFC 2253, e.g. CN=alice,OU=eng) becomes a principal's name: RULE:pattern/replacement/[L|U] and DEFAULT, comma-separated; the first whose pattern matches the whole subject decides."
     ),
+    broker!(
+        "sasl.enabled.mechanisms",
+        Kind::EnumList(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]),
+        Some("SCRAM-SHA-256,SCRAM-SHA-512"),
+        false,
+        "The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (GSSAPI is not supported). Kafka's default, GSSAPI, would leave a listener unusable, so SCRAM is the default."
+    ),
+    broker!(
+        "sasl.jaas.config",
+        Kind::String,
+        None,
+        false,
+        "A JAAS login module line. PLAIN's users are its user_<name>=\"<password>\" options, set per listener and mechanism as listener.name.<listener>.plain.sasl.jaas.config."
+    ),
+    broker!(
+        "connections.max.reauth.ms",
+        Kind::Long(0, i64::MAX),
+        Some("0"),
+        false,
+        "When positive, a SASL session lasts at most this long (or until its token expires, if sooner): the client must re-authenticate (KIP-368) or its connection is closed at its next request."
+    ),
+    broker!(
+        "connection.failed.authentication.delay.ms",
+        Kind::Int(0, i32::MAX as i64),
+        Some("100"),
+        false,
+        "How long a connection that failed to authenticate stays open after its answer, so that the client reads the answer (and a guessing client is slowed down)."
+    ),
+    broker!(
+        "sasl.oauthbearer.jwks.endpoint.url",
+        Kind::String,
+        None,
+        false,
+        "The JWKS file (a path or file:// URL) whose keys sign OAUTHBEARER tokens; re-read when it changes. Empty: unsigned tokens are accepted (Kafka's unsecured validator, for tests only)."
+    ),
+    broker!(
+        "sasl.oauthbearer.expected.audience",
+        Kind::List,
+        None,
+        false,
+        "Audiences an OAUTHBEARER token must name one of (its aud claim); empty: not checked."
+    ),
+    broker!(
+        "sasl.oauthbearer.expected.issuer",
+        Kind::String,
+        None,
+        false,
+        "The issuer an OAUTHBEARER token must have (its iss claim); empty: not checked."
+    ),
+    broker!(
+        "sasl.oauthbearer.sub.claim.name",
+        Kind::String,
+        Some("sub"),
+        false,
+        "The OAUTHBEARER token claim that names the principal."
+    ),
+    broker!(
+        "sasl.oauthbearer.clock.skew.seconds",
+        Kind::Int(0, i32::MAX as i64),
+        Some("30"),
+        false,
+        "How far the broker's clock may differ from the token issuer's when checking exp and nbf."
+    ),
 ];
 
 /// Whether a config holds a secret: DescribeConfigs shows no value for it
@@ -94,12 +158,19 @@ pub fn sensitive(name: &str) -> bool {
         || matches!(name, "ssl.keystore.key" | "sasl.jaas.config")
 }
 
-/// `listener.name.<name>.ssl.…` → `ssl.…` (and the same for `sasl.`);
-/// other names unchanged.
+/// `listener.name.<name>.ssl.…` → `ssl.…` (and the same for `sasl.`,
+/// and for `<mechanism>.sasl.jaas.config`); other names unchanged.
 pub fn without_listener_prefix(name: &str) -> &str {
     name.strip_prefix("listener.name.")
         .and_then(|rest| rest.split_once('.'))
-        .map(|(_, config)| config)
+        .map(|(_, config)| {
+            let mechanisms = ["plain.", "scram-sha-256.", "scram-sha-512.", "oauthbearer."];
+            mechanisms
+                .iter()
+                .find_map(|m| config.strip_prefix(m))
+                .filter(|c| *c == "sasl.jaas.config")
+                .unwrap_or(config)
+        })
         .filter(|config| config.starts_with("ssl.") || config.starts_with("sasl."))
         .unwrap_or(name)
 }
@@ -122,5 +193,12 @@ mod tests {
             without_listener_prefix("listener.name.client.x"),
             "listener.name.client.x"
         );
+        assert_eq!(
+            without_listener_prefix("listener.name.sasl_ssl.plain.sasl.jaas.config"),
+            "sasl.jaas.config"
+        );
+        assert!(sensitive(
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config"
+        ));
     }
 }

@@ -133,6 +133,24 @@ pub enum Command {
         name: String,
         sha256: Option<String>,
     },
+    /// A user's SCRAM credential for one mechanism is set (`Some`) or
+    /// deleted (`None`), as AlterUserScramCredentials asks.
+    SetScramCredential {
+        user: String,
+        mechanism: String,
+        credential: Option<ScramCredential>,
+    },
+}
+
+/// What the broker keeps of a SCRAM password (RFC 5802): the salt, the
+/// iteration count and two keys derived from the salted password, in
+/// base64; never the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramCredential {
+    pub salt: String,
+    pub stored_key: String,
+    pub server_key: String,
+    pub iterations: i32,
 }
 
 impl Command {

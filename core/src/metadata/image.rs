@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::command::{BrokerState, Command, ConfigScope, DeployedPlugin, Endpoint};
+use super::command::{
+    BrokerState, Command, ConfigScope, DeployedPlugin, Endpoint, ScramCredential,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
@@ -104,6 +106,9 @@ pub struct MetadataImage {
     /// it runs, by plugin name, then broker.
     #[serde(default)]
     pub plugin_versions: BTreeMap<String, BTreeMap<i32, String>>,
+    /// SCRAM credentials, by user, then mechanism (SCRAM-SHA-256, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scram: BTreeMap<String, BTreeMap<String, ScramCredential>>,
     /// How many commands have been applied.
     pub applied: u64,
 }
@@ -324,6 +329,20 @@ impl MetadataImage {
                 };
                 if versions.is_empty() {
                     self.plugin_versions.remove(&name);
+                }
+            }
+            Command::SetScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => {
+                let credentials = self.scram.entry(user.clone()).or_default();
+                match credential {
+                    Some(credential) => credentials.insert(mechanism, credential),
+                    None => credentials.remove(&mechanism),
+                };
+                if credentials.is_empty() {
+                    self.scram.remove(&user);
                 }
             }
         }

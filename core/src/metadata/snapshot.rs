@@ -151,7 +151,24 @@ mod tests {
                     sha256: running.then(|| "cd".repeat(32)),
                 }
             }),
-            name.prop_map(|name| Command::RemovePlugin { name }),
+            name.clone().prop_map(|name| Command::RemovePlugin { name }),
+            (name, any::<bool>(), any::<bool>()).prop_map(|(user, sha512, set)| {
+                Command::SetScramCredential {
+                    user,
+                    mechanism: if sha512 {
+                        "SCRAM-SHA-512"
+                    } else {
+                        "SCRAM-SHA-256"
+                    }
+                    .into(),
+                    credential: set.then(|| crate::metadata::command::ScramCredential {
+                        salt: "c2FsdA==".into(),
+                        stored_key: "a2V5".into(),
+                        server_key: "a2V5".into(),
+                        iterations: 4096,
+                    }),
+                }
+            }),
         ]
     }
 

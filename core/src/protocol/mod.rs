@@ -85,6 +85,19 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             ApiKey::OffsetForLeaderEpoch,
             range::<OffsetForLeaderEpochRequest>(2, 4),
         ),
+        with(ApiKey::SaslHandshake, range::<SaslHandshakeRequest>(0, 1)),
+        with(
+            ApiKey::SaslAuthenticate,
+            range::<SaslAuthenticateRequest>(0, 2),
+        ),
+        with(
+            ApiKey::DescribeUserScramCredentials,
+            range::<DescribeUserScramCredentialsRequest>(0, 0),
+        ),
+        with(
+            ApiKey::AlterUserScramCredentials,
+            range::<AlterUserScramCredentialsRequest>(0, 0),
+        ),
     ]
 }
 

@@ -18,7 +18,8 @@
 //!
 //! On an `SSL` listener the TLS handshake comes first (within
 //! `HANDSHAKE_TIMEOUT`), and the client certificate gives the connection
-//! its principal. Fetched records then go through rustls from a buffer
+//! its principal. On a `SASL_*` listener `authentication` sees every frame
+//! first, and SASL gives the principal. Fetched records then go through rustls from a buffer
 //! (read from the segment file in `TLS_FILE_CHUNK`s) instead of `sendfile`.
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tracing::{debug, info, warn};
 
+use super::authentication::{Authentication, Verdict};
 use super::broker::Broker;
 use super::dispatch::{self, Outcome, Session};
 use super::response::{Part, Response};
@@ -114,7 +116,17 @@ pub async fn serve(
     let outcome = match &listener.tls {
         None => {
             let (reader, writer) = stream.into_split();
-            run(broker, on, reader, Writer::Plain(writer), session, limits).await
+            let auth = listener.sasl.clone().map(Authentication::new);
+            run(
+                broker,
+                on,
+                reader,
+                Writer::Plain(writer),
+                session,
+                auth,
+                limits,
+            )
+            .await
         }
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
@@ -130,7 +142,17 @@ pub async fn serve(
             }
             debug!(%peer, principal = %session.principal, "TLS connection");
             let (reader, writer) = tokio::io::split(stream);
-            run(broker, on, reader, Writer::Tls(writer), session, limits).await
+            let auth = listener.sasl.clone().map(Authentication::new);
+            run(
+                broker,
+                on,
+                reader,
+                Writer::Tls(writer),
+                session,
+                auth,
+                limits,
+            )
+            .await
         }
     };
     match outcome {
@@ -182,9 +204,10 @@ async fn run(
     reader: impl AsyncRead + Unpin + Send + 'static,
     writer: Writer,
     session: Session,
+    mut auth: Option<Authentication>,
     limits: ReadLimits,
 ) -> Result<(), String> {
-    let session = Arc::new(session);
+    let mut session = Arc::new(session);
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let mut reader_task = AbortOnDrop(tokio::spawn(read_frames(reader, limits, frames_tx)));
     let mut out = Output {
@@ -200,7 +223,30 @@ async fn run(
         if let Some(heartbeats) = heartbeats.as_mut() {
             heartbeats.note(&bytes);
         }
-        let outcome = dispatch::handle(&broker, on, &session, bytes).await;
+        let verdict = match auth.as_mut() {
+            Some(auth) => auth.on_frame(&broker, &bytes),
+            None => Verdict::Dispatch,
+        };
+        let outcome = match verdict {
+            Verdict::Dispatch => dispatch::handle(&broker, on, &session, bytes).await,
+            Verdict::Respond(response) => Outcome::Respond(response),
+            Verdict::Authenticated(response, principal) => {
+                session = Arc::new(Session {
+                    principal,
+                    ..Session::clone(&session)
+                });
+                Outcome::Respond(response)
+            }
+            Verdict::RespondAndClose(response, delay, reason) => {
+                write_response(&mut out, response)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                out.flush().await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(delay).await;
+                return Err(reason);
+            }
+            Verdict::Close(reason) => return Err(reason),
+        };
         drop(_memory);
         match outcome {
             Outcome::Respond(response) => {

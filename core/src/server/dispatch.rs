@@ -42,8 +42,7 @@ pub struct Session {
     /// The listener's name (PLAINTEXT, SSL, CONTROLLER, …): Metadata and
     /// FindCoordinator answer with brokers' endpoints on the same listener.
     pub listener: String,
-    /// `User:ANONYMOUS` unless a client certificate (or, later, SASL) says
-    /// otherwise.
+    /// `User:ANONYMOUS` unless a client certificate or SASL says otherwise.
     pub principal: String,
 }
 
@@ -289,22 +288,52 @@ async fn route(
         RequestKind::AllocateProducerIds(r) => {
             ResponseKind::AllocateProducerIds(broker.handle_allocate_producer_ids(r).await)
         }
+        // On a SASL listener these never get here (`authentication`): on
+        // any other, as in Kafka, there is nothing to authenticate.
+        RequestKind::SaslHandshake(_) => ResponseKind::SaslHandshake(
+            kafka_protocol::messages::SaslHandshakeResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code()),
+        ),
+        RequestKind::SaslAuthenticate(_) => ResponseKind::SaslAuthenticate(
+            kafka_protocol::messages::SaslAuthenticateResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code())
+                .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
+                    "this listener does not use SASL",
+                ))),
+        ),
+        RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
+            apis::user_scram_credentials::describe(broker, r),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
+            apis::user_scram_credentials::alter(broker, r).await,
+        ),
         _ => return Err("no handler for an API listed as supported".into()),
     })))
 }
 
 fn encode(correlation_id: i32, api: ApiKey, version: i16, response: ResponseKind) -> Outcome {
+    match encode_response(correlation_id, api, version, response) {
+        Ok(response) => Outcome::Respond(response),
+        Err(reason) => Outcome::Close(reason),
+    }
+}
+
+/// A response's header and body, encoded for `version`.
+pub(super) fn encode_response(
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    response: ResponseKind,
+) -> Result<Response, String> {
     let mut buf = BytesMut::new();
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    if let Err(e) = header.encode(&mut buf, api.response_header_version(version)) {
-        return Outcome::Close(format!("could not encode a response header: {e}"));
-    }
-    match response.encode(&mut buf, version) {
-        Ok(()) => Outcome::Respond(Response::from_bytes(buf.freeze())),
-        Err(e) => Outcome::Close(format!(
-            "could not encode the {api:?} v{version} response: {e}"
-        )),
-    }
+    header
+        .encode(&mut buf, api.response_header_version(version))
+        .map_err(|e| format!("could not encode a response header: {e}"))?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| format!("could not encode the {api:?} v{version} response: {e}"))?;
+    Ok(Response::from_bytes(buf.freeze()))
 }
 
 /// The answer to an unknown API key or version: the correlation id and

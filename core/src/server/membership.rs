@@ -39,6 +39,7 @@ const FORWARDED: &[ApiKey] = &[
     ApiKey::ElectLeaders,
     ApiKey::AlterPartitionReassignments,
     ApiKey::ListPartitionReassignments,
+    ApiKey::AlterUserScramCredentials,
 ];
 
 /// How long a forwarded request waits for an active controller.

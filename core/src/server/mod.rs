@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod alter_partition;
 pub mod apis;
+pub mod authentication;
 pub mod broker;
 pub mod broker_metrics;
 pub mod connection;
@@ -31,12 +32,15 @@ use tracing::{info, warn};
 
 pub use broker::Broker;
 
+use crate::security::sasl::SaslListener;
 use crate::security::tls::TlsListener;
 
-/// A listener's name, and its TLS when its security protocol is SSL.
+/// A listener's name, its TLS when its security protocol is SSL or
+/// SASL_SSL, and its SASL settings when it is SASL_PLAINTEXT or SASL_SSL.
 pub struct ListenerInfo {
     pub name: String,
     pub tls: Option<TlsListener>,
+    pub sasl: Option<Arc<SaslListener>>,
 }
 
 /// A bound client listener.
@@ -52,7 +56,16 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<BoundListener>> {
     for listener in broker.config.listeners() {
         let protocol = broker.config.listener_protocol(&listener.name);
         let tls = match protocol.as_deref() {
-            Some("SSL") => Some(TlsListener::from_config(&broker.config, &listener.name)?),
+            Some("SSL" | "SASL_SSL") => {
+                Some(TlsListener::from_config(&broker.config, &listener.name)?)
+            }
+            _ => None,
+        };
+        let sasl = match protocol.as_deref() {
+            Some("SASL_PLAINTEXT" | "SASL_SSL") => Some(Arc::new(
+                SaslListener::from_config(&broker.config, &listener.name)
+                    .map_err(|e| anyhow::anyhow!(e))?,
+            )),
             _ => None,
         };
         let address = format!("{}:{}", listener.host, listener.port);
@@ -64,6 +77,7 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Vec<BoundListener>> {
         let info = Arc::new(ListenerInfo {
             name: listener.name,
             tls,
+            sasl,
         });
         bound.push(BoundListener { socket, info });
     }
@@ -94,6 +108,7 @@ pub async fn serve(
             .and_then(|c| c.controller_listener.as_ref())
             .map_or_else(|| "CONTROLLER".into(), |l| l.name.clone()),
         tls: None,
+        sasl: None,
     });
     tokio::pin!(shutdown);
     loop {

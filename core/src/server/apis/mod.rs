@@ -32,6 +32,7 @@ pub mod offset_for_leader_epoch;
 pub mod partition_reassignments;
 pub mod produce;
 pub mod sync_group;
+pub mod user_scram_credentials;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;

@@ -1,0 +1,186 @@
+//! SASL on `SASL_PLAINTEXT` and `SASL_SSL` listeners, with Kafka's config
+//! names: the mechanisms a listener offers (`sasl.enabled.mechanisms`) and
+//! what each checks credentials against — PLAIN the JAAS config's users
+//! (`plain`, `jaas`), SCRAM the salted credentials in the metadata log
+//! (`scram`), OAUTHBEARER signed JWTs (`oauthbearer`). The connection's
+//! side of the exchange (SaslHandshake, SaslAuthenticate, re-authentication)
+//! is `server::authentication`.
+
+pub mod jaas;
+pub mod oauthbearer;
+pub mod plain;
+pub mod scram;
+
+use std::collections::HashMap;
+
+use crate::config::BrokerConfig;
+use crate::metadata::command::ScramCredential;
+
+/// A SASL mechanism Weir offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    Scram(scram::Hash),
+    OAuthBearer,
+}
+
+impl Mechanism {
+    pub fn parse(name: &str) -> Option<Mechanism> {
+        match name.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(Mechanism::Plain),
+            "SCRAM-SHA-256" => Some(Mechanism::Scram(scram::Hash::Sha256)),
+            "SCRAM-SHA-512" => Some(Mechanism::Scram(scram::Hash::Sha512)),
+            "OAUTHBEARER" => Some(Mechanism::OAuthBearer),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Scram(hash) => hash.mechanism(),
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+}
+
+/// What one step of an exchange gives.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this to the client and wait for its next message.
+    Challenge(Vec<u8>),
+    /// Authenticated: the principal, the last bytes for the client, and
+    /// when the credential expires (a token's `exp`), if it does.
+    Done {
+        principal: String,
+        answer: Vec<u8>,
+        expires_at_ms: Option<i64>,
+    },
+    /// Refused, and why (sent to the client as SaslAuthenticate's message).
+    Failed(String),
+}
+
+/// A SASL listener's settings.
+pub struct SaslListener {
+    pub mechanisms: Vec<Mechanism>,
+    /// PLAIN's users and passwords.
+    plain_users: HashMap<String, String>,
+    oauth: Option<oauthbearer::Validator>,
+    /// `connections.max.reauth.ms`: 0 for sessions that never expire.
+    pub reauth_ms: i64,
+    /// `connection.failed.authentication.delay.ms`.
+    pub failure_delay: std::time::Duration,
+}
+
+impl SaslListener {
+    pub fn from_config(config: &BrokerConfig, listener: &str) -> Result<SaslListener, String> {
+        let get = |key: &str| config.listener_get(listener, key).unwrap_or_default();
+        let mut mechanisms = Vec::new();
+        for name in crate::config::defs::split_list(&get("sasl.enabled.mechanisms")) {
+            match Mechanism::parse(&name) {
+                Some(m) if !mechanisms.contains(&m) => mechanisms.push(m),
+                Some(_) => {}
+                None => {
+                    return Err(format!(
+                        "listener {listener}: SASL mechanism {name} is not supported (sasl.enabled.mechanisms takes PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER)"
+                    ))
+                }
+            }
+        }
+        if mechanisms.is_empty() {
+            return Err(format!(
+                "listener {listener}: sasl.enabled.mechanisms names no mechanism"
+            ));
+        }
+        let mut plain_users = HashMap::new();
+        if mechanisms.contains(&Mechanism::Plain) {
+            let jaas = jaas_config(config, listener, Mechanism::Plain);
+            let options = jaas::options(&jaas).map_err(|e| {
+                format!("listener {listener}: PLAIN needs its users in listener.name.{}.plain.sasl.jaas.config (user_<name>=\"<password>\"): {e}", listener.to_ascii_lowercase())
+            })?;
+            for (key, value) in options {
+                if let Some(user) = key.strip_prefix("user_") {
+                    plain_users.insert(user.to_string(), value);
+                }
+            }
+        }
+        let oauth = if mechanisms.contains(&Mechanism::OAuthBearer) {
+            let validator = oauthbearer::Validator::from_config(config, listener)
+                .map_err(|e| format!("listener {listener}: {e}"))?;
+            if validator.is_unsecured() {
+                tracing::warn!(%listener, "OAUTHBEARER takes unsigned tokens: set sasl.oauthbearer.jwks.endpoint.url outside tests");
+            }
+            Some(validator)
+        } else {
+            None
+        };
+        Ok(SaslListener {
+            mechanisms,
+            plain_users,
+            oauth,
+            reauth_ms: config.number("connections.max.reauth.ms").max(0),
+            failure_delay: std::time::Duration::from_millis(
+                config
+                    .number("connection.failed.authentication.delay.ms")
+                    .max(0) as u64,
+            ),
+        })
+    }
+
+    /// The mechanism's names, as SaslHandshake lists them.
+    pub fn mechanism_names(&self) -> Vec<&'static str> {
+        self.mechanisms.iter().map(|m| m.name()).collect()
+    }
+}
+
+/// The JAAS line for a mechanism on a listener: Kafka's
+/// `listener.name.<listener>.<mechanism>.sasl.jaas.config`, else
+/// `sasl.jaas.config`.
+fn jaas_config(config: &BrokerConfig, listener: &str, mechanism: Mechanism) -> String {
+    let key = format!(
+        "listener.name.{}.{}.sasl.jaas.config",
+        listener.to_ascii_lowercase(),
+        mechanism.name().to_ascii_lowercase()
+    );
+    config
+        .get_set(&key)
+        .map(str::to_string)
+        .or_else(|| config.listener_get(listener, "sasl.jaas.config"))
+        .unwrap_or_default()
+}
+
+/// One authentication on a connection, from SaslHandshake to the end of
+/// SaslAuthenticate.
+pub enum Exchange {
+    Plain,
+    Scram(scram::Exchange),
+    OAuthBearer,
+}
+
+impl Exchange {
+    pub fn start(mechanism: Mechanism) -> Exchange {
+        match mechanism {
+            Mechanism::Plain => Exchange::Plain,
+            Mechanism::Scram(hash) => Exchange::Scram(scram::Exchange::new(hash)),
+            Mechanism::OAuthBearer => Exchange::OAuthBearer,
+        }
+    }
+
+    /// The client's next message. `scram` finds a user's SCRAM credential
+    /// for the mechanism of this exchange.
+    pub fn step(
+        &mut self,
+        listener: &SaslListener,
+        input: &[u8],
+        scram: &dyn Fn(&str) -> Option<ScramCredential>,
+    ) -> Step {
+        match self {
+            Exchange::Plain => plain::authenticate(input, &listener.plain_users),
+            Exchange::Scram(exchange) => exchange.step(input, scram),
+            Exchange::OAuthBearer => match &listener.oauth {
+                Some(validator) => validator.authenticate(input),
+                None => Step::Failed("OAUTHBEARER is not enabled".into()),
+            },
+        }
+    }
+}
