@@ -184,3 +184,60 @@ impl Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn listener() -> SaslListener {
+        SaslListener {
+            mechanisms: vec![
+                Mechanism::Plain,
+                Mechanism::Scram(scram::Hash::Sha256),
+                Mechanism::Scram(scram::Hash::Sha512),
+                Mechanism::OAuthBearer,
+            ],
+            plain_users: [("alice".to_string(), "secret".to_string())].into(),
+            oauth: Some(oauthbearer::Validator::unsecured()),
+            reauth_ms: 0,
+            failure_delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Starts of messages each mechanism parses further than random bytes.
+    const PREFIXES: &[&[u8]] = &[
+        b"",
+        b"n,,n=alice,r=",
+        b"n,,\x01auth=Bearer ",
+        b"\0alice\0",
+        b"c=biws,r=",
+    ];
+
+    proptest! {
+        /// The SASL fuzzer: any messages, in any number, to any mechanism,
+        /// end in a challenge or a refusal, never a panic, and never
+        /// authenticate without the credentials.
+        #[test]
+        fn malformed_exchanges_never_panic_or_authenticate(
+            mechanism in 0..4usize,
+            messages in proptest::collection::vec((0..PREFIXES.len(), proptest::collection::vec(any::<u8>(), 0..300)), 1..4),
+        ) {
+            let listener = listener();
+            let salt = b"salt";
+            let hash = scram::Hash::Sha256;
+            let credential = hash.credential(salt, &hash.salted_password(b"secret", salt, 4096), 4096);
+            let lookup = |user: &str| (user == "alice").then(|| credential.clone());
+            let mut exchange = Exchange::start(listener.mechanisms[mechanism]);
+            for (prefix, bytes) in messages {
+                let mut message = PREFIXES[prefix].to_vec();
+                message.extend_from_slice(&bytes);
+                match exchange.step(&listener, &message, &lookup) {
+                    Step::Challenge(_) => {}
+                    Step::Failed(_) => break,
+                    Step::Done { .. } => prop_assert!(false, "authenticated from random input"),
+                }
+            }
+        }
+    }
+}
