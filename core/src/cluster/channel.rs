@@ -68,16 +68,47 @@ fn client_id(frame: &[u8]) -> Option<&[u8]> {
     frame.get(10..10 + len)
 }
 
+/// The client a forwarded request speaks for: its principal and address.
+/// A forwarding broker marks the request `weir-peer:as:<principal in
+/// base64url>,<host>,<the client's own id>`, as Kafka's Envelope carries the
+/// principal to the controller, which authorizes it.
+pub fn forwarded_for(frame: &[u8]) -> Option<(String, String)> {
+    use base64::Engine;
+    let id = client_id(frame)?.strip_prefix(PEER_PREFIX.as_bytes())?;
+    let id = std::str::from_utf8(id.strip_prefix(FORWARDED_MARK.as_bytes())?).ok()?;
+    let mut parts = id.splitn(3, ',');
+    let principal = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts.next()?)
+        .ok()?;
+    let host = parts.next()?;
+    Some((String::from_utf8(principal).ok()?, host.to_string()))
+}
+
+/// After `PEER_PREFIX`: a client's request forwarded on its behalf.
+const FORWARDED_MARK: &str = "as:";
+
 impl Channel {
     /// Sends a client's request frame to `broker` (marked as coming from a
-    /// peer) and returns the response frame, correlation id unchanged.
-    pub async fn forward(&self, broker: (&str, u16), frame: &[u8]) -> std::io::Result<Bytes> {
+    /// peer, on behalf of the client's principal and host) and returns the
+    /// response frame, correlation id unchanged.
+    pub async fn forward(
+        &self,
+        broker: (&str, u16),
+        frame: &[u8],
+        (principal, host): (&str, &str),
+    ) -> std::io::Result<Bytes> {
+        use base64::Engine;
         let id = client_id(frame).unwrap_or_default();
         let rest = &frame[8 + 2 + id.len()..];
-        let mut marked = BytesMut::with_capacity(frame.len() + PEER_PREFIX.len());
+        let principal = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(principal);
+        let mark = format!("{PEER_PREFIX}{FORWARDED_MARK}{principal},{host},");
+        let marked_len = mark.len() + id.len();
+        let marked_len = i16::try_from(marked_len)
+            .map_err(|_| std::io::Error::other("the client id is too long to forward"))?;
+        let mut marked = BytesMut::with_capacity(frame.len() + mark.len());
         marked.put_slice(&frame[..8]);
-        marked.put_i16((PEER_PREFIX.len() + id.len()) as i16);
-        marked.put_slice(PEER_PREFIX.as_bytes());
+        marked.put_i16(marked_len);
+        marked.put_slice(mark.as_bytes());
         marked.put_slice(id);
         marked.put_slice(rest);
         self.round_trip(broker, &marked).await

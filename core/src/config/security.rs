@@ -85,6 +85,27 @@ pub static SECURITY: &[BrokerDef] = &[
         "How a client certificate's subject (RFC 2253, e.g. CN=alice,OU=eng) becomes a principal's name: RULE:pattern/replacement/[L|U] and DEFAULT, comma-separated; the first whose pattern matches the whole subject decides."
     ),
     broker!(
+        "authorizer.class.name",
+        Kind::String,
+        None,
+        false,
+        "Kafka's ACL authorizer (org.apache.kafka.metadata.authorizer.StandardAuthorizer, or kafka.security.authorizer.AclAuthorizer) turns ACLs on; empty: every request is allowed."
+    ),
+    broker!(
+        "super.users",
+        Kind::String,
+        None,
+        false,
+        "Principals that may do anything, separated by semicolons: User:admin;User:ops."
+    ),
+    broker!(
+        "allow.everyone.if.no.acl.found",
+        Kind::Bool,
+        Some("false"),
+        false,
+        "Whether a resource that no ACL names is open to everyone (otherwise only super users may touch it)."
+    ),
+    broker!(
         "sasl.enabled.mechanisms",
         Kind::EnumList(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]),
         Some("SCRAM-SHA-256,SCRAM-SHA-512"),

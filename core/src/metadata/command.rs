@@ -140,6 +140,14 @@ pub enum Command {
         mechanism: String,
         credential: Option<ScramCredential>,
     },
+    /// ACLs are added (CreateAcls).
+    CreateAcls {
+        acls: Vec<crate::security::acl::AclBinding>,
+    },
+    /// ACLs are removed (DeleteAcls).
+    DeleteAcls {
+        acls: Vec<crate::security::acl::AclBinding>,
+    },
 }
 
 /// What the broker keeps of a SCRAM password (RFC 5802): the salt, the

@@ -1,10 +1,12 @@
 //! The metadata image: the state every applied command leads to. `apply` is
 //! deterministic, so every node that applies the same log holds the same image.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::security::acl::AclBinding;
 
 use super::command::{
     BrokerState, Command, ConfigScope, DeployedPlugin, Endpoint, ScramCredential,
@@ -109,6 +111,9 @@ pub struct MetadataImage {
     /// SCRAM credentials, by user, then mechanism (SCRAM-SHA-256, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scram: BTreeMap<String, BTreeMap<String, ScramCredential>>,
+    /// The ACLs (CreateAcls, DeleteAcls).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub acls: BTreeSet<AclBinding>,
     /// How many commands have been applied.
     pub applied: u64,
 }
@@ -343,6 +348,12 @@ impl MetadataImage {
                 };
                 if credentials.is_empty() {
                     self.scram.remove(&user);
+                }
+            }
+            Command::CreateAcls { acls } => self.acls.extend(acls),
+            Command::DeleteAcls { acls } => {
+                for acl in &acls {
+                    self.acls.remove(acl);
                 }
             }
         }

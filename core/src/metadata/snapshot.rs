@@ -152,6 +152,22 @@ mod tests {
                 }
             }),
             name.clone().prop_map(|name| Command::RemovePlugin { name }),
+            (name.clone(), 2..5i8, any::<bool>()).prop_map(|(resource_name, operation, create)| {
+                let acl = crate::security::acl::AclBinding {
+                    resource_type: 2,
+                    resource_name,
+                    pattern_type: 3,
+                    principal: "User:alice".into(),
+                    host: "*".into(),
+                    operation,
+                    permission: 3,
+                };
+                if create {
+                    Command::CreateAcls { acls: vec![acl] }
+                } else {
+                    Command::DeleteAcls { acls: vec![acl] }
+                }
+            }),
             (name, any::<bool>(), any::<bool>()).prop_map(|(user, sha512, set)| {
                 Command::SetScramCredential {
                     user,

@@ -1,7 +1,6 @@
 //! Thin glue over the `kafka-protocol` crate: which API versions Weir serves,
 //! and the error type every handler answers with.
 
-pub mod acl_operations;
 pub mod error;
 
 use kafka_protocol::messages::*;
@@ -98,6 +97,9 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             ApiKey::AlterUserScramCredentials,
             range::<AlterUserScramCredentialsRequest>(0, 0),
         ),
+        with(ApiKey::DescribeAcls, range::<DescribeAclsRequest>(1, 3)),
+        with(ApiKey::CreateAcls, range::<CreateAclsRequest>(1, 3)),
+        with(ApiKey::DeleteAcls, range::<DeleteAclsRequest>(1, 3)),
     ]
 }
 

@@ -46,6 +46,8 @@ pub struct Broker {
     /// since it started (always, on a single node): until then it answers
     /// no client, so none is told a leadership it held before a restart.
     caught_up: tokio::sync::watch::Sender<bool>,
+    /// What each principal may do (the metadata log's ACLs).
+    pub authorizer: crate::security::acl::authorizer::Authorizer,
 }
 
 impl Broker {
@@ -85,6 +87,9 @@ impl Broker {
         );
         super::admin::plugins::load_at_start(&plugins, &config, &followed)?;
         let serves_cluster_clients = cluster.as_ref().is_some_and(|c| c.roles.broker);
+        let authorizer = crate::security::acl::authorizer::Authorizer::from_config(&config)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        authorizer.set_acls(&followed.acls);
         Ok(Broker {
             config,
             controller,
@@ -101,6 +106,7 @@ impl Broker {
             replication: Default::default(),
             offered: Default::default(),
             caught_up: tokio::sync::watch::Sender::new(!serves_cluster_clients),
+            authorizer,
         })
     }
 
@@ -182,6 +188,9 @@ impl Broker {
             ));
         }
         self.offered.follow(&followed, &image);
+        if followed.acls != image.acls {
+            self.authorizer.set_acls(&image.acls);
+        }
         *followed = image;
         self.follow_groups();
         if let Some(replication) = self.replication.get() {

@@ -112,6 +112,7 @@ pub async fn serve(
             .unwrap_or_default(),
         listener: listener.name.clone(),
         principal: ANONYMOUS.to_string(),
+        trusted: false,
     };
     let outcome = match &listener.tls {
         None => {

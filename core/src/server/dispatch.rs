@@ -44,6 +44,16 @@ pub struct Session {
     pub listener: String,
     /// `User:ANONYMOUS` unless a client certificate or SASL says otherwise.
     pub principal: String,
+    /// A peer broker's own request on the controller listener: allowed
+    /// whatever the ACLs say.
+    pub trusted: bool,
+}
+
+impl Session {
+    /// The client's address as ACLs name hosts (no leading '/').
+    pub fn host(&self) -> &str {
+        self.client_host.trim_start_matches('/')
+    }
 }
 
 /// Which listener a request came in on.
@@ -110,7 +120,13 @@ pub async fn handle(
         debug!(?api, version, "unsupported API version");
         return unsupported(correlation_id);
     }
-    if let Some(response) = broker.forward(api, &frame).await {
+    // A peer's request on the controller listener is trusted, unless it
+    // forwards a client's: then it is that client's.
+    let session = match (on, from_peer) {
+        (Listener::Controller, true) => Arc::new(peer_session(session, &frame)),
+        _ => session.clone(),
+    };
+    if let Some(response) = broker.forward(api, &frame, &session).await {
         return Outcome::Respond(Response::from_bytes(response));
     }
     let header = match RequestHeader::decode(&mut frame, api.request_header_version(version)) {
@@ -128,10 +144,13 @@ pub async fn handle(
     let context = RequestContext {
         version,
         client_id: header.client_id.map(|c| c.to_string()),
-        session: session.clone(),
+        session,
     };
     let started = std::time::Instant::now();
-    let reply = route(broker, &context, request).await;
+    let reply = match super::authorize::refuse_whole(broker, &context, &request) {
+        Some(refused) => Ok(Some(Reply::Kind(refused))),
+        None => route(broker, &context, request).await,
+    };
     super::request_metrics::record(api, started.elapsed());
     match reply {
         Ok(Some(Reply::Kind(response))) => {
@@ -151,6 +170,23 @@ pub async fn handle(
         }
         Ok(None) => Outcome::NoResponse,
         Err(reason) => Outcome::Close(reason),
+    }
+}
+
+/// Who a peer's request on the controller listener speaks for: the client
+/// whose request it forwarded, or (trusted) the peer itself.
+fn peer_session(connection: &Session, frame: &[u8]) -> Session {
+    match crate::cluster::channel::forwarded_for(frame) {
+        Some((principal, host)) => Session {
+            client_host: format!("/{host}"),
+            principal,
+            trusted: false,
+            ..connection.clone()
+        },
+        None => Session {
+            trusted: true,
+            ..connection.clone()
+        },
     }
 }
 
@@ -204,25 +240,25 @@ async fn route(
             ResponseKind::DeleteTopics(apis::delete_topics::handle(broker, ctx, r).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, r).await)
+            ResponseKind::CreatePartitions(apis::create_partitions::handle(broker, ctx, r).await)
         }
         RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(apis::delete_records::handle(broker, r))
+            ResponseKind::DeleteRecords(apis::delete_records::handle(broker, ctx, r))
         }
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(apis::describe_configs::handle(broker, ctx, r))
         }
         RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(apis::alter_configs::handle_legacy(broker, r).await)
+            ResponseKind::AlterConfigs(apis::alter_configs::handle_legacy(broker, ctx, r).await)
         }
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
-            apis::alter_configs::handle_incremental(broker, r).await,
+            apis::alter_configs::handle_incremental(broker, ctx, r).await,
         ),
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(apis::find_coordinator::handle(broker, ctx, r).await)
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, r).await)
+            ResponseKind::InitProducerId(apis::init_producer_id::handle(broker, ctx, r).await)
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(apis::join_group::handle(broker, ctx, r).await)
@@ -247,17 +283,17 @@ async fn route(
             ResponseKind::DescribeGroups(apis::describe_groups::handle(broker, ctx, r))
         }
         RequestKind::DeleteGroups(r) => {
-            ResponseKind::DeleteGroups(apis::delete_groups::handle(broker, r))
+            ResponseKind::DeleteGroups(apis::delete_groups::handle(broker, ctx, r))
         }
         RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(apis::offset_delete::handle(broker, r))
+            ResponseKind::OffsetDelete(apis::offset_delete::handle(broker, ctx, r))
         }
         RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
             apis::consumer_group_heartbeat::handle(broker, ctx, r),
         ),
-        RequestKind::ConsumerGroupDescribe(r) => {
-            ResponseKind::ConsumerGroupDescribe(apis::consumer_group_describe::handle(broker, r))
-        }
+        RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
+            apis::consumer_group_describe::handle(broker, ctx, r),
+        ),
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(apis::describe_cluster::handle(broker, ctx, r))
         }
@@ -279,9 +315,9 @@ async fn route(
         RequestKind::ElectLeaders(r) => {
             ResponseKind::ElectLeaders(apis::elect_leaders::handle(broker, r).await)
         }
-        RequestKind::OffsetForLeaderEpoch(r) => {
-            ResponseKind::OffsetForLeaderEpoch(apis::offset_for_leader_epoch::handle(broker, r))
-        }
+        RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
+            apis::offset_for_leader_epoch::handle(broker, ctx, r),
+        ),
         RequestKind::AlterPartition(r) => {
             ResponseKind::AlterPartition(broker.handle_alter_partition(r).await)
         }
@@ -307,6 +343,9 @@ async fn route(
         RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
             apis::user_scram_credentials::alter(broker, r).await,
         ),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(apis::acls::create(broker, r).await),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(apis::acls::describe(broker, r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(apis::acls::delete(broker, r).await),
         _ => return Err("no handler for an API listed as supported".into()),
     })))
 }

@@ -40,6 +40,8 @@ const FORWARDED: &[ApiKey] = &[
     ApiKey::AlterPartitionReassignments,
     ApiKey::ListPartitionReassignments,
     ApiKey::AlterUserScramCredentials,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
 ];
 
 /// How long a forwarded request waits for an active controller.
@@ -209,7 +211,12 @@ impl Broker {
     /// the client sees a late answer rather than an error. `None`: handle
     /// it here (a single node, the active controller, a request a peer
     /// already forwarded, or no controller in time: NOT_CONTROLLER).
-    pub async fn forward(&self, api: ApiKey, frame: &Bytes) -> Option<Bytes> {
+    pub async fn forward(
+        &self,
+        api: ApiKey,
+        frame: &Bytes,
+        client: &super::dispatch::Session,
+    ) -> Option<Bytes> {
         if !FORWARDED.contains(&api) || !self.in_cluster() || channel::is_peer(frame) {
             return None;
         }
@@ -219,7 +226,8 @@ impl Broker {
                 return None;
             }
             if let Some((id, host, port)) = self.remote_controller() {
-                match self.channel.forward((&host, port), frame).await {
+                let on_behalf = (client.principal.as_str(), client.host());
+                match self.channel.forward((&host, port), frame, on_behalf).await {
                     Ok(response) => return Some(response),
                     Err(e) => {
                         tracing::debug!(controller = id, error = %e, ?api, "could not forward to the active controller")

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alter_partition;
 pub mod apis;
 pub mod authentication;
+pub mod authorize;
 pub mod broker;
 pub mod broker_metrics;
 pub mod connection;

@@ -224,13 +224,31 @@ impl<S: Sync> FromRequestParts<S> for Admin {
             )
                 .into_response()
         };
-        match presented {
-            None => Err(refuse("no token")),
+        let principal = match presented {
+            None => return Err(refuse("no token")),
             Some(token) => match auth.principal(token) {
-                Some(principal) => Ok(Admin { principal }),
-                None => Err(refuse("unknown token")),
+                Some(principal) => principal,
+                None => return Err(refuse("unknown token")),
             },
+        };
+        // With ACLs on, managing plugins takes ALTER on the cluster (a
+        // super user, or an ACL). Admin calls have no Kafka host: only
+        // ACLs for any host (*) apply.
+        let broker = parts.extensions.get::<Arc<crate::server::Broker>>();
+        let allowed = broker.is_none_or(|b| {
+            use crate::security::acl::{operation, resource, CLUSTER_NAME, WILDCARD};
+            let cluster = (resource::CLUSTER, CLUSTER_NAME);
+            b.authorizer
+                .authorize(&principal, WILDCARD, operation::ALTER, cluster.0, cluster.1)
+        });
+        if !allowed {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!("{principal} may not manage plugins: that takes ALTER on the cluster (super.users, or an ACL on the cluster resource)"),
+            )
+                .into_response());
         }
+        Ok(Admin { principal })
     }
 }
 

@@ -47,6 +47,7 @@ pub fn spawn(broker: Arc<Broker>, listener: AdminListener) {
         .merge(plugins::routes(&broker.config))
         .merge(cluster::routes())
         .layer(Extension(listener.auth))
+        .layer(Extension(broker.clone()))
         .with_state(broker);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener.socket, router).await {

@@ -11,7 +11,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::describe_configs::{check_broker_name, BROKER_RESOURCE, GROUP_RESOURCE, TOPIC_RESOURCE};
 use crate::config::defs::{self, split_list, Kind};
 use crate::protocol::error::{ApiError, ResponseError};
+use crate::security::acl::operation::ALTER_CONFIGS;
+use crate::server::authorize::config_refusal;
 use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -69,7 +72,11 @@ async fn apply(
     }
 }
 
-pub async fn handle_legacy(broker: &Broker, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle_legacy(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
@@ -83,15 +90,22 @@ pub async fn handle_legacy(broker: &Broker, request: AlterConfigsRequest) -> Alt
                 )
             })
             .collect();
-        let outcome = apply(
-            broker,
-            resource.resource_type,
-            resource.resource_name.as_str(),
-            changes,
-            true,
-            request.validate_only,
-        )
-        .await;
+        let name = resource.resource_name.as_str();
+        let outcome = match config_refusal(broker, ctx, ALTER_CONFIGS, resource.resource_type, name)
+        {
+            Some(refused) => Err(refused),
+            None => {
+                apply(
+                    broker,
+                    resource.resource_type,
+                    name,
+                    changes,
+                    true,
+                    request.validate_only,
+                )
+                .await
+            }
+        };
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -106,27 +120,32 @@ pub async fn handle_legacy(broker: &Broker, request: AlterConfigsRequest) -> Alt
 
 pub async fn handle_incremental(
     broker: &Broker,
+    ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.to_string();
-        let outcome =
-            match incremental_changes(broker, resource.resource_type, &name, &resource.configs) {
-                Ok(changes) => {
-                    apply(
-                        broker,
-                        resource.resource_type,
-                        &name,
-                        changes,
-                        false,
-                        request.validate_only,
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+        let refused = config_refusal(broker, ctx, ALTER_CONFIGS, resource.resource_type, &name);
+        let changes = match refused {
+            Some(refused) => Err(refused),
+            None => incremental_changes(broker, resource.resource_type, &name, &resource.configs),
+        };
+        let outcome = match changes {
+            Ok(changes) => {
+                apply(
+                    broker,
+                    resource.resource_type,
+                    &name,
+                    changes,
+                    false,
+                    request.validate_only,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);

@@ -9,25 +9,35 @@ use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescri
 use super::{str_bytes, topic_name};
 use crate::group::assignor::TopicIdPartition;
 use crate::metadata::MetadataImage;
+use crate::security::acl::{operation, resource};
+use crate::server::authorize::GROUP_OPERATIONS;
 use crate::server::broker::Broker;
+use crate::server::dispatch::RequestContext;
 
 pub fn handle(
     broker: &Broker,
+    ctx: &RequestContext,
     request: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let image = broker.image();
-    let operations = if request.include_authorized_operations {
-        crate::protocol::acl_operations::GROUP
-    } else {
-        i32::MIN
-    };
     let groups = request
         .group_ids
         .into_iter()
         .map(|id| {
+            let operations = if request.include_authorized_operations {
+                ctx.operations(broker, resource::GROUP, &id, GROUP_OPERATIONS)
+            } else {
+                i32::MIN
+            };
             let described = DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_authorized_operations(operations);
+            if !ctx.may(broker, operation::DESCRIBE, resource::GROUP, &id) {
+                let denied = kafka_protocol::error::ResponseError::GroupAuthorizationFailed;
+                return described
+                    .with_error_code(denied.code())
+                    .with_error_message(crate::server::authorize::message(denied));
+            }
             match broker.groups.consumer_describe(&id) {
                 Err(e) => described
                     .with_error_code(e.code())

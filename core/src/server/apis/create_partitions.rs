@@ -5,10 +5,25 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 
 use crate::server::broker::Broker;
 
-pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(
+    broker: &Broker,
+    ctx: &crate::server::dispatch::RequestContext,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    use crate::security::acl::{operation, resource};
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
+        if !ctx.may(broker, operation::ALTER, resource::TOPIC, &name) {
+            let denied = kafka_protocol::error::ResponseError::TopicAuthorizationFailed;
+            results.push(
+                CreatePartitionsTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(denied.code())
+                    .with_error_message(crate::server::authorize::message(denied)),
+            );
+            continue;
+        }
         let assignments: Vec<Vec<i32>> = topic
             .assignments
             .unwrap_or_default()

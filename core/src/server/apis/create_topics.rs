@@ -24,12 +24,24 @@ pub async fn handle(
         *seen.entry(topic.name.to_string()).or_default() += 1;
     }
     let mut results = Vec::with_capacity(request.topics.len());
+    // CREATE on the cluster, or on each topic (Kafka's rule).
+    use crate::security::acl::{operation, resource};
+    let may_create_any = ctx.may_on_cluster(broker, operation::CREATE);
     for topic in request.topics {
         let name = topic.name.to_string();
         let mut result = CreatableTopicResult::default()
             .with_name(topic.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
+        if !may_create_any && !ctx.may(broker, operation::CREATE, resource::TOPIC, &name) {
+            let denied = ResponseError::TopicAuthorizationFailed;
+            result.error_code = denied.code();
+            if ctx.version >= 1 {
+                result.error_message = crate::server::authorize::message(denied);
+            }
+            results.push(result);
+            continue;
+        }
         if seen[&name] > 1 {
             let e = ApiError::new(
                 ResponseError::InvalidRequest,

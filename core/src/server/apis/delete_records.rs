@@ -8,11 +8,17 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 
-pub fn handle(broker: &Broker, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &crate::server::dispatch::RequestContext,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
+    use crate::security::acl::{operation, resource};
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let allowed = ctx.may(broker, operation::DELETE, resource::TOPIC, &topic.name);
             let partitions = topic
                 .partitions
                 .iter()
@@ -21,6 +27,9 @@ pub fn handle(broker: &Broker, request: DeleteRecordsRequest) -> DeleteRecordsRe
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
                     match broker.replicas.get_by_name(&topic.name, p.partition_index) {
+                        _ if !allowed => {
+                            result.error_code = ResponseError::TopicAuthorizationFailed.code()
+                        }
                         None => result.error_code = ResponseError::UnknownTopicOrPartition.code(),
                         Some(partition) => match partition.delete_records(p.offset) {
                             Ok(low) => result.low_watermark = low,

@@ -28,8 +28,12 @@ pub async fn handle(
     for (name, id) in wanted {
         let mut result = DeletableTopicResult::default().with_topic_id(id);
         let name = name.or_else(|| broker.image().topic_names.get(&id).cloned());
+        use crate::security::acl::{operation, resource};
         let outcome = match &name {
             None => Err(ApiError::from(ResponseError::UnknownTopicId)),
+            Some(name) if !ctx.may(broker, operation::DELETE, resource::TOPIC, name) => {
+                Err(ApiError::from(ResponseError::TopicAuthorizationFailed))
+            }
             Some(name) => {
                 let config = broker.config.clone();
                 broker

@@ -41,7 +41,12 @@ pub fn handle(
         })
         .collect();
     if request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = crate::protocol::acl_operations::CLUSTER;
+        response.cluster_authorized_operations = ctx.operations(
+            broker,
+            crate::security::acl::resource::CLUSTER,
+            crate::security::acl::CLUSTER_NAME,
+            crate::server::authorize::CLUSTER_OPERATIONS,
+        );
     }
     response
 }

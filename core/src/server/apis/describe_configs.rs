@@ -36,7 +36,15 @@ pub fn handle(
             let mut result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            let refused = crate::server::authorize::config_refusal(
+                broker,
+                ctx,
+                crate::security::acl::operation::DESCRIBE_CONFIGS,
+                resource.resource_type,
+                &resource.resource_name,
+            );
             let configs = match resource.resource_type {
+                _ if let Some(refused) = refused => Err(refused),
                 TOPIC_RESOURCE => match image.topics.get(resource.resource_name.as_str()) {
                     Some(topic) => Ok(topic_configs(
                         broker,

@@ -5,6 +5,9 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::str_bytes;
+use crate::protocol::error::ResponseError;
+use crate::security::acl::{operation, resource};
+use crate::server::authorize::GROUP_OPERATIONS;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
@@ -13,18 +16,22 @@ pub fn handle(
     ctx: &RequestContext,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let operations = if request.include_authorized_operations {
-        crate::protocol::acl_operations::GROUP
-    } else {
-        i32::MIN
-    };
     let groups = request
         .groups
         .into_iter()
         .map(|id| {
+            let operations = if request.include_authorized_operations {
+                ctx.operations(broker, resource::GROUP, &id, GROUP_OPERATIONS)
+            } else {
+                i32::MIN
+            };
             let described = DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_authorized_operations(operations);
+            if !ctx.may(broker, operation::DESCRIBE, resource::GROUP, &id) {
+                let denied = ResponseError::GroupAuthorizationFailed;
+                return described.with_error_code(denied.code());
+            }
             match broker.groups.describe(&id) {
                 Err(e) => described.with_error_code(e.code()),
                 Ok(d) => described

@@ -44,6 +44,16 @@ pub async fn handle(
             FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
         return (response, Vec::new());
     }
+    // A follower's fetch needs CLUSTER_ACTION: it reads every record.
+    if replica_id(ctx, &request).is_some()
+        && !ctx.may_on_cluster(broker, crate::security::acl::operation::CLUSTER_ACTION)
+    {
+        let denied = ResponseError::ClusterAuthorizationFailed;
+        return (
+            FetchResponse::default().with_error_code(denied.code()),
+            Vec::new(),
+        );
+    }
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let changed = Arc::new(Notify::new());
     loop {
@@ -104,6 +114,17 @@ fn read_all(
         } else {
             Some(topic.topic.to_string())
         };
+        // A consumer needs READ on the topic (checked before it is looked
+        // up, so that a denied one cannot tell whether it exists).
+        let denied = replica.is_none()
+            && name.as_deref().is_some_and(|n| {
+                !ctx.may(
+                    broker,
+                    crate::security::acl::operation::READ,
+                    crate::security::acl::resource::TOPIC,
+                    n,
+                )
+            });
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for (partition_index, wanted) in topic.partitions.iter().enumerate() {
             let mut data = PartitionData::default()
@@ -116,6 +137,7 @@ fn read_all(
             }
             let partition = name
                 .as_deref()
+                .filter(|_| !denied)
                 .and_then(|n| broker.replicas.get_by_name(n, wanted.partition));
             if let Some(p) = &partition {
                 p.wake_on_change(changed);
@@ -125,6 +147,7 @@ fn read_all(
                     .and_then(|n| broker.replicas.offline_error(n, wanted.partition))
             };
             let result = match partition {
+                None if denied => Err(ApiError::from(ResponseError::TopicAuthorizationFailed)),
                 None if let Some(e) = offline() => Err(e),
                 None if ctx.version >= 13 => Err(ApiError::from(ResponseError::UnknownTopicId)),
                 None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),

@@ -84,6 +84,18 @@ pub async fn handle(
         Ok(())
     };
     let locate = |key_type, key: &str| {
+        use crate::security::acl::{operation, resource};
+        let (resource_type, denied) = match key_type {
+            GROUP => (resource::GROUP, ResponseError::GroupAuthorizationFailed),
+            _ => (
+                resource::TRANSACTIONAL_ID,
+                ResponseError::TransactionalIdAuthorizationFailed,
+            ),
+        };
+        if !ctx.may(broker, operation::DESCRIBE, resource_type, key) {
+            let message = crate::server::authorize::message(denied).unwrap_or_default();
+            return Err(ApiError::new(denied, message.to_string()));
+        }
         ready
             .clone()
             .and_then(|()| locate(broker, &ctx.session.listener, key_type, key))

@@ -8,12 +8,34 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 
-pub async fn handle(broker: &Broker, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(
+    broker: &Broker,
+    ctx: &crate::server::dispatch::RequestContext,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    use crate::security::acl::{operation, resource};
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if request.transactional_id.is_some() {
+    if let Some(id) = &request.transactional_id {
+        if !ctx.may(broker, operation::WRITE, resource::TRANSACTIONAL_ID, id) {
+            let denied = ResponseError::TransactionalIdAuthorizationFailed;
+            return response.with_error_code(denied.code());
+        }
         return response.with_error_code(ResponseError::CoordinatorNotAvailable.code());
+    }
+    // An idempotent producer: IDEMPOTENT_WRITE on the cluster, or WRITE on
+    // some topic (Kafka 2.8+).
+    let session = &ctx.session;
+    let may_write_somewhere = session.trusted
+        || broker.authorizer.allows_any(
+            &session.principal,
+            session.host(),
+            operation::WRITE,
+            resource::TOPIC,
+        );
+    if !ctx.may_on_cluster(broker, operation::IDEMPOTENT_WRITE) && !may_write_somewhere {
+        return response.with_error_code(ResponseError::ClusterAuthorizationFailed.code());
     }
     match broker
         .producer_ids

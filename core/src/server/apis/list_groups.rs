@@ -20,8 +20,13 @@ pub fn handle(
     let matches = |filter: &[kafka_protocol::protocol::StrBytes], value: &str| {
         filter.is_empty() || filter.iter().any(|f| f.eq_ignore_ascii_case(value))
     };
+    // DESCRIBE on the cluster lists every group; otherwise those the
+    // principal may describe, as in Kafka.
+    use crate::security::acl::{operation, resource};
+    let all = ctx.may_on_cluster(broker, operation::DESCRIBE);
     let listed = groups
         .into_iter()
+        .filter(|g| all || ctx.may(broker, operation::DESCRIBE, resource::GROUP, &g.group_id))
         .filter(|g| matches(&request.states_filter, g.state))
         .filter(|g| matches(&request.types_filter, g.group_type))
         .map(|g| {

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::fetch::check_epoch;
 use crate::partition::OffsetSpec;
 use crate::protocol::error::{ApiError, ResponseError};
+use crate::security::acl::{operation, resource};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
@@ -23,6 +24,7 @@ pub fn handle(
         .topics
         .into_iter()
         .map(|topic| {
+            let denied = !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &topic.name);
             let partitions = topic
                 .partitions
                 .iter()
@@ -31,10 +33,17 @@ pub fn handle(
                         .with_partition_index(wanted.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    let result = match broker
-                        .replicas
-                        .get_by_name(&topic.name, wanted.partition_index)
-                    {
+                    let partition = (!denied)
+                        .then(|| {
+                            broker
+                                .replicas
+                                .get_by_name(&topic.name, wanted.partition_index)
+                        })
+                        .flatten();
+                    let result = match partition {
+                        None if denied => {
+                            Err(ApiError::from(ResponseError::TopicAuthorizationFailed))
+                        }
                         None => Err(ApiError::from(ResponseError::UnknownTopicOrPartition)),
                         Some(p) => check_epoch(wanted.current_leader_epoch, p.leader_epoch())
                             .and_then(|()| {

@@ -15,8 +15,8 @@ use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
-// Authorized operations: what Kafka reports for a superuser (no ACLs yet).
-use crate::protocol::acl_operations;
+use crate::security::acl::{operation, resource, CLUSTER_NAME};
+use crate::server::authorize::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
 
 pub async fn handle(
     broker: &Broker,
@@ -26,17 +26,17 @@ pub async fn handle(
     let auto_create = broker.config.auto_create_topics()
         && (ctx.version < 4 || request.allow_auto_topic_creation);
     let mut topics = Vec::new();
-    match &request.topics {
-        // v0: an empty list means all topics; v1+: null means all.
-        None => topics.extend(broker.image().topics.values().map(|t| describe(broker, t))),
-        Some(list) if list.is_empty() && ctx.version == 0 => {
-            topics.extend(broker.image().topics.values().map(|t| describe(broker, t)))
-        }
-        Some(list) => {
+    let describable =
+        |t: &&TopicImage| ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &t.name);
+    // v0: an empty list means all topics; v1+: null means all. Topics the
+    // principal may not describe are left out, as in Kafka.
+    match request.topics.as_deref() {
+        Some(list) if !(list.is_empty() && ctx.version == 0) => {
             for wanted in list {
                 topics.push(
                     lookup(
                         broker,
+                        ctx,
                         wanted.name.as_ref().map(|n| n.as_str()),
                         wanted.topic_id,
                         auto_create,
@@ -45,9 +45,22 @@ pub async fn handle(
                 );
             }
         }
+        _ => topics.extend(
+            broker
+                .image()
+                .topics
+                .values()
+                .filter(describable)
+                .map(|t| describe(broker, t)),
+        ),
     }
     for t in topics.iter_mut() {
-        fit_topic(t, ctx.version, request.include_topic_authorized_operations);
+        fit_topic(t, ctx.version);
+        if request.include_topic_authorized_operations && ctx.version >= 8 && t.error_code == 0 {
+            let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+            t.topic_authorized_operations =
+                ctx.operations(broker, resource::TOPIC, name, TOPIC_OPERATIONS);
+        }
     }
     let image = broker.image();
     // Fenced and stopping brokers are not offered to clients (as in
@@ -82,14 +95,15 @@ pub async fn handle(
         response.cluster_id = Some(str_bytes(broker.cluster_id()));
     }
     if request.include_cluster_authorized_operations && (8..=10).contains(&ctx.version) {
-        response.cluster_authorized_operations = acl_operations::CLUSTER;
+        response.cluster_authorized_operations =
+            ctx.operations(broker, resource::CLUSTER, CLUSTER_NAME, CLUSTER_OPERATIONS);
     }
     response
 }
 
 /// Clears what `version` cannot carry (kafka-protocol refuses to encode a
-/// field its version lacks) and fills what the client asked for.
-fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operations: bool) {
+/// field its version lacks).
+fn fit_topic(topic: &mut MetadataResponseTopic, version: i16) {
     if version < 1 {
         topic.is_internal = false;
     }
@@ -102,13 +116,11 @@ fn fit_topic(topic: &mut MetadataResponseTopic, version: i16, authorized_operati
     if version < 10 {
         topic.topic_id = Uuid::nil();
     }
-    if authorized_operations && version >= 8 && topic.error_code == 0 {
-        topic.topic_authorized_operations = acl_operations::TOPIC;
-    }
 }
 
 async fn lookup(
     broker: &Broker,
+    ctx: &RequestContext,
     name: Option<&str>,
     id: Uuid,
     auto_create: bool,
@@ -118,9 +130,24 @@ async fn lookup(
         Some(name) => image.topics.get(name),
         None => image.topic_by_id(&id),
     };
+    // Without DESCRIBE, whether the topic exists is not told.
+    let named = name.or(found.map(|t| t.name.as_str()));
+    if let Some(named) = named {
+        if !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, named) {
+            return MetadataResponseTopic::default()
+                .with_name(name.map(topic_name))
+                .with_topic_id(id)
+                .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+        }
+    }
     if let Some(topic) = found {
         return describe(broker, topic);
     }
+    let auto_create = auto_create
+        && name.is_some_and(|n| {
+            ctx.may_on_cluster(broker, operation::CREATE)
+                || ctx.may(broker, operation::CREATE, resource::TOPIC, n)
+        });
     let Some(name) = name else {
         return MetadataResponseTopic::default()
             .with_topic_id(id)

@@ -1,6 +1,7 @@
 //! One handler per Kafka API, named as Kafka names them. Each turns a decoded
 //! request into a response using the broker's layers; none touches sockets.
 
+pub mod acls;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod consumer_group_describe;

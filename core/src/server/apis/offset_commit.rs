@@ -10,6 +10,7 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use crate::group::{MemberRef, OffsetCommit};
 use crate::protocol::error::ResponseError;
+use crate::security::acl::{operation, resource};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
 
@@ -24,18 +25,27 @@ pub async fn handle(
         group_instance_id: request.group_instance_id.map(|s| s.to_string()),
         generation: request.generation_id_or_member_epoch,
     };
-    // Partitions of unknown topics are answered without being committed.
+    // Partitions of unknown topics, or of topics the principal may not
+    // read, are answered without being committed.
+    let group_denied = !ctx.may(broker, operation::READ, resource::GROUP, &request.group_id);
     let mut commits = Vec::new();
     let mut known = Vec::new();
     for topic in &request.topics {
+        let readable = ctx.may(broker, operation::READ, resource::TOPIC, &topic.name);
         let exists = image
             .topics
             .get(topic.name.as_str())
             .map(|t| t.partitions.len() as i32);
         for p in &topic.partitions {
-            let ok = exists.is_some_and(|n| p.partition_index >= 0 && p.partition_index < n);
+            let ok = match exists {
+                _ if group_denied => Err(ResponseError::GroupAuthorizationFailed),
+                _ if !readable => Err(ResponseError::TopicAuthorizationFailed),
+                Some(n) if p.partition_index >= 0 && p.partition_index < n => Ok(()),
+                _ => Err(ResponseError::UnknownTopicOrPartition),
+            };
+            let commit = ok.is_ok();
             known.push(ok);
-            if ok {
+            if commit {
                 commits.push(OffsetCommit {
                     topic: topic.name.to_string(),
                     partition: p.partition_index,
@@ -52,6 +62,8 @@ pub async fn handle(
     }
     let outcome = if request.group_id.is_empty() {
         Err(ResponseError::InvalidGroupId)
+    } else if commits.is_empty() && !known.is_empty() {
+        Ok((Vec::new(), None))
     } else {
         broker
             .groups
@@ -84,10 +96,10 @@ pub async fn handle(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let error = if known.next().unwrap_or(false) {
-                        results.next().and_then(Result::err)
-                    } else {
-                        Some(ResponseError::UnknownTopicOrPartition)
+                    let error = match known.next() {
+                        Some(Ok(())) => results.next().and_then(Result::err),
+                        Some(Err(e)) => Some(e),
+                        None => Some(ResponseError::UnknownTopicOrPartition),
                     };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)

@@ -9,20 +9,44 @@ use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 use super::topic_name;
 use crate::server::broker::Broker;
 
-pub fn handle(broker: &Broker, request: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub fn handle(
+    broker: &Broker,
+    ctx: &crate::server::dispatch::RequestContext,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    use crate::security::acl::{operation, resource};
+    use kafka_protocol::error::ResponseError;
+    if !ctx.may(
+        broker,
+        operation::DELETE,
+        resource::GROUP,
+        &request.group_id,
+    ) {
+        let denied = ResponseError::GroupAuthorizationFailed;
+        return OffsetDeleteResponse::default().with_error_code(denied.code());
+    }
+    // Partitions of topics the principal may not read are refused, not deleted.
+    let readable = |topic: &str| ctx.may(broker, operation::READ, resource::TOPIC, topic);
     let partitions = request
         .topics
         .iter()
+        .filter(|t| readable(&t.name))
         .flat_map(|t| {
             t.partitions
                 .iter()
                 .map(|p| (t.name.to_string(), p.partition_index))
         })
         .collect();
-    let results = match broker.groups.delete_offsets(&request.group_id, partitions) {
+    let mut results = match broker.groups.delete_offsets(&request.group_id, partitions) {
         Ok(results) => results,
         Err(e) => return OffsetDeleteResponse::default().with_error_code(e.code()),
     };
+    for t in request.topics.iter().filter(|t| !readable(&t.name)) {
+        for p in &t.partitions {
+            let denied = Err(ResponseError::TopicAuthorizationFailed);
+            results.push((t.name.to_string(), p.partition_index, denied));
+        }
+    }
     let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
     for (topic, partition, result) in results {
         let response = OffsetDeleteResponsePartition::default()

@@ -31,7 +31,7 @@ pub fn handle(
                         .map(|t| (t.name.to_string(), t.partition_indexes))
                         .collect()
                 });
-                let found = fetch(broker, &g.group_id, topics);
+                let found = fetch(broker, ctx, &g.group_id, topics);
                 group_response(g.group_id, found)
             })
             .collect();
@@ -43,7 +43,7 @@ pub fn handle(
             .collect()
     });
     let version = ctx.version;
-    match fetch(broker, &request.group_id, topics) {
+    match fetch(broker, ctx, &request.group_id, topics) {
         Ok(found) => OffsetFetchResponse::default().with_topics(
             found
                 .into_iter()
@@ -76,15 +76,24 @@ pub fn handle(
     }
 }
 
+/// The group's committed offsets: it needs DESCRIBE on the group, and
+/// topics it may not DESCRIBE are left out.
 fn fetch(
     broker: &Broker,
+    ctx: &RequestContext,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> Result<Fetched, ResponseError> {
+    use crate::security::acl::{operation, resource};
     if group.is_empty() {
         return Err(ResponseError::InvalidGroupId);
     }
-    broker.groups.fetch_offsets(group, topics)
+    if !ctx.may(broker, operation::DESCRIBE, resource::GROUP, group) {
+        return Err(ResponseError::GroupAuthorizationFailed);
+    }
+    let mut found = broker.groups.fetch_offsets(group, topics)?;
+    found.retain(|(topic, _)| ctx.may(broker, operation::DESCRIBE, resource::TOPIC, topic));
+    Ok(found)
 }
 
 fn parts(value: Option<OffsetValue>) -> (i64, i32, String) {

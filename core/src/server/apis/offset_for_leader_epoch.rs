@@ -15,12 +15,26 @@ use crate::server::broker::Broker;
 
 pub fn handle(
     broker: &Broker,
+    ctx: &crate::server::dispatch::RequestContext,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    use crate::security::acl::{operation, resource};
+    // A follower needs CLUSTER_ACTION; a consumer, DESCRIBE on each topic.
+    let follower = request.replica_id.0 >= 0;
+    let cluster_denied = follower && !ctx.may_on_cluster(broker, operation::CLUSTER_ACTION);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let denied = if cluster_denied {
+                Some(ResponseError::ClusterAuthorizationFailed)
+            } else if !follower
+                && !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &topic.topic)
+            {
+                Some(ResponseError::TopicAuthorizationFailed)
+            } else {
+                None
+            };
             let partitions = topic
                 .partitions
                 .iter()
@@ -29,6 +43,9 @@ pub fn handle(
                         .with_partition(wanted.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
+                    if let Some(denied) = denied {
+                        return answer.with_error_code(denied.code());
+                    }
                     let found = broker
                         .replicas
                         .get_by_name(topic.topic.as_str(), wanted.partition)

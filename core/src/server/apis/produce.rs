@@ -60,6 +60,38 @@ pub async fn handle(
     Ok(Some(response))
 }
 
+/// Why this principal may not write to the topic, if it may not: WRITE on
+/// its transactional id (when the request has one) and on the topic, as
+/// Kafka checks them. Checked before the topic is looked up, so that an
+/// unauthorized client cannot tell which topics exist.
+fn refused(
+    broker: &Broker,
+    ctx: &RequestContext,
+    transactional_id: Option<&str>,
+    topic: Option<&str>,
+) -> Option<ApiError> {
+    use crate::security::acl::{operation, resource};
+    if let Some(id) = transactional_id {
+        if !ctx.may(broker, operation::WRITE, resource::TRANSACTIONAL_ID, id) {
+            let error = ResponseError::TransactionalIdAuthorizationFailed;
+            return Some(ApiError::new(
+                error,
+                "Transactional Id authorization failed.",
+            ));
+        }
+    }
+    let topic = topic?;
+    (!ctx.may(broker, operation::WRITE, resource::TOPIC, topic)).then(|| {
+        ApiError::new(
+            ResponseError::TopicAuthorizationFailed,
+            format!(
+                "Topic authorization failed: {} may not write to {topic}.",
+                ctx.session.principal
+            ),
+        )
+    })
+}
+
 /// Each partition's commits to wait for, by (topic, partition) index.
 type Waits = Vec<((usize, usize), Vec<PendingCommit>)>;
 
@@ -73,6 +105,7 @@ fn append_all(
     let image = broker.image();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut failed = None;
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.to_string());
     for topic in request.topic_data {
         let name = if ctx.version >= 13 {
             image.topic_names.get(&topic.topic_id).cloned()
@@ -84,6 +117,7 @@ fn append_all(
         } else {
             ResponseError::UnknownTopicOrPartition
         };
+        let denied = refused(broker, ctx, transactional_id.as_deref(), name.as_deref());
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let result = if !matches!(acks, -1..=1) {
@@ -91,6 +125,8 @@ fn append_all(
                     ResponseError::InvalidRequiredAcks,
                     format!("acks must be -1, 0 or 1, not {acks}"),
                 ))
+            } else if let Some(e) = &denied {
+                Err(e.clone())
             } else {
                 match name
                     .as_deref()

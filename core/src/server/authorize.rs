@@ -1,0 +1,282 @@
+//! Authorization of requests, as Kafka's `KafkaApis` checks them: what a
+//! request needs on which resource, and the error it gets without it.
+//!
+//! Requests that stand or fall on one resource (the cluster, or the one
+//! group they name) are refused here whole (`refuse_whole`); requests
+//! naming many resources (topics, partitions, groups) are checked per
+//! resource by their handlers through `RequestContext::may`. A peer
+//! broker's own requests on the controller listener are trusted; a client's
+//! request a peer forwarded carries the client's principal.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use super::broker::Broker;
+use super::dispatch::RequestContext;
+use crate::security::acl::{operation, resource, CLUSTER_NAME};
+
+impl RequestContext {
+    /// Whether this request's principal may perform `op` on the resource.
+    pub fn may(&self, broker: &Broker, op: i8, resource_type: i8, name: &str) -> bool {
+        let session = &self.session;
+        session.trusted
+            || broker.authorizer.authorize(
+                &session.principal,
+                session.host(),
+                op,
+                resource_type,
+                name,
+            )
+    }
+
+    /// Whether it may perform `op` on the cluster.
+    pub fn may_on_cluster(&self, broker: &Broker, op: i8) -> bool {
+        self.may(broker, op, resource::CLUSTER, CLUSTER_NAME)
+    }
+
+    /// The authorized-operations bit set of one resource over `ops`.
+    pub fn operations(&self, broker: &Broker, resource_type: i8, name: &str, ops: &[i8]) -> i32 {
+        if self.session.trusted {
+            return ops.iter().fold(0, |bits, op| bits | (1 << op));
+        }
+        broker.authorizer.authorized_operations(
+            &self.session.principal,
+            self.session.host(),
+            resource_type,
+            name,
+            ops,
+        )
+    }
+}
+
+/// The operations of a topic, the cluster and a group, as the
+/// authorized-operations fields list them.
+pub const TOPIC_OPERATIONS: &[i8] = &[
+    operation::READ,
+    operation::WRITE,
+    operation::CREATE,
+    operation::DELETE,
+    operation::ALTER,
+    operation::DESCRIBE,
+    operation::DESCRIBE_CONFIGS,
+    operation::ALTER_CONFIGS,
+];
+pub const CLUSTER_OPERATIONS: &[i8] = &[
+    operation::CREATE,
+    operation::ALTER,
+    operation::DESCRIBE,
+    operation::CLUSTER_ACTION,
+    operation::DESCRIBE_CONFIGS,
+    operation::ALTER_CONFIGS,
+    operation::IDEMPOTENT_WRITE,
+];
+pub const GROUP_OPERATIONS: &[i8] = &[
+    operation::READ,
+    operation::DELETE,
+    operation::DESCRIBE,
+    operation::DESCRIBE_CONFIGS,
+    operation::ALTER_CONFIGS,
+];
+
+const CLUSTER_DENIED: ResponseError = ResponseError::ClusterAuthorizationFailed;
+const GROUP_DENIED: ResponseError = ResponseError::GroupAuthorizationFailed;
+
+/// The answer to a request its principal may not make at all, or None
+/// when it may (or when its resources are checked one by one later).
+pub fn refuse_whole(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: &RequestKind,
+) -> Option<ResponseKind> {
+    if ctx.session.trusted || !broker.authorizer.is_enabled() {
+        return None;
+    }
+    let cluster = |op| !ctx.may_on_cluster(broker, op);
+    let group = |id: &GroupId| !ctx.may(broker, operation::READ, resource::GROUP, id);
+    let code = |e: ResponseError| e.code();
+    Some(match request {
+        RequestKind::DescribeCluster(_) if cluster(operation::DESCRIBE) => {
+            ResponseKind::DescribeCluster(
+                DescribeClusterResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::DescribeQuorum(_) if cluster(operation::DESCRIBE) => {
+            ResponseKind::DescribeQuorum(
+                DescribeQuorumResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::ElectLeaders(_) if cluster(operation::ALTER) => ResponseKind::ElectLeaders(
+            ElectLeadersResponse::default().with_error_code(code(CLUSTER_DENIED)),
+        ),
+        RequestKind::AlterPartitionReassignments(_) if cluster(operation::ALTER) => {
+            ResponseKind::AlterPartitionReassignments(
+                AlterPartitionReassignmentsResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::ListPartitionReassignments(_) if cluster(operation::DESCRIBE) => {
+            ResponseKind::ListPartitionReassignments(
+                ListPartitionReassignmentsResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::DescribeUserScramCredentials(_) if cluster(operation::DESCRIBE) => {
+            ResponseKind::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::AlterUserScramCredentials(r) if cluster(operation::ALTER) => {
+            let mut users: Vec<StrBytes> = r.deletions.iter().map(|d| d.name.clone()).collect();
+            users.extend(r.upsertions.iter().map(|u| u.name.clone()));
+            users.dedup();
+            ResponseKind::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::default().with_results(
+                    users
+                        .into_iter()
+                        .map(|user| {
+                            alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default()
+                                .with_user(user)
+                                .with_error_code(code(CLUSTER_DENIED))
+                                .with_error_message(message(CLUSTER_DENIED))
+                        })
+                        .collect(),
+                ),
+            )
+        }
+        RequestKind::DescribeAcls(_) if cluster(operation::DESCRIBE) => ResponseKind::DescribeAcls(
+            DescribeAclsResponse::default()
+                .with_error_code(code(CLUSTER_DENIED))
+                .with_error_message(message(CLUSTER_DENIED)),
+        ),
+        RequestKind::CreateAcls(r) if cluster(operation::ALTER) => ResponseKind::CreateAcls(
+            CreateAclsResponse::default().with_results(
+                r.creations
+                    .iter()
+                    .map(|_| {
+                        create_acls_response::AclCreationResult::default()
+                            .with_error_code(code(CLUSTER_DENIED))
+                            .with_error_message(message(CLUSTER_DENIED))
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteAcls(r) if cluster(operation::ALTER) => ResponseKind::DeleteAcls(
+            DeleteAclsResponse::default().with_filter_results(
+                r.filters
+                    .iter()
+                    .map(|_| {
+                        delete_acls_response::DeleteAclsFilterResult::default()
+                            .with_error_code(code(CLUSTER_DENIED))
+                            .with_error_message(message(CLUSTER_DENIED))
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::BrokerRegistration(_) if cluster(operation::CLUSTER_ACTION) => {
+            ResponseKind::BrokerRegistration(
+                BrokerRegistrationResponse::default().with_error_code(code(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::BrokerHeartbeat(_) if cluster(operation::CLUSTER_ACTION) => {
+            ResponseKind::BrokerHeartbeat(
+                BrokerHeartbeatResponse::default().with_error_code(code(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::AlterPartition(_) if cluster(operation::CLUSTER_ACTION) => {
+            ResponseKind::AlterPartition(
+                AlterPartitionResponse::default().with_error_code(code(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::AllocateProducerIds(_) if cluster(operation::CLUSTER_ACTION) => {
+            ResponseKind::AllocateProducerIds(
+                AllocateProducerIdsResponse::default().with_error_code(code(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::JoinGroup(r) if group(&r.group_id) => ResponseKind::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(code(GROUP_DENIED))
+                .with_member_id(r.member_id.clone()),
+        ),
+        RequestKind::SyncGroup(r) if group(&r.group_id) => ResponseKind::SyncGroup(
+            SyncGroupResponse::default().with_error_code(code(GROUP_DENIED)),
+        ),
+        RequestKind::Heartbeat(r) if group(&r.group_id) => ResponseKind::Heartbeat(
+            HeartbeatResponse::default().with_error_code(code(GROUP_DENIED)),
+        ),
+        RequestKind::LeaveGroup(r) if group(&r.group_id) => ResponseKind::LeaveGroup(
+            LeaveGroupResponse::default().with_error_code(code(GROUP_DENIED)),
+        ),
+        RequestKind::ConsumerGroupHeartbeat(r) if group(&r.group_id) => {
+            ResponseKind::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::default()
+                    .with_error_code(code(GROUP_DENIED))
+                    .with_error_message(message(GROUP_DENIED)),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Why the principal may not `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) the
+/// configs of a DescribeConfigs/AlterConfigs resource (its config resource
+/// type: topic 2, broker 4, broker logger 8, group 32), if it may not.
+pub fn config_refusal(
+    broker: &Broker,
+    ctx: &RequestContext,
+    op: i8,
+    config_resource: i8,
+    name: &str,
+) -> Option<crate::protocol::error::ApiError> {
+    let (resource_type, name, denied) = match config_resource {
+        2 => (
+            resource::TOPIC,
+            name,
+            ResponseError::TopicAuthorizationFailed,
+        ),
+        32 => (resource::GROUP, name, GROUP_DENIED),
+        _ => (resource::CLUSTER, CLUSTER_NAME, CLUSTER_DENIED),
+    };
+    if ctx.may(broker, op, resource_type, name) {
+        return None;
+    }
+    let text = message(denied).map(|m| m.to_string()).unwrap_or_default();
+    Some(crate::protocol::error::ApiError::new(denied, text))
+}
+
+/// Kafka's message for an authorization error.
+pub fn message(error: ResponseError) -> Option<StrBytes> {
+    let text = match error {
+        ResponseError::ClusterAuthorizationFailed => "Cluster authorization failed.",
+        ResponseError::GroupAuthorizationFailed => "Group authorization failed.",
+        ResponseError::TopicAuthorizationFailed => "Topic authorization failed.",
+        ResponseError::TransactionalIdAuthorizationFailed => {
+            "Transactional Id authorization failed."
+        }
+        _ => return None,
+    };
+    Some(StrBytes::from_static_str(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(ops: &[i8]) -> i32 {
+        ops.iter().fold(0, |bits, op| bits | (1 << op))
+    }
+
+    #[test]
+    fn a_super_user_gets_what_kafka_reports_for_one() {
+        assert_eq!(bits(TOPIC_OPERATIONS), 0xDF8);
+        assert_eq!(bits(CLUSTER_OPERATIONS), 0x1FA0);
+    }
+}
