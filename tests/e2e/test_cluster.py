@@ -420,3 +420,55 @@ def test_a_plugin_deployed_through_one_broker_runs_on_every_broker(tmp_path):
         eventually(nobody_runs_it, timeout=20)
     finally:
         c.stop()
+
+
+def test_acls_follow_a_forwarded_request_to_the_controller(tmp_path):
+    """A broker forwards admin requests to the active controller with the
+    client's principal: alice is refused a topic through a broker that is
+    not the controller, the super user grants her a prefix through another,
+    and then she may. Every broker enforces the same ACLs. The first
+    (inter-broker) listener is PLAINTEXT, so its principal, User:ANONYMOUS,
+    is a super user, as Kafka's inter-broker principal must be."""
+    from confluent_kafka import KafkaError, KafkaException, Producer
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType)
+    users = {"admin": "admin-secret", "alice": "alice-secret"}
+    cluster = Cluster(tmp_path)
+    for node in cluster.nodes:
+        node.sasl_port = free_port()
+        plain, controller = node.config["listeners"].split(",")
+        node.config.update({
+            "listeners": "%s,SASL_PLAINTEXT://127.0.0.1:%d,%s" % (plain, node.sasl_port, controller),
+            "sasl.enabled.mechanisms": "PLAIN",
+            "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                                + " ".join('user_%s="%s"' % kv for kv in users.items()) + ";",
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:admin;User:ANONYMOUS",
+        })
+    cluster.start()
+    try:
+        leader = cluster.controller()
+        others = [n for n in cluster.nodes if n is not leader]
+
+        def client(node, user):
+            return {"bootstrap.servers": "127.0.0.1:%d" % node.sasl_port, "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": "PLAIN", "sasl.username": user, "sasl.password": users[user]}
+
+        alice = AdminClient(client(others[0], "alice"))
+        with pytest.raises(KafkaException) as refused:
+            alice.create_topics([NewTopic("alice.orders", 1, 3)])["alice.orders"].result(30)
+        assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+        admin = AdminClient(client(others[1], "admin"))
+        grant = AclBinding(ResourceType.TOPIC, "alice.", ResourcePatternType.PREFIXED, "User:alice", "*",
+                           AclOperation.ALL, AclPermissionType.ALLOW)
+        admin.create_acls([grant])[grant].result(30)
+        alice.create_topics([NewTopic("alice.orders", 1, 3)])["alice.orders"].result(30)
+        producer = Producer(dict(client(others[1], "alice"), acks="all"))
+        producer.produce("alice.orders", b"replicated", partition=0)
+        assert producer.flush(30) == 0
+        for node in cluster.nodes:
+            seen = AdminClient(client(node, "alice")).list_topics(timeout=10).topics
+            assert sorted(seen) == ["alice.orders"], node.bootstrap
+    finally:
+        cluster.stop()
