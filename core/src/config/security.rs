@@ -106,6 +106,20 @@ pub static SECURITY: &[BrokerDef] = &[
         "Whether a resource that no ACL names is open to everyone (otherwise only super users may touch it)."
     ),
     broker!(
+        "quota.window.num",
+        Kind::Int(2, i32::MAX as i64),
+        Some("11"),
+        false,
+        "How many windows a client's byte rate is measured over (quotas)."
+    ),
+    broker!(
+        "quota.window.size.seconds",
+        Kind::Int(1, i32::MAX as i64),
+        Some("1"),
+        false,
+        "How long each quota window lasts."
+    ),
+    broker!(
         "sasl.enabled.mechanisms",
         Kind::EnumList(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]),
         Some("SCRAM-SHA-256,SCRAM-SHA-512"),

@@ -37,7 +37,7 @@ impl Endpoint {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// The first command of a new cluster.
@@ -148,6 +148,38 @@ pub enum Command {
     DeleteAcls {
         acls: Vec<crate::security::acl::AclBinding>,
     },
+    /// A client quota of an entity is set (`Some`) or removed (`None`), as
+    /// AlterClientQuotas asks.
+    SetClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<f64>,
+    },
+}
+
+/// A client quota entity, as Kafka names them: a user, a client id, or
+/// both; each either named or the default of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QuotaEntity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<QuotaName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<QuotaName>,
+}
+
+/// One part of a quota entity: a name, or the default (`<default>`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaName {
+    Default,
+    Name(String),
+}
+
+/// The quotas set for one entity (e.g. producer_byte_rate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientQuota {
+    pub entity: QuotaEntity,
+    pub values: BTreeMap<String, f64>,
 }
 
 /// What the broker keeps of a SCRAM password (RFC 5802): the salt, the

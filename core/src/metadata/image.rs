@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::security::acl::AclBinding;
 
 use super::command::{
-    BrokerState, Command, ConfigScope, DeployedPlugin, Endpoint, ScramCredential,
+    BrokerState, ClientQuota, Command, ConfigScope, DeployedPlugin, Endpoint, ScramCredential,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,9 @@ pub struct MetadataImage {
     /// The ACLs (CreateAcls, DeleteAcls).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub acls: BTreeSet<AclBinding>,
+    /// Client quotas (AlterClientQuotas), one entry per entity, by entity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_quotas: Vec<ClientQuota>,
     /// How many commands have been applied.
     pub applied: u64,
 }
@@ -348,6 +351,25 @@ impl MetadataImage {
                 };
                 if credentials.is_empty() {
                     self.scram.remove(&user);
+                }
+            }
+            Command::SetClientQuota { entity, key, value } => {
+                let at = self
+                    .client_quotas
+                    .binary_search_by(|q| q.entity.cmp(&entity));
+                let at = at.unwrap_or_else(|at| {
+                    let values = Default::default();
+                    self.client_quotas
+                        .insert(at, ClientQuota { entity, values });
+                    at
+                });
+                let values = &mut self.client_quotas[at].values;
+                match value {
+                    Some(value) => values.insert(key, value),
+                    None => values.remove(&key),
+                };
+                if values.is_empty() {
+                    self.client_quotas.remove(at);
                 }
             }
             Command::CreateAcls { acls } => self.acls.extend(acls),

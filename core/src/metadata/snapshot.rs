@@ -168,6 +168,30 @@ mod tests {
                     Command::DeleteAcls { acls: vec![acl] }
                 }
             }),
+            (name.clone(), 0..3u8, proptest::option::of(1..1000u32)).prop_map(
+                |(user, shape, value)| {
+                    use crate::metadata::command::{QuotaEntity, QuotaName};
+                    let entity = match shape {
+                        0 => QuotaEntity {
+                            user: Some(QuotaName::Name(user)),
+                            client_id: None,
+                        },
+                        1 => QuotaEntity {
+                            user: Some(QuotaName::Default),
+                            client_id: Some(QuotaName::Name(user)),
+                        },
+                        _ => QuotaEntity {
+                            user: None,
+                            client_id: Some(QuotaName::Default),
+                        },
+                    };
+                    Command::SetClientQuota {
+                        entity,
+                        key: "producer_byte_rate".into(),
+                        value: value.map(f64::from),
+                    }
+                }
+            ),
             (name, any::<bool>(), any::<bool>()).prop_map(|(user, sha512, set)| {
                 Command::SetScramCredential {
                     user,

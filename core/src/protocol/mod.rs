@@ -98,6 +98,14 @@ fn api_table() -> Vec<(ApiKey, i16, i16)> {
             range::<AlterUserScramCredentialsRequest>(0, 0),
         ),
         with(ApiKey::DescribeAcls, range::<DescribeAclsRequest>(1, 3)),
+        with(
+            ApiKey::DescribeClientQuotas,
+            range::<DescribeClientQuotasRequest>(0, 1),
+        ),
+        with(
+            ApiKey::AlterClientQuotas,
+            range::<AlterClientQuotasRequest>(0, 1),
+        ),
         with(ApiKey::CreateAcls, range::<CreateAclsRequest>(1, 3)),
         with(ApiKey::DeleteAcls, range::<DeleteAclsRequest>(1, 3)),
     ]

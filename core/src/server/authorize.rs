@@ -152,6 +152,37 @@ pub fn refuse_whole(
                 ),
             )
         }
+        RequestKind::DescribeClientQuotas(_) if cluster(operation::DESCRIBE_CONFIGS) => {
+            ResponseKind::DescribeClientQuotas(
+                DescribeClientQuotasResponse::default()
+                    .with_error_code(code(CLUSTER_DENIED))
+                    .with_error_message(message(CLUSTER_DENIED)),
+            )
+        }
+        RequestKind::AlterClientQuotas(r) if cluster(operation::ALTER_CONFIGS) => {
+            ResponseKind::AlterClientQuotas(
+                AlterClientQuotasResponse::default().with_entries(
+                    r.entries
+                        .iter()
+                        .map(|e| {
+                            alter_client_quotas_response::EntryData::default()
+                                .with_entity(
+                                    e.entity
+                                        .iter()
+                                        .map(|p| {
+                                            alter_client_quotas_response::EntityData::default()
+                                                .with_entity_type(p.entity_type.clone())
+                                                .with_entity_name(p.entity_name.clone())
+                                        })
+                                        .collect(),
+                                )
+                                .with_error_code(code(CLUSTER_DENIED))
+                                .with_error_message(message(CLUSTER_DENIED))
+                        })
+                        .collect(),
+                ),
+            )
+        }
         RequestKind::DescribeAcls(_) if cluster(operation::DESCRIBE) => ResponseKind::DescribeAcls(
             DescribeAclsResponse::default()
                 .with_error_code(code(CLUSTER_DENIED))

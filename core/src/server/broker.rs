@@ -48,6 +48,8 @@ pub struct Broker {
     caught_up: tokio::sync::watch::Sender<bool>,
     /// What each principal may do (the metadata log's ACLs).
     pub authorizer: crate::security::acl::authorizer::Authorizer,
+    /// Produce and fetch byte-rate quotas (the metadata log's).
+    pub quotas: super::quotas::Quotas,
 }
 
 impl Broker {
@@ -90,6 +92,8 @@ impl Broker {
         let authorizer = crate::security::acl::authorizer::Authorizer::from_config(&config)
             .map_err(|e| anyhow::anyhow!(e))?;
         authorizer.set_acls(&followed.acls);
+        let quotas = super::quotas::Quotas::new(&config);
+        quotas.set_quotas(&followed.client_quotas);
         Ok(Broker {
             config,
             controller,
@@ -107,6 +111,7 @@ impl Broker {
             offered: Default::default(),
             caught_up: tokio::sync::watch::Sender::new(!serves_cluster_clients),
             authorizer,
+            quotas,
         })
     }
 
@@ -190,6 +195,9 @@ impl Broker {
         self.offered.follow(&followed, &image);
         if followed.acls != image.acls {
             self.authorizer.set_acls(&image.acls);
+        }
+        if followed.client_quotas != image.client_quotas {
+            self.quotas.set_quotas(&image.client_quotas);
         }
         *followed = image;
         self.follow_groups();

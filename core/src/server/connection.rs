@@ -251,9 +251,16 @@ async fn run(
         drop(_memory);
         match outcome {
             Outcome::Respond(response) => {
+                let mute = response.mute;
                 write_response(&mut out, response)
                     .await
                     .map_err(|e| e.to_string())?;
+                if !mute.is_zero() {
+                    // Over its quota: the answer goes now, then the
+                    // connection reads nothing more for a while (KIP-219).
+                    out.flush().await.map_err(|e| e.to_string())?;
+                    tokio::time::sleep(mute).await;
+                }
             }
             Outcome::NoResponse => {}
             Outcome::Close(reason) => {

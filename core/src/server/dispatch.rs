@@ -13,9 +13,11 @@ use tracing::debug;
 
 use super::apis;
 use super::broker::Broker;
+use super::quotas::Kind;
 use super::response::{self, FetchedRange, Response};
 use crate::protocol::error::ResponseError;
 use crate::protocol::is_supported;
+use std::time::Duration;
 
 pub enum Outcome {
     /// The encoded response header and body.
@@ -78,6 +80,8 @@ pub async fn handle(
             frame.len()
         ));
     }
+    // What a Produce counts against its client's quota: the whole request.
+    let request_bytes = frame.len();
     let (key, version, correlation_id) = {
         let mut peek = &frame[..8];
         (peek.get_i16(), peek.get_i16(), peek.get_i32())
@@ -146,30 +150,81 @@ pub async fn handle(
         client_id: header.client_id.map(|c| c.to_string()),
         session,
     };
+    // A follower's Fetch names its replica; quotas leave those alone.
+    let follower_fetch = match &request {
+        RequestKind::Fetch(r) if version >= 15 => r.replica_state.replica_id.0 >= 0,
+        RequestKind::Fetch(r) => r.replica_id.0 >= 0,
+        _ => false,
+    };
     let started = std::time::Instant::now();
     let reply = match super::authorize::refuse_whole(broker, &context, &request) {
         Some(refused) => Ok(Some(Reply::Kind(refused))),
         None => route(broker, &context, request).await,
     };
     super::request_metrics::record(api, started.elapsed());
+    let throttle = |kind, bytes| throttle(broker, &context, kind, bytes);
     match reply {
-        Ok(Some(Reply::Kind(response))) => {
+        Ok(Some(Reply::Kind(mut response))) => {
             let errors = super::request_metrics::response_errors(&response);
             super::request_metrics::record_errors(api, errors);
-            encode(correlation_id, api, version, response)
+            let mute = match &mut response {
+                ResponseKind::Produce(r) => {
+                    let mute = throttle(Kind::Produce, request_bytes);
+                    r.throttle_time_ms = mute.as_millis() as i32;
+                    mute
+                }
+                _ => Duration::ZERO,
+            };
+            with_mute(encode(correlation_id, api, version, response), mute)
         }
-        Ok(Some(Reply::Fetch(response, ranges))) => {
+        Ok(Some(Reply::Fetch(mut response, ranges))) => {
             super::request_metrics::record_errors(
                 api,
                 super::request_metrics::fetch_errors(&response),
             );
+            // Consumers' fetches count against their quota; followers' do not.
+            let mute = if !follower_fetch {
+                let bytes = ranges.iter().map(|(_, _, r)| r.len()).sum();
+                throttle(Kind::Fetch, bytes)
+            } else {
+                Duration::ZERO
+            };
+            response.throttle_time_ms = mute.as_millis() as i32;
             match response::encode_fetch(correlation_id, version, response, ranges) {
-                Ok(response) => Outcome::Respond(response),
+                Ok(response) => with_mute(Outcome::Respond(response), mute),
                 Err(reason) => Outcome::Close(reason),
             }
         }
-        Ok(None) => Outcome::NoResponse,
+        Ok(None) => {
+            // acks=0: nothing to answer, but the connection is muted all the same.
+            tokio::time::sleep(throttle(Kind::Produce, request_bytes)).await;
+            Outcome::NoResponse
+        }
         Err(reason) => Outcome::Close(reason),
+    }
+}
+
+/// How long a request over its client quota mutes its connection.
+fn throttle(broker: &Broker, ctx: &RequestContext, kind: Kind, bytes: usize) -> Duration {
+    if ctx.session.trusted {
+        return Duration::ZERO;
+    }
+    let client_id = ctx.client_id.as_deref().unwrap_or("");
+    let now = crate::log::now_ms().max(0) as u64;
+    let mute = broker
+        .quotas
+        .record(kind, &ctx.session.principal, client_id, bytes, now);
+    tracing::debug!(?kind, bytes, ?mute, client_id, "quota");
+    mute
+}
+
+fn with_mute(outcome: Outcome, mute: Duration) -> Outcome {
+    match outcome {
+        Outcome::Respond(mut response) => {
+            response.mute = mute;
+            Outcome::Respond(response)
+        }
+        other => other,
     }
 }
 
@@ -343,6 +398,12 @@ async fn route(
         RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
             apis::user_scram_credentials::alter(broker, r).await,
         ),
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(apis::client_quotas::describe(broker, r))
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            ResponseKind::AlterClientQuotas(apis::client_quotas::alter(broker, r).await)
+        }
         RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(apis::acls::create(broker, r).await),
         RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(apis::acls::describe(broker, r)),
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(apis::acls::delete(broker, r).await),

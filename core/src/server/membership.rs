@@ -42,6 +42,7 @@ const FORWARDED: &[ApiKey] = &[
     ApiKey::AlterUserScramCredentials,
     ApiKey::CreateAcls,
     ApiKey::DeleteAcls,
+    ApiKey::AlterClientQuotas,
 ];
 
 /// How long a forwarded request waits for an active controller.

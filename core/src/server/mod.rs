@@ -15,6 +15,7 @@ pub mod heartbeats;
 pub mod membership;
 pub mod offered_brokers;
 pub mod plugin_follower;
+pub mod quotas;
 pub mod request_metrics;
 pub mod response;
 

@@ -29,6 +29,9 @@ pub enum Part {
 pub struct Response {
     pub parts: Vec<Part>,
     pub len: usize,
+    /// How long the connection reads nothing more once this is sent: a
+    /// client over its quota (KIP-219).
+    pub mute: std::time::Duration,
 }
 
 impl Response {
@@ -36,6 +39,7 @@ impl Response {
         Response {
             len: bytes.len(),
             parts: vec![Part::Bytes(bytes)],
+            mute: std::time::Duration::ZERO,
         }
     }
 }
@@ -155,7 +159,11 @@ fn splice(
     }
     parts.push(Part::Bytes(buf.slice(cursor..)));
     len += buf.len() - cursor;
-    Some(Response { parts, len })
+    Some(Response {
+        parts,
+        len,
+        mute: std::time::Duration::ZERO,
+    })
 }
 
 fn put_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
