@@ -7,3 +7,9 @@ pub mod acl;
 pub mod principal;
 pub mod sasl;
 pub mod tls;
+
+/// Whether two secrets (or their digests) are equal, in time that depends
+/// only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -62,6 +62,11 @@ impl Quotas {
         self.any.store(!quotas.is_empty(), Ordering::Release);
     }
 
+    /// Whether any quota is set.
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// Counts `bytes` of a request by `principal` (User:name) with
     /// `client_id`, and returns how long its connection is throttled.
     pub fn record(
@@ -72,7 +77,7 @@ impl Quotas {
         bytes: usize,
         now_ms: u64,
     ) -> Duration {
-        if !self.any.load(Ordering::Acquire) {
+        if !self.any() {
             return Duration::ZERO;
         }
         let user = principal.strip_prefix("User:").unwrap_or(principal);

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::scram::constant_time_eq;
 use super::Step;
+use crate::security::constant_time_eq;
 
 /// Checks one PLAIN message: `authzid NUL user NUL password`.
 pub fn authenticate(input: &[u8], users: &HashMap<String, String>) -> Step {

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::Step;
 use crate::metadata::command::ScramCredential;
+use crate::security::constant_time_eq;
 
 /// Kafka's bounds on a credential's iteration count.
 pub const MIN_ITERATIONS: i32 = 4096;
@@ -301,10 +302,6 @@ fn unescape(name: &str) -> Result<String, String> {
         return Err("empty SCRAM user name".into());
     }
     Ok(out)
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

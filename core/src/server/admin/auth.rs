@@ -93,7 +93,7 @@ impl AdminAuth {
         // Every entry is compared, whichever matches.
         let mut found = None;
         for (principal, token) in &tokens {
-            if constant_time_eq(token, &digest) && found.is_none() {
+            if crate::security::constant_time_eq(token, &digest) && found.is_none() {
                 found = Some(principal.clone());
             }
         }
@@ -180,10 +180,6 @@ pub fn random_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A mutating call's caller: a handler taking this answers 401 unless the

@@ -53,21 +53,12 @@ pub async fn create(broker: &Broker, request: CreateAclsRequest) -> CreateAclsRe
         .filter(|(_, o)| o.is_ok())
         .map(|(acl, _)| acl.clone())
         .collect();
-    if !valid.is_empty() {
-        let committed = broker
-            .change_metadata(
-                broker
-                    .controller
-                    .submit(vec![Command::CreateAcls { acls: valid }]),
-            )
-            .await;
-        if let Err(e) = committed {
-            outcomes
-                .iter_mut()
-                .filter(|o| o.is_ok())
-                .for_each(|o| *o = Err(e.clone()));
-        }
-    }
+    let commands = if valid.is_empty() {
+        Vec::new()
+    } else {
+        vec![Command::CreateAcls { acls: valid }]
+    };
+    super::commit_checked(broker, commands, &mut outcomes).await;
     CreateAclsResponse::default().with_results(
         outcomes
             .into_iter()
@@ -163,21 +154,12 @@ pub async fn delete(broker: &Broker, request: DeleteAclsRequest) -> DeleteAclsRe
         .collect();
     doomed.sort();
     doomed.dedup();
-    if !doomed.is_empty() {
-        let committed = broker
-            .change_metadata(
-                broker
-                    .controller
-                    .submit(vec![Command::DeleteAcls { acls: doomed }]),
-            )
-            .await;
-        if let Err(e) = committed {
-            results
-                .iter_mut()
-                .filter(|r| r.is_ok())
-                .for_each(|r| *r = Err(e.clone()));
-        }
-    }
+    let commands = if doomed.is_empty() {
+        Vec::new()
+    } else {
+        vec![Command::DeleteAcls { acls: doomed }]
+    };
+    super::commit_checked(broker, commands, &mut results).await;
     DeleteAclsResponse::default().with_filter_results(
         results
             .into_iter()

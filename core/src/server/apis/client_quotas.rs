@@ -136,12 +136,8 @@ pub async fn alter(broker: &Broker, r: AlterClientQuotasRequest) -> AlterClientQ
         .flatten()
         .cloned()
         .collect();
-    if !all.is_empty() && !r.validate_only {
-        if let Err(e) = broker.change_metadata(broker.controller.submit(all)).await {
-            for (_, outcome) in outcomes.iter_mut().filter(|(_, o)| o.is_ok()) {
-                *outcome = Err(e.clone());
-            }
-        }
+    if !r.validate_only {
+        super::commit_checked(broker, all, outcomes.iter_mut().map(|(_, o)| o)).await;
     }
     AlterClientQuotasResponse::default().with_entries(
         outcomes

@@ -46,3 +46,24 @@ pub(crate) fn topic_name(name: &str) -> TopicName {
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
+
+/// Commits the commands of the entries that passed their checks, if there
+/// are any; when the commit fails, each of those entries fails with its
+/// error (the admin APIs answer per entry).
+pub(crate) async fn commit_checked<'a, T: 'a>(
+    broker: &crate::server::broker::Broker,
+    commands: Vec<crate::metadata::command::Command>,
+    outcomes: impl IntoIterator<Item = &'a mut Result<T, crate::protocol::error::ApiError>>,
+) {
+    if commands.is_empty() {
+        return;
+    }
+    if let Err(e) = broker
+        .change_metadata(broker.controller.submit(commands))
+        .await
+    {
+        for outcome in outcomes.into_iter().filter(|o| o.is_ok()) {
+            *outcome = Err(e.clone());
+        }
+    }
+}

@@ -124,16 +124,7 @@ pub async fn alter(
         .flatten()
         .cloned()
         .collect();
-    if !commands.is_empty() {
-        if let Err(e) = broker
-            .change_metadata(broker.controller.submit(commands))
-            .await
-        {
-            for (_, outcome) in outcomes.iter_mut().filter(|(_, o)| o.is_ok()) {
-                *outcome = Err(e.clone());
-            }
-        }
-    }
+    super::commit_checked(broker, commands, outcomes.iter_mut().map(|(_, o)| o)).await;
     let results = outcomes
         .into_iter()
         .map(|(user, outcome)| {
