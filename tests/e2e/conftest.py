@@ -46,7 +46,7 @@ def free_port():
 
 def toml_value(value):
     if isinstance(value, dict):
-        return "{ %s }" % ", ".join("%s = %s" % (k, toml_value(v)) for k, v in value.items())
+        return "{ %s }" % ", ".join("%s = %s" % (json.dumps(k), toml_value(v)) for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -14,6 +14,8 @@ pub const KINDS: &[&str] = &[
     "fetch-interceptor",
     "retention-policy",
     "compaction-policy",
+    "authenticator",
+    "authorizer",
 ];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -102,16 +104,34 @@ impl PluginSpec {
 
     /// The config table as strings (what `host.config` returns).
     pub fn config_strings(&self) -> BTreeMap<String, String> {
-        self.config
-            .iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), text)
-            })
-            .collect()
+        let mut strings = BTreeMap::new();
+        flatten("", &self.config, &mut strings);
+        strings
+    }
+}
+
+/// A config table as plugins read it: nested tables become dotted keys (a
+/// TOML `user.alice = "…"` is the key `user.alice`), values their text.
+fn flatten<'a>(
+    prefix: &str,
+    table: impl IntoIterator<Item = (&'a String, &'a toml::Value)>,
+    out: &mut BTreeMap<String, String>,
+) {
+    for (key, value) in table {
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten(&key, inner.iter(), out),
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
     }
 }
 

@@ -106,6 +106,34 @@ pub static SECURITY: &[BrokerDef] = &[
         "Whether a resource that no ACL names is open to everyone (otherwise only super users may touch it)."
     ),
     broker!(
+        "weir.authorizer",
+        Kind::String,
+        None,
+        false,
+        "An authorizer plugin (its [[plugins]] name) asked before the ACLs: it allows, denies or defers each action (deferred actions go to the ACLs when authorizer.class.name turns them on, else are allowed). Super users are not asked about; any plugin failure denies."
+    ),
+    broker!(
+        "weir.authorizer.cache.ms",
+        Kind::Long(0, i64::MAX),
+        Some("0"),
+        false,
+        "How long a connection keeps the authorizer plugin's answers (0: the plugin is asked every time). A cached answer outlives a change of the plugin's mind by at most this long."
+    ),
+    broker!(
+        "weir.authenticator",
+        Kind::String,
+        None,
+        false,
+        "An authenticator plugin (its [[plugins]] name) that checks SASL credentials of the mechanisms in weir.authenticator.mechanisms and names the principal; its defer answers fall back to the broker's own check. Any plugin failure refuses the client."
+    ),
+    broker!(
+        "weir.authenticator.mechanisms",
+        Kind::EnumList(&["PLAIN", "OAUTHBEARER"]),
+        Some("PLAIN"),
+        false,
+        "The SASL mechanisms whose credentials go to the weir.authenticator plugin."
+    ),
+    broker!(
         "quota.window.num",
         Kind::Int(2, i32::MAX as i64),
         Some("11"),

@@ -54,6 +54,28 @@ pub mod compaction_policy {
     });
 }
 
+pub mod authenticator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "authenticator",
+        with: {
+            "weir:plugin/types": super::partitioner::weir::plugin::types,
+            "weir:plugin/host": super::partitioner::weir::plugin::host,
+        },
+    });
+}
+
+pub mod authorizer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "authorizer",
+        with: {
+            "weir:plugin/types": super::partitioner::weir::plugin::types,
+            "weir:plugin/host": super::partitioner::weir::plugin::host,
+        },
+    });
+}
+
 pub use partitioner::weir::plugin::host::{self, Level};
 pub use partitioner::weir::plugin::types::{self, RecordBatch, Rewritten};
 
@@ -95,6 +117,20 @@ impl host::Host for HostState {
             }
             self.rejected.push((index, reason));
         }
+    }
+
+    fn caller(&mut self) -> Option<types::Client> {
+        super::caller::current().map(|c| to_client(&c))
+    }
+}
+
+/// The broker's caller as the WIT's `client`.
+pub(super) fn to_client(caller: &crate::security::plugin::Caller) -> types::Client {
+    types::Client {
+        principal: caller.principal.clone(),
+        address: caller.address.clone(),
+        client_id: caller.client_id.clone(),
+        listener: caller.listener.clone(),
     }
 }
 

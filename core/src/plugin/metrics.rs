@@ -14,7 +14,8 @@ pub const BUCKETS_US: [u64; 10] = [5, 10, 25, 50, 100, 250, 1_000, 10_000, 100_0
 pub struct PluginMetrics {
     pub calls: AtomicU64,
     pub records: AtomicU64,
-    /// The plugin answered with an error.
+    /// The plugin answered with an error, refused a client or denied an
+    /// action.
     pub refusals: AtomicU64,
     /// Traps, timeouts, memory exhaustion and invalid answers.
     pub failures: AtomicU64,
@@ -51,6 +52,12 @@ impl PluginMetrics {
             }
             None => 0,
         };
+    }
+
+    /// A call that answered with a refusal (a refused client, a denied
+    /// action) rather than an error.
+    pub fn record_refusal(&self) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A call counted as a success whose answer the broker then refused.
@@ -124,7 +131,7 @@ pub const PROMETHEUS_HEADER: &str = "\
 # TYPE weir_plugin_calls_total counter
 # HELP weir_plugin_records_total Records passed to a plugin.
 # TYPE weir_plugin_records_total counter
-# HELP weir_plugin_refusals_total Calls the plugin answered with an error.
+# HELP weir_plugin_refusals_total Refusals: calls answered with an error, clients refused, actions denied.
 # TYPE weir_plugin_refusals_total counter
 # HELP weir_plugin_failures_total Calls that trapped, timed out, ran out of memory or answered nonsense.
 # TYPE weir_plugin_failures_total counter

@@ -4,10 +4,13 @@
 //! a CPU deadline and a memory cap. Plugins are reached only through the
 //! traits of the layers that need a decision (`partition::Partitioner`,
 //! `partition::interceptor::Interceptor`, `log::retention::RetentionPolicy`,
-//! `log::cleaner::policy::CompactionPolicy`); the registry swaps versions in
+//! `log::cleaner::policy::CompactionPolicy`, `security::plugin::Authenticator`
+//! and `Authorizer`); the registry swaps versions in
 //! place while the broker runs.
 
+pub mod auth;
 pub mod bindings;
+pub mod caller;
 mod deadline;
 pub mod engine;
 pub mod interceptor;

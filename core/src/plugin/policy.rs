@@ -20,17 +20,13 @@ pub struct WasmRetentionPolicy {
 
 impl WasmRetentionPolicy {
     pub fn new(loaded: Loaded) -> anyhow::Result<WasmRetentionPolicy> {
-        let pre =
-            RetentionPolicyPre::new(loaded.instantiate_pre()?).map_err(anyhow::Error::from)?;
-        let plugin = WasmRetentionPolicy {
-            sandbox: loaded.sandbox,
+        let (sandbox, pre, instances) =
+            loaded.warm(RetentionPolicyPre::new, |pre, store| pre.instantiate(store))?;
+        Ok(WasmRetentionPolicy {
+            sandbox,
             pre,
-            instances: Instances::default(),
-        };
-        plugin
-            .sandbox
-            .warm_up(&plugin.instances, |store| plugin.pre.instantiate(store))?;
-        Ok(plugin)
+            instances,
+        })
     }
 }
 
@@ -88,17 +84,14 @@ pub struct WasmCompactionPolicy {
 
 impl WasmCompactionPolicy {
     pub fn new(loaded: Loaded) -> anyhow::Result<WasmCompactionPolicy> {
-        let pre =
-            CompactionPolicyPre::new(loaded.instantiate_pre()?).map_err(anyhow::Error::from)?;
-        let plugin = WasmCompactionPolicy {
-            sandbox: loaded.sandbox,
+        let (sandbox, pre, instances) = loaded.warm(CompactionPolicyPre::new, |pre, store| {
+            pre.instantiate(store)
+        })?;
+        Ok(WasmCompactionPolicy {
+            sandbox,
             pre,
-            instances: Instances::default(),
-        };
-        plugin
-            .sandbox
-            .warm_up(&plugin.instances, |store| plugin.pre.instantiate(store))?;
-        Ok(plugin)
+            instances,
+        })
     }
 }
 

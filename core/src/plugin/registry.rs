@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
+use super::auth::{WasmAuthenticator, WasmAuthorizer};
 use super::engine::{content_hash, PluginEngine};
 use super::interceptor::WasmInterceptor;
 use super::metrics::PluginMetrics;
@@ -26,6 +27,7 @@ use crate::log::cleaner::policy::CompactionPolicy;
 use crate::log::retention::RetentionPolicy;
 use crate::partition::interceptor::Interceptor;
 use crate::partition::partitioner::Partitioner;
+use crate::security::plugin::{Authenticator, Authorizer};
 
 /// One loaded version of a plugin.
 pub struct Entry {
@@ -40,6 +42,8 @@ enum Plugin {
     Interceptor(Arc<dyn Interceptor>),
     Retention(Arc<dyn RetentionPolicy>),
     Compaction(Arc<dyn CompactionPolicy>),
+    Authenticator(Arc<dyn Authenticator>),
+    Authorizer(Arc<dyn Authorizer>),
 }
 
 /// What a `[[plugins]]` file looked like when last checked.
@@ -157,6 +161,8 @@ impl PluginRegistry {
             }
             "retention-policy" => Plugin::Retention(Arc::new(WasmRetentionPolicy::new(loaded)?)),
             "compaction-policy" => Plugin::Compaction(Arc::new(WasmCompactionPolicy::new(loaded)?)),
+            "authenticator" => Plugin::Authenticator(Arc::new(WasmAuthenticator::new(loaded)?)),
+            "authorizer" => Plugin::Authorizer(Arc::new(WasmAuthorizer::new(loaded)?)),
             other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
         };
         Ok(self.install(spec, bytes, plugin, &metrics, started))
@@ -284,6 +290,22 @@ impl PluginRegistry {
     pub fn compaction_policy(&self, name: &str) -> Option<Arc<dyn CompactionPolicy>> {
         match &self.get(name)?.plugin {
             Plugin::Compaction(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// The authenticator `name`, if one is loaded under that name.
+    pub fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>> {
+        match &self.get(name)?.plugin {
+            Plugin::Authenticator(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// The authorizer `name`, if one is loaded under that name.
+    pub fn authorizer(&self, name: &str) -> Option<Arc<dyn Authorizer>> {
+        match &self.get(name)?.plugin {
+            Plugin::Authorizer(p) => Some(p.clone()),
             _ => None,
         }
     }

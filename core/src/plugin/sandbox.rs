@@ -43,6 +43,21 @@ impl Loaded {
             .instantiate_pre(&self.component)
             .map_err(anyhow::Error::from)
     }
+
+    /// Checks the component against its world (`pre`, a bindings' `…Pre::new`)
+    /// and makes one warm instance (see `Sandbox::warm_up`): the sandbox,
+    /// the pre-linked world and its instances, for a plugin kind's wrapper.
+    pub fn warm<P, I>(
+        self,
+        pre: impl FnOnce(wasmtime::component::InstancePre<HostState>) -> wasmtime::Result<P>,
+        instantiate: impl FnOnce(&P, &mut Store<HostState>) -> wasmtime::Result<I>,
+    ) -> anyhow::Result<(Sandbox, P, Instances<I>)> {
+        let pre = pre(self.instantiate_pre()?).map_err(anyhow::Error::from)?;
+        let instances = Instances::default();
+        self.sandbox
+            .warm_up(&instances, |store| instantiate(&pre, store))?;
+        Ok((self.sandbox, pre, instances))
+    }
 }
 
 impl Sandbox {

@@ -8,6 +8,7 @@ mod build;
 mod new;
 mod project;
 mod test;
+mod test_auth;
 mod test_policy;
 
 use std::path::PathBuf;
@@ -23,10 +24,12 @@ pub enum PluginCommand {
     /// Create a plugin project NAME from a template that builds as it stands.
     New {
         name: String,
-        /// The plugin's language: rust.
+        /// The plugin's language: rust, c, zig, python, javascript or
+        /// assemblyscript.
         #[arg(long, default_value = "rust")]
         lang: String,
-        /// partitioner, produce-interceptor or fetch-interceptor.
+        /// partitioner, produce-interceptor, fetch-interceptor,
+        /// retention-policy, compaction-policy, authenticator or authorizer.
         #[arg(long)]
         kind: String,
         /// Where to create it (default: ./NAME).
@@ -61,7 +64,9 @@ pub enum PluginCommand {
     Deploy {
         name: Option<String>,
         file: Option<PathBuf>,
-        /// partitioner, produce-interceptor or fetch-interceptor (for a new plugin).
+        /// The kind of a new plugin: partitioner, produce-interceptor,
+        /// fetch-interceptor, retention-policy, compaction-policy,
+        /// authenticator or authorizer.
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value = ".")]

@@ -51,6 +51,10 @@ const SDK_FILES: &[(&str, &str)] = &[
         "sdk/rust/src/policy.rs",
         include_str!("../../../sdk/rust/src/policy.rs"),
     ),
+    (
+        "sdk/rust/src/auth.rs",
+        include_str!("../../../sdk/rust/src/auth.rs"),
+    ),
 ];
 
 /// The C SDK (Zig uses it too): the helpers, and the bindings of each world.
@@ -103,6 +107,22 @@ const C_SDK: &[(&str, &str)] = &[
         "sdk/c/bindings/compaction_policy.c",
         include_str!("../../../sdk/c/bindings/compaction_policy.c"),
     ),
+    (
+        "sdk/c/bindings/authenticator.h",
+        include_str!("../../../sdk/c/bindings/authenticator.h"),
+    ),
+    (
+        "sdk/c/bindings/authenticator.c",
+        include_str!("../../../sdk/c/bindings/authenticator.c"),
+    ),
+    (
+        "sdk/c/bindings/authorizer.h",
+        include_str!("../../../sdk/c/bindings/authorizer.h"),
+    ),
+    (
+        "sdk/c/bindings/authorizer.c",
+        include_str!("../../../sdk/c/bindings/authorizer.c"),
+    ),
 ];
 
 const C_README: &str = include_str!("../../templates/c/README.md.tmpl");
@@ -113,6 +133,8 @@ fn c_source(kind: &str) -> &'static str {
         "retention-policy" => include_str!("../../templates/c/retention-policy.c"),
         "compaction-policy" => include_str!("../../templates/c/compaction-policy.c"),
         "produce-interceptor" => include_str!("../../templates/c/produce-interceptor.c"),
+        "authenticator" => include_str!("../../templates/c/authenticator.c"),
+        "authorizer" => include_str!("../../templates/c/authorizer.c"),
         _ => include_str!("../../templates/c/fetch-interceptor.c"),
     }
 }
@@ -125,6 +147,8 @@ fn zig_source(kind: &str) -> &'static str {
         "retention-policy" => include_str!("../../templates/zig/retention-policy.zig"),
         "compaction-policy" => include_str!("../../templates/zig/compaction-policy.zig"),
         "produce-interceptor" => include_str!("../../templates/zig/produce-interceptor.zig"),
+        "authenticator" => include_str!("../../templates/zig/authenticator.zig"),
+        "authorizer" => include_str!("../../templates/zig/authorizer.zig"),
         _ => include_str!("../../templates/zig/fetch-interceptor.zig"),
     }
 }
@@ -138,6 +162,8 @@ fn python_source(kind: &str) -> &'static str {
         "retention-policy" => include_str!("../../templates/python/retention-policy.py"),
         "compaction-policy" => include_str!("../../templates/python/compaction-policy.py"),
         "produce-interceptor" => include_str!("../../templates/python/produce-interceptor.py"),
+        "authenticator" => include_str!("../../templates/python/authenticator.py"),
+        "authorizer" => include_str!("../../templates/python/authorizer.py"),
         _ => include_str!("../../templates/python/fetch-interceptor.py"),
     }
 }
@@ -152,6 +178,8 @@ fn javascript_source(kind: &str) -> &'static str {
         "retention-policy" => include_str!("../../templates/javascript/retention-policy.js"),
         "compaction-policy" => include_str!("../../templates/javascript/compaction-policy.js"),
         "produce-interceptor" => include_str!("../../templates/javascript/produce-interceptor.js"),
+        "authenticator" => include_str!("../../templates/javascript/authenticator.js"),
+        "authorizer" => include_str!("../../templates/javascript/authorizer.js"),
         _ => include_str!("../../templates/javascript/fetch-interceptor.js"),
     }
 }
@@ -192,6 +220,18 @@ const AS_SDK: &[(&str, &str)] = &[
         "compaction-policy.ts",
         include_str!("../../../sdk/assemblyscript/compaction-policy.ts"),
     ),
+    (
+        "auth.ts",
+        include_str!("../../../sdk/assemblyscript/auth.ts"),
+    ),
+    (
+        "authenticator.ts",
+        include_str!("../../../sdk/assemblyscript/authenticator.ts"),
+    ),
+    (
+        "authorizer.ts",
+        include_str!("../../../sdk/assemblyscript/authorizer.ts"),
+    ),
 ];
 const AS_PACKAGE: &str = include_str!("../../templates/assemblyscript/package.json.tmpl");
 const AS_TSCONFIG: &str = include_str!("../../templates/assemblyscript/tsconfig.json");
@@ -207,6 +247,8 @@ fn assemblyscript_source(kind: &str) -> &'static str {
         "produce-interceptor" => {
             include_str!("../../templates/assemblyscript/produce-interceptor.ts")
         }
+        "authenticator" => include_str!("../../templates/assemblyscript/authenticator.ts"),
+        "authorizer" => include_str!("../../templates/assemblyscript/authorizer.ts"),
         _ => include_str!("../../templates/assemblyscript/fetch-interceptor.ts"),
     }
 }
@@ -220,6 +262,8 @@ fn rust_source(kind: &str) -> &'static str {
         "retention-policy" => include_str!("../../templates/rust/retention-policy.rs"),
         "compaction-policy" => include_str!("../../templates/rust/compaction-policy.rs"),
         "produce-interceptor" => include_str!("../../templates/rust/produce-interceptor.rs"),
+        "authenticator" => include_str!("../../templates/rust/authenticator.rs"),
+        "authorizer" => include_str!("../../templates/rust/authorizer.rs"),
         _ => include_str!("../../templates/rust/fetch-interceptor.rs"),
     }
 }
@@ -255,13 +299,21 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
         "produce-interceptor" => "weir.interceptors.produce",
         "retention-policy" => "weir.retention.policy",
         "compaction-policy" => "weir.compaction.policy",
+        "authenticator" => "weir.authenticator",
+        "authorizer" => "weir.authorizer",
         _ => "weir.interceptors.fetch",
+    };
+    let binding_hint = if matches!(kind, "authenticator" | "authorizer") {
+        format!("the broker config `{binding}={name}` (weir.toml; the plugin itself is swapped while the broker runs)")
+    } else {
+        format!("a topic config (`{binding}={name}`) from any Kafka admin tool")
     };
     let fill = |template: &str| {
         template
             .replace("{{name}}", name)
             .replace("{{kind}}", kind)
             .replace("{{artifact}}", &artifact)
+            .replace("{{binding_hint}}", &binding_hint)
             .replace("{{binding}}", binding)
     };
     let manifest = Manifest {

@@ -153,6 +153,8 @@ pub fn run(
     let started = Instant::now();
     match m.kind.as_str() {
         "retention-policy" => super::test_policy::retention(&registry, &m.name)?,
+        "authenticator" => super::test_auth::authenticator(&registry, &m.name)?,
+        "authorizer" => super::test_auth::authorizer(&registry, &m.name)?,
         "compaction-policy" => {
             super::test_policy::compaction(&registry, &m.name, &packed, |i| describe(&packed, i))?
         }

@@ -23,8 +23,10 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 use tracing::{debug, info};
 
 use super::broker::Broker;
+use super::dispatch::Session;
 use super::response::Response;
 use crate::protocol::error::ResponseError;
+use crate::security::plugin::{Authentication as Answer, Caller};
 use crate::security::sasl::{Exchange, Mechanism, SaslListener, Step};
 
 /// What to do with a frame on a SASL connection.
@@ -69,9 +71,9 @@ impl Authentication {
         }
     }
 
-    pub fn on_frame(&mut self, broker: &Broker, frame: &Bytes) -> Verdict {
+    pub fn on_frame(&mut self, broker: &Broker, session: &Session, frame: &Bytes) -> Verdict {
         if let State::Exchanging { raw: true, .. } = self.state {
-            return self.raw_token(broker, frame);
+            return self.raw_token(broker, session, frame);
         }
         let (key, version) = {
             let mut peek = &frame[..frame.len().min(4)];
@@ -83,7 +85,7 @@ impl Authentication {
         match ApiKey::try_from(key) {
             Ok(ApiKey::ApiVersions) => Verdict::Dispatch,
             Ok(ApiKey::SaslHandshake) => self.handshake(frame, version),
-            Ok(ApiKey::SaslAuthenticate) => self.authenticate(broker, frame, version),
+            Ok(ApiKey::SaslAuthenticate) => self.authenticate(broker, session, frame, version),
             _ => match &self.session {
                 Some((_, Some(ends))) if Instant::now() >= *ends => Verdict::Close(
                     "the SASL session expired without re-authentication (connections.max.reauth.ms)"
@@ -100,7 +102,7 @@ impl Authentication {
     fn handshake(&mut self, frame: &Bytes, version: i16) -> Verdict {
         let (correlation_id, request) =
             match decode::<SaslHandshakeRequest>(frame, ApiKey::SaslHandshake, version) {
-                Ok(decoded) => decoded,
+                Ok((header, request)) => (header.correlation_id, request),
                 Err(reason) => return Verdict::Close(reason),
             };
         let mut response = SaslHandshakeResponse::default().with_mechanisms(
@@ -147,12 +149,20 @@ impl Authentication {
         }
     }
 
-    fn authenticate(&mut self, broker: &Broker, frame: &Bytes, version: i16) -> Verdict {
-        let (correlation_id, request) =
+    fn authenticate(
+        &mut self,
+        broker: &Broker,
+        session: &Session,
+        frame: &Bytes,
+        version: i16,
+    ) -> Verdict {
+        let (header, request) =
             match decode::<SaslAuthenticateRequest>(frame, ApiKey::SaslAuthenticate, version) {
                 Ok(decoded) => decoded,
                 Err(reason) => return Verdict::Close(reason),
             };
+        let correlation_id = header.correlation_id;
+        let client_id = header.client_id.as_ref().map(|c| c.to_string());
         let respond = |response: SaslAuthenticateResponse| {
             encode(
                 correlation_id,
@@ -173,7 +183,7 @@ impl Authentication {
                 "SaslAuthenticate before SaslHandshake",
             );
         };
-        match self.step(broker, &request.auth_bytes) {
+        match self.step(broker, session, client_id, &request.auth_bytes) {
             Step::Challenge(challenge) => {
                 match respond(SaslAuthenticateResponse::default().with_auth_bytes(challenge.into()))
                 {
@@ -205,8 +215,8 @@ impl Authentication {
 
     /// A raw token after a v0 SaslHandshake: the frame is the token, and
     /// the answer is the server's token, both without Kafka headers.
-    fn raw_token(&mut self, broker: &Broker, frame: &Bytes) -> Verdict {
-        match self.step(broker, frame) {
+    fn raw_token(&mut self, broker: &Broker, session: &Session, frame: &Bytes) -> Verdict {
+        match self.step(broker, session, None, frame) {
             Step::Challenge(challenge) => Verdict::Respond(Response::from_bytes(challenge.into())),
             Step::Done {
                 principal,
@@ -227,7 +237,13 @@ impl Authentication {
         }
     }
 
-    fn step(&mut self, broker: &Broker, input: &[u8]) -> Step {
+    fn step(
+        &mut self,
+        broker: &Broker,
+        session: &Session,
+        client_id: Option<String>,
+        input: &[u8],
+    ) -> Step {
         let State::Exchanging {
             mechanism,
             exchange,
@@ -236,6 +252,17 @@ impl Authentication {
         else {
             return Step::Failed("no SASL exchange is under way".into());
         };
+        if let Some(plugin) = self.listener.authenticator_for(*mechanism) {
+            let caller = Caller {
+                principal: session.principal.clone(),
+                address: session.host().to_string(),
+                client_id,
+                listener: session.listener.clone(),
+            };
+            if let Some(step) = ask_plugin(broker, plugin, *mechanism, &caller, input) {
+                return step;
+            }
+        }
         let image = broker.controller.image();
         let mechanism_name = mechanism.name();
         let lookup = |user: &str| {
@@ -294,6 +321,48 @@ impl Authentication {
     }
 }
 
+/// Asks the authenticator plugin about a PLAIN or OAUTHBEARER message:
+/// its step, or None when it defers to the broker's own check. Any failure
+/// of the plugin refuses the client.
+fn ask_plugin(
+    broker: &Broker,
+    plugin: &str,
+    mechanism: Mechanism,
+    caller: &Caller,
+    input: &[u8],
+) -> Option<Step> {
+    let credentials = match crate::security::sasl::credentials(mechanism, input) {
+        Ok(credentials) => credentials,
+        Err(reason) => return Some(Step::Failed(reason)),
+    };
+    let answer = match broker.plugins.authenticator(plugin) {
+        Some(authenticator) => authenticator
+            .authenticate(caller, &credentials)
+            .map_err(|e| e.to_string()),
+        None => Err(format!("the authenticator plugin {plugin} is not loaded")),
+    };
+    match answer {
+        Ok(Answer::Accept {
+            principal,
+            lifetime_ms,
+        }) => Some(Step::Done {
+            principal,
+            answer: Vec::new(),
+            expires_at_ms: lifetime_ms.map(|l| crate::log::segment::now_ms().saturating_add(l)),
+        }),
+        Ok(Answer::Refuse(reason)) => {
+            Some(Step::Failed(format!("Authentication failed: {reason}")))
+        }
+        Ok(Answer::Defer) => None,
+        Err(why) => {
+            tracing::warn!(%plugin, error = %why, "authentication fails closed: refused");
+            Some(Step::Failed(
+                "Authentication failed: the authenticator could not check the credentials".into(),
+            ))
+        }
+    }
+}
+
 fn close_after(response: Result<Response, String>, delay: Duration, reason: &str) -> Verdict {
     match response {
         Ok(response) => Verdict::RespondAndClose(response, delay, reason.to_string()),
@@ -301,8 +370,12 @@ fn close_after(response: Result<Response, String>, delay: Duration, reason: &str
     }
 }
 
-/// A SASL request's correlation id and body.
-fn decode<R: Decodable>(frame: &Bytes, api: ApiKey, version: i16) -> Result<(i32, R), String> {
+/// A SASL request's header and body.
+fn decode<R: Decodable>(
+    frame: &Bytes,
+    api: ApiKey,
+    version: i16,
+) -> Result<(RequestHeader, R), String> {
     if !crate::protocol::is_supported(api, version) {
         return Err(format!("{api:?} v{version} is not supported"));
     }
@@ -311,7 +384,7 @@ fn decode<R: Decodable>(frame: &Bytes, api: ApiKey, version: i16) -> Result<(i32
         .map_err(|e| format!("undecodable {api:?} v{version} request header: {e}"))?;
     let request = R::decode(&mut body, version)
         .map_err(|e| format!("undecodable {api:?} v{version} request: {e}"))?;
-    Ok((header.correlation_id, request))
+    Ok((header, request))
 }
 
 fn encode(

@@ -7,27 +7,34 @@
 //! resource by their handlers through `RequestContext::may`. A peer
 //! broker's own requests on the controller listener are trusted; a client's
 //! request a peer forwarded carries the client's principal.
+//!
+//! Every check goes through `decide`: super users, then the authorizer
+//! plugin when one is bound (`weir.authorizer`, failing closed), then the
+//! ACLs.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
+use std::collections::HashMap;
+
 use super::broker::Broker;
 use super::dispatch::RequestContext;
 use crate::security::acl::{operation, resource, CLUSTER_NAME};
+use crate::security::plugin::{Action, Caller, Decision};
 
 impl RequestContext {
     /// Whether this request's principal may perform `op` on the resource.
     pub fn may(&self, broker: &Broker, op: i8, resource_type: i8, name: &str) -> bool {
-        let session = &self.session;
-        session.trusted
-            || broker.authorizer.authorize(
-                &session.principal,
-                session.host(),
-                op,
-                resource_type,
-                name,
-            )
+        if self.session.trusted {
+            return true;
+        }
+        let action = Action {
+            operation: op,
+            resource_type,
+            name: name.to_string(),
+        };
+        self.decide(broker, std::slice::from_ref(&action))[0]
     }
 
     /// Whether it may perform `op` on the cluster.
@@ -40,13 +47,170 @@ impl RequestContext {
         if self.session.trusted {
             return ops.iter().fold(0, |bits, op| bits | (1 << op));
         }
-        broker.authorizer.authorized_operations(
-            &self.session.principal,
-            self.session.host(),
-            resource_type,
-            name,
-            ops,
+        let actions: Vec<Action> = ops
+            .iter()
+            .map(|op| Action {
+                operation: *op,
+                resource_type,
+                name: name.to_string(),
+            })
+            .collect();
+        self.decide(broker, &actions)
+            .iter()
+            .zip(ops)
+            .filter(|(allowed, _)| **allowed)
+            .fold(0, |bits, (_, op)| bits | (1 << op))
+    }
+
+    /// Whether the principal may perform each action.
+    fn decide(&self, broker: &Broker, actions: &[Action]) -> Vec<bool> {
+        let session = &self.session;
+        let caller = || Caller {
+            principal: session.principal.clone(),
+            address: session.host().to_string(),
+            client_id: self.client_id.clone(),
+            listener: session.listener.clone(),
+        };
+        decide(broker, caller, Some(&session.decisions), actions)
+    }
+}
+
+/// Whether the caller may perform each action: a super user may do
+/// anything; then the authorizer plugin (`weir.authorizer`) is asked, its
+/// answers kept in `cache` for `weir.authorizer.cache.ms`; what it defers
+/// (or everything, without one) goes to the ACLs. A plugin that fails
+/// denies the whole call.
+pub fn decide(
+    broker: &Broker,
+    caller: impl FnOnce() -> Caller,
+    cache: Option<&DecisionCache>,
+    actions: &[Action],
+) -> Vec<bool> {
+    let caller = caller();
+    let acls = |a: &Action| {
+        broker.authorizer.authorize(
+            &caller.principal,
+            &caller.address,
+            a.operation,
+            a.resource_type,
+            &a.name,
         )
+    };
+    let Some(binding) = &broker.authorizer_plugin else {
+        return actions.iter().map(acls).collect();
+    };
+    if broker.authorizer.is_super_user(&caller.principal) {
+        return vec![true; actions.len()];
+    }
+    let now = std::time::Instant::now();
+    let mut decisions: Vec<Option<Decision>> = actions
+        .iter()
+        .map(|a| cache.and_then(|c| c.get(a, now)))
+        .collect();
+    let missing: Vec<Action> = actions
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, d)| d.is_none())
+        .map(|(a, _)| a.clone())
+        .collect();
+    if !missing.is_empty() {
+        let answers = match broker.plugins.authorizer(&binding.name) {
+            Some(plugin) => plugin
+                .authorize(&caller, &missing)
+                .map_err(|e| e.to_string()),
+            None => Err(format!(
+                "the authorizer plugin {} is not loaded",
+                binding.name
+            )),
+        };
+        let answers = answers.unwrap_or_else(|why| {
+            tracing::warn!(plugin = %binding.name, principal = %caller.principal, error = %why, "authorization fails closed: denied");
+            vec![Decision::Deny; missing.len()]
+        });
+        let mut answers = answers.into_iter();
+        for (action, decision) in actions.iter().zip(decisions.iter_mut()) {
+            if decision.is_none() {
+                let answer = answers.next().unwrap_or(Decision::Deny);
+                if let Some(cache) = cache {
+                    cache.put(action, answer, now + binding.cache_for);
+                }
+                *decision = Some(answer);
+            }
+        }
+    }
+    actions
+        .iter()
+        .zip(decisions)
+        .map(|(action, decision)| match decision {
+            Some(Decision::Allow) => true,
+            Some(Decision::Deny) | None => false,
+            Some(Decision::Defer) => acls(action),
+        })
+        .collect()
+}
+
+/// The broker's authorizer plugin binding (`weir.authorizer`).
+pub struct AuthorizerBinding {
+    pub name: String,
+    /// `weir.authorizer.cache.ms`.
+    pub cache_for: std::time::Duration,
+}
+
+impl AuthorizerBinding {
+    pub fn from_config(config: &crate::config::BrokerConfig) -> Option<AuthorizerBinding> {
+        let name = config.get("weir.authorizer").unwrap_or_default();
+        let name = name.trim();
+        (!name.is_empty()).then(|| AuthorizerBinding {
+            name: name.to_string(),
+            cache_for: std::time::Duration::from_millis(
+                config.number("weir.authorizer.cache.ms").max(0) as u64,
+            ),
+        })
+    }
+}
+
+/// A connection's recent answers from the authorizer plugin. A session
+/// made anew (another principal, a forwarded request) starts empty: a
+/// clone is empty.
+#[derive(Default)]
+pub struct DecisionCache {
+    answers: std::sync::Mutex<HashMap<Action, (Decision, std::time::Instant)>>,
+}
+
+/// A connection keeps at most this many answers (a client touching more
+/// resources starts over).
+const MOST_CACHED: usize = 4096;
+
+impl DecisionCache {
+    fn get(&self, action: &Action, now: std::time::Instant) -> Option<Decision> {
+        let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        answers
+            .get(action)
+            .filter(|(_, until)| *until > now)
+            .map(|(d, _)| *d)
+    }
+
+    fn put(&self, action: &Action, decision: Decision, until: std::time::Instant) {
+        if until <= std::time::Instant::now() {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if answers.len() >= MOST_CACHED {
+            answers.clear();
+        }
+        answers.insert(action.clone(), (decision, until));
+    }
+}
+
+impl Clone for DecisionCache {
+    fn clone(&self) -> Self {
+        DecisionCache::default()
+    }
+}
+
+impl std::fmt::Debug for DecisionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecisionCache")
     }
 }
 
@@ -89,7 +253,7 @@ pub fn refuse_whole(
     ctx: &RequestContext,
     request: &RequestKind,
 ) -> Option<ResponseKind> {
-    if ctx.session.trusted || !broker.authorizer.is_enabled() {
+    if ctx.session.trusted || !broker.authorization_on() {
         return None;
     }
     let cluster = |op| !ctx.may_on_cluster(broker, op);

@@ -48,11 +48,20 @@ pub struct Broker {
     caught_up: tokio::sync::watch::Sender<bool>,
     /// What each principal may do (the metadata log's ACLs).
     pub authorizer: crate::security::acl::authorizer::Authorizer,
+    /// The authorizer plugin asked before the ACLs (`weir.authorizer`).
+    pub authorizer_plugin: Option<super::authorize::AuthorizerBinding>,
     /// Produce and fetch byte-rate quotas (the metadata log's).
     pub quotas: super::quotas::Quotas,
 }
 
 impl Broker {
+    /// Whether requests are authorized at all: ACLs on, or an authorizer
+    /// plugin bound. Otherwise every request is allowed, as in Kafka
+    /// without an authorizer.
+    pub fn authorization_on(&self) -> bool {
+        self.authorizer.is_enabled() || self.authorizer_plugin.is_some()
+    }
+
     /// Opens the metadata log and the data directories (recovering them if the
     /// last shutdown was not clean).
     pub async fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
@@ -92,6 +101,7 @@ impl Broker {
         let authorizer = crate::security::acl::authorizer::Authorizer::from_config(&config)
             .map_err(|e| anyhow::anyhow!(e))?;
         authorizer.set_acls(&followed.acls);
+        let authorizer_plugin = super::authorize::AuthorizerBinding::from_config(&config);
         let quotas = super::quotas::Quotas::new(&config);
         quotas.set_quotas(&followed.client_quotas);
         Ok(Broker {
@@ -111,6 +121,7 @@ impl Broker {
             offered: Default::default(),
             caught_up: tokio::sync::watch::Sender::new(!serves_cluster_clients),
             authorizer,
+            authorizer_plugin,
             quotas,
         })
     }

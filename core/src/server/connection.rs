@@ -113,6 +113,7 @@ pub async fn serve(
         listener: listener.name.clone(),
         principal: ANONYMOUS.to_string(),
         trusted: false,
+        decisions: Default::default(),
     };
     let outcome = match &listener.tls {
         None => {
@@ -225,7 +226,7 @@ async fn run(
             heartbeats.note(&bytes);
         }
         let verdict = match auth.as_mut() {
-            Some(auth) => auth.on_frame(&broker, &bytes),
+            Some(auth) => auth.on_frame(&broker, &session, &bytes),
             None => Verdict::Dispatch,
         };
         let outcome = match verdict {

@@ -49,6 +49,21 @@ pub struct Session {
     /// A peer broker's own request on the controller listener: allowed
     /// whatever the ACLs say.
     pub trusted: bool,
+    /// The authorizer plugin's recent answers for this session.
+    pub decisions: super::authorize::DecisionCache,
+}
+
+impl RequestContext {
+    /// The client this request is made for, as plugins see it
+    /// (`host.caller()`).
+    pub fn caller(&self) -> Arc<crate::security::plugin::Caller> {
+        Arc::new(crate::security::plugin::Caller {
+            principal: self.session.principal.clone(),
+            address: self.session.host().to_string(),
+            client_id: self.client_id.clone(),
+            listener: self.session.listener.clone(),
+        })
+    }
 }
 
 impl Session {

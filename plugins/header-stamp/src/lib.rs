@@ -1,6 +1,8 @@
 //! `header-stamp`: adds the headers named in config
 //! (`headers = "source=weir,region=eu"`) to every record, after the
-//! record's own headers.
+//! record's own headers; with `principal-header = "writer"`, also a header
+//! of that name holding the producer's principal (`host.caller()`), so a
+//! consumer knows who wrote each record.
 
 use weir_plugin::host;
 use weir_plugin::interceptor::{Batch, ProduceInterceptor, Rewrite, Verdict};
@@ -9,12 +11,16 @@ struct HeaderStamp;
 
 impl ProduceInterceptor for HeaderStamp {
     fn intercept(batch: &Batch) -> Verdict {
-        let stamps: Vec<(String, String)> = host::config("headers")
+        let mut stamps: Vec<(String, String)> = host::config("headers")
             .unwrap_or_default()
             .split(',')
             .filter_map(|pair| pair.split_once('='))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
+        if let Some(name) = host::config("principal-header") {
+            let writer = host::caller().map_or_else(String::new, |c| c.principal);
+            stamps.push((name, writer));
+        }
         if stamps.is_empty() {
             return Verdict::Accept;
         }

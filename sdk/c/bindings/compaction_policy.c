@@ -17,6 +17,9 @@ extern int64_t __wasm_import_weir_plugin_host_now_ms(void);
 __attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("reject-record")))
 extern void __wasm_import_weir_plugin_host_reject_record(int32_t, uint8_t *, size_t);
 
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("caller")))
+extern void __wasm_import_weir_plugin_host_caller(uint8_t *);
+
 // Exported Functions from `compaction-policy`
 
 __attribute__((__weak__, __export_name__("cabi_post_keep")))
@@ -59,12 +62,6 @@ static uint8_t RET_AREA[(3*sizeof(void*))];
 
 // Helper Functions
 
-void compaction_policy_option_string_free(compaction_policy_option_string_t *ptr) {
-  if (ptr->is_some) {
-    compaction_policy_string_free(&ptr->val);
-  }
-}
-
 void compaction_policy_list_u8_free(compaction_policy_list_u8_t *ptr) {
   size_t list_len = ptr->len;
   if (list_len > 0) {
@@ -102,6 +99,19 @@ void weir_plugin_types_packed_records_free(weir_plugin_types_packed_records_t *p
   compaction_policy_list_u32_free(&ptr->headers);
 }
 
+void compaction_policy_option_string_free(compaction_policy_option_string_t *ptr) {
+  if (ptr->is_some) {
+    compaction_policy_string_free(&ptr->val);
+  }
+}
+
+void weir_plugin_types_client_free(weir_plugin_types_client_t *ptr) {
+  compaction_policy_string_free(&ptr->principal);
+  compaction_policy_string_free(&ptr->address);
+  compaction_policy_option_string_free(&ptr->client_id);
+  compaction_policy_string_free(&ptr->listener);
+}
+
 void weir_plugin_types_record_batch_free(weir_plugin_types_record_batch_t *ptr) {
   compaction_policy_string_free(&ptr->topic);
   weir_plugin_types_packed_records_free(&ptr->records);
@@ -134,6 +144,16 @@ void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_
   compaction_policy_option_s64_free(&ptr->delete_horizon);
   weir_plugin_types_packed_records_free(&ptr->records);
   weir_plugin_types_candidates_free(&ptr->candidates);
+}
+
+void weir_plugin_host_client_free(weir_plugin_host_client_t *ptr) {
+  weir_plugin_types_client_free(ptr);
+}
+
+void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr) {
+  if (ptr->is_some) {
+    weir_plugin_host_client_free(&ptr->val);
+  }
 }
 
 void compaction_policy_compaction_batch_free(compaction_policy_compaction_batch_t *ptr) {
@@ -217,6 +237,45 @@ int64_t weir_plugin_host_now_ms(void) {
 
 void weir_plugin_host_reject_record(uint32_t index, compaction_policy_string_t *reason) {
   __wasm_import_weir_plugin_host_reject_record((int32_t) (index), (uint8_t *) (*reason).ptr, (*reason).len);
+}
+
+bool weir_plugin_host_caller(weir_plugin_host_client_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(10*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_plugin_host_caller(ptr);
+  weir_plugin_host_option_client_t option0;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option0.is_some = false;
+      break;
+    }
+    case 1: {
+      option0.is_some = true;
+      compaction_policy_option_string_t option;
+      switch ((int32_t) *((uint8_t*) (ptr + (5*sizeof(void*))))) {
+        case 0: {
+          option.is_some = false;
+          break;
+        }
+        case 1: {
+          option.is_some = true;
+          option.val = (compaction_policy_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (6*sizeof(void*))))), (*((size_t*) (ptr + (7*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      option0.val = (weir_plugin_types_client_t) {
+        (compaction_policy_string_t) (compaction_policy_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) },
+        (compaction_policy_string_t) (compaction_policy_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (3*sizeof(void*))))), (*((size_t*) (ptr + (4*sizeof(void*))))) },
+        (compaction_policy_option_string_t) option,
+        (compaction_policy_string_t) (compaction_policy_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8*sizeof(void*))))), (*((size_t*) (ptr + (9*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  *ret = option0.val;
+  return option0.is_some;
 }
 
 __attribute__((__export_name__("keep")))

@@ -14,19 +14,6 @@ typedef struct retention_policy_string_t {
   size_t len;
 } retention_policy_string_t;
 
-typedef uint8_t weir_plugin_host_level_t;
-
-#define WEIR_PLUGIN_HOST_LEVEL_TRACE 0
-#define WEIR_PLUGIN_HOST_LEVEL_DEBUG 1
-#define WEIR_PLUGIN_HOST_LEVEL_INFO 2
-#define WEIR_PLUGIN_HOST_LEVEL_WARN 3
-#define WEIR_PLUGIN_HOST_LEVEL_ERROR 4
-
-typedef struct {
-  bool is_some;
-  retention_policy_string_t val;
-} retention_policy_option_string_t;
-
 typedef struct {
   uint8_t *ptr;
   size_t len;
@@ -68,6 +55,26 @@ typedef struct weir_plugin_types_packed_records_t {
   //   2: value offset in `data`,   3: value length (0xffffffff: null).
   retention_policy_list_u32_t   headers;
 } weir_plugin_types_packed_records_t;
+
+typedef struct {
+  bool is_some;
+  retention_policy_string_t val;
+} retention_policy_option_string_t;
+
+// The client a call is made for: who it is, where it connects from,
+// and how.
+typedef struct weir_plugin_types_client_t {
+  // Its principal, as ACLs name it: `User:alice`; `User:ANONYMOUS`
+  // on a listener without authentication (and, for an
+  // authenticator, until it has authenticated).
+  retention_policy_string_t   principal;
+  // Its IP address (no port).
+  retention_policy_string_t   address;
+  // The `client.id` it sent, if any.
+  retention_policy_option_string_t   client_id;
+  // The listener it connected to (`PLAINTEXT`, `SASL_SSL`, …).
+  retention_policy_string_t   listener;
+} weir_plugin_types_client_t;
 
 // The records of one batch (as produced, or as stored when read).
 typedef struct weir_plugin_types_record_batch_t {
@@ -160,6 +167,21 @@ typedef struct weir_plugin_types_compaction_batch_t {
   weir_plugin_types_candidates_t   candidates;
 } weir_plugin_types_compaction_batch_t;
 
+typedef weir_plugin_types_client_t weir_plugin_host_client_t;
+
+typedef uint8_t weir_plugin_host_level_t;
+
+#define WEIR_PLUGIN_HOST_LEVEL_TRACE 0
+#define WEIR_PLUGIN_HOST_LEVEL_DEBUG 1
+#define WEIR_PLUGIN_HOST_LEVEL_INFO 2
+#define WEIR_PLUGIN_HOST_LEVEL_WARN 3
+#define WEIR_PLUGIN_HOST_LEVEL_ERROR 4
+
+typedef struct {
+  bool is_some;
+  weir_plugin_host_client_t val;
+} weir_plugin_host_option_client_t;
+
 typedef weir_plugin_types_partition_stats_t retention_policy_partition_stats_t;
 
 typedef weir_plugin_types_segment_info_t retention_policy_segment_info_t;
@@ -195,13 +217,17 @@ extern int64_t weir_plugin_host_now_ms(void);
 // with other answers. Plugins built before this function existed keep
 // working: a component imports only what it uses.
 extern void weir_plugin_host_reject_record(uint32_t index, retention_policy_string_t *reason);
+// The client this call is made for: the producer of the batch a
+// partitioner or produce interceptor sees, the consumer of the batch
+// a fetch interceptor sees, the client an authenticator or authorizer
+// is asked about. None in calls made for no client (retention and
+// compaction policies).
+extern bool weir_plugin_host_caller(weir_plugin_host_client_t *ret);
 
 // Exported Functions from `retention-policy`
 bool exports_retention_policy_deletable(retention_policy_partition_stats_t *stats, retention_policy_list_segment_info_t *segments, uint32_t *ret, retention_policy_string_t *err);
 
 // Helper Functions
-
-void retention_policy_option_string_free(retention_policy_option_string_t *ptr);
 
 void retention_policy_list_u8_free(retention_policy_list_u8_t *ptr);
 
@@ -210,6 +236,10 @@ void retention_policy_list_u32_free(retention_policy_list_u32_t *ptr);
 void retention_policy_list_s64_free(retention_policy_list_s64_t *ptr);
 
 void weir_plugin_types_packed_records_free(weir_plugin_types_packed_records_t *ptr);
+
+void retention_policy_option_string_free(retention_policy_option_string_t *ptr);
+
+void weir_plugin_types_client_free(weir_plugin_types_client_t *ptr);
 
 void weir_plugin_types_record_batch_free(weir_plugin_types_record_batch_t *ptr);
 
@@ -222,6 +252,10 @@ void weir_plugin_types_partition_stats_free(weir_plugin_types_partition_stats_t 
 void weir_plugin_types_candidates_free(weir_plugin_types_candidates_t *ptr);
 
 void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_t *ptr);
+
+void weir_plugin_host_client_free(weir_plugin_host_client_t *ptr);
+
+void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr);
 
 void retention_policy_partition_stats_free(retention_policy_partition_stats_t *ptr);
 

@@ -26,6 +26,7 @@
 //! in `target/wasm32-wasip2/release/` is the component to name in a
 //! `[[plugins]]` entry of weir.toml.
 
+pub mod auth;
 pub mod fetch;
 pub mod hash;
 pub mod interceptor;
@@ -58,5 +59,13 @@ pub mod host {
     /// about to reject, and why; `Verdict::RejectRecords` calls this.
     pub fn reject_record(index: usize, reason: &str) {
         crate::partitioner::bindings::weir::plugin::host::reject_record(index as u32, reason)
+    }
+
+    /// The client this call is made for (its principal, address, client id
+    /// and listener): the producer in a partitioner or produce
+    /// interceptor, the consumer in a fetch interceptor. None in retention
+    /// and compaction policies.
+    pub fn caller() -> Option<crate::auth::Client> {
+        crate::partitioner::bindings::weir::plugin::host::caller()
     }
 }

@@ -94,6 +94,11 @@ impl Authorizer {
         self.enabled
     }
 
+    /// Whether `principal` is one of `super.users`.
+    pub fn is_super_user(&self, principal: &str) -> bool {
+        self.super_users.contains(principal)
+    }
+
     /// Takes the metadata log's bindings.
     pub fn set_acls(&self, acls: &BTreeSet<AclBinding>) {
         let mut index = Index::default();

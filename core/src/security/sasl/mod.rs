@@ -70,6 +70,9 @@ pub struct SaslListener {
     pub reauth_ms: i64,
     /// `connection.failed.authentication.delay.ms`.
     pub failure_delay: std::time::Duration,
+    /// The authenticator plugin (`weir.authenticator`) and the mechanisms
+    /// whose credentials it checks (`weir.authenticator.mechanisms`).
+    pub authenticator: Option<(String, Vec<Mechanism>)>,
 }
 
 impl SaslListener {
@@ -92,10 +95,14 @@ impl SaslListener {
                 "listener {listener}: sasl.enabled.mechanisms names no mechanism"
             ));
         }
+        let authenticator = authenticator_binding(config, &mechanisms, listener)?;
+        let plain_by_plugin = authenticator
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains(&Mechanism::Plain));
         let mut plain_users = HashMap::new();
-        if mechanisms.contains(&Mechanism::Plain) {
-            let jaas = jaas_config(config, listener, Mechanism::Plain);
-            let options = jaas::options(&jaas).map_err(|e| {
+        let jaas_plain = jaas_config(config, listener, Mechanism::Plain);
+        if mechanisms.contains(&Mechanism::Plain) && !(plain_by_plugin && jaas_plain.is_empty()) {
+            let options = jaas::options(&jaas_plain).map_err(|e| {
                 format!("listener {listener}: PLAIN needs its users in listener.name.{}.plain.sasl.jaas.config (user_<name>=\"<password>\"): {e}", listener.to_ascii_lowercase())
             })?;
             for (key, value) in options {
@@ -124,12 +131,86 @@ impl SaslListener {
                     .number("connection.failed.authentication.delay.ms")
                     .max(0) as u64,
             ),
+            authenticator,
         })
+    }
+
+    /// The authenticator plugin to ask about credentials of `mechanism`,
+    /// if one is bound for it.
+    pub fn authenticator_for(&self, mechanism: Mechanism) -> Option<&str> {
+        self.authenticator
+            .as_ref()
+            .filter(|(_, mechanisms)| mechanisms.contains(&mechanism))
+            .map(|(name, _)| name.as_str())
     }
 
     /// The mechanism's names, as SaslHandshake lists them.
     pub fn mechanism_names(&self) -> Vec<&'static str> {
         self.mechanisms.iter().map(|m| m.name()).collect()
+    }
+}
+
+/// `weir.authenticator` and the mechanisms it answers for, of those the
+/// listener offers.
+fn authenticator_binding(
+    config: &BrokerConfig,
+    offered: &[Mechanism],
+    listener: &str,
+) -> Result<Option<(String, Vec<Mechanism>)>, String> {
+    let name = config.get("weir.authenticator").unwrap_or_default();
+    if name.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut mechanisms = Vec::new();
+    for m in crate::config::defs::split_list(
+        &config
+            .get("weir.authenticator.mechanisms")
+            .unwrap_or_default(),
+    ) {
+        match Mechanism::parse(&m) {
+            Some(m @ (Mechanism::Plain | Mechanism::OAuthBearer)) => {
+                if offered.contains(&m) {
+                    mechanisms.push(m)
+                }
+            }
+            _ => {
+                return Err(format!(
+                "listener {listener}: weir.authenticator.mechanisms takes PLAIN and OAUTHBEARER, not {m}"
+            ))
+            }
+        }
+    }
+    Ok(Some((name.trim().to_string(), mechanisms)))
+}
+
+/// What a client presented in the one message of PLAIN or OAUTHBEARER,
+/// for an authenticator plugin; or why the message is refused.
+pub fn credentials(
+    mechanism: Mechanism,
+    input: &[u8],
+) -> Result<crate::security::plugin::Credentials, String> {
+    use crate::security::plugin::Credentials;
+    match mechanism {
+        Mechanism::Plain => {
+            let (authzid, user, password) = plain::parse(input)?;
+            Ok(Credentials {
+                mechanism: "PLAIN",
+                authorization_id: authzid.to_string(),
+                username: user.to_string(),
+                secret: password.to_vec(),
+            })
+        }
+        Mechanism::OAuthBearer => {
+            let (authzid, token) =
+                oauthbearer::parse(input).map_err(|e| format!("Authentication failed: {e}"))?;
+            Ok(Credentials {
+                mechanism: "OAUTHBEARER",
+                authorization_id: authzid.unwrap_or_default().to_string(),
+                username: String::new(),
+                secret: token.as_bytes().to_vec(),
+            })
+        }
+        Mechanism::Scram(_) => Err("SCRAM credentials are checked by the broker".into()),
     }
 }
 
@@ -202,6 +283,7 @@ mod tests {
             oauth: Some(oauthbearer::Validator::unsecured()),
             reauth_ms: 0,
             failure_delay: std::time::Duration::ZERO,
+            authenticator: None,
         }
     }
 

@@ -99,25 +99,7 @@ impl Validator {
     }
 
     fn check(&self, input: &[u8]) -> Result<(String, i64), String> {
-        let text = std::str::from_utf8(input).map_err(|_| "the message is not UTF-8")?;
-        let (gs2, rest) = text
-            .split_once('\x01')
-            .ok_or("invalid OAUTHBEARER message")?;
-        let authzid = match gs2.strip_prefix("n,").and_then(|g| g.strip_suffix(',')) {
-            Some("") => None,
-            Some(a) => Some(a.strip_prefix("a=").ok_or("invalid GS2 header")?),
-            None => return Err("invalid GS2 header".into()),
-        };
-        let token = rest
-            .split('\x01')
-            .find_map(|kv| kv.strip_prefix("auth="))
-            .and_then(|auth| {
-                auth.strip_prefix("Bearer ")
-                    .or_else(|| auth.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or("no bearer token in the message")?;
+        let (authzid, token) = parse(input)?;
         let claims = match &self.jwks {
             Some(jwks) => self.verified_claims(jwks, token)?,
             None => self.unsecured_claims(token)?,
@@ -219,6 +201,31 @@ impl Jwks {
         *loaded = Some((modified, keys.clone()));
         Ok(keys)
     }
+}
+
+/// The client's message, `n,[a=authzid],\x01auth=Bearer <jwt>\x01…\x01`:
+/// its authorization id (if any) and its token.
+pub fn parse(input: &[u8]) -> Result<(Option<&str>, &str), String> {
+    let text = std::str::from_utf8(input).map_err(|_| "the message is not UTF-8")?;
+    let (gs2, rest) = text
+        .split_once('\x01')
+        .ok_or("invalid OAUTHBEARER message")?;
+    let authzid = match gs2.strip_prefix("n,").and_then(|g| g.strip_suffix(',')) {
+        Some("") => None,
+        Some(a) => Some(a.strip_prefix("a=").ok_or("invalid GS2 header")?),
+        None => return Err("invalid GS2 header".into()),
+    };
+    let token = rest
+        .split('\x01')
+        .find_map(|kv| kv.strip_prefix("auth="))
+        .and_then(|auth| {
+            auth.strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or("no bearer token in the message")?;
+    Ok((authzid, token))
 }
 
 #[cfg(test)]

@@ -7,27 +7,35 @@ use std::collections::HashMap;
 use super::Step;
 use crate::security::constant_time_eq;
 
-/// Checks one PLAIN message: `authzid NUL user NUL password`.
-pub fn authenticate(input: &[u8], users: &HashMap<String, String>) -> Step {
+/// The parts of a PLAIN message, `authzid NUL user NUL password`, checked
+/// as Kafka checks them; or why it is refused.
+pub fn parse(input: &[u8]) -> Result<(&str, &str, &[u8]), String> {
     let mut parts = input.split(|b| *b == 0);
     let (Some(authzid), Some(user), Some(password), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Step::Failed(
-            "Invalid SASL/PLAIN message: expected 3 fields separated by NUL".into(),
-        );
+        return Err("Invalid SASL/PLAIN message: expected 3 fields separated by NUL".into());
     };
     let (Ok(authzid), Ok(user)) = (std::str::from_utf8(authzid), std::str::from_utf8(user)) else {
-        return Step::Failed("Invalid SASL/PLAIN message: names must be UTF-8".into());
+        return Err("Invalid SASL/PLAIN message: names must be UTF-8".into());
     };
     if user.is_empty() {
-        return Step::Failed("Authentication failed: username not specified".into());
+        return Err("Authentication failed: username not specified".into());
     }
     if !authzid.is_empty() && authzid != user {
-        return Step::Failed(
+        return Err(
             "Authentication failed: Client requested an authorization id that is different from username".into(),
         );
     }
+    Ok((authzid, user, password))
+}
+
+/// Checks one PLAIN message against the JAAS users.
+pub fn authenticate(input: &[u8], users: &HashMap<String, String>) -> Step {
+    let (_, user, password) = match parse(input) {
+        Ok(parts) => parts,
+        Err(reason) => return Step::Failed(reason),
+    };
     // Compare against something of the same shape whether or not the user
     // exists, so timing does not tell which names are known.
     let expected = users.get(user);

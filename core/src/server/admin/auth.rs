@@ -233,9 +233,18 @@ impl<S: Sync> FromRequestParts<S> for Admin {
         let broker = parts.extensions.get::<Arc<crate::server::Broker>>();
         let allowed = broker.is_none_or(|b| {
             use crate::security::acl::{operation, resource, CLUSTER_NAME, WILDCARD};
-            let cluster = (resource::CLUSTER, CLUSTER_NAME);
-            b.authorizer
-                .authorize(&principal, WILDCARD, operation::ALTER, cluster.0, cluster.1)
+            let caller = || crate::security::plugin::Caller {
+                principal: principal.clone(),
+                address: WILDCARD.to_string(),
+                client_id: None,
+                listener: "ADMIN".to_string(),
+            };
+            let alter_cluster = crate::security::plugin::Action {
+                operation: operation::ALTER,
+                resource_type: resource::CLUSTER,
+                name: CLUSTER_NAME.to_string(),
+            };
+            crate::server::authorize::decide(b, caller, None, &[alter_cluster])[0]
         });
         if !allowed {
             return Err((

@@ -129,6 +129,20 @@ pub(crate) fn spec_of(deployed: &DeployedPlugin, path: PathBuf) -> PluginSpec {
     }
 }
 
+/// The broker config that binds `name` (`weir.authorizer` or
+/// `weir.authenticator`), if one does.
+fn broker_binding(broker: &Broker, name: &str) -> Option<&'static str> {
+    if broker
+        .authorizer_plugin
+        .as_ref()
+        .is_some_and(|b| b.name == name)
+    {
+        return Some("weir.authorizer");
+    }
+    let authenticator = broker.config.get("weir.authenticator").unwrap_or_default();
+    (authenticator.trim() == name).then_some("weir.authenticator")
+}
+
 /// `(topic, config)` pairs binding `name`.
 fn bindings(image: &MetadataImage, name: &str) -> Vec<(String, &'static str)> {
     let mut bound = Vec::new();
@@ -321,6 +335,12 @@ async fn remove(
                 "plugin {name} is bound ({}); unbind it first or force",
                 list.join(", ")
             ),
+        ));
+    }
+    if let Some(config) = broker_binding(&broker, &name).filter(|_| !query.force) {
+        return Err((
+            StatusCode::CONFLICT,
+            format!("plugin {name} is this broker's {config}: without it every client would be refused; force to remove it anyway"),
         ));
     }
     broker.plugins.remove(&name);

@@ -35,7 +35,9 @@ pub async fn handle(
 ) -> Result<Option<ProduceResponse>, String> {
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
     let acks = request.acks;
-    let (response, waits) = append_all(broker, ctx, request)?;
+    // Plugins called while appending see this client (`host.caller()`).
+    let (response, waits) =
+        crate::plugin::caller::scope(ctx.caller(), || append_all(broker, ctx, request))?;
     let Some(mut response) = response else {
         return Ok(None);
     };
