@@ -6,9 +6,14 @@ use serde_json::Value;
 
 pub fn status(admin: &str, as_json: bool) -> anyhow::Result<()> {
     let url = format!("{}/v1/cluster", admin.trim_end_matches('/'));
-    let mut response = ureq::get(&url)
+    let mut response = crate::plugin_cli::agent()?
+        .get(&url)
         .call()
         .with_context(|| format!("cannot reach {url} (--admin)"))?;
+    if !response.status().is_success() {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        anyhow::bail!("{}: {body}", response.status());
+    }
     let body = response.body_mut().read_to_string()?;
     let status: Value = serde_json::from_str(&body).context("the endpoint's answer is not JSON")?;
     if as_json {

@@ -61,7 +61,8 @@ enum Command {
 /// Where a running broker's admin endpoint is.
 #[derive(clap::Args)]
 struct Admin {
-    /// The broker's admin endpoint (weir.admin.listener): http://host:port or host:port.
+    /// The broker's admin endpoint (weir.admin.listener): host:port, http://host:port or
+    /// https://host:port (checked against WEIR_ADMIN_CA; WEIR_ADMIN_CERT is the client certificate).
     #[arg(
         long,
         global = true,

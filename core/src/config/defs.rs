@@ -556,7 +556,7 @@ pub static BROKER: &[BrokerDef] = &[
         Kind::String,
         Some("127.0.0.1:9644"),
         false,
-        "host:port of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
+        "host:port (or http://host:port, or https://host:port for TLS configured as listener ADMIN: listener.name.admin.ssl.*) of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
     ),
     broker!(
         "weir.admin.authentication",

@@ -19,7 +19,7 @@ pub static SECURITY: &[BrokerDef] = &[
         Kind::String,
         None,
         false,
-        "A PEM file with the broker's private key and its certificate chain."
+        "A PEM file with the broker's private key and its certificate chain; read again when it changes, so a renewed certificate needs no restart."
     ),
     broker!(
         "ssl.keystore.key",

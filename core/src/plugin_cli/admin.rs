@@ -2,7 +2,11 @@
 //! the command line, with the admin token the broker asks for: from
 //! `WEIR_ADMIN_TOKEN`, else the first token of `--token-file`
 //! (`WEIR_ADMIN_TOKEN_FILE`), else of `./weir-data/admin.tokens` (the
-//! file a broker started here with its default config writes).
+//! file a broker started here with its default config writes). An
+//! `https://` endpoint is checked against the CA certificates in
+//! `WEIR_ADMIN_CA` (a PEM file); `WEIR_ADMIN_CERT` (a PEM file with a
+//! certificate chain and its key) is shown to one that asks for a client
+//! certificate, and stands for a token.
 
 use std::path::{Path, PathBuf};
 
@@ -79,10 +83,7 @@ pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
     let base = admin.url.as_str();
     let bearer = admin.token.as_ref().map(|t| format!("Bearer {t}"));
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent()?;
     let (url, response) = match call {
         Call::List => {
             let url = format!("{base}/v1/plugins");
@@ -95,7 +96,12 @@ pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
             }
             (
                 url.clone(),
-                authorized(agent.put(&url), &bearer).send(&bytes[..]),
+                // The endpoint refuses a caller before it reads a byte of
+                // the upload: wait for its go-ahead, so a refusal is read
+                // as an answer, not as a connection broken mid-upload.
+                authorized(agent.put(&url), &bearer)
+                    .header("Expect", "100-continue")
+                    .send(&bytes[..]),
             )
         }
         Call::Remove { name, force } => {
@@ -103,7 +109,13 @@ pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
             (url.clone(), authorized(agent.delete(&url), &bearer).call())
         }
     };
-    let mut response = response.with_context(|| format!("cannot reach {url} (--admin)"))?;
+    let mut response = response.with_context(|| {
+        if url.starts_with("https://") && std::env::var_os("WEIR_ADMIN_CA").is_none() {
+            format!("cannot reach {url} (--admin): an https endpoint's certificate is checked against the CAs in WEIR_ADMIN_CA, which is not set")
+        } else {
+            format!("cannot reach {url} (--admin)")
+        }
+    })?;
     let status = response.status();
     let body = response.body_mut().read_to_string()?;
     if status == 401 && admin.token.is_none() {
@@ -119,6 +131,62 @@ pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
         Err(_) => println!("{body}"),
     }
     Ok(())
+}
+
+/// An HTTP agent for the admin endpoint: statuses are answers, not
+/// errors; https as `tls_config` says.
+pub fn agent() -> anyhow::Result<ureq::Agent> {
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls_config()?)
+        .build()
+        .into())
+}
+
+/// TLS for an https endpoint: rustls on aws-lc-rs (as the broker), the
+/// CAs of `WEIR_ADMIN_CA` (else the platform's usual web roots are not
+/// trusted: an admin endpoint's certificate comes from your own CA), and
+/// the client certificate of `WEIR_ADMIN_CERT`.
+fn tls_config() -> anyhow::Result<ureq::tls::TlsConfig> {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+    let read = |var: &str| -> anyhow::Result<Option<Vec<u8>>> {
+        match std::env::var(var) {
+            Ok(path) if !path.trim().is_empty() => std::fs::read(path.trim())
+                .map(Some)
+                .with_context(|| format!("reading {var}={path}")),
+            _ => Ok(None),
+        }
+    };
+    let pems = |bytes: &[u8], var: &str| -> anyhow::Result<Vec<Certificate<'static>>> {
+        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(bytes)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading the certificates of {var}"))?;
+        if certs.is_empty() {
+            anyhow::bail!("{var} holds no PEM certificate");
+        }
+        Ok(certs)
+    };
+    let mut config = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ));
+    let roots = match read("WEIR_ADMIN_CA")? {
+        Some(ca) => pems(&ca, "WEIR_ADMIN_CA")?,
+        None => Vec::new(),
+    };
+    config = config.root_certs(RootCerts::new_with_certs(&roots));
+    if let Some(both) = read("WEIR_ADMIN_CERT")? {
+        let chain = pems(&both, "WEIR_ADMIN_CERT")?;
+        let key = PrivateKey::from_pem(&both).context("WEIR_ADMIN_CERT holds no private key")?;
+        config = config.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(config.build())
 }
 
 fn authorized<B>(

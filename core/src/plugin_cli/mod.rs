@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-pub use admin::{base_url, Endpoint};
+pub use admin::{agent, base_url, Endpoint};
 pub use project::Project;
 
 #[derive(Subcommand)]

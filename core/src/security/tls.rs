@@ -11,15 +11,25 @@
 //!   go without one, and is `User:ANONYMOUS`), `none`;
 //! - `ssl.enabled.protocols` (TLSv1.2, TLSv1.3).
 //!
+//! A keystore file is read again when it changes (looked at, at most once a
+//! second, when a client connects): a renewed certificate is served from
+//! the next handshake on, without a restart. A file that does not load
+//! (half written, a key that does not match) leaves the last good one in
+//! use, and is logged.
+//!
 //! rustls with the aws-lc-rs provider (post-quantum key exchange offered) does the work; the principal of a
 //! connection comes from its client certificate (`principal.rs`).
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
 use super::principal::{self, MappingRules};
@@ -44,8 +54,9 @@ impl TlsListener {
         if get("ssl.key.password").is_some() {
             bail!("listener {name}: encrypted private keys (ssl.key.password) are not supported; store the key unencrypted with mode 0600 (openssl pkcs8 -nocrypt)");
         }
-        let (chain, key) = keystore(&get).with_context(|| context("the keystore"))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let keystore =
+            Keystore::load(&get, provider.clone()).with_context(|| context("the keystore"))?;
         let versions = protocols(&get("ssl.enabled.protocols").unwrap_or_default())
             .with_context(|| context("ssl.enabled.protocols"))?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -67,9 +78,7 @@ impl TlsListener {
             }
             other => bail!("listener {name}: ssl.client.auth={other}: required, requested or none"),
         };
-        let server = builder
-            .with_single_cert(chain, key)
-            .with_context(|| context("the key does not match the certificate"))?;
+        let server = builder.with_cert_resolver(Arc::new(keystore));
         let rules = MappingRules::parse(
             &get("ssl.principal.mapping.rules").unwrap_or_else(|| "DEFAULT".into()),
         )
@@ -108,6 +117,89 @@ fn pem(get: &Get, inline: &str, location: &str) -> anyhow::Result<Option<Vec<u8>
             .with_context(|| format!("reading {path} ({location})")),
         None => Ok(None),
     }
+}
+
+/// The broker's certificate and key, and the file they come from (when
+/// they are not inline), re-read when it changes.
+#[derive(Debug)]
+struct Keystore {
+    location: Option<PathBuf>,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<CertifiedKey>>,
+    /// When the file was last looked at, and its modification time then.
+    checked: Mutex<(Instant, Option<SystemTime>)>,
+}
+
+/// How often a handshake may look at the keystore file.
+const RECHECK: Duration = Duration::from_secs(1);
+
+impl Keystore {
+    fn load(get: &Get, provider: Arc<CryptoProvider>) -> anyhow::Result<Keystore> {
+        let inline =
+            get("ssl.keystore.certificate.chain").is_some() || get("ssl.keystore.key").is_some();
+        let location = (!inline)
+            .then(|| get("ssl.keystore.location"))
+            .flatten()
+            .map(PathBuf::from);
+        let modified = location.as_deref().and_then(modified);
+        let (chain, key) = keystore(get)?;
+        let certified = CertifiedKey::from_der(chain, key, &provider)
+            .context("the key does not match the certificate")?;
+        Ok(Keystore {
+            location,
+            provider,
+            current: RwLock::new(Arc::new(certified)),
+            checked: Mutex::new((Instant::now(), modified)),
+        })
+    }
+
+    /// Reads the file again if it changed since it was last read.
+    fn refresh(&self) {
+        let Some(location) = &self.location else {
+            return;
+        };
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.0.elapsed() < RECHECK {
+            return;
+        }
+        checked.0 = Instant::now();
+        let now = modified(location);
+        if now.is_none() || now == checked.1 {
+            return;
+        }
+        checked.1 = now;
+        let path = location.display().to_string();
+        let get = |key: &str| (key == "ssl.keystore.location").then(|| path.clone());
+        let loaded = keystore(&get).and_then(|(chain, key)| {
+            CertifiedKey::from_der(chain, key, &self.provider)
+                .context("the key does not match the certificate")
+        });
+        match loaded {
+            Ok(certified) => {
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
+                tracing::info!(keystore = %path, "TLS keystore changed: serving its certificate from now on");
+            }
+            Err(e) => {
+                tracing::warn!(keystore = %path, error = format!("{e:#}"), "the changed TLS keystore does not load; keeping the previous certificate")
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for Keystore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.refresh();
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
+    }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn keystore(get: &Get) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {

@@ -7,7 +7,10 @@
 //! random token for `User:admin`, readable by its owner only, where `weir
 //! plugin` finds it when run beside the broker. The file is read again
 //! when it changes, so tokens are added or revoked without a restart.
-//! Reads (metrics, plugin lists, cluster status) need no token.
+//! Reads (metrics, plugin lists, cluster status) need no token. On an
+//! https admin listener that asks for client certificates
+//! (`listener.name.admin.ssl.client.auth`), a certificate's principal
+//! stands for a token.
 //! `weir.admin.authentication=none` turns the check off.
 //!
 //! Tokens are compared by their SHA-256 digests in constant time, so
@@ -220,12 +223,19 @@ impl<S: Sync> FromRequestParts<S> for Admin {
             )
                 .into_response()
         };
-        let principal = match presented {
-            None => return Err(refuse("no token")),
-            Some(token) => match auth.principal(token) {
+        // A client certificate (an https admin listener with
+        // ssl.client.auth) authenticates as a token does.
+        let certified = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<super::listener::AdminPeer>>()
+            .and_then(|peer| peer.0.principal.clone());
+        let principal = match (presented, certified) {
+            (Some(token), _) => match auth.principal(token) {
                 Some(principal) => principal,
                 None => return Err(refuse("unknown token")),
             },
+            (None, Some(principal)) => principal,
+            (None, None) => return Err(refuse("no token")),
         };
         // With ACLs on, managing plugins takes ALTER on the cluster (a
         // super user, or an ACL). Admin calls have no Kafka host: only

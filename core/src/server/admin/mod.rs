@@ -1,27 +1,28 @@
 //! The admin HTTP endpoint (`weir.admin.listener`): Prometheus metrics, the
 //! plugin API that `weir plugin list|deploy|remove` talks to, and the
 //! cluster status `weir cluster status` prints. It is a
-//! separate listener from the Kafka ones, bound to loopback by default;
-//! its mutating calls need a token (`auth`).
+//! separate listener from the Kafka ones, bound to loopback by default,
+//! plain HTTP or HTTPS (`listener`); its mutating calls need a token or a
+//! client certificate (`auth`).
 
 pub mod auth;
 pub mod cluster;
+pub mod listener;
 pub mod plugins;
 
 use std::sync::Arc;
 
+use super::Broker;
 use anyhow::Context;
+use auth::AdminAuth;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Router};
-use tokio::net::TcpListener;
-
-use super::Broker;
-use auth::AdminAuth;
+use listener::{AdminPeer, AdminSocket};
 
 /// The bound admin listener and who may change the broker through it.
 pub struct AdminListener {
-    socket: TcpListener,
+    socket: AdminSocket,
     auth: Arc<AdminAuth>,
 }
 
@@ -33,10 +34,17 @@ pub async fn bind(broker: &Broker) -> anyhow::Result<Option<AdminListener>> {
         return Ok(None);
     }
     let auth = Arc::new(AdminAuth::from_config(&broker.config)?);
-    let socket = TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address} (weir.admin.listener)"))?;
-    tracing::info!(address = %socket.local_addr()?, "admin endpoint listening");
+    let (address, https) = listener::parse(&address);
+    let tls = if https {
+        let tls = crate::security::tls::TlsListener::from_config(&broker.config, "ADMIN").context(
+            "weir.admin.listener is https: its TLS (listener.name.admin.ssl.*, or ssl.*)",
+        )?;
+        Some(Arc::new(tls))
+    } else {
+        None
+    };
+    let socket = AdminSocket::bind(address, tls).await?;
+    tracing::info!(address = %socket.local_addr(), https, "admin endpoint listening");
     Ok(Some(AdminListener { socket, auth }))
 }
 
@@ -50,7 +58,8 @@ pub fn spawn(broker: Arc<Broker>, listener: AdminListener) {
         .layer(Extension(broker.clone()))
         .with_state(broker);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener.socket, router).await {
+        let service = router.into_make_service_with_connect_info::<AdminPeer>();
+        if let Err(e) = axum::serve(listener.socket, service).await {
             tracing::warn!(error = %e, "admin endpoint stopped");
         }
     });
