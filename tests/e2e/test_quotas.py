@@ -1,9 +1,11 @@
 """Client quotas, as Kafka's: AlterClientQuotas / DescribeClientQuotas (sent
 raw: neither confluent-kafka nor kafka-python has them) keep byte-rate
-quotas per user and client id in the metadata log; a producer or consumer
-over its quota is answered with throttle_time_ms and its connection muted,
-so it runs at its rate — measured here within 10% — while others do not
-slow down. Quotas Weir does not enforce are refused, not stored."""
+and request-time quotas per user and client id in the metadata log; a
+producer or consumer over its quota is answered with throttle_time_ms and
+its connection muted, so it runs at its rate — measured here within 10% —
+while others do not slow down; a client over its request_percentage is
+throttled in whatever API it uses. Quotas Weir does not enforce are
+refused, not stored."""
 
 import socket
 import struct
@@ -97,8 +99,10 @@ def test_quotas_are_altered_described_and_refused_where_not_enforced(node):
     assert alter(node, [("user", None)], [("consumer_byte_rate", 2 * RATE)]) == (0, None)
     assert describe(node) == {(("client-id", "fast"),): {"producer_byte_rate": RATE},
                               (("user", None),): {"consumer_byte_rate": 2 * RATE}}
-    code, message = alter(node, [("user", "alice")], [("request_percentage", 50.0)])
+    code, message = alter(node, [("user", "alice")], [("controller_mutation_rate", 50.0)])
     assert code == 42 and "not supported" in message
+    code, message = alter(node, [("user", "alice")], [("request_percentage", -1.0)])
+    assert code == 42 and "percentage" in message
     code, message = alter(node, [("ip", None)], [("connection_creation_rate", 5.0)])
     assert code == 42 and "ip" in message
     assert alter(node, [("user", None)], [("consumer_byte_rate", None)]) == (0, None)
@@ -164,3 +168,35 @@ def test_a_fast_consumer_is_throttled_to_its_rate(node):
     # Over the whole run: the quota, plus the burst allowed (quota.window.num
     # 3: two windows of a second), plus the one fetch that went past it.
     assert sum(n for _, n in read) <= RATE * 14 + 2 * RATE + 200_000
+
+
+def metadata_loop(node, client_id, seconds):
+    """Metadata v4 requests (all topics) one after another on one
+    connection for `seconds`: (how many were answered, the largest
+    throttle_time_ms)."""
+    header = struct.pack(">hhih", 3, 4, 0, len(client_id)) + client_id.encode()
+    body = struct.pack(">i?", -1, False)
+    frame = struct.pack(">i", len(header) + len(body)) + header + body
+    answered, throttled = 0, 0
+    with socket.create_connection(("127.0.0.1", node.port), timeout=30) as s:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            s.sendall(frame)
+            size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+            answer = s.recv(size, socket.MSG_WAITALL)
+            throttled = max(throttled, struct.unpack(">i", answer[4:8])[0])
+            answered += 1
+    return answered, throttled
+
+
+def test_a_client_over_its_request_percentage_is_throttled(node):
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    for f in admin.create_topics([NewTopic("many-%d" % i, 4, 1) for i in range(50)]).values():
+        f.result(10)
+    # 0.5% of one thread: 5 ms of handling a second.
+    assert alter(node, [("client-id", "busy")], [("request_percentage", 0.5)]) == (0, None)
+    free, free_throttle = metadata_loop(node, "free", 3)
+    busy, busy_throttle = metadata_loop(node, "busy", 6)
+    assert free_throttle == 0
+    assert busy_throttle > 0, "the busy client is told it is throttled"
+    assert busy / 6 < free / 3 / 3, "free: %d in 3 s, busy: %d in 6 s" % (free, busy)

@@ -172,24 +172,41 @@ pub async fn handle(
         _ => false,
     };
     let started = std::time::Instant::now();
-    let reply = match super::authorize::refuse_whole(broker, &context, &request) {
-        Some(refused) => Ok(Some(Reply::Kind(refused))),
-        None => route(broker, &context, request).await,
+    // Handler time is measured only when some client's is bounded.
+    let timed = broker.quotas.any_request() && !session_exempt(&context, follower_fetch);
+    let handling = async {
+        match super::authorize::refuse_whole(broker, &context, &request) {
+            Some(refused) => Ok(Some(Reply::Kind(refused))),
+            None => route(broker, &context, request).await,
+        }
+    };
+    let (reply, busy) = if timed {
+        let mut timed = super::quotas::Busy::new(handling);
+        let reply = (&mut timed).await;
+        (reply, Some(timed.busy))
+    } else {
+        (handling.await, None)
     };
     super::request_metrics::record(api, started.elapsed());
-    let throttle = |kind, bytes| throttle(broker, &context, kind, bytes);
+    let throttle = |kind, amount| throttle(broker, &context, kind, amount);
+    let request_mute = match busy {
+        Some(busy) => throttle(Kind::Request, busy.as_secs_f64() * 1e3),
+        None => Duration::ZERO,
+    };
     match reply {
         Ok(Some(Reply::Kind(mut response))) => {
             let errors = super::request_metrics::response_errors(&response);
             super::request_metrics::record_errors(api, errors);
-            let mute = match &mut response {
-                ResponseKind::Produce(r) => {
-                    let mute = throttle(Kind::Produce, request_bytes);
-                    r.throttle_time_ms = mute.as_millis() as i32;
-                    mute
-                }
+            let bytes_mute = match &response {
+                ResponseKind::Produce(_) => throttle(Kind::Produce, request_bytes as f64),
                 _ => Duration::ZERO,
             };
+            // As Kafka: the longer of the two throttles, in every response
+            // that has the field.
+            let mute = bytes_mute.max(request_mute);
+            if !mute.is_zero() {
+                super::quotas::set_throttle_time(&mut response, mute.as_millis() as i32);
+            }
             with_mute(encode(correlation_id, api, version, response), mute)
         }
         Ok(Some(Reply::Fetch(mut response, ranges))) => {
@@ -199,8 +216,8 @@ pub async fn handle(
             );
             // Consumers' fetches count against their quota; followers' do not.
             let mute = if !follower_fetch {
-                let bytes = ranges.iter().map(|(_, _, r)| r.len()).sum();
-                throttle(Kind::Fetch, bytes)
+                let bytes: usize = ranges.iter().map(|(_, _, r)| r.len()).sum();
+                throttle(Kind::Fetch, bytes as f64).max(request_mute)
             } else {
                 Duration::ZERO
             };
@@ -212,15 +229,21 @@ pub async fn handle(
         }
         Ok(None) => {
             // acks=0: nothing to answer, but the connection is muted all the same.
-            tokio::time::sleep(throttle(Kind::Produce, request_bytes)).await;
+            let mute = throttle(Kind::Produce, request_bytes as f64).max(request_mute);
+            tokio::time::sleep(mute).await;
             Outcome::NoResponse
         }
         Err(reason) => Outcome::Close(reason),
     }
 }
 
+/// Requests no quota applies to: a peer's own, and a follower's fetch.
+fn session_exempt(ctx: &RequestContext, follower_fetch: bool) -> bool {
+    ctx.session.trusted || follower_fetch
+}
+
 /// How long a request over its client quota mutes its connection.
-fn throttle(broker: &Broker, ctx: &RequestContext, kind: Kind, bytes: usize) -> Duration {
+fn throttle(broker: &Broker, ctx: &RequestContext, kind: Kind, amount: f64) -> Duration {
     // No quota set (the usual case): no clock read, no lookup.
     if ctx.session.trusted || !broker.quotas.any() {
         return Duration::ZERO;
@@ -229,7 +252,7 @@ fn throttle(broker: &Broker, ctx: &RequestContext, kind: Kind, bytes: usize) -> 
     let now = crate::log::now_ms().max(0) as u64;
     broker
         .quotas
-        .record(kind, &ctx.session.principal, client_id, bytes, now)
+        .record(kind, &ctx.session.principal, client_id, amount, now)
 }
 
 fn with_mute(outcome: Outcome, mute: Duration) -> Outcome {

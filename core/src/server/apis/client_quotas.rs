@@ -190,14 +190,17 @@ fn commands(entry: &alter_client_quotas_request::EntryData) -> Outcome {
             if !KEYS.contains(&key.as_str()) {
                 return Err(invalid(format!(
                     "quota {key} is not supported: Weir enforces {}",
-                    KEYS.join(" and ")
+                    KEYS.join(", ")
                 )));
             }
             let positive = op.value.is_finite() && op.value > 0.0;
             if !op.remove && !positive {
-                return Err(invalid(format!(
-                    "{key} must be a positive number of bytes per second"
-                )));
+                let unit = if key == "request_percentage" {
+                    "percentage of one thread's time"
+                } else {
+                    "number of bytes per second"
+                };
+                return Err(invalid(format!("{key} must be a positive {unit}")));
             }
             Ok(Command::SetClientQuota {
                 entity: entity.clone(),
