@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import pathlib
+import shutil
 import socket
 import sys
 import tempfile
@@ -164,3 +165,4 @@ try:
             name, times[len(times) // 2] * 1e3, times[int(len(times) * 0.95)] * 1e3, len(times)), flush=True)
 finally:
     node.stop()
+    shutil.rmtree(d, ignore_errors=True)  # GiBs of logs

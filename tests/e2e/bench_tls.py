@@ -7,6 +7,7 @@ rate and the broker's CPU seconds per GiB served.
 """
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,3 +65,4 @@ try:
         print("%-9s %4d MB in %.2f s: %6.0f MB/s, broker %.2f CPU-s/GiB" % (name, MB, dt, MB / dt, dc * 1024 / MB), flush=True)
 finally:
     node.stop()
+    shutil.rmtree(d, ignore_errors=True)  # GiBs of logs
