@@ -253,12 +253,7 @@ impl Authentication {
             return Step::Failed("no SASL exchange is under way".into());
         };
         if let Some(plugin) = self.listener.authenticator_for(*mechanism) {
-            let caller = Caller {
-                principal: session.principal.clone(),
-                address: session.host().to_string(),
-                client_id,
-                listener: session.listener.clone(),
-            };
+            let caller = session.caller(client_id);
             if let Some(step) = ask_plugin(broker, plugin, *mechanism, &caller, input) {
                 return step;
             }

@@ -64,14 +64,8 @@ impl RequestContext {
 
     /// Whether the principal may perform each action.
     fn decide(&self, broker: &Broker, actions: &[Action]) -> Vec<bool> {
-        let session = &self.session;
-        let caller = || Caller {
-            principal: session.principal.clone(),
-            address: session.host().to_string(),
-            client_id: self.client_id.clone(),
-            listener: session.listener.clone(),
-        };
-        decide(broker, caller, Some(&session.decisions), actions)
+        let caller = || self.session.caller(self.client_id.clone());
+        decide(broker, caller, Some(&self.session.decisions), actions)
     }
 }
 

@@ -57,16 +57,22 @@ impl RequestContext {
     /// The client this request is made for, as plugins see it
     /// (`host.caller()`).
     pub fn caller(&self) -> Arc<crate::security::plugin::Caller> {
-        Arc::new(crate::security::plugin::Caller {
-            principal: self.session.principal.clone(),
-            address: self.session.host().to_string(),
-            client_id: self.client_id.clone(),
-            listener: self.session.listener.clone(),
-        })
+        Arc::new(self.session.caller(self.client_id.clone()))
     }
 }
 
 impl Session {
+    /// This connection's client, as plugins see it, with the client id a
+    /// request gave.
+    pub fn caller(&self, client_id: Option<String>) -> crate::security::plugin::Caller {
+        crate::security::plugin::Caller {
+            principal: self.principal.clone(),
+            address: self.host().to_string(),
+            client_id,
+            listener: self.listener.clone(),
+        }
+    }
+
     /// The client's address as ACLs name hosts (no leading '/').
     pub fn host(&self) -> &str {
         self.client_host.trim_start_matches('/')

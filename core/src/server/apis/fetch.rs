@@ -69,9 +69,7 @@ pub async fn handle(
         if ready || now >= deadline {
             let (mut response, mut ranges) = (response, ranges);
             if replica_id(ctx, &request).is_none() {
-                crate::plugin::caller::scope(ctx.caller(), || {
-                    super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges)
-                });
+                super::fetch_intercept::apply(broker, ctx, &mut response, &mut ranges);
             }
             return (response, ranges);
         }

@@ -114,7 +114,11 @@ pub fn apply(
                 .map_or(0, |t| t.partitions.len() as u32),
             client_id: ctx.client_id.as_deref(),
         };
-        match interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new()) {
+        // The interceptors see this client (`host.caller()`).
+        let intercepted = crate::plugin::caller::scope(ctx.caller(), || {
+            interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new())
+        });
+        match intercepted {
             Ok(std::borrow::Cow::Borrowed(_)) => data.records = Some(bytes.clone()),
             Ok(std::borrow::Cow::Owned(rewritten)) => data.records = Some(Bytes::from(rewritten)),
             Err(e) => fail(data, &e.to_string()),

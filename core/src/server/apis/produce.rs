@@ -35,9 +35,7 @@ pub async fn handle(
 ) -> Result<Option<ProduceResponse>, String> {
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
     let acks = request.acks;
-    // Plugins called while appending see this client (`host.caller()`).
-    let (response, waits) =
-        crate::plugin::caller::scope(ctx.caller(), || append_all(broker, ctx, request))?;
+    let (response, waits) = append_all(broker, ctx, request)?;
     let Some(mut response) = response else {
         return Ok(None);
     };
@@ -150,8 +148,15 @@ fn append_all(
                         )),
                         Some(records) => {
                             let mut commits = Vec::new();
-                            let appended =
-                                append(broker, &image, &partition, records, acks, &mut commits);
+                            let appended = append(
+                                broker,
+                                ctx,
+                                &image,
+                                &partition,
+                                records,
+                                acks,
+                                &mut commits,
+                            );
                             if !commits.is_empty() {
                                 waits.push(((responses.len(), partitions.len()), commits));
                             }
@@ -215,6 +220,7 @@ fn append_all(
 /// offset -1, as documented for route mode.
 fn append(
     broker: &Broker,
+    ctx: &RequestContext,
     image: &MetadataImage,
     partition: &Arc<Partition>,
     records: &[u8],
@@ -231,59 +237,63 @@ fn append(
     let Some(b) = bindings(broker, image, topic) else {
         return append_to(partition, records, AppendOrigin::Client);
     };
-    let mut dead = Vec::new();
-    let records = intercept(broker, &b, topic, addressed, records, &mut dead)?;
-    let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
-    // Dead letters first: if they cannot be kept, the request fails whole.
-    if !dead.is_empty() {
-        let target = dead_letter_partition(broker, image, &b, partition, &dead).inspect_err(
-            |e| tracing::warn!(%topic, partition = addressed, error = %e, "dead letters refused"),
-        )?;
-        for letter in &dead {
-            let encoded = letter.encode(topic, addressed);
-            append_to(&target, &encoded, AppendOrigin::Rewritten)?;
-            count_dead_letter(broker, letter, &target);
+    // The plugins called from here on see this client (`host.caller()`);
+    // a topic without plugins pays nothing for it.
+    crate::plugin::caller::scope(ctx.caller(), || {
+        let mut dead = Vec::new();
+        let records = intercept(broker, &b, topic, addressed, records, &mut dead)?;
+        let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
+        // Dead letters first: if they cannot be kept, the request fails whole.
+        if !dead.is_empty() {
+            let target = dead_letter_partition(broker, image, &b, partition, &dead).inspect_err(
+                |e| tracing::warn!(%topic, partition = addressed, error = %e, "dead letters refused"),
+            )?;
+            for letter in &dead {
+                let encoded = letter.encode(topic, addressed);
+                append_to(&target, &encoded, AppendOrigin::Rewritten)?;
+                count_dead_letter(broker, letter, &target);
+            }
         }
-    }
-    let Some(placement) = placement else {
-        return match records {
-            Cow::Borrowed(records) => append_to(partition, records, AppendOrigin::Client),
-            Cow::Owned(rewritten) => append_to(partition, &rewritten, AppendOrigin::Rewritten),
+        let Some(placement) = placement else {
+            return match records {
+                Cow::Borrowed(records) => append_to(partition, records, AppendOrigin::Client),
+                Cow::Owned(rewritten) => append_to(partition, &rewritten, AppendOrigin::Rewritten),
+            };
         };
-    };
-    // Route mode writes only where this broker leads: check every chosen
-    // partition before appending anything.
-    for target in placement.keys().filter(|t| **t != addressed) {
-        led_here(broker, image, topic, *target, "the partitioner chose")?;
-    }
-    let mut answer = None;
-    if let Some(bytes) = placement.get(&addressed) {
-        let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
-        if info.duplicate {
-            return Ok((info, log_start));
+        // Route mode writes only where this broker leads: check every chosen
+        // partition before appending anything.
+        for target in placement.keys().filter(|t| **t != addressed) {
+            led_here(broker, image, topic, *target, "the partitioner chose")?;
         }
-        answer = Some((info, log_start));
-    }
-    for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
-        let other = led_here(broker, image, topic, *target, "the partitioner chose")?;
-        append_to(&other, bytes, AppendOrigin::Client)?;
-    }
-    let moved = placement.keys().any(|t| *t != addressed);
-    let (mut info, log_start) = answer.unwrap_or_else(|| {
-        let info = AppendInfo {
-            base_offset: -1,
-            last_offset: -1,
-            log_append_time: -1,
-            records: 0,
-            duplicate: false,
-            leader_epoch: -1,
-        };
-        (info, partition.log_start_offset())
-    });
-    if moved {
-        info.base_offset = -1;
-    }
-    Ok((info, log_start))
+        let mut answer = None;
+        if let Some(bytes) = placement.get(&addressed) {
+            let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
+            if info.duplicate {
+                return Ok((info, log_start));
+            }
+            answer = Some((info, log_start));
+        }
+        for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
+            let other = led_here(broker, image, topic, *target, "the partitioner chose")?;
+            append_to(&other, bytes, AppendOrigin::Client)?;
+        }
+        let moved = placement.keys().any(|t| *t != addressed);
+        let (mut info, log_start) = answer.unwrap_or_else(|| {
+            let info = AppendInfo {
+                base_offset: -1,
+                last_offset: -1,
+                log_append_time: -1,
+                records: 0,
+                duplicate: false,
+                leader_epoch: -1,
+            };
+            (info, partition.log_start_offset())
+        });
+        if moved {
+            info.base_offset = -1;
+        }
+        Ok((info, log_start))
+    })
 }
 
 /// The topic's `weir.*` plugin settings.
