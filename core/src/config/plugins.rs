@@ -18,6 +18,32 @@ pub const KINDS: &[&str] = &[
     "authorizer",
 ];
 
+/// The configs that bind a plugin, and the kind each one binds: the topic
+/// configs first (each a name, or for interceptors a comma-separated
+/// chain), then the broker's.
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("weir.partitioner", "partitioner"),
+    ("weir.interceptors.produce", "produce-interceptor"),
+    ("weir.interceptors.fetch", "fetch-interceptor"),
+    ("weir.retention.policy", "retention-policy"),
+    ("weir.compaction.policy", "compaction-policy"),
+    ("weir.authenticator", "authenticator"),
+    ("weir.authorizer", "authorizer"),
+];
+
+/// How many of `BINDINGS` are topic configs.
+pub const TOPIC_BINDINGS: usize = 5;
+
+/// The config that binds a plugin of `kind`.
+pub fn binding_of(kind: &str) -> Option<&'static str> {
+    BINDINGS.iter().find(|(_, k)| *k == kind).map(|(c, _)| *c)
+}
+
+/// The kind of plugin a config binds, if it binds one.
+pub fn kind_bound_by(config: &str) -> Option<&'static str> {
+    BINDINGS.iter().find(|(c, _)| *c == config).map(|(_, k)| *k)
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PluginSpec {

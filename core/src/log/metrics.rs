@@ -13,23 +13,45 @@ pub static DAMAGED_READS: AtomicU64 = AtomicU64::new(0);
 /// Bytes cut off segment tails at start-up (torn writes, damage).
 pub static TRUNCATED_BYTES: AtomicU64 = AtomicU64::new(0);
 
-static LAST_LOGGED_MS: AtomicI64 = AtomicI64::new(0);
-static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+static LIMITER: LogLimiter = LogLimiter::new();
 
 /// Counts one event and runs `log` (given how many were not logged since
 /// the last one) unless something was logged less than a second ago.
 pub fn log_limited(counter: &AtomicU64, log: impl FnOnce(u64)) {
     counter.fetch_add(1, Ordering::Relaxed);
-    let now = super::now_ms();
-    let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
-    if now - last >= 1_000
-        && LAST_LOGGED_MS
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        log(SUPPRESSED.swap(0, Ordering::Relaxed));
-    } else {
-        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+    LIMITER.log(log);
+}
+
+/// Lets one message a second through, and counts the others.
+#[derive(Debug, Default)]
+pub struct LogLimiter {
+    last_logged_ms: AtomicI64,
+    suppressed: AtomicU64,
+}
+
+impl LogLimiter {
+    pub const fn new() -> LogLimiter {
+        LogLimiter {
+            last_logged_ms: AtomicI64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `log` (given how many were not logged since the last one)
+    /// unless something was logged less than a second ago.
+    pub fn log(&self, log: impl FnOnce(u64)) {
+        let now = super::now_ms();
+        let last = self.last_logged_ms.load(Ordering::Relaxed);
+        if now - last >= 1_000
+            && self
+                .last_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            log(self.suppressed.swap(0, Ordering::Relaxed));
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -86,7 +86,8 @@ impl seam::Interceptor for WasmInterceptor {
         );
         let max_output = self.sandbox.max_output_bytes();
         let instantiate = |store: &mut wasmtime::Store<HostState>| self.instantiate(store);
-        self.sandbox
+        let verdict = self
+            .sandbox
             .run(&self.instances, count, instantiate, |instance, store| {
                 let verdict = match instance {
                     Instance::Produce(instance) => {
@@ -116,7 +117,11 @@ impl seam::Interceptor for WasmInterceptor {
                     }
                 }
                 Ok(Ok(verdict))
-            })
+            });
+        if let Ok(seam::Verdict::Reject { message, records }) = &verdict {
+            self.sandbox.rejected(target.topic, message, records.len());
+        }
+        verdict
     }
 }
 

@@ -28,6 +28,8 @@ pub struct PluginMetrics {
     pub call_nanos: AtomicU64,
     /// Calls per bucket of `BUCKETS_US` (the last counts the rest).
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    /// Its rejections are logged at most once a second.
+    rejections_logged: crate::log::metrics::LogLimiter,
 }
 
 impl PluginMetrics {
@@ -58,6 +60,17 @@ impl PluginMetrics {
     /// action) rather than an error.
     pub fn record_refusal(&self) {
         self.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A batch the plugin refused (an interceptor's `reject`): counted, and
+    /// logged at most once a second with the plugin, topic and reason, as a
+    /// librdkafka user sees only "Broker: Policy violation".
+    pub fn record_rejection(&self, plugin: &str, topic: &str, reason: &str, records: usize) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+        self.rejections_logged.log(|suppressed| {
+            tracing::warn!(%plugin, %topic, %reason, records_named = records, suppressed,
+                "plugin rejected a batch");
+        });
     }
 
     /// A call counted as a success whose answer the broker then refused.

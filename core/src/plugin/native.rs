@@ -279,10 +279,15 @@ impl seam::Interceptor for NativePlugin {
                 };
                 match code {
                     ACCEPT => Ok(seam::Verdict::Accept),
-                    REJECT if !fetch => Ok(seam::Verdict::Reject {
-                        message: message(error),
-                        records: Vec::new(),
-                    }),
+                    REJECT if !fetch => {
+                        let message = message(error);
+                        self.metrics
+                            .record_rejection(&self.name, target.topic, &message, 0);
+                        Ok(seam::Verdict::Reject {
+                            message,
+                            records: Vec::new(),
+                        })
+                    }
                     REWRITE => {
                         let mut out = unsafe { out.assume_init() };
                         let verdict = unsafe { copy_rewrite(&out) };

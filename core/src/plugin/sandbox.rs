@@ -192,6 +192,12 @@ impl Sandbox {
         store.set_epoch_deadline(CallDeadline::FIRST_CHECK);
     }
 
+    /// Counts (and logs, rate-limited) a batch the plugin rejected.
+    pub fn rejected(&self, topic: &str, reason: &str, records: usize) {
+        self.metrics
+            .record_rejection(&self.name, topic, reason, records);
+    }
+
     /// Counts an answer the broker found invalid (after the call itself
     /// was counted as a success) as a failure.
     pub fn answered_badly(&self, why: &str) {

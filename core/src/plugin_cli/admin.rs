@@ -72,6 +72,15 @@ pub enum Call {
         bytes: Vec<u8>,
         kind: Option<String>,
     },
+    Bind {
+        name: String,
+        topic: String,
+        mode: Option<String>,
+    },
+    Unbind {
+        name: String,
+        topic: String,
+    },
     Remove {
         name: String,
         force: bool,
@@ -103,6 +112,20 @@ pub fn run(admin: &Endpoint, call: Call) -> anyhow::Result<()> {
                     .header("Expect", "100-continue")
                     .send(&bytes[..]),
             )
+        }
+        Call::Bind { name, topic, mode } => {
+            let mut url = format!("{base}/v1/plugins/{name}/bindings/{topic}");
+            if let Some(mode) = mode {
+                url.push_str(&format!("?mode={mode}"));
+            }
+            (
+                url.clone(),
+                authorized(agent.put(&url), &bearer).send_empty(),
+            )
+        }
+        Call::Unbind { name, topic } => {
+            let url = format!("{base}/v1/plugins/{name}/bindings/{topic}");
+            (url.clone(), authorized(agent.delete(&url), &bearer).call())
         }
         Call::Remove { name, force } => {
             let url = format!("{base}/v1/plugins/{name}?force={force}");

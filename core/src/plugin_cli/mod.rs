@@ -56,6 +56,12 @@ pub enum PluginCommand {
         /// A plugin config value, KEY=VALUE (repeatable; over the project's [config]).
         #[arg(long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
+        /// Fail unless the decision matches this JSON file, e.g.
+        /// {"partitions": [0, 3]} or {"verdict": "reject", "refused": {"2": "…"}}
+        /// or {"verdict": "rewrite", "sources": [0, 2]} (fields left out are
+        /// not checked): for the user's CI.
+        #[arg(long)]
+        expect: Option<PathBuf>,
     },
     /// Name, kind, content hash, bindings and counters of every plugin.
     List,
@@ -71,6 +77,23 @@ pub enum PluginCommand {
         kind: Option<String>,
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+    },
+    /// Bind a plugin to a topic: sets the topic config of its kind
+    /// (weir.partitioner, weir.retention.policy, …) or appends it to the
+    /// topic's interceptor chain, checked as AlterConfigs checks it.
+    Bind {
+        name: String,
+        #[arg(long)]
+        topic: String,
+        /// A partitioner's weir.partitioner.mode: route or verify.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Unbind a plugin from a topic (an interceptor leaves the chain).
+    Unbind {
+        name: String,
+        #[arg(long)]
+        topic: String,
     },
     /// Unload a plugin; refused while topics are bound to it unless --force.
     Remove {
@@ -94,11 +117,13 @@ pub fn run(admin: &Endpoint, command: PluginCommand) -> anyhow::Result<()> {
             records,
             partitions,
             config,
+            expect,
         } => test::run(
             &Project::open(&dir)?,
             records.as_deref(),
             partitions,
             &config,
+            expect.as_deref(),
         ),
         PluginCommand::List => admin::run(admin, admin::Call::List),
         PluginCommand::Deploy {
@@ -123,6 +148,12 @@ pub fn run(admin: &Endpoint, command: PluginCommand) -> anyhow::Result<()> {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             admin::run(admin, admin::Call::Deploy { name, bytes, kind })
+        }
+        PluginCommand::Bind { name, topic, mode } => {
+            admin::run(admin, admin::Call::Bind { name, topic, mode })
+        }
+        PluginCommand::Unbind { name, topic } => {
+            admin::run(admin, admin::Call::Unbind { name, topic })
         }
         PluginCommand::Remove { name, force } => {
             admin::run(admin, admin::Call::Remove { name, force })

@@ -294,15 +294,7 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
         ),
         _ => format!("target/{name}.wasm"),
     };
-    let binding = match kind {
-        "partitioner" => "weir.partitioner",
-        "produce-interceptor" => "weir.interceptors.produce",
-        "retention-policy" => "weir.retention.policy",
-        "compaction-policy" => "weir.compaction.policy",
-        "authenticator" => "weir.authenticator",
-        "authorizer" => "weir.authorizer",
-        _ => "weir.interceptors.fetch",
-    };
+    let binding = weir::config::plugins::binding_of(kind).unwrap_or("weir.interceptors.fetch");
     let binding_hint = if matches!(kind, "authenticator" | "authorizer") {
         format!("the broker config `{binding}={name}` (weir.toml; the plugin itself is swapped while the broker runs)")
     } else {

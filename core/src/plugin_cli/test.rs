@@ -34,10 +34,16 @@ fn default_samples() -> Vec<Sample> {
                 "{{\"id\":{i},\"region\":\"{}\"}}",
                 if i % 2 == 0 { "eu" } else { "us" }
             )),
-            headers: vec![(
-                "tenant".into(),
-                Some(if i < 3 { "acme" } else { "other" }.into()),
-            )],
+            // The last two carry no headers, as many producers' records:
+            // a plugin reading a header must cope with its absence.
+            headers: if i < 4 {
+                vec![(
+                    "tenant".into(),
+                    Some(if i < 3 { "acme" } else { "other" }.into()),
+                )]
+            } else {
+                Vec::new()
+            },
             timestamp: 1_700_000_000_000 + i,
         })
         .collect()
@@ -117,6 +123,7 @@ pub fn run(
     records: Option<&Path>,
     partitions: u32,
     config: &[String],
+    expect: Option<&Path>,
 ) -> anyhow::Result<()> {
     let m = &project.manifest;
     let bytes = std::fs::read(project.built_artifact()?)?;
@@ -132,8 +139,10 @@ pub fn run(
         .into_iter()
         .map(|(k, v)| (k, toml::Value::String(v)))
         .collect();
-    let cache = tempfile::tempdir()?;
-    let registry = PluginRegistry::new(cache.path());
+    // Compiled once per build: a Python or JavaScript component takes
+    // seconds to compile, and `test` is run again and again on one build.
+    let cache = compile_cache(project, &bytes)?;
+    let registry = PluginRegistry::new(&cache);
     let (sha, took) = registry
         .deploy(spec, &bytes)
         .with_context(|| format!("loading {}", m.name))?;
@@ -151,12 +160,22 @@ pub fn run(
     let packed = pack(&samples);
     let (topic, partition) = ("test-topic", 0);
     let started = Instant::now();
-    match m.kind.as_str() {
-        "retention-policy" => super::test_policy::retention(&registry, &m.name)?,
-        "authenticator" => super::test_auth::authenticator(&registry, &m.name)?,
-        "authorizer" => super::test_auth::authorizer(&registry, &m.name)?,
+    let decision = match m.kind.as_str() {
+        "retention-policy" => {
+            super::test_policy::retention(&registry, &m.name)?;
+            None
+        }
+        "authenticator" => {
+            super::test_auth::authenticator(&registry, &m.name)?;
+            None
+        }
+        "authorizer" => {
+            super::test_auth::authorizer(&registry, &m.name)?;
+            None
+        }
         "compaction-policy" => {
-            super::test_policy::compaction(&registry, &m.name, &packed, |i| describe(&packed, i))?
+            super::test_policy::compaction(&registry, &m.name, &packed, |i| describe(&packed, i))?;
+            None
         }
         "partitioner" => {
             let plugin = registry.partitioner(&m.name).context("loaded")?;
@@ -173,6 +192,7 @@ pub fn run(
             for (i, t) in targets.iter().enumerate() {
                 println!("record {i} → partition {t}   {}", describe(&packed, i));
             }
+            Some(serde_json::json!({ "partitions": targets }))
         }
         kind => {
             let plugin = registry.interceptor(&m.name, kind).context("loaded")?;
@@ -188,22 +208,105 @@ pub fn run(
                 samples.len(),
                 started.elapsed().as_secs_f64() * 1e6
             );
-            match answer.map_err(|e| anyhow::anyhow!("the plugin {e}"))? {
-                Verdict::Accept => println!("accept: the batch goes on unchanged"),
-                Verdict::Reject { message, records } => {
-                    println!("reject: {message}");
-                    for (index, reason) in records {
-                        println!("record {index} refused: {reason}");
+            Some(
+                match answer.map_err(|e| anyhow::anyhow!("the plugin {e}"))? {
+                    Verdict::Accept => {
+                        println!("accept: the batch goes on unchanged");
+                        serde_json::json!({ "verdict": "accept" })
                     }
-                }
-                Verdict::Rewrite { records, sources } => {
-                    println!("rewrite: {} of {} records", sources.len(), samples.len());
-                    for (i, source) in sources.iter().enumerate() {
-                        println!("record {source} → {}", describe(&records, i));
+                    Verdict::Reject { message, records } => {
+                        println!("reject: {message}");
+                        for (index, reason) in &records {
+                            println!("record {index} refused: {reason}");
+                        }
+                        let refused: serde_json::Map<String, serde_json::Value> = records
+                            .into_iter()
+                            .map(|(i, why)| (i.to_string(), why.into()))
+                            .collect();
+                        serde_json::json!({ "verdict": "reject", "message": message, "refused": refused })
                     }
+                    Verdict::Rewrite { records, sources } => {
+                        println!("rewrite: {} of {} records", sources.len(), samples.len());
+                        let mut out = Vec::new();
+                        for (i, source) in sources.iter().enumerate() {
+                            let record = describe(&records, i);
+                            println!("record {source} → {record}");
+                            out.push(record);
+                        }
+                        serde_json::json!({ "verdict": "rewrite", "sources": sources, "records": out })
+                    }
+                },
+            )
+        }
+    };
+    match (expect, decision) {
+        (None, _) => Ok(()),
+        (Some(path), Some(decision)) => check_expected(path, &decision),
+        (Some(_), None) => bail!(
+            "--expect checks the decisions of partitioners and interceptors; a {} prints its answers only",
+            m.kind
+        ),
+    }
+}
+
+/// The project's cache of compiled components (`.weir/compiled/`),
+/// holding only the current build's.
+fn compile_cache(project: &Project, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
+    let dir = project.dir.join(".weir/compiled");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let current = weir::plugin::engine::content_hash(bytes);
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&current) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(dir)
+}
+
+/// Compares the decision with the JSON in `path`: every field the file
+/// names must be as the plugin decided (fields it leaves out are not
+/// checked), so a CI job can pin the decisions it cares about.
+fn check_expected(path: &Path, decision: &serde_json::Value) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let expected: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let mut differences = Vec::new();
+    differ("", &expected, decision, &mut differences);
+    if differences.is_empty() {
+        println!("as expected ({})", path.display());
+        return Ok(());
+    }
+    bail!(
+        "the decision is not as {} expects:\n  {}\n(the whole decision: {decision})",
+        path.display(),
+        differences.join("\n  ")
+    )
+}
+
+fn differ(
+    at: &str,
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => {
+            for (key, want) in want {
+                let at = format!("{at}.{key}");
+                match got.get(key) {
+                    Some(got) => differ(&at, want, got, out),
+                    None => out.push(format!("{at}: expected {want}, absent")),
                 }
             }
         }
+        (Value::Array(want), Value::Array(got)) if want.len() == got.len() => {
+            for (i, (want, got)) in want.iter().zip(got).enumerate() {
+                differ(&format!("{at}[{i}]"), want, got, out);
+            }
+        }
+        (want, got) if want != got => out.push(format!("{at}: expected {want}, got {got}")),
+        _ => {}
     }
-    Ok(())
 }

@@ -13,7 +13,8 @@ use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableT
 use kafka_protocol::messages::{
     AllocateProducerIdsRequest, AllocateProducerIdsResponse, ApiKey, BrokerId,
     BrokerRegistrationRequest, BrokerRegistrationResponse, CreateTopicsRequest,
-    CreateTopicsResponse, TopicName,
+    CreateTopicsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use tracing::{info, warn};
@@ -305,6 +306,71 @@ impl Broker {
         }
     }
 
+    /// Sets (`Some`) or removes (`None`) topic configs: here when this
+    /// broker is the active controller or a single node, else with
+    /// IncrementalAlterConfigs to the active one (the admin endpoint's
+    /// plugin bindings); answers once this broker's image has the change.
+    pub async fn alter_topic_configs_anywhere(
+        &self,
+        topic: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), ApiError> {
+        if !self.in_cluster() || self.controller.log().is_active() {
+            return self
+                .change_metadata(
+                    self.controller
+                        .alter_topic_configs(topic, changes, false, false),
+                )
+                .await;
+        }
+        use kafka_protocol::messages::incremental_alter_configs_request::{
+            AlterConfigsResource, AlterableConfig,
+        };
+        let configs = changes
+            .iter()
+            .map(|(key, value)| {
+                AlterableConfig::default()
+                    .with_name(StrBytes::from_string(key.clone()))
+                    .with_config_operation(if value.is_some() { 0 } else { 1 })
+                    .with_value(value.clone().map(StrBytes::from_string))
+            })
+            .collect();
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_string(topic.to_string()))
+                .with_configs(configs),
+        ]);
+        let response: IncrementalAlterConfigsResponse = self
+            .call_controller(1, &request, ResponseError::NotController)
+            .await?;
+        if let Some(failed) = response.responses.iter().find(|r| r.error_code != 0) {
+            return Err(answered(failed.error_code, &failed.error_message));
+        }
+        // The change is committed; wait until this broker's image has it.
+        let wanted: Vec<(String, Option<String>)> = changes.to_vec();
+        let mut images = self.controller.subscribe();
+        let arrived = tokio::time::timeout(FORWARD_PATIENCE, async {
+            images
+                .wait_for(|image| {
+                    image
+                        .topics
+                        .get(topic)
+                        .is_some_and(|t| wanted.iter().all(|(k, v)| t.configs.get(k) == v.as_ref()))
+                })
+                .await
+                .map(|_| ())
+        })
+        .await;
+        match arrived {
+            Ok(Ok(())) => self.follow_metadata().await,
+            _ => Err(ApiError::new(
+                ResponseError::RequestTimedOut,
+                "the change was committed but has not reached this broker yet",
+            )),
+        }
+    }
+
     /// Creates a topic the broker itself needs (auto-creation,
     /// `__consumer_offsets`): here when this broker is the active controller,
     /// else with CreateTopics to the active one; answers once this broker's
@@ -343,15 +409,7 @@ impl Broker {
             )
         })?;
         if result.error_code != 0 && result.error_code != ResponseError::TopicAlreadyExists.code() {
-            return Err(ApiError::new(
-                ResponseError::try_from_code(result.error_code)
-                    .unwrap_or(ResponseError::UnknownServerError),
-                result
-                    .error_message
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            ));
+            return Err(answered(result.error_code, &result.error_message));
         }
         // Wait for the committed topic to reach this broker's image.
         let mut images = self.controller.subscribe();
@@ -637,4 +695,12 @@ fn protocol_id(config: &BrokerConfig, listener: &str) -> i16 {
         Some("SASL_SSL") => 3,
         _ => 0,
     }
+}
+
+/// The error another node answered with, as this node answers it.
+fn answered(code: i16, message: &Option<StrBytes>) -> ApiError {
+    ApiError::new(
+        ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError),
+        message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+    )
 }

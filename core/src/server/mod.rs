@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod heartbeats;
 pub mod membership;
 pub mod offered_brokers;
+pub mod plugin_bindings;
 pub mod plugin_follower;
 pub mod quotas;
 pub mod request_metrics;

@@ -6,6 +6,7 @@
 //! client certificate (`auth`).
 
 pub mod auth;
+pub mod bindings;
 pub mod cluster;
 pub mod listener;
 pub mod plugins;
@@ -53,6 +54,7 @@ pub fn spawn(broker: Arc<Broker>, listener: AdminListener) {
     let router = Router::new()
         .route("/metrics", get(metrics))
         .merge(plugins::routes(&broker.config))
+        .merge(bindings::routes())
         .merge(cluster::routes())
         .layer(Extension(listener.auth))
         .layer(Extension(broker.clone()))

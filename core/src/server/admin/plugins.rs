@@ -33,15 +33,6 @@ use crate::server::Broker;
 
 use super::auth::Admin;
 
-/// The topic configs that bind plugins.
-const BINDING_CONFIGS: [&str; 5] = [
-    "weir.partitioner",
-    "weir.interceptors.produce",
-    "weir.interceptors.fetch",
-    "weir.retention.policy",
-    "weir.compaction.policy",
-];
-
 type Failure = (StatusCode, String);
 
 /// `weir.plugin.max.bytes` caps an upload as it streams in: a larger one is
@@ -147,7 +138,9 @@ fn broker_binding(broker: &Broker, name: &str) -> Option<&'static str> {
 fn bindings(image: &MetadataImage, name: &str) -> Vec<(String, &'static str)> {
     let mut bound = Vec::new();
     for topic in image.topics.values() {
-        for config in BINDING_CONFIGS {
+        for &(config, _) in
+            &crate::config::plugins::BINDINGS[..crate::config::plugins::TOPIC_BINDINGS]
+        {
             let value = topic.configs.get(config).map_or("", String::as_str);
             if crate::config::defs::split_list(value)
                 .iter()

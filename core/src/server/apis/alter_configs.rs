@@ -33,6 +33,7 @@ async fn apply(
 ) -> Result<(), ApiError> {
     match resource_type {
         TOPIC_RESOURCE => {
+            crate::server::plugin_bindings::check(broker, &changes)?;
             broker
                 .change_metadata(broker.controller.alter_topic_configs(
                     name,

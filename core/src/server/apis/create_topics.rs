@@ -13,6 +13,7 @@ use crate::metadata::NewTopic;
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
+use crate::server::plugin_bindings;
 
 pub async fn handle(
     broker: &Broker,
@@ -66,7 +67,9 @@ pub async fn handle(
                 .collect(),
         };
         let config = broker.config.clone();
-        let created = if request.validate_only {
+        let created = if let Err(e) = plugin_bindings::check(broker, &new_topic.configs) {
+            Err(e)
+        } else if request.validate_only {
             broker
                 .controller
                 .create_topic(&config, &new_topic, true)
