@@ -18,6 +18,7 @@ pub mod plugin;
 pub mod producer;
 pub mod protocol;
 pub mod replication;
+pub mod schema_registry;
 pub mod security;
 pub mod server;
 

@@ -199,6 +199,7 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         if let Some(admin) = server::admin::bind(&broker).await? {
             server::admin::spawn(broker.clone(), admin);
         }
+        weir::schema_registry::start(&broker).await?;
         broker.spawn_background_tasks();
         server::serve(broker.clone(), listeners, shutdown).await;
         broker.controlled_shutdown().await;

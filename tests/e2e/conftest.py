@@ -69,10 +69,12 @@ class Broker:
         self.plugins = list(plugins)
         self.port = free_port()
         self.admin_port = free_port()
+        self.registry_port = free_port()
         self.data_dir = self.workdir / "data"
         self.config = {
             "listeners": "PLAINTEXT://%s:%d" % (host, self.port),
             "weir.admin.listener": "%s:%d" % (host, self.admin_port),
+            "schema.registry.listener": "%s:%d" % (host, self.registry_port),
             "weir.admin.tokens.file": str(self.workdir / "admin.tokens"),
             "log.dirs": str(self.data_dir),
             "num.partitions": 1,
@@ -90,6 +92,10 @@ class Broker:
     @property
     def admin_url(self):
         return "http://%s:%d" % (self.host, self.admin_port)
+
+    @property
+    def registry_url(self):
+        return "http://%s:%d" % (self.host, self.registry_port)
 
     @property
     def log_path(self):

@@ -559,6 +559,13 @@ pub static BROKER: &[BrokerDef] = &[
         "host:port (or http://host:port, or https://host:port for TLS configured as listener ADMIN: listener.name.admin.ssl.*) of the admin HTTP endpoint (/metrics, /v1/plugins) that `weir plugin` talks to; empty: none."
     ),
     broker!(
+        "schema.registry.listener",
+        Kind::String,
+        Some("127.0.0.1:8081"),
+        false,
+        "host:port (or http://host:port) of the built-in Confluent-compatible schema registry (REST API; state in the compacted _schemas topic); empty: none."
+    ),
+    broker!(
         "weir.admin.authentication",
         Kind::Enum(&["token", "none"]),
         Some("token"),

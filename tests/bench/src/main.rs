@@ -444,6 +444,7 @@ impl Broker {
             .args(["--set", &format!("log.dirs={}", dir.path().display())])
             .args(["--set", &format!("log.engine={engine}")])
             .args(["--set", "weir.admin.listener=127.0.0.1:0"])
+            .args(["--set", "schema.registry.listener="])
             .args(extra.iter().flat_map(|e| ["--set", e.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

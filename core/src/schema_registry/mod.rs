@@ -1,0 +1,55 @@
+//! A Confluent-compatible schema registry inside the broker
+//! (`schema.registry.listener`): subjects, versions, schemas by id,
+//! references, compatibility levels and modes, for Avro, Protobuf and JSON
+//! Schema, kept in the compacted `_schemas` topic so they outlive restarts
+//! and replicate with the cluster. confluent-kafka's `SchemaRegistryClient`
+//! and serializers work against it unchanged.
+//!
+//! Every change is a record appended to `_schemas` by the leader of its one
+//! partition and applied once committed; the state is only ever what the
+//! topic says (`state`). Reads catch up with the local replica first, so a
+//! broker holding a replica serves what was committed.
+
+pub mod api;
+pub mod avro;
+pub mod compatibility;
+pub mod json_schema;
+pub mod protobuf;
+pub mod records;
+pub mod registry;
+pub mod state;
+
+pub use registry::{RegistryError, SchemaRegistry};
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::server::Broker;
+
+/// Binds `schema.registry.listener` (if set) and serves the registry.
+pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Option<Arc<SchemaRegistry>>> {
+    let address = broker
+        .config
+        .get("schema.registry.listener")
+        .unwrap_or_default();
+    if address.is_empty() {
+        return Ok(None);
+    }
+    let address = address
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let socket = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("schema.registry.listener {address}"))?;
+    let registry = Arc::new(SchemaRegistry::new(broker.clone()));
+    tracing::info!(address = %socket.local_addr()?, "schema registry listening");
+    let router = api::routes().with_state(registry.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(socket, router).await {
+            tracing::warn!(error = %e, "schema registry stopped");
+        }
+    });
+    Ok(Some(registry))
+}
