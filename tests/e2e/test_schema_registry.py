@@ -204,3 +204,50 @@ def test_protobuf_serializer(broker, registry, tmp_path):
     refused(lambda: registry.register_schema("proto-orders-value", Schema(changed, "PROTOBUF")), 409)
     grown = 'syntax = "proto3";\npackage shop;\nmessage Order { int64 id = 1; string customer = 2; double total = 3; }'
     registry.register_schema("proto-orders-value", Schema(grown, "PROTOBUF"))
+
+
+def test_the_broker_refuses_records_that_do_not_match_their_schema(make_broker):
+    """weir.value.schema.validation with the standard avro serializer:
+    unframed records, unknown ids, ids of another subject and payloads that
+    do not decode are refused with INVALID_RECORD, each named (KIP-467);
+    the valid records of another batch go through."""
+    from test_interceptors import plugin
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    node = make_broker(plugins=[plugin("avro", "avro.wasm", kind="serializer")])
+    registry = SchemaRegistryClient({"url": node.registry_url})
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    admin.create_topics([NewTopic("checked", 1, 1, config={
+        "weir.value.schema.validation": "true", "weir.value.serializer": "avro"})])["checked"].result(timeout=30)
+    schema = avro(ID, {"name": "customer", "type": "string"})
+    serialize = AvroSerializer(registry, schema)
+    ctx = SerializationContext("checked", MessageField.VALUE)
+    good = [serialize({"id": i, "customer": "c%d" % i}, ctx) for i in range(3)]
+    producer = Producer({"bootstrap.servers": node.bootstrap, "linger.ms": 10000, "retries": 0})
+    failed = []
+    for value in good:
+        producer.produce("checked", value=value, partition=0, on_delivery=lambda e, m: failed.append(e))
+    producer.flush(30)
+    assert failed == [None, None, None]
+
+    other = registry.register_schema("elsewhere-value", Schema(avro({"name": "x", "type": "int"}, name="X"), "AVRO"))
+    own_id = int.from_bytes(good[0][1:5], "big")
+    bad = [
+        good[0],
+        b"plain text",                                   # not framed
+        b"\x00" + (9999).to_bytes(4, "big") + b"\x02",   # unknown id
+        b"\x00" + other.to_bytes(4, "big") + b"\x02",    # another subject's schema
+        b"\x00" + own_id.to_bytes(4, "big") + b"\x02",   # a long, then no string
+        good[1] + b"\x00",                               # a byte after the datum
+    ]
+    results = []
+    for value in bad:
+        producer.produce("checked", value=value, partition=0, on_delivery=lambda e, m: results.append(e))
+    producer.flush(30)
+    assert [e and e.name() for e in results] == [
+        "_INVALID_DIFFERENT_RECORD"] + ["INVALID_RECORD"] * 5, results
+    # Tombstones are not checked; the log holds only the valid batch.
+    producer.produce("checked", value=None, key=b"k", partition=0)
+    assert producer.flush(30) == 0
+    values = [m.value() for m in read(node, "checked", 4)]
+    assert values == good + [None]

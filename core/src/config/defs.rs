@@ -121,6 +121,15 @@ pub use super::topic_defs::{topic_def, TOPIC};
 pub(super) const CLEANUP: &[&str] = &["delete", "compact"];
 pub(super) const TIMESTAMP_TYPE: &[&str] = &["CreateTime", "LogAppendTime"];
 pub(super) const PARTITIONER_MODES: &[&str] = &["route", "verify"];
+/// Confluent's subject name strategies, short or as its Java class names.
+pub(super) const SUBJECT_STRATEGIES: &[&str] = &[
+    "TopicNameStrategy",
+    "RecordNameStrategy",
+    "TopicRecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicNameStrategy",
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+];
 pub(super) const ON_ERROR: &[&str] = &["reject", "skip", "dead-letter"];
 
 /// A `BrokerDef` from its name, kind, default, dynamic flag and doc.

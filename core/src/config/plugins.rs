@@ -16,6 +16,7 @@ pub const KINDS: &[&str] = &[
     "compaction-policy",
     "authenticator",
     "authorizer",
+    "serializer",
 ];
 
 /// The configs that bind a plugin, and the kind each one binds: the topic
@@ -27,12 +28,14 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("weir.interceptors.fetch", "fetch-interceptor"),
     ("weir.retention.policy", "retention-policy"),
     ("weir.compaction.policy", "compaction-policy"),
+    ("weir.value.serializer", "serializer"),
+    ("weir.key.serializer", "serializer"),
     ("weir.authenticator", "authenticator"),
     ("weir.authorizer", "authorizer"),
 ];
 
 /// How many of `BINDINGS` are topic configs.
-pub const TOPIC_BINDINGS: usize = 5;
+pub const TOPIC_BINDINGS: usize = 7;
 
 /// The config that binds a plugin of `kind`.
 pub fn binding_of(kind: &str) -> Option<&'static str> {

@@ -3,7 +3,8 @@
 //! that are each one's synonyms (its default), in Kafka's order.
 
 use super::defs::{
-    Kind, TopicDef, CLEANUP, COMPRESSION, IMAX, MAX, ON_ERROR, PARTITIONER_MODES, TIMESTAMP_TYPE,
+    Kind, TopicDef, CLEANUP, COMPRESSION, IMAX, MAX, ON_ERROR, PARTITIONER_MODES,
+    SUBJECT_STRATEGIES, TIMESTAMP_TYPE,
 };
 
 macro_rules! topic {
@@ -60,6 +61,42 @@ pub static TOPIC: &[TopicDef] = &[
         Kind::String,
         [],
         "Where on-error=dead-letter sends the records a plugin failed on; empty: <topic>.dead-letter (it must exist)."
+    ),
+    topic!(
+        "weir.value.schema.validation",
+        Kind::Bool,
+        [],
+        "Check each produced value's schema-registry framing, that its schema id is registered under the subject the strategy names and, with weir.value.serializer, that it decodes with that schema; refuse invalid records with INVALID_RECORD."
+    ),
+    topic!(
+        "weir.key.schema.validation",
+        Kind::Bool,
+        [],
+        "weir.value.schema.validation for keys."
+    ),
+    topic!(
+        "weir.value.serializer",
+        Kind::String,
+        [],
+        "The serializer plugin that checks values against their schema when weir.value.schema.validation is on; empty: framing and schema ids only."
+    ),
+    topic!(
+        "weir.key.serializer",
+        Kind::String,
+        [],
+        "The serializer plugin that checks keys against their schema when weir.key.schema.validation is on."
+    ),
+    topic!(
+        "weir.value.subject.name.strategy",
+        Kind::Enum(SUBJECT_STRATEGIES),
+        [],
+        "The subject a value's schema must be registered under: TopicNameStrategy (<topic>-value), RecordNameStrategy (the record's name), TopicRecordNameStrategy (<topic>-<record name>)."
+    ),
+    topic!(
+        "weir.key.subject.name.strategy",
+        Kind::Enum(SUBJECT_STRATEGIES),
+        [],
+        "weir.value.subject.name.strategy for keys (TopicNameStrategy: <topic>-key)."
     ),
     topic!(
         "cleanup.policy",

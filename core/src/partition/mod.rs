@@ -13,6 +13,7 @@ mod follower;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
+pub mod validation;
 mod replicas;
 mod retention;
 

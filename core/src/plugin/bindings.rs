@@ -76,6 +76,17 @@ pub mod authorizer {
     });
 }
 
+pub mod serializer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "serializer",
+        with: {
+            "weir:plugin/types": super::partitioner::weir::plugin::types,
+            "weir:plugin/host": super::partitioner::weir::plugin::host,
+        },
+    });
+}
+
 pub use partitioner::weir::plugin::host::{self, Level};
 pub use partitioner::weir::plugin::types::{self, RecordBatch, Rewritten};
 

@@ -21,6 +21,7 @@ pub mod partitioner;
 pub mod policy;
 pub mod registry;
 pub mod sandbox;
+pub mod serializer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -22,11 +22,13 @@ use super::metrics::PluginMetrics;
 use super::partitioner::WasmPartitioner;
 use super::policy::{WasmCompactionPolicy, WasmRetentionPolicy};
 use super::sandbox::Sandbox;
+use super::serializer::WasmSerializer;
 use crate::config::plugins::PluginSpec;
 use crate::log::cleaner::policy::CompactionPolicy;
 use crate::log::retention::RetentionPolicy;
 use crate::partition::interceptor::Interceptor;
 use crate::partition::partitioner::Partitioner;
+use crate::partition::validation::Serializer;
 use crate::security::plugin::{Authenticator, Authorizer};
 
 /// One loaded version of a plugin.
@@ -44,6 +46,7 @@ enum Plugin {
     Compaction(Arc<dyn CompactionPolicy>),
     Authenticator(Arc<dyn Authenticator>),
     Authorizer(Arc<dyn Authorizer>),
+    Serializer(Arc<dyn Serializer>),
 }
 
 /// What a `[[plugins]]` file looked like when last checked.
@@ -163,6 +166,7 @@ impl PluginRegistry {
             "compaction-policy" => Plugin::Compaction(Arc::new(WasmCompactionPolicy::new(loaded)?)),
             "authenticator" => Plugin::Authenticator(Arc::new(WasmAuthenticator::new(loaded)?)),
             "authorizer" => Plugin::Authorizer(Arc::new(WasmAuthorizer::new(loaded)?)),
+            "serializer" => Plugin::Serializer(Arc::new(WasmSerializer::new(loaded)?)),
             other => anyhow::bail!("{}: unknown plugin kind {other}", context()),
         };
         Ok(self.install(spec, bytes, plugin, &metrics, started))
@@ -306,6 +310,14 @@ impl PluginRegistry {
     pub fn authorizer(&self, name: &str) -> Option<Arc<dyn Authorizer>> {
         match &self.get(name)?.plugin {
             Plugin::Authorizer(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// The serializer `name`, if one is loaded under that name.
+    pub fn serializer(&self, name: &str) -> Option<Arc<dyn Serializer>> {
+        match &self.get(name)?.plugin {
+            Plugin::Serializer(p) => Some(p.clone()),
             _ => None,
         }
     }

@@ -19,7 +19,7 @@ pub mod records;
 pub mod registry;
 pub mod state;
 
-pub use registry::{RegistryError, SchemaRegistry};
+pub use registry::{RegistryError, SchemaInfo, SchemaRegistry};
 
 use std::sync::Arc;
 
@@ -27,14 +27,19 @@ use anyhow::Context;
 
 use crate::server::Broker;
 
-/// Binds `schema.registry.listener` (if set) and serves the registry.
-pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Option<Arc<SchemaRegistry>>> {
+/// Makes the registry (schema validation reads it), and serves it on
+/// `schema.registry.listener` when that is set.
+pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Arc<SchemaRegistry>> {
+    let registry = broker
+        .schema_registry
+        .get_or_init(|| Arc::new(SchemaRegistry::new(Arc::downgrade(broker))))
+        .clone();
     let address = broker
         .config
         .get("schema.registry.listener")
         .unwrap_or_default();
     if address.is_empty() {
-        return Ok(None);
+        return Ok(registry);
     }
     let address = address
         .trim_start_matches("http://")
@@ -43,7 +48,6 @@ pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Option<Arc<SchemaRegi
     let socket = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("schema.registry.listener {address}"))?;
-    let registry = Arc::new(SchemaRegistry::new(broker.clone()));
     tracing::info!(address = %socket.local_addr()?, "schema registry listening");
     let router = api::routes().with_state(registry.clone());
     tokio::spawn(async move {
@@ -51,5 +55,5 @@ pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Option<Arc<SchemaRegi
             tracing::warn!(error = %e, "schema registry stopped");
         }
     });
-    Ok(Some(registry))
+    Ok(registry)
 }

@@ -2,7 +2,8 @@
 //! replica here, each change is checked against the state, written to the
 //! topic by its leader, and answered once committed and applied.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use kafka_protocol::records::Compression;
@@ -106,26 +107,89 @@ pub struct Found {
     pub stored: Stored,
 }
 
+/// What the produce path needs of a schema to validate records with it,
+/// kept per id until the registry changes.
+#[derive(Debug)]
+pub struct SchemaInfo {
+    pub schema: crate::partition::validation::PluginSchema,
+    /// The subjects whose live or soft-deleted versions registered it.
+    pub subjects: Vec<String>,
+    /// Its record name (an Avro record's full name, a Protobuf file's
+    /// first message, a JSON Schema's title): the RecordNameStrategy's
+    /// subject.
+    pub record_name: Option<String>,
+}
+
 pub struct SchemaRegistry {
-    broker: Arc<Broker>,
+    /// Weak: the broker owns the registry.
+    broker: Weak<Broker>,
     state: RwLock<State>,
     /// The next `_schemas` offset to apply.
     applied_to: Mutex<i64>,
     /// Changes are checked and written one at a time.
     writing: tokio::sync::Mutex<()>,
+    /// `SchemaInfo` by id, as of the `applied_to` offset it was made at.
+    infos: Mutex<(i64, HashMap<i32, Arc<SchemaInfo>>)>,
 }
 
 /// How long a change waits for its record to be committed.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl SchemaRegistry {
-    pub fn new(broker: Arc<Broker>) -> SchemaRegistry {
+    pub fn new(broker: Weak<Broker>) -> SchemaRegistry {
         SchemaRegistry {
             broker,
             state: RwLock::new(State::default()),
             applied_to: Mutex::new(0),
             writing: tokio::sync::Mutex::new(()),
+            infos: Mutex::new((-1, HashMap::new())),
         }
+    }
+
+    /// A registry over a given state, with no broker (tests).
+    #[cfg(test)]
+    pub fn with_state(state: State) -> SchemaRegistry {
+        let registry = SchemaRegistry::new(Weak::new());
+        *registry.state.write().unwrap() = state;
+        registry
+    }
+
+    fn broker(&self) -> Result<Arc<Broker>> {
+        self.broker
+            .upgrade()
+            .ok_or_else(|| RegistryError::new(50001, "the broker is shutting down"))
+    }
+
+    /// Schema `id` as validation needs it, or None when it is not
+    /// registered (a hard-deleted schema included).
+    pub fn schema_info(&self, id: i32) -> Option<Arc<SchemaInfo>> {
+        self.catch_up();
+        let applied = *self.applied_to.lock().expect("applied_to");
+        let mut infos = self.infos.lock().expect("schema infos");
+        if infos.0 != applied {
+            *infos = (applied, HashMap::new());
+        }
+        if let Some(info) = infos.1.get(&id) {
+            return Some(info.clone());
+        }
+        let state = self.state.read().expect("registry state");
+        let stored = state.schemas.get(&id)?;
+        let references = Self::resolve(&state, &stored.references).unwrap_or_default();
+        let mut subjects: Vec<String> = state.versions_of(id, true).into_iter().map(|(s, _)| s).collect();
+        subjects.dedup();
+        let record_name = record_name(&state, stored);
+        let info = Arc::new(SchemaInfo {
+            schema: crate::partition::validation::PluginSchema {
+                id,
+                schema_type: stored.schema_type.clone(),
+                text: stored.schema.clone(),
+                references,
+            },
+            subjects,
+            record_name,
+        });
+        infos.1.insert(id, info.clone());
+        Some(info)
     }
 
     /// The state, caught up with this broker's replica of `_schemas`.
@@ -136,7 +200,10 @@ impl SchemaRegistry {
 
     /// Applies the committed records not applied yet.
     fn catch_up(&self) {
-        let Some(partition) = self.broker.replicas.get_by_name(TOPIC, 0) else {
+        let Some(broker) = self.broker.upgrade() else {
+            return;
+        };
+        let Some(partition) = broker.replicas.get_by_name(TOPIC, 0) else {
             return;
         };
         let mut next = self.applied_to.lock().expect("applied_to");
@@ -183,12 +250,13 @@ impl SchemaRegistry {
     async fn write(&self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         let store =
             |e: String| RegistryError::new(50001, format!("Error while storing the change: {e}"));
-        if self.broker.replicas.get_by_name(TOPIC, 0).is_none()
-            && !self.broker.image().topics.contains_key(TOPIC)
+        let broker = self.broker()?;
+        if broker.replicas.get_by_name(TOPIC, 0).is_none()
+            && !broker.image().topics.contains_key(TOPIC)
         {
-            self.create_topic().await.map_err(store)?;
+            Self::create_topic(&broker).await.map_err(store)?;
         }
-        let Some(partition) = self.broker.replicas.get_by_name(TOPIC, 0) else {
+        let Some(partition) = broker.replicas.get_by_name(TOPIC, 0) else {
             return Err(RegistryError::new(
                 50003,
                 format!("{TOPIC} is not hosted on this broker: ask the broker that leads it"),
@@ -219,9 +287,8 @@ impl SchemaRegistry {
         Ok(())
     }
 
-    async fn create_topic(&self) -> std::result::Result<(), String> {
-        let live = self
-            .broker
+    async fn create_topic(broker: &Broker) -> std::result::Result<(), String> {
+        let live = broker
             .image()
             .brokers
             .values()
@@ -234,7 +301,7 @@ impl SchemaRegistry {
             configs: vec![("cleanup.policy".to_string(), Some("compact".to_string()))],
             ..Default::default()
         };
-        match self.broker.create_topic_anywhere(&topic).await {
+        match broker.create_topic_anywhere(&topic).await {
             Ok(_) => Ok(()),
             Err(e)
                 if e.code() == crate::protocol::error::ResponseError::TopicAlreadyExists.code() =>
@@ -646,6 +713,33 @@ impl SchemaRegistry {
                 olds.push(Self::parse(&state, &state.schemas[&v.id])?);
                 let level = level.trim_end_matches("_TRANSITIVE").to_string();
                 Ok(compatibility::check(&level, &parsed, &olds))
+            }
+        }
+    }
+}
+
+/// A schema's record name, for the record name strategies: an Avro
+/// record's full name, a JSON Schema's `title`, a Protobuf file's first
+/// message.
+fn record_name(state: &State, stored: &Stored) -> Option<String> {
+    match stored.schema_type.as_str() {
+        "PROTOBUF" => match SchemaRegistry::parse(state, stored).ok()? {
+            Parsed::Protobuf(compiled) => compiled
+                .file
+                .messages()
+                .next()
+                .map(|m| m.full_name().to_string()),
+            _ => None,
+        },
+        _ => {
+            let json: serde_json::Value = serde_json::from_str(&stored.schema).ok()?;
+            if stored.schema_type == "JSON" {
+                return json.get("title")?.as_str().map(String::from);
+            }
+            let name = json.get("name")?.as_str()?;
+            match json.get("namespace").and_then(|n| n.as_str()) {
+                Some(ns) if !ns.is_empty() && !name.contains('.') => Some(format!("{ns}.{name}")),
+                _ => Some(name.to_string()),
             }
         }
     }

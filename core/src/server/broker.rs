@@ -52,6 +52,9 @@ pub struct Broker {
     pub authorizer_plugin: Option<super::authorize::AuthorizerBinding>,
     /// Produce and fetch byte-rate quotas (the metadata log's).
     pub quotas: super::quotas::Quotas,
+    /// The built-in schema registry, once started (it serves its REST API
+    /// only with `schema.registry.listener`; validation reads it always).
+    pub schema_registry: std::sync::OnceLock<Arc<crate::schema_registry::SchemaRegistry>>,
 }
 
 impl Broker {
@@ -123,6 +126,7 @@ impl Broker {
             authorizer,
             authorizer_plugin,
             quotas,
+            schema_registry: std::sync::OnceLock::new(),
         })
     }
 

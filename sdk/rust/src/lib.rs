@@ -32,6 +32,7 @@ pub mod hash;
 pub mod interceptor;
 pub mod partitioner;
 pub mod policy;
+pub mod serializer;
 
 mod batch;
 pub use batch::{Batch, Header, Record};

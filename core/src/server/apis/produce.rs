@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use crate::partition::dead_letter::{self, DeadLetter};
 use crate::partition::interceptor;
 use crate::partition::partitioner::{self, Mode, OnError, Placement};
+use crate::partition::validation;
 use crate::partition::{AppendOrigin, Partition, PendingCommit};
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::server::broker::Broker;
@@ -241,7 +242,15 @@ fn append(
     // a topic without plugins pays nothing for it.
     crate::plugin::caller::scope(ctx.caller(), || {
         let mut dead = Vec::new();
-        let records = intercept(broker, &b, topic, addressed, records, &mut dead)?;
+        // What the producer sent is checked against its schemas first, so
+        // KIP-467's record indexes are the producer's.
+        let records = validate(broker, &b, topic, records, &mut dead)?;
+        let records = match records {
+            Cow::Borrowed(records) => intercept(broker, &b, topic, addressed, records, &mut dead)?,
+            Cow::Owned(checked) => {
+                Cow::Owned(intercept(broker, &b, topic, addressed, &checked, &mut dead)?.into_owned())
+            }
+        };
         let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
         // Dead letters first: if they cannot be kept, the request fails whole.
         if !dead.is_empty() {
@@ -304,13 +313,19 @@ struct Bindings {
     dead_letter_topic: String,
     produce_interceptors: Vec<String>,
     partition_count: u32,
+    /// The keys and values to check against their schemas.
+    validations: Vec<validation::Check>,
 }
 
 /// None for a topic with no plugin bound (the common case, checked first).
 fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindings> {
     let topic_image = image.topics.get(topic)?;
     let bound = |name: &str| topic_image.configs.get(name).is_some_and(|v| !v.is_empty());
-    if !bound("weir.partitioner") && !bound("weir.interceptors.produce") {
+    if !bound("weir.partitioner")
+        && !bound("weir.interceptors.produce")
+        && !bound("weir.value.schema.validation")
+        && !bound("weir.key.schema.validation")
+    {
         return None;
     }
     let view = broker.config_view(image);
@@ -332,7 +347,52 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
         },
         produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
         partition_count: topic_image.partitions.len() as u32,
+        validations: [validation::Field::Key, validation::Field::Value]
+            .into_iter()
+            .filter_map(|field| {
+                let name = |what: &str| match field {
+                    validation::Field::Key => format!("weir.key.{what}"),
+                    validation::Field::Value => format!("weir.value.{what}"),
+                };
+                if value(&name("schema.validation")) != "true" {
+                    return None;
+                }
+                let serializer = Some(value(&name("serializer")))
+                    .filter(|n| !n.is_empty())
+                    .map(|n| {
+                        let plugin = broker.plugins.serializer(&n);
+                        (n, plugin)
+                    });
+                Some(validation::Check {
+                    field,
+                    strategy: validation::Strategy::from_config(&value(&name(
+                        "subject.name.strategy",
+                    ))),
+                    serializer,
+                })
+            })
+            .collect(),
     })
+}
+
+/// The records, checked against their schemas when the topic asks.
+fn validate<'a>(
+    broker: &Broker,
+    b: &Bindings,
+    topic: &str,
+    records: &'a [u8],
+    dead: &mut Vec<DeadLetter>,
+) -> Result<Cow<'a, [u8]>, ApiError> {
+    if b.validations.is_empty() {
+        return Ok(Cow::Borrowed(records));
+    }
+    let Some(registry) = broker.schema_registry.get() else {
+        return Err(ApiError::new(
+            ResponseError::InvalidRecord,
+            "schema validation is on, and this broker has no schema registry",
+        ));
+    };
+    validation::validate(&b.validations, registry, b.on_error, topic, records, dead)
 }
 
 /// The records after the topic's produce interceptors (unchanged, and not
