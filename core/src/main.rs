@@ -195,11 +195,13 @@ fn serve(path: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
         // then stops at once.
         let shutdown = shutdown_signal()?;
         let broker = Arc::new(Broker::open(config).await?);
+        // The registry listens before the Kafka listeners: a client that
+        // finds the broker up finds its registry too.
+        weir::schema_registry::start(&broker).await?;
         let listeners = server::bind(&broker).await?;
         if let Some(admin) = server::admin::bind(&broker).await? {
             server::admin::spawn(broker.clone(), admin);
         }
-        weir::schema_registry::start(&broker).await?;
         broker.spawn_background_tasks();
         server::serve(broker.clone(), listeners, shutdown).await;
         broker.controlled_shutdown().await;

@@ -172,21 +172,9 @@ def test_avro_and_json_serializers_through_the_broker_and_a_restart(broker, regi
 
 
 def test_protobuf_serializer(broker, registry, tmp_path):
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 
-    # An Order message built at run time (no protoc here): what a generated
-    # _pb2 module holds.
-    file = descriptor_pb2.FileDescriptorProto(name="shop/order.proto", package="shop", syntax="proto3")
-    message = file.message_type.add(name="Order")
-    message.field.add(name="id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
-                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-    message.field.add(name="customer", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    Order = message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
-
+    Order = order_class()
     serialize = ProtobufSerializer(Order, registry, {"use.deprecated.format": False})
     producer = Producer({"bootstrap.servers": broker.bootstrap})
     ctx = SerializationContext("proto-orders", MessageField.VALUE)
@@ -251,3 +239,63 @@ def test_the_broker_refuses_records_that_do_not_match_their_schema(make_broker):
     assert producer.flush(30) == 0
     values = [m.value() for m in read(node, "checked", 4)]
     assert values == good + [None]
+
+
+def order_class():
+    """An Order message built at run time (no protoc here): what a
+    generated _pb2 module holds."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    file = descriptor_pb2.FileDescriptorProto(name="shop/order.proto", package="shop", syntax="proto3")
+    message = file.message_type.add(name="Order")
+    message.field.add(name="id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    message.field.add(name="customer", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_json_schema_and_protobuf_serializers_validate_too(make_broker):
+    from test_interceptors import plugin
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+    node = make_broker(plugins=[plugin("json-schema", "json_schema.wasm", kind="serializer"),
+                                plugin("protobuf", "protobuf.wasm", kind="serializer")])
+    registry = SchemaRegistryClient({"url": node.registry_url})
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    for topic, serializer in [("json-checked", "json-schema"), ("proto-checked", "protobuf")]:
+        admin.create_topics([NewTopic(topic, 1, 1, config={
+            "weir.value.schema.validation": "true", "weir.value.serializer": serializer})])[topic].result(timeout=30)
+
+    def outcomes(topic, values):
+        producer = Producer({"bootstrap.servers": node.bootstrap, "linger.ms": 10000, "retries": 0})
+        results = []
+        for value in values:
+            producer.produce(topic, value=value, partition=0, on_delivery=lambda e, m: results.append(e))
+        producer.flush(30)
+        return [e and e.name() for e in results]
+
+    schema = json.dumps({"type": "object", "properties": {"id": {"type": "integer"}, "customer": {"type": "string"}},
+                         "required": ["id"]})
+    to_json = JSONSerializer(schema, registry)
+    ctx = SerializationContext("json-checked", MessageField.VALUE)
+    good = to_json({"id": 1, "customer": "c1"}, ctx)
+    assert outcomes("json-checked", [good, to_json({"id": 2}, ctx)]) == [None, None]
+    framing = good[:5]
+    assert outcomes("json-checked", [good, framing + b'{"id": "one"}', framing + b"{not json"]) == [
+        "_INVALID_DIFFERENT_RECORD", "INVALID_RECORD", "INVALID_RECORD"]
+
+    Order = order_class()
+    ctx = SerializationContext("proto-checked", MessageField.VALUE)
+    to_proto = ProtobufSerializer(Order, registry, {"use.deprecated.format": False})
+    good = to_proto(Order(id=7, customer="c7"), ctx)
+    assert outcomes("proto-checked", [good, to_proto(Order(id=8), ctx)]) == [None, None]
+    # The framing, the message indexes (a single 0: the first message), then
+    # field 1 with the wire type of a string but a length past the end.
+    framing = good[:6]
+    assert outcomes("proto-checked", [good, framing + b"\x0a\x10ab", framing + b"\x04\x02"]) == [
+        "_INVALID_DIFFERENT_RECORD", "INVALID_RECORD", "INVALID_RECORD"]
+    counted = json.load(__import__("urllib.request").request.urlopen(node.admin_url + "/v1/plugins/protobuf"))["metrics"]
+    assert counted["calls"] >= 2 and counted["failures"] == 0, counted

@@ -13,9 +13,9 @@ mod follower;
 pub mod interceptor;
 pub mod manager;
 pub mod partitioner;
-pub mod validation;
 mod replicas;
 mod retention;
+pub mod validation;
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -18,7 +18,7 @@ use super::partitioner::{decode, keep_identity_only, pack, OnError, PluginFailur
 use crate::log::batch::Batches;
 use crate::log::records::PackedRecords;
 use crate::protocol::error::{ApiError, ResponseError};
-use crate::schema_registry::SchemaRegistry;
+use crate::schema_registry::{SchemaInfo, SchemaRegistry};
 
 static REFUSALS_LOGGED: crate::log::metrics::LogLimiter = crate::log::metrics::LogLimiter::new();
 
@@ -128,6 +128,9 @@ pub fn validate<'a>(
     Ok(out.map_or(Cow::Borrowed(bytes), Cow::Owned))
 }
 
+/// A schema and the payloads (with their records' indexes) that name it.
+type SchemaPayloads<'a> = (Arc<SchemaInfo>, Vec<(usize, &'a [u8])>);
+
 /// Ok(Ok(())) when every record is valid; Ok(Err((plugin, error))) when a
 /// serializer failed and the batch is to be dead-lettered; Err to refuse.
 fn check_batch(
@@ -140,8 +143,7 @@ fn check_batch(
     let mut errors: BTreeMap<i32, String> = BTreeMap::new();
     for check in checks {
         // Payloads by schema id, so a plugin is called once per schema.
-        let mut by_schema: BTreeMap<i32, (Arc<crate::schema_registry::registry::SchemaInfo>, Vec<(usize, &[u8])>)> =
-            BTreeMap::new();
+        let mut by_schema: BTreeMap<i32, SchemaPayloads> = BTreeMap::new();
         for (i, r) in records.records.iter().enumerate() {
             let (offset, len) = match check.field {
                 Field::Key => (r.key_offset, r.key_len),
@@ -179,7 +181,11 @@ fn check_batch(
                     for ((i, _), answer) in payloads.iter().zip(answers) {
                         if let Some(why) = answer {
                             errors.entry(*i as i32).or_insert_with(|| {
-                                format!("{} does not match schema {}: {why}", check.field.name(), info.schema.id)
+                                format!(
+                                    "{} does not match schema {}: {why}",
+                                    check.field.name(),
+                                    info.schema.id
+                                )
                             });
                         }
                     }
@@ -222,7 +228,7 @@ fn framed(
     registry: &SchemaRegistry,
     topic: &str,
     payload: &[u8],
-) -> Result<Arc<crate::schema_registry::registry::SchemaInfo>, String> {
+) -> Result<Arc<SchemaInfo>, String> {
     let field = check.field.name();
     if payload.len() < 5 || payload[0] != 0 {
         return Err(format!(
@@ -237,7 +243,10 @@ fn framed(
         Strategy::TopicName => format!("{topic}-{field}"),
         Strategy::RecordName => info.record_name.clone().unwrap_or_default(),
         Strategy::TopicRecordName => {
-            format!("{topic}-{}", info.record_name.as_deref().unwrap_or_default())
+            format!(
+                "{topic}-{}",
+                info.record_name.as_deref().unwrap_or_default()
+            )
         }
     };
     if !info.subjects.contains(&subject) {
@@ -318,14 +327,26 @@ mod tests {
             strategy: Strategy::TopicName,
             serializer: Some(("first-byte-one".into(), Some(Arc::new(FirstByteOne)))),
         };
-        let error = check_batch(&[check], &registry(), OnError::Reject, "orders", &packed).unwrap_err();
+        let error =
+            check_batch(&[check], &registry(), OnError::Reject, "orders", &packed).unwrap_err();
         assert_eq!(error.error, ResponseError::InvalidRecord);
-        let reasons: Vec<(i32, &str)> = error.record_errors.iter().map(|(i, r)| (*i, r.as_str())).collect();
+        let reasons: Vec<(i32, &str)> = error
+            .record_errors
+            .iter()
+            .map(|(i, r)| (*i, r.as_str()))
+            .collect();
         assert_eq!(reasons.len(), 4, "{reasons:?}");
         assert!(reasons[0].1.contains("not framed"), "{reasons:?}");
-        assert!(reasons[1].1.contains("schema id 7, which is not registered"));
-        assert!(reasons[2].1.contains("not registered under subject orders-value"));
-        assert_eq!(reasons[3], (4, "value does not match schema 1: first byte is not 1"));
+        assert!(reasons[1]
+            .1
+            .contains("schema id 7, which is not registered"));
+        assert!(reasons[2]
+            .1
+            .contains("not registered under subject orders-value"));
+        assert_eq!(
+            reasons[3],
+            (4, "value does not match schema 1: first byte is not 1")
+        );
         assert_eq!(
             reasons.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
             vec![1, 2, 3, 4]
@@ -339,7 +360,11 @@ mod tests {
             fn name(&self) -> &str {
                 "broken"
             }
-            fn validate(&self, _: &PluginSchema, _: &[&[u8]]) -> Result<Vec<Option<String>>, PluginFailure> {
+            fn validate(
+                &self,
+                _: &PluginSchema,
+                _: &[&[u8]],
+            ) -> Result<Vec<Option<String>>, PluginFailure> {
                 Err(PluginFailure::Failed("trapped".into()))
             }
         }
@@ -349,20 +374,44 @@ mod tests {
         let check = || Check {
             field: Field::Value,
             strategy: Strategy::TopicName,
-            serializer: Some(("broken".into(), Some(Arc::new(Broken) as Arc<dyn Serializer>))),
+            serializer: Some((
+                "broken".into(),
+                Some(Arc::new(Broken) as Arc<dyn Serializer>),
+            )),
         };
         let registry = registry();
-        let refused = check_batch(&[check()], &registry, OnError::Reject, "orders", &packed).unwrap_err();
+        let refused =
+            check_batch(&[check()], &registry, OnError::Reject, "orders", &packed).unwrap_err();
         assert_eq!(refused.error, ResponseError::PolicyViolation);
-        assert!(check_batch(&[check()], &registry, OnError::Skip, "orders", &packed).unwrap().is_ok());
-        let dead = check_batch(&[check()], &registry, OnError::DeadLetter, "orders", &packed).unwrap();
-        assert_eq!(dead, Err(("broken".to_string(), "failed: trapped".to_string())));
+        assert!(
+            check_batch(&[check()], &registry, OnError::Skip, "orders", &packed)
+                .unwrap()
+                .is_ok()
+        );
+        let dead = check_batch(
+            &[check()],
+            &registry,
+            OnError::DeadLetter,
+            "orders",
+            &packed,
+        )
+        .unwrap();
+        assert_eq!(
+            dead,
+            Err(("broken".to_string(), "failed: trapped".to_string()))
+        );
     }
 
     #[test]
     fn strategies_name_subjects() {
-        assert_eq!(Strategy::from_config("io.confluent.kafka.serializers.subject.RecordNameStrategy"), Strategy::RecordName);
-        assert_eq!(Strategy::from_config("TopicRecordNameStrategy"), Strategy::TopicRecordName);
+        assert_eq!(
+            Strategy::from_config("io.confluent.kafka.serializers.subject.RecordNameStrategy"),
+            Strategy::RecordName
+        );
+        assert_eq!(
+            Strategy::from_config("TopicRecordNameStrategy"),
+            Strategy::TopicRecordName
+        );
         assert_eq!(Strategy::from_config(""), Strategy::TopicName);
     }
 }

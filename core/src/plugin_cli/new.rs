@@ -55,6 +55,10 @@ const SDK_FILES: &[(&str, &str)] = &[
         "sdk/rust/src/auth.rs",
         include_str!("../../../sdk/rust/src/auth.rs"),
     ),
+    (
+        "sdk/rust/src/serializer.rs",
+        include_str!("../../../sdk/rust/src/serializer.rs"),
+    ),
 ];
 
 /// The C SDK (Zig uses it too): the helpers, and the bindings of each world.
@@ -277,6 +281,9 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
+    if kind == "serializer" {
+        bail!("no serializer template yet: implement weir_plugin::serializer::Serializer (docs/plugins.md, \"Serializers\"), as plugins/avro does");
+    }
     if !LANGS.contains(&lang) {
         bail!(
             "no template for {lang:?} yet: `weir plugin new` makes {}",
@@ -377,4 +384,24 @@ fn write(dir: &Path, path: &str, text: &str) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SDK_FILES;
+
+    /// Every file of the Rust SDK is embedded: a module left out would
+    /// break every new Rust project's build.
+    #[test]
+    fn the_whole_rust_sdk_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/rust/src");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let path = format!("sdk/rust/src/{name}");
+            assert!(
+                SDK_FILES.iter().any(|(p, _)| *p == path),
+                "{path} is not embedded in SDK_FILES"
+            );
+        }
+    }
 }

@@ -175,7 +175,11 @@ impl SchemaRegistry {
         let state = self.state.read().expect("registry state");
         let stored = state.schemas.get(&id)?;
         let references = Self::resolve(&state, &stored.references).unwrap_or_default();
-        let mut subjects: Vec<String> = state.versions_of(id, true).into_iter().map(|(s, _)| s).collect();
+        let mut subjects: Vec<String> = state
+            .versions_of(id, true)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         subjects.dedup();
         let record_name = record_name(&state, stored);
         let info = Arc::new(SchemaInfo {

@@ -14,6 +14,7 @@ mod cleaner;
 mod connections;
 mod group;
 mod plugins;
+mod schemas;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -99,6 +100,10 @@ struct Args {
     /// Where the standard plugins were built (default target/wasm32-wasip2/release).
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
+    /// Run the schema validation benchmark: produce with validation off,
+    /// ids only, and the avro serializer; then registry lookups per second.
+    #[arg(long)]
+    schemas: bool,
     /// Run the cleaner benchmark: produce while a compacted log is cleaned.
     #[arg(long)]
     cleaner: bool,
@@ -676,6 +681,12 @@ fn main() -> Result<()> {
             bail!("--connections needs --spawn PATH/TO/weir");
         };
         return connections::run(weir, &args);
+    }
+    if args.schemas {
+        let Some(weir) = &args.spawn else {
+            bail!("--schemas needs --spawn PATH/TO/weir");
+        };
+        return schemas::run(weir, &args);
     }
     if args.plugins {
         let Some(weir) = &args.spawn else {

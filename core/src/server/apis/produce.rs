@@ -247,9 +247,9 @@ fn append(
         let records = validate(broker, &b, topic, records, &mut dead)?;
         let records = match records {
             Cow::Borrowed(records) => intercept(broker, &b, topic, addressed, records, &mut dead)?,
-            Cow::Owned(checked) => {
-                Cow::Owned(intercept(broker, &b, topic, addressed, &checked, &mut dead)?.into_owned())
-            }
+            Cow::Owned(checked) => Cow::Owned(
+                intercept(broker, &b, topic, addressed, &checked, &mut dead)?.into_owned(),
+            ),
         };
         let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
         // Dead letters first: if they cannot be kept, the request fails whole.
