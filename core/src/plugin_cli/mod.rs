@@ -29,7 +29,8 @@ pub enum PluginCommand {
         #[arg(long, default_value = "rust")]
         lang: String,
         /// partitioner, produce-interceptor, fetch-interceptor,
-        /// retention-policy, compaction-policy, authenticator or authorizer.
+        /// retention-policy, compaction-policy, authenticator, authorizer or
+        /// serializer.
         #[arg(long)]
         kind: String,
         /// Where to create it (default: ./NAME).
@@ -62,6 +63,13 @@ pub enum PluginCommand {
         /// not checked): for the user's CI.
         #[arg(long)]
         expect: Option<PathBuf>,
+        /// A serializer's schema (the text as registered); default: the
+        /// template's CSV columns.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// The schema's type: AVRO, PROTOBUF or JSON.
+        #[arg(long, default_value = "JSON")]
+        schema_type: String,
     },
     /// Name, kind, content hash, bindings and counters of every plugin.
     List,
@@ -72,7 +80,7 @@ pub enum PluginCommand {
         file: Option<PathBuf>,
         /// The kind of a new plugin: partitioner, produce-interceptor,
         /// fetch-interceptor, retention-policy, compaction-policy,
-        /// authenticator or authorizer.
+        /// authenticator, authorizer or serializer.
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value = ".")]
@@ -118,12 +126,15 @@ pub fn run(admin: &Endpoint, command: PluginCommand) -> anyhow::Result<()> {
             partitions,
             config,
             expect,
+            schema,
+            schema_type,
         } => test::run(
             &Project::open(&dir)?,
             records.as_deref(),
             partitions,
             &config,
             expect.as_deref(),
+            &test::schema(schema.as_deref(), &schema_type)?,
         ),
         PluginCommand::List => admin::run(admin, admin::Call::List),
         PluginCommand::Deploy {

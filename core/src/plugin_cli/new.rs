@@ -168,6 +168,7 @@ fn python_source(kind: &str) -> &'static str {
         "produce-interceptor" => include_str!("../../templates/python/produce-interceptor.py"),
         "authenticator" => include_str!("../../templates/python/authenticator.py"),
         "authorizer" => include_str!("../../templates/python/authorizer.py"),
+        "serializer" => include_str!("../../templates/python/serializer.py"),
         _ => include_str!("../../templates/python/fetch-interceptor.py"),
     }
 }
@@ -184,6 +185,7 @@ fn javascript_source(kind: &str) -> &'static str {
         "produce-interceptor" => include_str!("../../templates/javascript/produce-interceptor.js"),
         "authenticator" => include_str!("../../templates/javascript/authenticator.js"),
         "authorizer" => include_str!("../../templates/javascript/authorizer.js"),
+        "serializer" => include_str!("../../templates/javascript/serializer.js"),
         _ => include_str!("../../templates/javascript/fetch-interceptor.js"),
     }
 }
@@ -268,6 +270,7 @@ fn rust_source(kind: &str) -> &'static str {
         "produce-interceptor" => include_str!("../../templates/rust/produce-interceptor.rs"),
         "authenticator" => include_str!("../../templates/rust/authenticator.rs"),
         "authorizer" => include_str!("../../templates/rust/authorizer.rs"),
+        "serializer" => include_str!("../../templates/rust/serializer.rs"),
         _ => include_str!("../../templates/rust/fetch-interceptor.rs"),
     }
 }
@@ -281,8 +284,8 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
-    if kind == "serializer" {
-        bail!("no serializer template yet: implement weir_plugin::serializer::Serializer (docs/plugins.md, \"Serializers\"), as plugins/avro does");
+    if kind == "serializer" && !matches!(lang, "rust" | "python" | "javascript") {
+        bail!("no serializer template for {lang} yet: rust, python and javascript have one (docs/plugins.md, \"Serializers\")");
     }
     if !LANGS.contains(&lang) {
         bail!(

@@ -12,6 +12,7 @@ use super::project::Project;
 use weir::config::plugins::PluginSpec;
 use weir::partition::interceptor::{Target, Verdict};
 use weir::partition::partitioner::PackedRecords;
+use weir::partition::validation::PluginSchema;
 use weir::plugin::PluginRegistry;
 
 /// One sample record, as a JSON line.
@@ -47,6 +48,42 @@ fn default_samples() -> Vec<Sample> {
             timestamp: 1_700_000_000_000 + i,
         })
         .collect()
+}
+
+/// CSV lines for the serializer template's sample schema: two valid, one
+/// short, one long.
+fn serializer_samples() -> Vec<Sample> {
+    [
+        "1,acme,9.50",
+        "2,globex",
+        "3,initech,12.00,extra",
+        "4,umbrella,1.25",
+    ]
+    .iter()
+    .map(|line| Sample {
+        key: None,
+        value: Some(line.to_string()),
+        headers: Vec::new(),
+        timestamp: 0,
+    })
+    .collect()
+}
+
+/// The schema a serializer is tested with: `--schema FILE` of
+/// `--schema-type`, or the template's sample (CSV columns, as JSON).
+pub fn schema(file: Option<&Path>, schema_type: &str) -> anyhow::Result<PluginSchema> {
+    let text = match file {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => r#"{"title": "orders", "columns": ["id", "customer", "total"]}"#.to_string(),
+    };
+    Ok(PluginSchema {
+        id: 1,
+        schema_type: schema_type.to_uppercase(),
+        text,
+        references: Vec::new(),
+    })
 }
 
 /// Three keys updated in turn, the last update of one a tombstone.
@@ -124,6 +161,7 @@ pub fn run(
     partitions: u32,
     config: &[String],
     expect: Option<&Path>,
+    schema: &PluginSchema,
 ) -> anyhow::Result<()> {
     let m = &project.manifest;
     let bytes = std::fs::read(project.built_artifact()?)?;
@@ -155,6 +193,7 @@ pub fn run(
     let samples = match records {
         Some(path) => read_samples(path)?,
         None if m.kind == "compaction-policy" => compaction_samples(),
+        None if m.kind == "serializer" => serializer_samples(),
         None => default_samples(),
     };
     let packed = pack(&samples);
@@ -176,6 +215,31 @@ pub fn run(
         "compaction-policy" => {
             super::test_policy::compaction(&registry, &m.name, &packed, |i| describe(&packed, i))?;
             None
+        }
+        "serializer" => {
+            let plugin = registry.serializer(&m.name).context("loaded")?;
+            let payloads: Vec<&[u8]> = samples
+                .iter()
+                .map(|s| s.value.as_deref().unwrap_or_default().as_bytes())
+                .collect();
+            let answer = plugin.validate(schema, &payloads);
+            println!(
+                "one call, {} payloads, {:.1} µs, schema {} ({}): {}",
+                payloads.len(),
+                started.elapsed().as_secs_f64() * 1e6,
+                schema.id,
+                schema.schema_type,
+                schema.text
+            );
+            let verdicts = answer.map_err(|e| anyhow::anyhow!("the plugin {e}"))?;
+            for (i, verdict) in verdicts.iter().enumerate() {
+                let payload = String::from_utf8_lossy(payloads[i]);
+                match verdict {
+                    None => println!("payload {i} valid     {payload:?}"),
+                    Some(why) => println!("payload {i} invalid: {why}     {payload:?}"),
+                }
+            }
+            Some(serde_json::json!({ "verdicts": verdicts }))
         }
         "partitioner" => {
             let plugin = registry.partitioner(&m.name).context("loaded")?;
@@ -243,7 +307,7 @@ pub fn run(
         (None, _) => Ok(()),
         (Some(path), Some(decision)) => check_expected(path, &decision),
         (Some(_), None) => bail!(
-            "--expect checks the decisions of partitioners and interceptors; a {} prints its answers only",
+            "--expect checks the decisions of partitioners, interceptors and serializers; a {} prints its answers only",
             m.kind
         ),
     }
