@@ -299,3 +299,22 @@ def test_json_schema_and_protobuf_serializers_validate_too(make_broker):
         "_INVALID_DIFFERENT_RECORD", "INVALID_RECORD", "INVALID_RECORD"]
     counted = json.load(__import__("urllib.request").request.urlopen(node.admin_url + "/v1/plugins/protobuf"))["metrics"]
     assert counted["calls"] >= 2 and counted["failures"] == 0, counted
+
+
+def test_kafkajs_schema_registry_client(broker):
+    """@kafkajs/confluent-schema-registry registers Avro, JSON Schema and
+    Protobuf schemas, encodes and decodes with them, through kafkajs."""
+    import subprocess
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from test_plugin_cli import ROOT
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("js-orders", 1, 1)])["js-orders"].result(timeout=30)
+    out = subprocess.run(["node", str(ROOT / "tests/js/schema_registry.js"), broker.bootstrap,
+                          broker.registry_url, "js-orders"], capture_output=True, text=True, timeout=120).stdout
+    got = json.loads(out)
+    assert "error" not in got, got
+    assert got["latest"] == got["id"]
+    assert got["seen"] == [{"id": 1, "customer": "c1"}, {"id": 2, "customer": "c2"}]
+    assert got["json"] == {"id": 7}
+    assert got["proto"] == {"id": 8, "customer": "c8"}
