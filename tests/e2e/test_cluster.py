@@ -472,3 +472,61 @@ def test_acls_follow_a_forwarded_request_to_the_controller(tmp_path):
             assert sorted(seen) == ["alice.orders"], node.bootstrap
     finally:
         cluster.stop()
+
+
+def test_the_schema_registry_and_validation_in_a_cluster(tmp_path):
+    """`_schemas` gets a replica on each of the three brokers: a client
+    given every broker's registry URL registers through whichever leads it
+    (the others answer 503 and confluent-kafka moves on), every broker
+    serves the committed schemas from its own replica, and a partition
+    led by another broker validates against them."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from confluent_kafka import Producer
+    from test_interceptors import plugin
+
+    c = Cluster(tmp_path)
+    for node in c.nodes:
+        node.plugins = [plugin("avro", "avro.wasm", kind="serializer")]
+    c.start()
+    try:
+        urls = ",".join(n.registry_url for n in c.nodes)
+        registry = SchemaRegistryClient({"url": urls})
+        schema = json.dumps({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"}]})
+        schema_id = registry.register_schema("orders-value", Schema(schema, "AVRO"))
+        topics, _ = topics_seen_by(c.nodes[0])
+        assert len(topics["_schemas"][0][1]) == 3, topics["_schemas"]
+
+        def everyone_serves_it():
+            for node in c.nodes:
+                one = SchemaRegistryClient({"url": node.registry_url})
+                try:  # a follower learns the new high watermark on its next fetch
+                    assert one.get_schema(schema_id).schema_str == schema
+                    assert one.get_latest_version("orders-value").schema_id == schema_id
+                except SchemaRegistryError as e:
+                    raise AssertionError(str(e))
+
+        eventually(everyone_serves_it, timeout=20)
+        admin = AdminClient({"bootstrap.servers": c.bootstrap})
+        config = {"weir.value.schema.validation": "true", "weir.value.serializer": "avro"}
+        admin.create_topics([NewTopic("orders", 3, replica_assignment=[[1], [2], [3]], config=config)])[
+            "orders"].result(timeout=30)
+        serialize = AvroSerializer(registry, schema)
+        ctx = SerializationContext("orders", MessageField.VALUE)
+        producer = Producer({"bootstrap.servers": c.bootstrap, "linger.ms": 100})
+        results = []
+        for partition in range(3):
+            producer.produce("orders", value=serialize({"id": partition}, ctx), partition=partition,
+                             on_delivery=lambda e, m: results.append(e))
+            producer.produce("orders", value=b"\x00\x00\x00\x00\x63oops", partition=partition,
+                             on_delivery=lambda e, m: results.append(e))
+        producer.flush(30)
+        refused = [e for e in results if e is not None]
+        # Each leader refused its unframed-id record (and, batched with it,
+        # perhaps the valid one); none took an invalid record.
+        assert len(refused) >= 3 and all(e.name() in ("INVALID_RECORD", "_INVALID_DIFFERENT_RECORD")
+                                         for e in refused), results
+    finally:
+        c.stop()
