@@ -1,5 +1,5 @@
 """A custom serializer from `weir plugin new --kind serializer`, in Rust,
-Python and JavaScript: the template (CSV lines whose columns a JSON schema
+C, Zig, Python and JavaScript: the template (CSV lines whose columns a JSON schema
 in the registry names) builds, `weir plugin test` shows its verdicts and
 `--expect` pins them, and deployed and bound to a topic with validation on
 it makes the broker refuse lines with the wrong number of fields."""
@@ -14,7 +14,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from test_plugin_cli import new_project, weir
 
 
-@pytest.mark.parametrize("lang", ["rust", "python", "javascript"])
+@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript"])
 def test_a_new_serializer_builds_tests_and_validates(tmp_path, make_broker, lang):
     project = new_project(tmp_path, "serializer", "csv", lang)
     tested = weir("test", cwd=project).stdout

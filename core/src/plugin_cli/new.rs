@@ -127,6 +127,14 @@ const C_SDK: &[(&str, &str)] = &[
         "sdk/c/bindings/authorizer.c",
         include_str!("../../../sdk/c/bindings/authorizer.c"),
     ),
+    (
+        "sdk/c/bindings/serializer.h",
+        include_str!("../../../sdk/c/bindings/serializer.h"),
+    ),
+    (
+        "sdk/c/bindings/serializer.c",
+        include_str!("../../../sdk/c/bindings/serializer.c"),
+    ),
 ];
 
 const C_README: &str = include_str!("../../templates/c/README.md.tmpl");
@@ -139,6 +147,7 @@ fn c_source(kind: &str) -> &'static str {
         "produce-interceptor" => include_str!("../../templates/c/produce-interceptor.c"),
         "authenticator" => include_str!("../../templates/c/authenticator.c"),
         "authorizer" => include_str!("../../templates/c/authorizer.c"),
+        "serializer" => include_str!("../../templates/c/serializer.c"),
         _ => include_str!("../../templates/c/fetch-interceptor.c"),
     }
 }
@@ -153,6 +162,7 @@ fn zig_source(kind: &str) -> &'static str {
         "produce-interceptor" => include_str!("../../templates/zig/produce-interceptor.zig"),
         "authenticator" => include_str!("../../templates/zig/authenticator.zig"),
         "authorizer" => include_str!("../../templates/zig/authorizer.zig"),
+        "serializer" => include_str!("../../templates/zig/serializer.zig"),
         _ => include_str!("../../templates/zig/fetch-interceptor.zig"),
     }
 }
@@ -284,8 +294,8 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
     }
-    if kind == "serializer" && !matches!(lang, "rust" | "python" | "javascript") {
-        bail!("no serializer template for {lang} yet: rust, python and javascript have one (docs/plugins.md, \"Serializers\")");
+    if kind == "serializer" && lang == "assemblyscript" {
+        bail!("no serializer template for {lang} yet: rust, c, zig, python and javascript have one (docs/plugins.md, \"Serializers\")");
     }
     if !LANGS.contains(&lang) {
         bail!(
