@@ -53,6 +53,7 @@ fn sigterm_shuts_down_cleanly_and_leaves_the_marker() {
         ])
         .args(["--set", &format!("log.dirs={}", data.display())])
         .args(["--set", "weir.admin.listener=127.0.0.1:0"])
+        .args(["--set", "schema.registry.listener=127.0.0.1:0"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

@@ -57,6 +57,9 @@ impl Weir {
             format!("log.dirs={}", dir.join("data").display()),
             "--set".into(),
             "weir.admin.listener=127.0.0.1:0".into(),
+            // Tests run in parallel: no two may take the default 8081.
+            "--set".into(),
+            "schema.registry.listener=127.0.0.1:0".into(),
         ];
         for e in extra {
             args.push("--set".into());
