@@ -62,6 +62,18 @@ pub fn intercept<'a>(
     bytes: &'a [u8],
     dead: &mut Vec<DeadLetter>,
 ) -> Result<Cow<'a, [u8]>, ApiError> {
+    rewrite_batches(bytes, |header, raw| {
+        intercept_batch(chain, on_error, target, header, raw, dead)
+    })
+}
+
+/// Calls `each` on every batch of `bytes` but control batches, and keeps a
+/// batch byte for byte unless `each` answers a replacement; copies nothing
+/// when no batch is replaced.
+pub(super) fn rewrite_batches<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(&BatchHeader, &[u8]) -> Result<Option<Vec<u8>>, ApiError>,
+) -> Result<Cow<'a, [u8]>, ApiError> {
     let mut out: Option<Vec<u8>> = None;
     for item in Batches::new(bytes) {
         let (position, header) =
@@ -70,7 +82,7 @@ pub fn intercept<'a>(
         let changed = if header.is_control() {
             None
         } else {
-            intercept_batch(chain, on_error, target, &header, raw, dead)?
+            each(&header, raw)?
         };
         match (changed, &mut out) {
             (None, None) => {}

@@ -9,13 +9,12 @@
 //! keys and values (tombstones) are not checked.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::dead_letter::DeadLetter;
-use super::interceptor::codec;
+use super::interceptor::{codec, rewrite_batches};
 use super::partitioner::{decode, keep_identity_only, pack, OnError, PluginFailure};
-use crate::log::batch::Batches;
 use crate::log::records::PackedRecords;
 use crate::protocol::error::{ApiError, ResponseError};
 use crate::schema_registry::{SchemaInfo, SchemaRegistry};
@@ -99,33 +98,20 @@ pub fn validate<'a>(
     bytes: &'a [u8],
     dead: &mut Vec<DeadLetter>,
 ) -> Result<Cow<'a, [u8]>, ApiError> {
-    let mut out: Option<Vec<u8>> = None;
-    for item in Batches::new(bytes) {
-        let (position, header) =
-            item.map_err(|e| ApiError::new(ResponseError::CorruptMessage, e.to_string()))?;
-        let raw = &bytes[position..position + header.size];
-        let mut replaced = None;
-        if !header.is_control() {
-            let (records, _) = pack(raw, &header)?;
-            if let Err(failure) = check_batch(checks, registry, on_error, topic, &records)? {
+    rewrite_batches(bytes, |header, raw| {
+        let (records, _) = pack(raw, header)?;
+        match check_batch(checks, registry, on_error, topic, &records)? {
+            Ok(()) => Ok(None),
+            Err((plugin, error)) => {
                 dead.push(DeadLetter {
-                    plugin: failure.0,
-                    error: failure.1,
+                    plugin,
+                    error,
                     records: decode(raw)?,
                 });
-                replaced = Some(keep_identity_only(raw, codec(&header)?)?);
+                keep_identity_only(raw, codec(header)?).map(Some)
             }
         }
-        match (replaced, &mut out) {
-            (None, None) => {}
-            (None, Some(out)) => out.extend_from_slice(raw),
-            (Some(batch), out) => {
-                let out = out.get_or_insert_with(|| bytes[..position].to_vec());
-                out.extend_from_slice(&batch);
-            }
-        }
-    }
-    Ok(out.map_or(Cow::Borrowed(bytes), Cow::Owned))
+    })
 }
 
 /// A schema and the payloads (with their records' indexes) that name it.
@@ -142,8 +128,10 @@ fn check_batch(
 ) -> Result<Result<(), (String, String)>, ApiError> {
     let mut errors: BTreeMap<i32, String> = BTreeMap::new();
     for check in checks {
-        // Payloads by schema id, so a plugin is called once per schema.
+        // Payloads by schema id, so a plugin is called once per schema;
+        // each id is looked up once (records of a batch mostly share one).
         let mut by_schema: BTreeMap<i32, SchemaPayloads> = BTreeMap::new();
+        let mut refused: HashMap<i32, String> = HashMap::new();
         for (i, r) in records.records.iter().enumerate() {
             let (offset, len) = match check.field {
                 Field::Key => (r.key_offset, r.key_len),
@@ -153,10 +141,25 @@ fn check_batch(
                 continue;
             }
             let payload = &records.data[offset as usize..][..len as usize];
-            match framed(check, registry, topic, payload) {
-                Ok(info) => by_schema
-                    .entry(info.schema.id)
-                    .or_insert_with(|| (info, Vec::new()))
+            let known = framed(check.field, payload).and_then(|id| {
+                if by_schema.contains_key(&id) {
+                    return Ok(id);
+                }
+                if let Some(why) = refused.get(&id) {
+                    return Err(why.clone());
+                }
+                match schema_for(check, registry, topic, id) {
+                    Ok(info) => {
+                        by_schema.insert(id, (info, Vec::new()));
+                        Ok(id)
+                    }
+                    Err(why) => Err(refused.entry(id).or_insert(why).clone()),
+                }
+            });
+            match known {
+                Ok(id) => by_schema
+                    .get_mut(&id)
+                    .expect("looked up")
                     .1
                     .push((i, &payload[5..])),
                 Err(why) => {
@@ -221,21 +224,28 @@ fn check_batch(
         .with_record_errors(errors.into_iter().collect()))
 }
 
-/// The schema a payload's framing names, checked against the subject the
-/// strategy names; or why not.
-fn framed(
+/// The schema id a payload's framing names, or why it has none.
+fn framed(field: Field, payload: &[u8]) -> Result<i32, String> {
+    if payload.len() < 5 || payload[0] != 0 {
+        return Err(format!(
+            "{} is not framed for a schema registry (magic byte 0 and a 4-byte schema id)",
+            field.name()
+        ));
+    }
+    Ok(i32::from_be_bytes([
+        payload[1], payload[2], payload[3], payload[4],
+    ]))
+}
+
+/// Schema `id`, checked against the subject the strategy names; or why
+/// not. Asked once per id per batch.
+fn schema_for(
     check: &Check,
     registry: &SchemaRegistry,
     topic: &str,
-    payload: &[u8],
+    id: i32,
 ) -> Result<Arc<SchemaInfo>, String> {
     let field = check.field.name();
-    if payload.len() < 5 || payload[0] != 0 {
-        return Err(format!(
-            "{field} is not framed for a schema registry (magic byte 0 and a 4-byte schema id)"
-        ));
-    }
-    let id = i32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
     let info = registry
         .schema_info(id)
         .ok_or_else(|| format!("{field} names schema id {id}, which is not registered"))?;

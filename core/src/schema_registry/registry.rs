@@ -484,18 +484,9 @@ impl SchemaRegistry {
             .get(subject)
             .filter(|s| deleted || s.latest_live().is_some())
             .ok_or_else(|| RegistryError::subject_not_found(subject))?;
-        let (n, v) = match parse_version(version)? {
-            None => s
-                .latest_live()
-                .map(|(n, v)| (n, v.clone()))
-                .ok_or_else(|| RegistryError::version_not_found(version))?,
-            Some(n) => s
-                .versions
-                .get(&n)
-                .filter(|v| deleted || !v.deleted)
-                .map(|v| (n, v.clone()))
-                .ok_or_else(|| RegistryError::version_not_found(version))?,
-        };
+        let (n, v) = s
+            .pick(parse_version(version)?, deleted)
+            .ok_or_else(|| RegistryError::version_not_found(version))?;
         let stored = state
             .schemas
             .get(&v.id)
@@ -571,17 +562,9 @@ impl SchemaRegistry {
                 .subjects
                 .get(subject)
                 .ok_or_else(|| RegistryError::subject_not_found(subject))?;
-            let (n, v) = match parse_version(version)? {
-                None => s
-                    .latest_live()
-                    .map(|(n, v)| (n, v.clone()))
-                    .ok_or_else(|| RegistryError::version_not_found(version))?,
-                Some(n) => s
-                    .versions
-                    .get(&n)
-                    .map(|v| (n, v.clone()))
-                    .ok_or_else(|| RegistryError::version_not_found(version))?,
-            };
+            let (n, v) = s
+                .pick(parse_version(version)?, true)
+                .ok_or_else(|| RegistryError::version_not_found(version))?;
             if permanent && !v.deleted {
                 return Err(RegistryError::new(40407, format!("Subject '{subject}' Version {n} was not deleted first before being permanently deleted")));
             }
@@ -709,11 +692,9 @@ impl SchemaRegistry {
                 Ok(compatibility::check(&level, &parsed, &olds))
             }
             Some(n) => {
-                let v = match n {
-                    None => s.latest_live().map(|(_, v)| v.clone()),
-                    Some(n) => s.versions.get(&n).filter(|v| !v.deleted).cloned(),
-                }
-                .ok_or_else(|| RegistryError::version_not_found(version.unwrap_or_default()))?;
+                let (_, v) = s
+                    .pick(n, false)
+                    .ok_or_else(|| RegistryError::version_not_found(version.unwrap_or_default()))?;
                 olds.push(Self::parse(&state, &state.schemas[&v.id])?);
                 let level = level.trim_end_matches("_TRANSITIVE").to_string();
                 Ok(compatibility::check(&level, &parsed, &olds))

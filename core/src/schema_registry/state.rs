@@ -71,6 +71,19 @@ impl Subject {
     pub fn latest_live(&self) -> Option<(i32, &Version)> {
         self.live().next_back()
     }
+
+    /// Version `n`, or the latest live one for None; a soft-deleted
+    /// version only when `deleted`.
+    pub fn pick(&self, n: Option<i32>, deleted: bool) -> Option<(i32, Version)> {
+        match n {
+            None => self.latest_live().map(|(n, v)| (n, v.clone())),
+            Some(n) => self
+                .versions
+                .get(&n)
+                .filter(|v| deleted || !v.deleted)
+                .map(|v| (n, v.clone())),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
