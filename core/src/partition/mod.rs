@@ -15,6 +15,7 @@ pub mod manager;
 pub mod partitioner;
 mod replicas;
 mod retention;
+pub mod typed;
 pub mod validation;
 
 use std::sync::Mutex;

@@ -40,6 +40,20 @@ pub trait Serializer: Send + Sync {
         schema: &PluginSchema,
         payloads: &[&[u8]],
     ) -> Result<Vec<Option<String>>, PluginFailure>;
+    /// Each payload as JSON text, None where it does not decode.
+    fn decode(
+        &self,
+        schema: &PluginSchema,
+        payloads: &[&[u8]],
+    ) -> Result<Vec<Option<String>>, PluginFailure>;
+    /// Each JSON text as a payload of `schema` (unframed), or why not;
+    /// `like[i]` is the payload `json[i]` was decoded from.
+    fn encode(
+        &self,
+        schema: &PluginSchema,
+        like: &[&[u8]],
+        json: &[&[u8]],
+    ) -> Result<Vec<Result<Vec<u8>, String>>, PluginFailure>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +63,7 @@ pub enum Field {
 }
 
 impl Field {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Field::Key => "key",
             Field::Value => "value",
@@ -225,7 +239,7 @@ fn check_batch(
 }
 
 /// The schema id a payload's framing names, or why it has none.
-fn framed(field: Field, payload: &[u8]) -> Result<i32, String> {
+pub fn framed(field: Field, payload: &[u8]) -> Result<i32, String> {
     if payload.len() < 5 || payload[0] != 0 {
         return Err(format!(
             "{} is not framed for a schema registry (magic byte 0 and a 4-byte schema id)",
@@ -270,8 +284,6 @@ fn schema_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema_registry::records::{Key, SchemaValue};
-    use crate::schema_registry::state::{record, State};
 
     /// Accepts payloads whose first byte is 1.
     struct FirstByteOne;
@@ -291,24 +303,31 @@ mod tests {
                 .map(|p| (p.first() != Some(&1)).then(|| "first byte is not 1".to_string()))
                 .collect())
         }
+
+        fn decode(
+            &self,
+            _: &PluginSchema,
+            payloads: &[&[u8]],
+        ) -> Result<Vec<Option<String>>, PluginFailure> {
+            Ok(vec![None; payloads.len()])
+        }
+
+        fn encode(
+            &self,
+            _: &PluginSchema,
+            _: &[&[u8]],
+            json: &[&[u8]],
+        ) -> Result<Vec<Result<Vec<u8>, String>>, PluginFailure> {
+            Ok(vec![Err("cannot encode".into()); json.len()])
+        }
     }
 
     fn registry() -> SchemaRegistry {
-        let mut state = State::default();
-        for (subject, id) in [("orders-value", 1), ("other-value", 2)] {
-            let value = SchemaValue {
-                subject: subject.into(),
-                version: 1,
-                id,
-                schema_type: None,
-                schema: r#"{"type":"record","name":"Order","fields":[]}"#.into(),
-                references: Vec::new(),
-                deleted: false,
-            };
-            let (k, v) = record(&Key::schema(subject, 1), Some(&value));
-            state.apply(&k, v.as_deref());
-        }
-        SchemaRegistry::with_state(state)
+        let order = r#"{"type":"record","name":"Order","fields":[]}"#;
+        SchemaRegistry::with_schemas(&[
+            ("orders-value", 1, "AVRO", order),
+            ("other-value", 2, "AVRO", order),
+        ])
     }
 
     fn framed(id: i32, payload: &[u8]) -> Vec<u8> {
@@ -375,6 +394,21 @@ mod tests {
                 _: &PluginSchema,
                 _: &[&[u8]],
             ) -> Result<Vec<Option<String>>, PluginFailure> {
+                Err(PluginFailure::Failed("trapped".into()))
+            }
+            fn decode(
+                &self,
+                _: &PluginSchema,
+                _: &[&[u8]],
+            ) -> Result<Vec<Option<String>>, PluginFailure> {
+                Err(PluginFailure::Failed("trapped".into()))
+            }
+            fn encode(
+                &self,
+                _: &PluginSchema,
+                _: &[&[u8]],
+                _: &[&[u8]],
+            ) -> Result<Vec<Result<Vec<u8>, String>>, PluginFailure> {
                 Err(PluginFailure::Failed("trapped".into()))
             }
         }

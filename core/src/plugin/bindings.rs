@@ -133,6 +133,25 @@ impl host::Host for HostState {
     fn caller(&mut self) -> Option<types::Client> {
         super::caller::current().map(|c| to_client(&c))
     }
+
+    fn field(&mut self, index: u32, part: host::Part, path: String) -> Option<String> {
+        super::typed::field(index, to_field(part), &path)
+    }
+
+    fn encode(
+        &mut self,
+        part: host::Part,
+        items: Vec<(u32, String)>,
+    ) -> Vec<Result<Vec<u8>, String>> {
+        super::typed::encode(to_field(part), items)
+    }
+}
+
+fn to_field(part: host::Part) -> crate::partition::validation::Field {
+    match part {
+        host::Part::Key => crate::partition::validation::Field::Key,
+        host::Part::Value => crate::partition::validation::Field::Value,
+    }
 }
 
 /// The broker's caller as the WIT's `client`.

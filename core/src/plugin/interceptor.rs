@@ -2,6 +2,8 @@
 //! the `fetch-interceptor` world, called once per batch through the
 //! `partition::interceptor::Interceptor` trait.
 
+use std::rc::Rc;
+
 use super::bindings::fetch_interceptor::{self, FetchInterceptor, FetchInterceptorPre};
 use super::bindings::produce_interceptor::{self, ProduceInterceptor, ProduceInterceptorPre};
 use super::bindings::{from_rewritten, to_batch};
@@ -78,46 +80,48 @@ impl seam::Interceptor for WasmInterceptor {
         records: PackedRecords,
     ) -> Result<seam::Verdict, PluginFailure> {
         let count = records.records.len();
-        let batch = to_batch(
+        let batch = Rc::new(to_batch(
             target.topic,
             target.partition,
             target.partition_count,
             records,
-        );
+        ));
         let max_output = self.sandbox.max_output_bytes();
         let instantiate = |store: &mut wasmtime::Store<HostState>| self.instantiate(store);
-        let verdict = self
-            .sandbox
-            .run(&self.instances, count, instantiate, |instance, store| {
-                let verdict = match instance {
-                    Instance::Produce(instance) => {
-                        store.data_mut().rejected.clear();
-                        match instance.call_intercept(&mut *store, &batch)? {
-                            produce_interceptor::Verdict::Accept => seam::Verdict::Accept,
-                            produce_interceptor::Verdict::Reject(message) => {
-                                let records = std::mem::take(&mut store.data_mut().rejected);
-                                seam::Verdict::Reject { message, records }
+        let run = || {
+            self.sandbox
+                .run(&self.instances, count, instantiate, |instance, store| {
+                    let verdict = match instance {
+                        Instance::Produce(instance) => {
+                            store.data_mut().rejected.clear();
+                            match instance.call_intercept(&mut *store, &batch)? {
+                                produce_interceptor::Verdict::Accept => seam::Verdict::Accept,
+                                produce_interceptor::Verdict::Reject(message) => {
+                                    let records = std::mem::take(&mut store.data_mut().rejected);
+                                    seam::Verdict::Reject { message, records }
+                                }
+                                produce_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
                             }
-                            produce_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
                         }
-                    }
-                    Instance::Fetch(instance) => {
-                        match instance.call_intercept(&mut *store, target.client_id, &batch)? {
-                            fetch_interceptor::Verdict::Accept => seam::Verdict::Accept,
-                            fetch_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
+                        Instance::Fetch(instance) => {
+                            match instance.call_intercept(&mut *store, target.client_id, &batch)? {
+                                fetch_interceptor::Verdict::Accept => seam::Verdict::Accept,
+                                fetch_interceptor::Verdict::Rewrite(r) => rewrite(r)?,
+                            }
                         }
-                    }
-                };
-                if let seam::Verdict::Rewrite { records, .. } = &verdict {
-                    if records.data.len() as u64 > max_output {
-                        return Err(wasmtime::Error::msg(format!(
+                    };
+                    if let seam::Verdict::Rewrite { records, .. } = &verdict {
+                        if records.data.len() as u64 > max_output {
+                            return Err(wasmtime::Error::msg(format!(
                         "answered {} bytes of records, over its max-output-bytes of {max_output}",
                         records.data.len()
                     )));
+                        }
                     }
-                }
-                Ok(Ok(verdict))
-            });
+                    Ok(Ok(verdict))
+                })
+        };
+        let verdict = super::typed::with_batch(batch.clone(), run);
         if let Ok(seam::Verdict::Reject { message, records }) = &verdict {
             self.sandbox.rejected(target.topic, message, records.len());
         }

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod registry;
 pub mod sandbox;
 pub mod serializer;
+pub mod typed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

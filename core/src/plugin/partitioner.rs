@@ -1,6 +1,8 @@
 //! Partitioner plugins: components exporting the `partitioner` world,
 //! called once per batch through the `partition::Partitioner` trait.
 
+use std::rc::Rc;
+
 use super::bindings::partitioner::{Partitioner, PartitionerPre};
 use super::bindings::to_batch;
 use super::sandbox::{Instances, Loaded, Sandbox};
@@ -49,12 +51,14 @@ impl seam::Partitioner for WasmPartitioner {
         records: PackedRecords,
     ) -> Result<Vec<u32>, PluginFailure> {
         let count = records.records.len();
-        let batch = to_batch(topic, partition, partition_count, records);
-        self.sandbox.run(
-            &self.instances,
-            count,
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_partition(store, &batch),
-        )
+        let batch = Rc::new(to_batch(topic, partition, partition_count, records));
+        super::typed::with_batch(batch.clone(), || {
+            self.sandbox.run(
+                &self.instances,
+                count,
+                |store| self.pre.instantiate(store),
+                |instance, store| instance.call_partition(store, &batch),
+            )
+        })
     }
 }

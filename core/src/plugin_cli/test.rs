@@ -232,14 +232,52 @@ pub fn run(
                 schema.text
             );
             let verdicts = answer.map_err(|e| anyhow::anyhow!("the plugin {e}"))?;
+            // What typed access reads (decode), and whether encoding that
+            // JSON gives the payload back.
+            let decoded = plugin
+                .decode(schema, &payloads)
+                .map_err(|e| anyhow::anyhow!("the plugin's decode {e}"))?;
+            let json: Vec<&[u8]> = decoded
+                .iter()
+                .map(|d| d.as_deref().unwrap_or("null").as_bytes())
+                .collect();
+            let encoded = plugin
+                .encode(schema, &payloads, &json)
+                .map_err(|e| anyhow::anyhow!("the plugin's encode {e}"))?;
+            let mut round_trips = Vec::new();
             for (i, verdict) in verdicts.iter().enumerate() {
                 let payload = String::from_utf8_lossy(payloads[i]);
                 match verdict {
                     None => println!("payload {i} valid     {payload:?}"),
                     Some(why) => println!("payload {i} invalid: {why}     {payload:?}"),
                 }
+                let Some(text) = &decoded[i] else {
+                    round_trips.push(serde_json::Value::Null);
+                    continue;
+                };
+                println!("  decodes to {text}");
+                let same = match &encoded[i] {
+                    Ok(bytes) if bytes.as_slice() == payloads[i] => {
+                        println!("  encodes back to the same bytes");
+                        true
+                    }
+                    Ok(bytes) => {
+                        println!(
+                            "  encodes back to other bytes: {:?}",
+                            String::from_utf8_lossy(bytes)
+                        );
+                        false
+                    }
+                    Err(why) => {
+                        println!("  does not encode back: {why}");
+                        false
+                    }
+                };
+                round_trips.push(same.into());
             }
-            Some(serde_json::json!({ "verdicts": verdicts }))
+            Some(
+                serde_json::json!({ "verdicts": verdicts, "decoded": decoded, "round_trip": round_trips }),
+            )
         }
         "partitioner" => {
             let plugin = registry.partitioner(&m.name).context("loaded")?;

@@ -146,9 +146,24 @@ impl SchemaRegistry {
         }
     }
 
-    /// A registry over a given state, with no broker (tests).
-    #[cfg(test)]
-    pub fn with_state(state: State) -> SchemaRegistry {
+    /// A registry with no broker holding version 1 of each (subject, id,
+    /// schema type, schema) given (tests and benchmarks).
+    pub fn with_schemas(schemas: &[(&str, i32, &str, &str)]) -> SchemaRegistry {
+        use super::records::{Key, SchemaValue};
+        let mut state = State::default();
+        for (subject, id, schema_type, schema) in schemas {
+            let value = SchemaValue {
+                subject: subject.to_string(),
+                version: 1,
+                id: *id,
+                schema_type: Some(schema_type.to_string()),
+                schema: schema.to_string(),
+                references: Vec::new(),
+                deleted: false,
+            };
+            let (k, v) = super::state::record(&Key::schema(subject, 1), Some(&value));
+            state.apply(&k, v.as_deref());
+        }
         let registry = SchemaRegistry::new(Weak::new());
         *registry.state.write().unwrap() = state;
         registry

@@ -41,3 +41,29 @@ pub fn check(broker: &Broker, changes: &[(String, Option<String>)]) -> Result<()
     }
     Ok(())
 }
+
+/// How plugins called for `topic` decode its records (`host.field`): the
+/// registry and the serializers its `weir.key.serializer` and
+/// `weir.value.serializer` name. None when it binds neither (records are
+/// then read as JSON).
+pub fn codecs(
+    broker: &Broker,
+    configs: &std::collections::BTreeMap<String, String>,
+) -> Option<std::sync::Arc<crate::partition::typed::Codecs>> {
+    let serializer = |config: &str| {
+        let name = configs.get(config).filter(|n| !n.is_empty())?;
+        broker.plugins.serializer(name)
+    };
+    let (key, value) = (
+        serializer("weir.key.serializer"),
+        serializer("weir.value.serializer"),
+    );
+    if key.is_none() && value.is_none() {
+        return None;
+    }
+    Some(std::sync::Arc::new(crate::partition::typed::Codecs {
+        registry: broker.schema_registry.get().cloned(),
+        key,
+        value,
+    }))
+}

@@ -3,21 +3,19 @@
 //!
 //! - `header = "tenant"`, `equals = "acme"`: keep records with a header
 //!   `tenant` whose value is `acme`;
-//! - `field = "order.region"`, `equals = "eu"`: keep records whose value is
-//!   JSON with that (dotted) field equal to `eu` (a string, or the JSON text
-//!   of a number or boolean).
+//! - `field = "order.region"`, `equals = "eu"`: keep records whose value
+//!   has that (dotted) field equal to `eu` (a string, or the JSON text of a
+//!   number or boolean). The field is read with typed access: decoded by
+//!   the topic's serializer when it binds one (Avro, Protobuf, JSON
+//!   Schema), else read as JSON.
 //!
 //! Everything else is dropped from what the consumer receives; offsets are
 //! kept, and the stored log is untouched.
 
 use weir_plugin::fetch::{Batch, FetchInterceptor, Record, Rewrite, Verdict};
-use weir_plugin::host;
+use weir_plugin::host::{self, Part};
 
 struct Filter;
-
-fn json_field<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
-    path.split('.').try_fold(value, |v, part| v.get(part))
-}
 
 fn matches(record: &Record<'_>, header: Option<&str>, field: Option<&str>, equals: &str) -> bool {
     if let Some(name) = header {
@@ -28,21 +26,15 @@ fn matches(record: &Record<'_>, header: Option<&str>, field: Option<&str>, equal
     let Some(path) = field else {
         return true;
     };
-    let Some(json) = record
-        .value()
-        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+    let Some(found) = record
+        .field(Part::Value, path)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
     else {
         return false;
     };
-    match json_field(&json, path) {
-        Some(serde_json::Value::String(s)) => s == equals,
-        Some(other) => {
-            serde_json::from_str::<serde_json::Value>(equals)
-                .ok()
-                .as_ref()
-                == Some(other)
-        }
-        None => false,
+    match found {
+        serde_json::Value::String(s) => s == equals,
+        other => serde_json::from_str::<serde_json::Value>(equals).ok() == Some(other),
     }
 }
 

@@ -1,23 +1,25 @@
-//! `json-field`: places a record by one field of its JSON value (config
+//! `json-field`: places a record by one field of its value (config
 //! `field`, a dotted path such as `customer.id`), hashed as the Java client
-//! hashes keys: a string field by its UTF-8 bytes, any other JSON value by
-//! its JSON text. So `{"customer":{"id":"c7"}}` lands where a Java producer
-//! would put the key `c7`. A record whose value is not JSON or lacks the
-//! field stays in the partition its producer chose.
+//! hashes keys: a string field by its UTF-8 bytes, any other value by its
+//! JSON text. So `{"customer":{"id":"c7"}}` lands where a Java producer
+//! would put the key `c7`. The field is read with typed access
+//! (`host::field`): on a topic that binds a serializer the value is decoded
+//! by it, so Avro, Protobuf and JSON records with the same field land
+//! alike; otherwise the value is read as JSON. A record whose value lacks
+//! the field, or does not decode, stays in the partition its producer chose.
 
 use weir_plugin::hash::murmur2;
-use weir_plugin::host;
+use weir_plugin::host::{self, Part};
 use weir_plugin::partitioner::{Batch, Partitioner};
 
 struct JsonField;
 
-fn field_bytes(value: &[u8], path: &str) -> Option<Vec<u8>> {
-    let json: serde_json::Value = serde_json::from_slice(value).ok()?;
-    let field = path.split('.').try_fold(&json, |v, part| v.get(part))?;
-    Some(match field {
-        serde_json::Value::String(s) => s.as_bytes().to_vec(),
-        other => other.to_string().into_bytes(),
-    })
+/// The bytes a field's JSON text is hashed by.
+fn field_bytes(json: String) -> Vec<u8> {
+    match serde_json::from_str::<String>(&json) {
+        Ok(s) => s.into_bytes(),
+        Err(_) => json.into_bytes(),
+    }
 }
 
 impl Partitioner for JsonField {
@@ -28,8 +30,8 @@ impl Partitioner for JsonField {
         Ok(batch
             .records()
             .map(|r| {
-                r.value()
-                    .and_then(|v| field_bytes(v, &path))
+                r.field(Part::Value, &path)
+                    .map(field_bytes)
                     .map_or(addressed, |k| (murmur2(&k) & 0x7fff_ffff) % count)
             })
             .collect())

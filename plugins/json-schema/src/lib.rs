@@ -76,12 +76,44 @@ impl Serializer for JsonSchema {
         let validator = validator(schema)?;
         Ok(payloads
             .iter()
-            .map(|payload| match serde_json::from_slice::<serde_json::Value>(payload) {
-                Err(e) => Some(format!("not JSON: {e}")),
-                Ok(document) => validator
-                    .iter_errors(&document)
-                    .next()
-                    .map(|e| format!("{} (at {})", e, e.instance_path())),
+            .map(
+                |payload| match serde_json::from_slice::<serde_json::Value>(payload) {
+                    Err(e) => Some(format!("not JSON: {e}")),
+                    Ok(document) => validator
+                        .iter_errors(&document)
+                        .next()
+                        .map(|e| format!("{} (at {})", e, e.instance_path())),
+                },
+            )
+            .collect())
+    }
+
+    /// JSON is its own JSON: each valid document, as it is.
+    fn decode(schema: &Schema, payloads: &Payloads) -> Result<Vec<Option<String>>, String> {
+        let verdicts = Self::validate(schema, payloads)?;
+        Ok(payloads
+            .iter()
+            .zip(verdicts)
+            .map(|(payload, verdict)| match verdict {
+                None => Some(String::from_utf8_lossy(payload).into_owned()),
+                Some(_) => None,
+            })
+            .collect())
+    }
+
+    /// Each document as it is, if valid under the schema.
+    fn encode(
+        schema: &Schema,
+        _like: &Payloads,
+        json: &Payloads,
+    ) -> Result<Vec<Result<Vec<u8>, String>>, String> {
+        let verdicts = Self::validate(schema, json)?;
+        Ok(json
+            .iter()
+            .zip(verdicts)
+            .map(|(text, verdict)| match verdict {
+                None => Ok(text.to_vec()),
+                Some(why) => Err(why),
             })
             .collect())
     }

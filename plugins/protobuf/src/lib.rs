@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use base64::Engine;
+use prost::Message;
 use prost_reflect::{DynamicMessage, FileDescriptor, MessageDescriptor};
 use protox::file::{File, FileResolver, GoogleFileResolver};
 use weir_plugin::serializer::{Payloads, Schema, Serializer};
@@ -140,6 +141,43 @@ impl Serializer for Protobuf {
                 Ok((descriptor, bytes)) => DynamicMessage::decode(descriptor.clone(), bytes)
                     .err()
                     .map(|e| format!("not a {}: {e}", descriptor.full_name())),
+            })
+            .collect())
+    }
+
+    /// Protobuf's canonical JSON mapping (field names in lowerCamelCase
+    /// as `json_name` says; 64-bit integers as strings).
+    fn decode(schema: &Schema, payloads: &Payloads) -> Result<Vec<Option<String>>, String> {
+        let file = compile(schema)?;
+        Ok(payloads
+            .iter()
+            .map(|payload| {
+                let (descriptor, bytes) = message(&file, payload).ok()?;
+                let decoded = DynamicMessage::decode(descriptor, bytes).ok()?;
+                serde_json::to_string(&decoded).ok()
+            })
+            .collect())
+    }
+
+    fn encode(
+        schema: &Schema,
+        like: &Payloads,
+        json: &Payloads,
+    ) -> Result<Vec<Result<Vec<u8>, String>>, String> {
+        let file = compile(schema)?;
+        Ok(like
+            .iter()
+            .zip(json.iter())
+            .map(|(like, text)| {
+                // The message type and its indexes, as in the record replaced.
+                let (descriptor, body) = message(&file, like)?;
+                let indexes = &like[..like.len() - body.len()];
+                let mut reader = serde_json::Deserializer::from_slice(text);
+                let decoded = DynamicMessage::deserialize(descriptor.clone(), &mut reader)
+                    .map_err(|e| format!("does not fit {}: {e}", descriptor.full_name()))?;
+                let mut out = indexes.to_vec();
+                out.extend_from_slice(&decoded.encode_to_vec());
+                Ok(out)
             })
             .collect())
     }

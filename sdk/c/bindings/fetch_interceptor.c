@@ -20,6 +20,12 @@ extern void __wasm_import_weir_plugin_host_reject_record(int32_t, uint8_t *, siz
 __attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("caller")))
 extern void __wasm_import_weir_plugin_host_caller(uint8_t *);
 
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("field")))
+extern void __wasm_import_weir_plugin_host_field(int32_t, int32_t, uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("encode")))
+extern void __wasm_import_weir_plugin_host_encode(int32_t, uint8_t *, size_t, uint8_t *);
+
 // Exported Functions from `fetch-interceptor`
 
 __attribute__((__weak__, __export_name__("cabi_post_intercept")))
@@ -189,6 +195,40 @@ void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr) 
   }
 }
 
+void fetch_interceptor_tuple2_u32_string_free(fetch_interceptor_tuple2_u32_string_t *ptr) {
+  fetch_interceptor_string_free(&ptr->f1);
+}
+
+void fetch_interceptor_list_tuple2_u32_string_free(fetch_interceptor_list_tuple2_u32_string_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    fetch_interceptor_tuple2_u32_string_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      fetch_interceptor_tuple2_u32_string_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void weir_plugin_host_result_list_u8_string_free(weir_plugin_host_result_list_u8_string_t *ptr) {
+  if (!ptr->is_err) {
+    fetch_interceptor_list_u8_free(&ptr->val.ok);
+  } else {
+    fetch_interceptor_string_free(&ptr->val.err);
+  }
+}
+
+void weir_plugin_host_list_result_list_u8_string_free(weir_plugin_host_list_result_list_u8_string_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    weir_plugin_host_result_list_u8_string_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      weir_plugin_host_result_list_u8_string_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
 void fetch_interceptor_record_batch_free(fetch_interceptor_record_batch_t *ptr) {
   weir_plugin_types_record_batch_free(ptr);
 }
@@ -304,6 +344,35 @@ bool weir_plugin_host_caller(weir_plugin_host_client_t *ret) {
   }
   *ret = option0.val;
   return option0.is_some;
+}
+
+bool weir_plugin_host_field(uint32_t index, weir_plugin_host_part_t part, fetch_interceptor_string_t *path, fetch_interceptor_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_plugin_host_field((int32_t) (index), (int32_t) part, (uint8_t *) (*path).ptr, (*path).len, ptr);
+  fetch_interceptor_option_string_t option;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = (fetch_interceptor_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  *ret = option.val;
+  return option.is_some;
+}
+
+void weir_plugin_host_encode(weir_plugin_host_part_t part, fetch_interceptor_list_tuple2_u32_string_t *items, weir_plugin_host_list_result_list_u8_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_plugin_host_encode((int32_t) part, (uint8_t *) (*items).ptr, (*items).len, ptr);
+  *ret = (weir_plugin_host_list_result_list_u8_string_t) { (weir_plugin_host_result_list_u8_string_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
 __attribute__((__export_name__("intercept")))

@@ -177,10 +177,39 @@ typedef uint8_t weir_plugin_host_level_t;
 #define WEIR_PLUGIN_HOST_LEVEL_WARN 3
 #define WEIR_PLUGIN_HOST_LEVEL_ERROR 4
 
+// A record's key or value.
+typedef uint8_t weir_plugin_host_part_t;
+
+#define WEIR_PLUGIN_HOST_PART_KEY 0
+#define WEIR_PLUGIN_HOST_PART_VALUE 1
+
 typedef struct {
   bool is_some;
   weir_plugin_host_client_t val;
 } weir_plugin_host_option_client_t;
+
+typedef struct {
+  uint32_t f0;
+  fetch_interceptor_string_t f1;
+} fetch_interceptor_tuple2_u32_string_t;
+
+typedef struct {
+  fetch_interceptor_tuple2_u32_string_t *ptr;
+  size_t len;
+} fetch_interceptor_list_tuple2_u32_string_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    fetch_interceptor_list_u8_t ok;
+    fetch_interceptor_string_t err;
+  } val;
+} weir_plugin_host_result_list_u8_string_t;
+
+typedef struct {
+  weir_plugin_host_result_list_u8_string_t *ptr;
+  size_t len;
+} weir_plugin_host_list_result_list_u8_string_t;
 
 typedef weir_plugin_types_record_batch_t fetch_interceptor_record_batch_t;
 
@@ -223,6 +252,28 @@ extern void weir_plugin_host_reject_record(uint32_t index, fetch_interceptor_str
 // is asked about. None in calls made for no client (retention and
 // compaction policies).
 extern bool weir_plugin_host_caller(weir_plugin_host_client_t *ret);
+// Typed access: a field of the key or value of record `index` of the
+// batch the running call was given, by dotted path (`customer.id`;
+// array elements by number, `items.0`; the empty path is the whole
+// key or value), as JSON text (a string field is quoted). On a topic
+// that binds a serializer (`weir.value.serializer`,
+// `weir.key.serializer`), the record is decoded by that plugin with
+// the registered schema its framing names, so the same path reads
+// the same field of Avro, Protobuf and JSON records; on other topics
+// the key or value is read as JSON (after Confluent's 5-byte framing
+// when it has one). None when the record has no such field, is null,
+// or does not decode. The batch is decoded once, at the first call,
+// with one serializer call per schema. Partitioners and produce and
+// fetch interceptors only; none elsewhere.
+extern bool weir_plugin_host_field(uint32_t index, weir_plugin_host_part_t part, fetch_interceptor_string_t *path, fetch_interceptor_string_t *ret);
+// The inverse of `field(index, part, "")`: each (index, JSON text)
+// encoded back to the format of that record's key or value, by the
+// topic's serializer with the record's schema, framing included;
+// the JSON text's bytes on a topic without a serializer. One answer
+// per item, in order: the bytes, or why the JSON does not fit the
+// schema. For interceptors that change a field of an Avro or
+// Protobuf record (answer the bytes in a `rewrite`).
+extern void weir_plugin_host_encode(weir_plugin_host_part_t part, fetch_interceptor_list_tuple2_u32_string_t *items, weir_plugin_host_list_result_list_u8_string_t *ret);
 
 // Exported Functions from `fetch-interceptor`
 void exports_fetch_interceptor_intercept(fetch_interceptor_string_t *maybe_client_id, fetch_interceptor_record_batch_t *batch, fetch_interceptor_verdict_t *ret);
@@ -256,6 +307,14 @@ void weir_plugin_types_compaction_batch_free(weir_plugin_types_compaction_batch_
 void weir_plugin_host_client_free(weir_plugin_host_client_t *ptr);
 
 void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr);
+
+void fetch_interceptor_tuple2_u32_string_free(fetch_interceptor_tuple2_u32_string_t *ptr);
+
+void fetch_interceptor_list_tuple2_u32_string_free(fetch_interceptor_list_tuple2_u32_string_t *ptr);
+
+void weir_plugin_host_result_list_u8_string_free(weir_plugin_host_result_list_u8_string_t *ptr);
+
+void weir_plugin_host_list_result_list_u8_string_free(weir_plugin_host_list_result_list_u8_string_t *ptr);
 
 void fetch_interceptor_record_batch_free(fetch_interceptor_record_batch_t *ptr);
 

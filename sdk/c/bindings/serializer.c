@@ -20,6 +20,12 @@ extern void __wasm_import_weir_plugin_host_reject_record(int32_t, uint8_t *, siz
 __attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("caller")))
 extern void __wasm_import_weir_plugin_host_caller(uint8_t *);
 
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("field")))
+extern void __wasm_import_weir_plugin_host_field(int32_t, int32_t, uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("weir:plugin/host@0.1.0"), __import_name__("encode")))
+extern void __wasm_import_weir_plugin_host_encode(int32_t, uint8_t *, size_t, uint8_t *);
+
 // Exported Functions from `serializer`
 
 __attribute__((__weak__, __export_name__("cabi_post_validate")))
@@ -57,6 +63,83 @@ void __wasm_export_exports_serializer_validate_post_return(uint8_t * arg0) {
   }
 }
 
+__attribute__((__weak__, __export_name__("cabi_post_decode")))
+void __wasm_export_exports_serializer_decode_post_return(uint8_t * arg0) {
+  switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
+    case 0: {
+      size_t len = *((size_t*) (arg0 + (2*sizeof(void*))));
+      if (len > 0) {
+        uint8_t *ptr = *((uint8_t **) (arg0 + sizeof(void*)));
+        for (size_t i = 0; i < len; i++) {
+          uint8_t *base = ptr + i * 1;
+          (void) base;
+        }
+        free(ptr);
+      }
+      size_t len0 = *((size_t*) (arg0 + (4*sizeof(void*))));
+      if (len0 > 0) {
+        uint8_t *ptr1 = *((uint8_t **) (arg0 + (3*sizeof(void*))));
+        for (size_t i2 = 0; i2 < len0; i2++) {
+          uint8_t *base = ptr1 + i2 * 4;
+          (void) base;
+        }
+        free(ptr1);
+      }
+      break;
+    }
+    case 1: {
+      if ((*((size_t*) (arg0 + (2*sizeof(void*))))) > 0) {
+        free(*((uint8_t **) (arg0 + sizeof(void*))));
+      }
+      break;
+    }
+  }
+}
+
+__attribute__((__weak__, __export_name__("cabi_post_encode")))
+void __wasm_export_exports_serializer_encode_post_return(uint8_t * arg0) {
+  switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
+    case 0: {
+      size_t len0 = *((size_t*) (arg0 + (2*sizeof(void*))));
+      if (len0 > 0) {
+        uint8_t *ptr1 = *((uint8_t **) (arg0 + sizeof(void*)));
+        for (size_t i2 = 0; i2 < len0; i2++) {
+          uint8_t *base = ptr1 + i2 * (3*sizeof(void*));
+          (void) base;
+          switch ((int32_t) (int32_t) *((uint8_t*) (base + 0))) {
+            case 0: {
+              size_t len = *((size_t*) (base + (2*sizeof(void*))));
+              if (len > 0) {
+                uint8_t *ptr = *((uint8_t **) (base + sizeof(void*)));
+                for (size_t i = 0; i < len; i++) {
+                  uint8_t *base = ptr + i * 1;
+                  (void) base;
+                }
+                free(ptr);
+              }
+              break;
+            }
+            case 1: {
+              if ((*((size_t*) (base + (2*sizeof(void*))))) > 0) {
+                free(*((uint8_t **) (base + sizeof(void*))));
+              }
+              break;
+            }
+          }
+        }
+        free(ptr1);
+      }
+      break;
+    }
+    case 1: {
+      if ((*((size_t*) (arg0 + (2*sizeof(void*))))) > 0) {
+        free(*((uint8_t **) (arg0 + sizeof(void*))));
+      }
+      break;
+    }
+  }
+}
+
 // Canonical ABI intrinsics
 
 __attribute__((__weak__, __export_name__("cabi_realloc")))
@@ -69,7 +152,7 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
 }
 
 __attribute__((__aligned__(sizeof(void*))))
-static uint8_t RET_AREA[(3*sizeof(void*))];
+static uint8_t RET_AREA[(5*sizeof(void*))];
 
 // Helper Functions
 
@@ -167,6 +250,40 @@ void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr) 
   }
 }
 
+void serializer_tuple2_u32_string_free(serializer_tuple2_u32_string_t *ptr) {
+  serializer_string_free(&ptr->f1);
+}
+
+void serializer_list_tuple2_u32_string_free(serializer_list_tuple2_u32_string_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    serializer_tuple2_u32_string_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      serializer_tuple2_u32_string_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void weir_plugin_host_result_list_u8_string_free(weir_plugin_host_result_list_u8_string_t *ptr) {
+  if (!ptr->is_err) {
+    serializer_list_u8_free(&ptr->val.ok);
+  } else {
+    serializer_string_free(&ptr->val.err);
+  }
+}
+
+void weir_plugin_host_list_result_list_u8_string_free(weir_plugin_host_list_result_list_u8_string_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    weir_plugin_host_result_list_u8_string_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      weir_plugin_host_result_list_u8_string_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
 void serializer_tuple2_string_string_free(serializer_tuple2_string_string_t *ptr) {
   serializer_string_free(&ptr->f0);
   serializer_string_free(&ptr->f1);
@@ -208,6 +325,22 @@ void serializer_list_option_string_free(serializer_list_option_string_t *ptr) {
 void serializer_result_list_option_string_string_free(serializer_result_list_option_string_string_t *ptr) {
   if (!ptr->is_err) {
     serializer_list_option_string_free(&ptr->val.ok);
+  } else {
+    serializer_string_free(&ptr->val.err);
+  }
+}
+
+void serializer_result_payloads_string_free(serializer_result_payloads_string_t *ptr) {
+  if (!ptr->is_err) {
+    serializer_payloads_free(&ptr->val.ok);
+  } else {
+    serializer_string_free(&ptr->val.err);
+  }
+}
+
+void serializer_result_list_result_list_u8_string_string_free(serializer_result_list_result_list_u8_string_string_t *ptr) {
+  if (!ptr->is_err) {
+    weir_plugin_host_list_result_list_u8_string_free(&ptr->val.ok);
   } else {
     serializer_string_free(&ptr->val.err);
   }
@@ -313,6 +446,35 @@ bool weir_plugin_host_caller(weir_plugin_host_client_t *ret) {
   return option0.is_some;
 }
 
+bool weir_plugin_host_field(uint32_t index, weir_plugin_host_part_t part, serializer_string_t *path, serializer_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_plugin_host_field((int32_t) (index), (int32_t) part, (uint8_t *) (*path).ptr, (*path).len, ptr);
+  serializer_option_string_t option;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = (serializer_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  *ret = option.val;
+  return option.is_some;
+}
+
+void weir_plugin_host_encode(weir_plugin_host_part_t part, serializer_list_tuple2_u32_string_t *items, weir_plugin_host_list_result_list_u8_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_plugin_host_encode((int32_t) part, (uint8_t *) (*items).ptr, (*items).len, ptr);
+  *ret = (weir_plugin_host_list_result_list_u8_string_t) { (weir_plugin_host_result_list_u8_string_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
 __attribute__((__export_name__("validate")))
 uint8_t * __wasm_export_exports_serializer_validate(int32_t arg, uint8_t * arg0, size_t arg1, uint8_t * arg2, size_t arg3, uint8_t * arg4, size_t arg5, uint8_t * arg6, size_t arg7, uint8_t * arg8, size_t arg9) {
   serializer_schema_t arg10 = (serializer_schema_t) {
@@ -342,6 +504,82 @@ uint8_t * __wasm_export_exports_serializer_validate(int32_t arg, uint8_t * arg0,
     *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload14).ptr;
   } else {
     const serializer_list_option_string_t *payload = &(ret).val.ok;*((int8_t*)(ptr + 0)) = 0;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload).ptr;
+  }
+  return ptr;
+}
+
+__attribute__((__export_name__("decode")))
+uint8_t * __wasm_export_exports_serializer_decode(int32_t arg, uint8_t * arg0, size_t arg1, uint8_t * arg2, size_t arg3, uint8_t * arg4, size_t arg5, uint8_t * arg6, size_t arg7, uint8_t * arg8, size_t arg9) {
+  serializer_schema_t arg10 = (serializer_schema_t) {
+    (int32_t) arg,
+    (serializer_string_t) (serializer_string_t) { (uint8_t*)(arg0), (arg1) },
+    (serializer_string_t) (serializer_string_t) { (uint8_t*)(arg2), (arg3) },
+    (serializer_list_tuple2_string_string_t) (serializer_list_tuple2_string_string_t) { (serializer_tuple2_string_string_t*)(arg4), (arg5) },
+  };
+  serializer_payloads_t arg11 = (serializer_payloads_t) {
+    (serializer_list_u8_t) (serializer_list_u8_t) { (uint8_t*)(arg6), (arg7) },
+    (serializer_list_u32_t) (serializer_list_u32_t) { (uint32_t*)(arg8), (arg9) },
+  };
+  serializer_result_payloads_string_t ret;
+  serializer_payloads_t ok;
+  serializer_string_t err;
+  ret.is_err = !exports_serializer_decode(&arg10, &arg11, &ok, &err);
+  if (ret.is_err) {
+    ret.val.err = err;
+  }
+  if (!ret.is_err) {
+    ret.val.ok = ok;
+  }
+  uint8_t *ptr = (uint8_t *) &RET_AREA;
+  if ((ret).is_err) {
+    const serializer_string_t *payload12 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload12).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload12).ptr;
+  } else {
+    const serializer_payloads_t *payload = &(ret).val.ok;*((int8_t*)(ptr + 0)) = 0;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = ((*payload).data).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) ((*payload).data).ptr;
+    *((size_t*)(ptr + (4*sizeof(void*)))) = ((*payload).bounds).len;
+    *((uint8_t **)(ptr + (3*sizeof(void*)))) = (uint8_t *) ((*payload).bounds).ptr;
+  }
+  return ptr;
+}
+
+__attribute__((__export_name__("encode")))
+uint8_t * __wasm_export_exports_serializer_encode(int32_t arg, uint8_t * arg0, size_t arg1, uint8_t * arg2, size_t arg3, uint8_t * arg4, size_t arg5, uint8_t * arg6, size_t arg7, uint8_t * arg8, size_t arg9, uint8_t * arg10, size_t arg11, uint8_t * arg12, size_t arg13) {
+  serializer_schema_t arg14 = (serializer_schema_t) {
+    (int32_t) arg,
+    (serializer_string_t) (serializer_string_t) { (uint8_t*)(arg0), (arg1) },
+    (serializer_string_t) (serializer_string_t) { (uint8_t*)(arg2), (arg3) },
+    (serializer_list_tuple2_string_string_t) (serializer_list_tuple2_string_string_t) { (serializer_tuple2_string_string_t*)(arg4), (arg5) },
+  };
+  serializer_payloads_t arg15 = (serializer_payloads_t) {
+    (serializer_list_u8_t) (serializer_list_u8_t) { (uint8_t*)(arg6), (arg7) },
+    (serializer_list_u32_t) (serializer_list_u32_t) { (uint32_t*)(arg8), (arg9) },
+  };
+  serializer_payloads_t arg16 = (serializer_payloads_t) {
+    (serializer_list_u8_t) (serializer_list_u8_t) { (uint8_t*)(arg10), (arg11) },
+    (serializer_list_u32_t) (serializer_list_u32_t) { (uint32_t*)(arg12), (arg13) },
+  };
+  serializer_result_list_result_list_u8_string_string_t ret;
+  weir_plugin_host_list_result_list_u8_string_t ok;
+  serializer_string_t err;
+  ret.is_err = !exports_serializer_encode(&arg14, &arg15, &arg16, &ok, &err);
+  if (ret.is_err) {
+    ret.val.err = err;
+  }
+  if (!ret.is_err) {
+    ret.val.ok = ok;
+  }
+  uint8_t *ptr = (uint8_t *) &RET_AREA;
+  if ((ret).is_err) {
+    const serializer_string_t *payload19 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload19).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload19).ptr;
+  } else {
+    const weir_plugin_host_list_result_list_u8_string_t *payload = &(ret).val.ok;*((int8_t*)(ptr + 0)) = 0;
     *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload).len;
     *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload).ptr;
   }

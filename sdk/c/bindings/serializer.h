@@ -177,10 +177,39 @@ typedef uint8_t weir_plugin_host_level_t;
 #define WEIR_PLUGIN_HOST_LEVEL_WARN 3
 #define WEIR_PLUGIN_HOST_LEVEL_ERROR 4
 
+// A record's key or value.
+typedef uint8_t weir_plugin_host_part_t;
+
+#define WEIR_PLUGIN_HOST_PART_KEY 0
+#define WEIR_PLUGIN_HOST_PART_VALUE 1
+
 typedef struct {
   bool is_some;
   weir_plugin_host_client_t val;
 } weir_plugin_host_option_client_t;
+
+typedef struct {
+  uint32_t f0;
+  serializer_string_t f1;
+} serializer_tuple2_u32_string_t;
+
+typedef struct {
+  serializer_tuple2_u32_string_t *ptr;
+  size_t len;
+} serializer_list_tuple2_u32_string_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    serializer_list_u8_t ok;
+    serializer_string_t err;
+  } val;
+} weir_plugin_host_result_list_u8_string_t;
+
+typedef struct {
+  weir_plugin_host_result_list_u8_string_t *ptr;
+  size_t len;
+} weir_plugin_host_list_result_list_u8_string_t;
 
 typedef struct {
   serializer_string_t f0;
@@ -229,6 +258,22 @@ typedef struct {
   } val;
 } serializer_result_list_option_string_string_t;
 
+typedef struct {
+  bool is_err;
+  union {
+    serializer_payloads_t ok;
+    serializer_string_t err;
+  } val;
+} serializer_result_payloads_string_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    weir_plugin_host_list_result_list_u8_string_t ok;
+    serializer_string_t err;
+  } val;
+} serializer_result_list_result_list_u8_string_string_t;
+
 // Imported Functions from `weir:plugin/host@0.1.0`
 // Writes to the broker's log, tagged with the plugin's name.
 extern void weir_plugin_host_log(weir_plugin_host_level_t level, serializer_string_t *message);
@@ -253,9 +298,33 @@ extern void weir_plugin_host_reject_record(uint32_t index, serializer_string_t *
 // is asked about. None in calls made for no client (retention and
 // compaction policies).
 extern bool weir_plugin_host_caller(weir_plugin_host_client_t *ret);
+// Typed access: a field of the key or value of record `index` of the
+// batch the running call was given, by dotted path (`customer.id`;
+// array elements by number, `items.0`; the empty path is the whole
+// key or value), as JSON text (a string field is quoted). On a topic
+// that binds a serializer (`weir.value.serializer`,
+// `weir.key.serializer`), the record is decoded by that plugin with
+// the registered schema its framing names, so the same path reads
+// the same field of Avro, Protobuf and JSON records; on other topics
+// the key or value is read as JSON (after Confluent's 5-byte framing
+// when it has one). None when the record has no such field, is null,
+// or does not decode. The batch is decoded once, at the first call,
+// with one serializer call per schema. Partitioners and produce and
+// fetch interceptors only; none elsewhere.
+extern bool weir_plugin_host_field(uint32_t index, weir_plugin_host_part_t part, serializer_string_t *path, serializer_string_t *ret);
+// The inverse of `field(index, part, "")`: each (index, JSON text)
+// encoded back to the format of that record's key or value, by the
+// topic's serializer with the record's schema, framing included;
+// the JSON text's bytes on a topic without a serializer. One answer
+// per item, in order: the bytes, or why the JSON does not fit the
+// schema. For interceptors that change a field of an Avro or
+// Protobuf record (answer the bytes in a `rewrite`).
+extern void weir_plugin_host_encode(weir_plugin_host_part_t part, serializer_list_tuple2_u32_string_t *items, weir_plugin_host_list_result_list_u8_string_t *ret);
 
 // Exported Functions from `serializer`
 bool exports_serializer_validate(serializer_schema_t *schema, serializer_payloads_t *payloads, serializer_list_option_string_t *ret, serializer_string_t *err);
+bool exports_serializer_decode(serializer_schema_t *schema, serializer_payloads_t *payloads, serializer_payloads_t *ret, serializer_string_t *err);
+bool exports_serializer_encode(serializer_schema_t *schema, serializer_payloads_t *like, serializer_payloads_t *json, weir_plugin_host_list_result_list_u8_string_t *ret, serializer_string_t *err);
 
 // Helper Functions
 
@@ -287,6 +356,14 @@ void weir_plugin_host_client_free(weir_plugin_host_client_t *ptr);
 
 void weir_plugin_host_option_client_free(weir_plugin_host_option_client_t *ptr);
 
+void serializer_tuple2_u32_string_free(serializer_tuple2_u32_string_t *ptr);
+
+void serializer_list_tuple2_u32_string_free(serializer_list_tuple2_u32_string_t *ptr);
+
+void weir_plugin_host_result_list_u8_string_free(weir_plugin_host_result_list_u8_string_t *ptr);
+
+void weir_plugin_host_list_result_list_u8_string_free(weir_plugin_host_list_result_list_u8_string_t *ptr);
+
 void serializer_tuple2_string_string_free(serializer_tuple2_string_string_t *ptr);
 
 void serializer_list_tuple2_string_string_free(serializer_list_tuple2_string_string_t *ptr);
@@ -298,6 +375,10 @@ void serializer_payloads_free(serializer_payloads_t *ptr);
 void serializer_list_option_string_free(serializer_list_option_string_t *ptr);
 
 void serializer_result_list_option_string_string_free(serializer_result_list_option_string_string_t *ptr);
+
+void serializer_result_payloads_string_free(serializer_result_payloads_string_t *ptr);
+
+void serializer_result_list_result_list_u8_string_string_free(serializer_result_list_result_list_u8_string_string_t *ptr);
 
 // Sets the string `ret` to reference the input string `s` without copying it
 void serializer_string_set(serializer_string_t *ret, const char*s);

@@ -45,8 +45,10 @@ impl Batch {
             .records
             .chunks_exact(RECORD_WORDS)
             .zip(&self.inner.records.timestamps)
-            .map(move |(words, timestamp)| Record {
+            .enumerate()
+            .map(move |(index, (words, timestamp))| Record {
                 batch: self,
+                index,
                 words,
                 timestamp: *timestamp,
             })
@@ -62,6 +64,7 @@ impl Batch {
 /// One record of a `Batch`.
 pub struct Record<'a> {
     batch: &'a Batch,
+    index: usize,
     /// The record's six words of `packed-records.records`.
     words: &'a [u32],
     timestamp: i64,
@@ -76,6 +79,17 @@ impl<'a> Record<'a> {
     /// None for a null value (a tombstone).
     pub fn value(&self) -> Option<&'a [u8]> {
         self.batch.slice(self.words[2], self.words[3])
+    }
+
+    /// Its place in the batch.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Typed access (`host::field`): the field at `path` of this record's
+    /// key or value as JSON text, decoded by the topic's serializer.
+    pub fn field(&self, part: crate::host::Part, path: &str) -> Option<String> {
+        crate::host::field(self.index, part, path)
     }
 
     /// Milliseconds since the Unix epoch.

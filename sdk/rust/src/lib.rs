@@ -69,4 +69,25 @@ pub mod host {
     pub fn caller() -> Option<crate::auth::Client> {
         crate::partitioner::bindings::weir::plugin::host::caller()
     }
+
+    pub use crate::partitioner::bindings::weir::plugin::host::Part;
+
+    /// Typed access: the field at `path` (`customer.id`, `items.0`; "" for
+    /// the whole) of record `index`'s key or value, as JSON text (strings
+    /// quoted), decoded by the topic's serializer plugin when it binds one
+    /// (so Avro, Protobuf and JSON records read alike), else read as JSON.
+    /// None when absent, null or undecodable. In partitioners and
+    /// interceptors; `Record::field` is the same for a record in hand.
+    pub fn field(index: usize, part: Part, path: &str) -> Option<String> {
+        crate::partitioner::bindings::weir::plugin::host::field(index as u32, part, path)
+    }
+
+    /// Each (record index, JSON text) encoded back to the format of that
+    /// record's key or value (the topic's serializer, the record's schema,
+    /// framing included): the bytes to put in a `Rewrite`, or why the JSON
+    /// does not fit.
+    pub fn encode(part: Part, items: &[(usize, String)]) -> Vec<Result<Vec<u8>, String>> {
+        let items: Vec<(u32, String)> = items.iter().map(|(i, j)| (*i as u32, j.clone())).collect();
+        crate::partitioner::bindings::weir::plugin::host::encode(part, &items)
+    }
 }

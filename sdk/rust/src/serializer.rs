@@ -1,7 +1,7 @@
 //! The `serializer` world: implement `Serializer`, then
 //! `weir_plugin::export_serializer!(YourType);`. The broker hands the
-//! payloads of one registered schema at a time; answer one verdict per
-//! payload.
+//! payloads of one registered schema at a time: to validate (one verdict
+//! per payload), and to decode to JSON and encode back (typed access).
 
 #[doc(hidden)]
 pub mod bindings {
@@ -46,13 +46,26 @@ impl Payloads {
     }
 }
 
-/// Checks payloads against their registered schema.
+/// Checks payloads against their registered schema, and converts them to
+/// and from JSON.
 pub trait Serializer {
     /// One verdict per payload, in order: `None` when it is a valid
     /// instance of `schema`, else why not. An error refuses the whole call
     /// (a schema this plugin cannot read), which the broker treats as the
     /// plugin failing.
     fn validate(schema: &Schema, payloads: &Payloads) -> Result<Vec<Option<String>>, String>;
+
+    /// Each payload as JSON text, in order (`None` where it does not
+    /// decode): what other plugins' `host::field` reads.
+    fn decode(schema: &Schema, payloads: &Payloads) -> Result<Vec<Option<String>>, String>;
+
+    /// Each JSON text of `json` as a payload of `schema` (unframed), or why
+    /// it does not fit; `like` holds the payloads they were decoded from.
+    fn encode(
+        schema: &Schema,
+        like: &Payloads,
+        json: &Payloads,
+    ) -> Result<Vec<Result<Vec<u8>, String>>, String>;
 }
 
 #[doc(hidden)]
@@ -64,6 +77,37 @@ impl<T: Serializer> bindings::Guest for SerializerAdapter<T> {
         payloads: bindings::Payloads,
     ) -> Result<Vec<Option<String>>, String> {
         T::validate(&schema, &Payloads { inner: payloads })
+    }
+
+    fn decode(schema: Schema, payloads: bindings::Payloads) -> Result<bindings::Payloads, String> {
+        let texts = T::decode(&schema, &Payloads { inner: payloads })?;
+        let mut out = bindings::Payloads {
+            data: Vec::new(),
+            bounds: Vec::with_capacity(texts.len() * 2),
+        };
+        for text in texts {
+            out.bounds.push(out.data.len() as u32);
+            match text {
+                Some(text) => {
+                    out.bounds.push(text.len() as u32);
+                    out.data.extend_from_slice(text.as_bytes());
+                }
+                None => out.bounds.push(u32::MAX),
+            }
+        }
+        Ok(out)
+    }
+
+    fn encode(
+        schema: Schema,
+        like: bindings::Payloads,
+        json: bindings::Payloads,
+    ) -> Result<Vec<Result<Vec<u8>, String>>, String> {
+        T::encode(
+            &schema,
+            &Payloads { inner: like },
+            &Payloads { inner: json },
+        )
     }
 }
 

@@ -114,9 +114,16 @@ pub fn apply(
                 .map_or(0, |t| t.partitions.len() as u32),
             client_id: ctx.client_id.as_deref(),
         };
-        // The interceptors see this client (`host.caller()`).
+        // The interceptors see this client (`host.caller()`) and read
+        // fields as the topic's serializers decode them (`host.field`).
+        let codecs = image
+            .topics
+            .get(&name)
+            .and_then(|t| crate::server::plugin_bindings::codecs(broker, &t.configs));
         let intercepted = crate::plugin::caller::scope(ctx.caller(), || {
-            interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new())
+            crate::plugin::typed::scope(codecs, || {
+                interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new())
+            })
         });
         match intercepted {
             Ok(std::borrow::Cow::Borrowed(_)) => data.records = Some(bytes.clone()),

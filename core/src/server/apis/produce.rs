@@ -240,68 +240,75 @@ fn append(
     };
     // The plugins called from here on see this client (`host.caller()`);
     // a topic without plugins pays nothing for it.
+    let codecs = b.codecs.clone();
     crate::plugin::caller::scope(ctx.caller(), || {
-        let mut dead = Vec::new();
-        // What the producer sent is checked against its schemas first, so
-        // KIP-467's record indexes are the producer's.
-        let records = validate(broker, &b, topic, records, &mut dead)?;
-        let records = match records {
-            Cow::Borrowed(records) => intercept(broker, &b, topic, addressed, records, &mut dead)?,
-            Cow::Owned(checked) => Cow::Owned(
-                intercept(broker, &b, topic, addressed, &checked, &mut dead)?.into_owned(),
-            ),
-        };
-        let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
-        // Dead letters first: if they cannot be kept, the request fails whole.
-        if !dead.is_empty() {
-            let target = dead_letter_partition(broker, image, &b, partition, &dead).inspect_err(
+        crate::plugin::typed::scope(codecs, || {
+            let mut dead = Vec::new();
+            // What the producer sent is checked against its schemas first, so
+            // KIP-467's record indexes are the producer's.
+            let records = validate(broker, &b, topic, records, &mut dead)?;
+            let records = match records {
+                Cow::Borrowed(records) => {
+                    intercept(broker, &b, topic, addressed, records, &mut dead)?
+                }
+                Cow::Owned(checked) => Cow::Owned(
+                    intercept(broker, &b, topic, addressed, &checked, &mut dead)?.into_owned(),
+                ),
+            };
+            let placement = place(broker, &b, topic, addressed, &records, &mut dead)?;
+            // Dead letters first: if they cannot be kept, the request fails whole.
+            if !dead.is_empty() {
+                let target = dead_letter_partition(broker, image, &b, partition, &dead).inspect_err(
                 |e| tracing::warn!(%topic, partition = addressed, error = %e, "dead letters refused"),
             )?;
-            for letter in &dead {
-                let encoded = letter.encode(topic, addressed);
-                append_to(&target, &encoded, AppendOrigin::Rewritten)?;
-                count_dead_letter(broker, letter, &target);
+                for letter in &dead {
+                    let encoded = letter.encode(topic, addressed);
+                    append_to(&target, &encoded, AppendOrigin::Rewritten)?;
+                    count_dead_letter(broker, letter, &target);
+                }
             }
-        }
-        let Some(placement) = placement else {
-            return match records {
-                Cow::Borrowed(records) => append_to(partition, records, AppendOrigin::Client),
-                Cow::Owned(rewritten) => append_to(partition, &rewritten, AppendOrigin::Rewritten),
+            let Some(placement) = placement else {
+                return match records {
+                    Cow::Borrowed(records) => append_to(partition, records, AppendOrigin::Client),
+                    Cow::Owned(rewritten) => {
+                        append_to(partition, &rewritten, AppendOrigin::Rewritten)
+                    }
+                };
             };
-        };
-        // Route mode writes only where this broker leads: check every chosen
-        // partition before appending anything.
-        for target in placement.keys().filter(|t| **t != addressed) {
-            led_here(broker, image, topic, *target, "the partitioner chose")?;
-        }
-        let mut answer = None;
-        if let Some(bytes) = placement.get(&addressed) {
-            let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
-            if info.duplicate {
-                return Ok((info, log_start));
+            // Route mode writes only where this broker leads: check every chosen
+            // partition before appending anything.
+            for target in placement.keys().filter(|t| **t != addressed) {
+                led_here(broker, image, topic, *target, "the partitioner chose")?;
             }
-            answer = Some((info, log_start));
-        }
-        for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
-            let other = led_here(broker, image, topic, *target, "the partitioner chose")?;
-            append_to(&other, bytes, AppendOrigin::Client)?;
-        }
-        let moved = placement.keys().any(|t| *t != addressed);
-        let (mut info, log_start) = answer.unwrap_or_else(|| {
-            let info = AppendInfo {
-                base_offset: -1,
-                last_offset: -1,
-                log_append_time: -1,
-                records: 0,
-                duplicate: false,
-                leader_epoch: -1,
-            };
-            (info, partition.log_start_offset())
-        });
-        if moved {
-            info.base_offset = -1;
-        }
-        Ok((info, log_start))
+            let mut answer = None;
+            if let Some(bytes) = placement.get(&addressed) {
+                let (info, log_start) = append_to(partition, bytes, AppendOrigin::Rewritten)?;
+                if info.duplicate {
+                    return Ok((info, log_start));
+                }
+                answer = Some((info, log_start));
+            }
+            for (target, bytes) in placement.iter().filter(|(t, _)| **t != addressed) {
+                let other = led_here(broker, image, topic, *target, "the partitioner chose")?;
+                append_to(&other, bytes, AppendOrigin::Client)?;
+            }
+            let moved = placement.keys().any(|t| *t != addressed);
+            let (mut info, log_start) = answer.unwrap_or_else(|| {
+                let info = AppendInfo {
+                    base_offset: -1,
+                    last_offset: -1,
+                    log_append_time: -1,
+                    records: 0,
+                    duplicate: false,
+                    leader_epoch: -1,
+                };
+                (info, partition.log_start_offset())
+            });
+            if moved {
+                info.base_offset = -1;
+            }
+            Ok((info, log_start))
+        })
     })
 }
 
@@ -315,6 +322,8 @@ struct Bindings {
     partition_count: u32,
     /// The keys and values to check against their schemas.
     validations: Vec<validation::Check>,
+    /// How the plugins decode records (`host.field`).
+    codecs: Option<Arc<crate::partition::typed::Codecs>>,
 }
 
 /// None for a topic with no plugin bound (the common case, checked first).
@@ -347,6 +356,7 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
         },
         produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
         partition_count: topic_image.partitions.len() as u32,
+        codecs: crate::server::plugin_bindings::codecs(broker, &topic_image.configs),
         validations: [validation::Field::Key, validation::Field::Value]
             .into_iter()
             .filter_map(|field| {
