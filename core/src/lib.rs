@@ -21,6 +21,7 @@ pub mod replication;
 pub mod schema_registry;
 pub mod security;
 pub mod server;
+pub mod view;
 
 /// mimalloc rather than the system allocator: batches of a megabyte are
 /// allocated and freed per request (and per plugin call), and glibc hands

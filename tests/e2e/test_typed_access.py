@@ -91,9 +91,9 @@ def tbroker(make_broker):
     ])
 
 
-def create(broker, topic, **config):
+def create(broker, topic, partitions=PARTITIONS, **config):
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    admin.create_topics([NewTopic(topic, PARTITIONS, 1, config=config)])[topic].result(timeout=30)
+    admin.create_topics([NewTopic(topic, partitions, 1, config=config)])[topic].result(timeout=30)
 
 
 def produce(broker, topic, values):

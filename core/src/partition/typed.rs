@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::validation::{framed, Field, Serializer};
+use crate::log::records::PackedRecords;
 use crate::schema_registry::SchemaRegistry;
 
 /// How a topic's keys and values are decoded.
@@ -40,6 +41,22 @@ pub trait Source {
     }
     /// Record `index`'s key or value (None when null or out of range).
     fn payload(&self, index: usize, field: Field) -> Option<&[u8]>;
+}
+
+impl Source for PackedRecords {
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    fn payload(&self, index: usize, field: Field) -> Option<&[u8]> {
+        let r = self.records.get(index)?;
+        let (offset, len) = match field {
+            Field::Key => (r.key_offset, r.key_len),
+            Field::Value => (r.value_offset, r.value_len),
+        };
+        let len = usize::try_from(len).ok()?;
+        self.data.get(offset as usize..)?.get(..len)
+    }
 }
 
 /// One plugin call's batch, with what has been decoded of it.
@@ -113,16 +130,58 @@ fn json_payload(payload: &[u8]) -> Option<(Value, Option<&[u8]>)> {
 }
 
 fn decode_all(codecs: &Codecs, records: &impl Source, field: Field) -> Vec<Option<Value>> {
-    let mut out: Vec<Option<Value>> = vec![None; records.len()];
-    let (Some(serializer), Some(registry)) = (codecs.serializer(field), &codecs.registry) else {
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = records
-                .payload(i, field)
-                .and_then(json_payload)
-                .map(|(v, _)| v);
+    match (codecs.serializer(field), &codecs.registry) {
+        (Some(serializer), Some(registry)) => {
+            serializer_texts(&**serializer, registry, records, field)
+                .into_iter()
+                .map(|text| text.and_then(|t| serde_json::from_str(&t).ok()))
+                .collect()
         }
-        return out;
-    };
+        _ => (0..records.len())
+            .map(|i| {
+                records
+                    .payload(i, field)
+                    .and_then(json_payload)
+                    .map(|(v, _)| v)
+            })
+            .collect(),
+    }
+}
+
+/// Each record's key or value as JSON text, for a view: Some(text) where
+/// it decodes to something other than what is stored, None to send it as
+/// stored (it does not decode, or is plain JSON already).
+pub fn to_json(codecs: &Codecs, records: &impl Source, field: Field) -> Vec<Option<Vec<u8>>> {
+    match (codecs.serializer(field), &codecs.registry) {
+        (Some(serializer), Some(registry)) => {
+            serializer_texts(&**serializer, registry, records, field)
+                .into_iter()
+                .map(|text| text.map(String::into_bytes))
+                .collect()
+        }
+        // Framed JSON loses its framing; anything else is sent as stored.
+        _ => (0..records.len())
+            .map(|i| {
+                let payload = records.payload(i, field)?;
+                let body = payload.get(5..).filter(|_| payload[0] == 0)?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+                    .is_err()
+                    .then(|| body.to_vec())
+            })
+            .collect(),
+    }
+}
+
+/// Each record's key or value decoded to JSON text by `serializer`, with
+/// one call per schema the batch's framing names.
+fn serializer_texts(
+    serializer: &dyn Serializer,
+    registry: &SchemaRegistry,
+    records: &impl Source,
+    field: Field,
+) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = vec![None; records.len()];
     for (id, payloads) in by_schema(records, field) {
         let Some(info) = registry.schema_info(id) else {
             continue;
@@ -132,7 +191,7 @@ fn decode_all(codecs: &Codecs, records: &impl Source, field: Field) -> Vec<Optio
             continue;
         };
         for ((i, _), text) in payloads.iter().zip(texts) {
-            out[*i] = text.and_then(|t| serde_json::from_str(&t).ok());
+            out[*i] = text;
         }
     }
     out

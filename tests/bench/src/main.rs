@@ -346,13 +346,23 @@ fn produce_measured(
 
 /// Reads `bench` from the beginning until `expected` records arrived.
 fn consume(bootstrap: &str, args: &Args, expected: usize) -> Result<ConsumeResult> {
+    consume_topic(bootstrap, "bench", args.partitions, expected)
+}
+
+/// Reads `topic` from the beginning until `expected` records arrived.
+fn consume_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> Result<ConsumeResult> {
     let consumer: BaseConsumer = client_config(bootstrap)
         .set("group.id", "weir-bench")
         .set("enable.auto.commit", "false")
         .create()?;
     let mut assignment = TopicPartitionList::new();
-    for p in 0..args.partitions {
-        assignment.add_partition_offset("bench", p, Offset::Beginning)?;
+    for p in 0..partitions {
+        assignment.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&assignment)?;
     let start = Instant::now();

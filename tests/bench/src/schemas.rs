@@ -4,7 +4,8 @@
 //! then the built-in registry's lookups per second. Each case gets a fresh
 //! broker (with its registry on a free port), the format's schema
 //! `{id: long, body: string}` registered as `bench-value`, and
-//! Confluent-framed values of about `--size` bytes.
+//! Confluent-framed values of about `--size` bytes. Last, a consumer reads
+//! the Avro topic as stored and through its JSON view (`bench~json`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{create_topic, produce, Args, Broker};
+use crate::{consume_topic, create_topic, produce, Args, Broker};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Format {
@@ -245,6 +246,32 @@ fn run_case(weir: &PathBuf, args: &Args, config: &Path, case: &Case) -> Result<f
     Ok(bytes / produced.seconds / 1e6)
 }
 
+/// Reading the Avro topic as stored, then through its JSON view: records
+/// per second and MB/s delivered, each.
+fn views(weir: &PathBuf, args: &Args, config: &Path) -> Result<[(f64, f64); 2]> {
+    let (broker, registry) = spawn(weir, args, config)?;
+    let id = register(&registry, Format::Avro)?;
+    create_topic(
+        &broker.bootstrap,
+        args,
+        &[("weir.value.serializer", "avro")],
+    )?;
+    let values = values(Format::Avro, id, args.size);
+    produce(&broker.bootstrap, args, &values, &[])?;
+    let mut rates = [(0.0, 0.0); 2];
+    for (rate, topic) in rates.iter_mut().zip(["bench", "bench~json"]) {
+        let read = consume_topic(&broker.bootstrap, topic, args.partitions, args.records)?;
+        if read.records < args.records {
+            bail!("{topic}: read {} of {} records", read.records, args.records);
+        }
+        *rate = (
+            read.records as f64 / read.seconds,
+            read.bytes as f64 / read.seconds / 1e6,
+        );
+    }
+    Ok(rates)
+}
+
 /// Lookups per second on one kept-alive connection.
 fn lookups(weir: &PathBuf, args: &Args, config: &Path) -> Result<(f64, f64)> {
     let (_broker, registry) = spawn(weir, args, config)?;
@@ -322,6 +349,29 @@ pub fn run(weir: &PathBuf, args: &Args) -> Result<()> {
             base = m;
         }
         println!("| {} | {m:.1} | {:.0}% |", case.name, m / base * 100.0);
+    }
+    let mut reads: Vec<[(f64, f64); 2]> = Vec::new();
+    for round in 0..args.repeat {
+        let r = views(weir, args, config.path())?;
+        println!(
+            "round {}: fetch as stored {:.0} records/s {:.1} MB/s; through bench~json {:.0} records/s {:.1} MB/s",
+            round + 1,
+            r[0].0,
+            r[0].1,
+            r[1].0,
+            r[1].1
+        );
+        reads.push(r);
+    }
+    println!("\n| fetch (one consumer) | records/s | MB/s delivered |");
+    println!("|---|---|---|");
+    for (i, name) in ["Avro as stored", "through the JSON view"]
+        .iter()
+        .enumerate()
+    {
+        let records: Vec<f64> = reads.iter().map(|r| r[i].0).collect();
+        let mb: Vec<f64> = reads.iter().map(|r| r[i].1).collect();
+        println!("| {name} | {:.0} | {:.1} |", median(&records), median(&mb));
     }
     let (by_id, latest) = lookups(weir, args, config.path())?;
     println!("\nregistry lookups, one connection: GET /schemas/ids/ID {by_id:.0}/s, GET /subjects/S/versions/latest {latest:.0}/s");

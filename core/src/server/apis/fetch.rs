@@ -109,10 +109,14 @@ fn read_all(
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut ranges = Vec::new();
     for (topic_index, topic) in request.topics.iter().enumerate() {
+        // A view (`orders~json`) reads its topic's partitions, with its
+        // topic's ACLs; fetch_intercept converts what is read.
         let name = if ctx.version >= 13 {
-            image.topic_names.get(&topic.topic_id).cloned()
+            image.topic_names.get(&topic.topic_id).cloned().or_else(|| {
+                crate::view::by_id(&image, &topic.topic_id).map(|v| v.topic.name.clone())
+            })
         } else {
-            Some(topic.topic.to_string())
+            Some(crate::view::topic_of(&image, &topic.topic).into_owned())
         };
         // A consumer needs READ on the topic (checked before it is looked
         // up, so that a denied one cannot tell whether it exists).

@@ -2,12 +2,15 @@
 //! topic are read into memory, passed through the chain batch by batch, and
 //! sent re-encoded in the response instead of spliced from the files.
 //! Offsets are kept; a batch whose records are all dropped is sent empty,
-//! with its offset span, so every client moves past it. Topics without a
-//! fetch interceptor never come here and keep the zero-copy path.
+//! with its offset span, so every client moves past it. A view's
+//! conversion (`crate::view`) runs here too, after the topic's own chain.
+//! Topics without a fetch interceptor, read directly, never come here and
+//! keep the zero-copy path.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kafka_protocol::messages::FetchResponse;
 
 use crate::config::defs::{split_list, topic_def};
@@ -15,6 +18,7 @@ use crate::log::batch::whole_batches_len;
 use crate::metadata::image::MetadataImage;
 use crate::partition::interceptor::{self, Interceptor, Target};
 use crate::partition::partitioner::OnError;
+use crate::partition::typed::Codecs;
 use crate::protocol::error::ResponseError;
 use crate::server::broker::Broker;
 use crate::server::dispatch::RequestContext;
@@ -24,23 +28,33 @@ use crate::server::response::FetchedRange;
 /// are not loaded.
 type Chain = (Vec<Arc<dyn Interceptor>>, OnError, Vec<String>);
 
-/// A topic's fetch chain, or None when it has none (the common case).
-fn chain(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Chain> {
+/// A topic's fetch chain, or None when it has none (the common case). Read
+/// through a view, the view's conversion ends the chain.
+fn chain(
+    broker: &Broker,
+    image: &MetadataImage,
+    topic: &str,
+    view: Option<&Arc<Codecs>>,
+) -> Option<Chain> {
     let topic_image = image.topics.get(topic)?;
-    let names = split_list(topic_image.configs.get("weir.interceptors.fetch")?);
-    if names.is_empty() {
+    let names = topic_image
+        .configs
+        .get("weir.interceptors.fetch")
+        .map(|list| split_list(list))
+        .unwrap_or_default();
+    if names.is_empty() && view.is_none() {
         return None;
     }
-    let view = broker.config_view(image);
+    let config = broker.config_view(image);
     let def = topic_def("weir.plugin.on-error").expect("a defined topic config");
     // A consumer's read has nowhere to divert records to: dead-letter
     // fails the read, as reject does.
-    let on_error = match OnError::from_config(&view.topic_value(def, &topic_image.configs).0) {
+    let on_error = match OnError::from_config(&config.topic_value(def, &topic_image.configs).0) {
         OnError::DeadLetter => OnError::Reject,
         other => other,
     };
     let mut missing = Vec::new();
-    let chain = names
+    let mut chain: Vec<Arc<dyn Interceptor>> = names
         .iter()
         .filter_map(|name| {
             let found = broker.plugins.interceptor(name, "fetch-interceptor");
@@ -50,7 +64,27 @@ fn chain(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Chain> {
             found
         })
         .collect();
+    if let Some(codecs) = view {
+        chain.push(Arc::new(crate::view::ToJson::new(codecs.clone())));
+    }
     Some((chain, on_error, missing))
+}
+
+/// The topic whose records a fetched topic of the response holds, and
+/// whether it was asked for through a view.
+fn resolve(image: &MetadataImage, topic: &FetchableTopicResponse) -> Option<(String, bool)> {
+    if topic.topic.is_empty() {
+        if let Some(name) = image.topic_names.get(&topic.topic_id) {
+            return Some((name.clone(), false));
+        }
+        let view = crate::view::by_id(image, &topic.topic_id)?;
+        return Some((view.topic.name.clone(), true));
+    }
+    if image.topics.contains_key(topic.topic.as_str()) {
+        return Some((topic.topic.to_string(), false));
+    }
+    let view = crate::view::by_name(image, &topic.topic)?;
+    Some((view.topic.name.clone(), true))
 }
 
 /// Runs the fetch interceptors of every bound topic over its fetched
@@ -70,19 +104,19 @@ pub fn apply(
     let image = broker.image();
     let mut kept = Vec::with_capacity(ranges.len());
     for (t, p, range) in ranges.drain(..) {
-        let topic = &response.responses[t];
-        let name = if topic.topic.is_empty() {
-            image.topic_names.get(&topic.topic_id).cloned()
-        } else {
-            Some(topic.topic.to_string())
-        };
-        let Some((chain, on_error, missing)) =
-            name.as_deref().and_then(|n| chain(broker, &image, n))
-        else {
+        let Some((name, through_view)) = resolve(&image, &response.responses[t]) else {
             kept.push((t, p, range));
             continue;
         };
-        let name = name.unwrap_or_default();
+        let codecs = image
+            .topics
+            .get(&name)
+            .and_then(|t| crate::server::plugin_bindings::codecs(broker, &t.configs));
+        let view = through_view.then(|| codecs.clone().unwrap_or_default());
+        let Some((chain, on_error, missing)) = chain(broker, &image, &name, view.as_ref()) else {
+            kept.push((t, p, range));
+            continue;
+        };
         let data = &mut response.responses[t].partitions[p];
         let fail = |data: &mut kafka_protocol::messages::fetch_response::PartitionData,
                     why: &str| {
@@ -116,10 +150,6 @@ pub fn apply(
         };
         // The interceptors see this client (`host.caller()`) and read
         // fields as the topic's serializers decode them (`host.field`).
-        let codecs = image
-            .topics
-            .get(&name)
-            .and_then(|t| crate::server::plugin_bindings::codecs(broker, &t.configs));
         let intercepted = crate::plugin::caller::scope(ctx.caller(), || {
             crate::plugin::typed::scope(codecs, || {
                 interceptor::intercept(&chain, on_error, &target, &bytes, &mut Vec::new())

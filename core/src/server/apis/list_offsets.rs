@@ -20,11 +20,14 @@ pub fn handle(
     ctx: &RequestContext,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    let image = broker.image();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
-            let denied = !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &topic.name);
+            // A view's offsets are its topic's.
+            let name = crate::view::topic_of(&image, &topic.name);
+            let denied = !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &name);
             let partitions = topic
                 .partitions
                 .iter()
@@ -34,11 +37,7 @@ pub fn handle(
                         .with_timestamp(-1)
                         .with_offset(-1);
                     let partition = (!denied)
-                        .then(|| {
-                            broker
-                                .replicas
-                                .get_by_name(&topic.name, wanted.partition_index)
-                        })
+                        .then(|| broker.replicas.get_by_name(&name, wanted.partition_index))
                         .flatten();
                     let result = match partition {
                         None if denied => {

@@ -130,6 +130,15 @@ async fn lookup(
         Some(name) => image.topics.get(name),
         None => image.topic_by_id(&id),
     };
+    if found.is_none() {
+        let view = match name {
+            Some(name) => crate::view::by_name(&image, name),
+            None => crate::view::by_id(&image, &id),
+        };
+        if let Some(view) = view {
+            return describe_view(broker, ctx, &view);
+        }
+    }
     // Without DESCRIBE, whether the topic exists is not told.
     let named = name.or(found.map(|t| t.name.as_str()));
     if let Some(named) = named {
@@ -175,6 +184,27 @@ async fn lookup(
         }
         Err(e) => unknown().with_error_code(e.code()),
     }
+}
+
+/// A view (`orders~json`) as its topic, under its own name and id; told
+/// to those who may describe the topic.
+fn describe_view(
+    broker: &Broker,
+    ctx: &RequestContext,
+    view: &crate::view::View,
+) -> MetadataResponseTopic {
+    let described = MetadataResponseTopic::default()
+        .with_name(Some(topic_name(&view.name())))
+        .with_topic_id(view.id());
+    if !ctx.may(
+        broker,
+        operation::DESCRIBE,
+        resource::TOPIC,
+        &view.topic.name,
+    ) {
+        return described.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+    }
+    described.with_partitions(describe(broker, view.topic).partitions)
 }
 
 /// A topic as the image has it. As in Kafka, a replica is offline when its

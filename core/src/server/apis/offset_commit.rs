@@ -31,10 +31,13 @@ pub async fn handle(
     let mut commits = Vec::new();
     let mut known = Vec::new();
     for topic in &request.topics {
-        let readable = ctx.may(broker, operation::READ, resource::TOPIC, &topic.name);
+        // A view's offsets are committed under the view's name, checked
+        // against its topic.
+        let base = crate::view::topic_of(&image, &topic.name);
+        let readable = ctx.may(broker, operation::READ, resource::TOPIC, &base);
         let exists = image
             .topics
-            .get(topic.name.as_str())
+            .get(base.as_ref())
             .map(|t| t.partitions.len() as i32);
         for p in &topic.partitions {
             let ok = match exists {

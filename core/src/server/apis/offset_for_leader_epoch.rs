@@ -22,15 +22,16 @@ pub fn handle(
     // A follower needs CLUSTER_ACTION; a consumer, DESCRIBE on each topic.
     let follower = request.replica_id.0 >= 0;
     let cluster_denied = follower && !ctx.may_on_cluster(broker, operation::CLUSTER_ACTION);
+    let image = broker.image();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            // A view's epochs are its topic's.
+            let name = crate::view::topic_of(&image, &topic.topic).into_owned();
             let denied = if cluster_denied {
                 Some(ResponseError::ClusterAuthorizationFailed)
-            } else if !follower
-                && !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &topic.topic)
-            {
+            } else if !follower && !ctx.may(broker, operation::DESCRIBE, resource::TOPIC, &name) {
                 Some(ResponseError::TopicAuthorizationFailed)
             } else {
                 None
@@ -48,11 +49,11 @@ pub fn handle(
                     }
                     let found = broker
                         .replicas
-                        .get_by_name(topic.topic.as_str(), wanted.partition)
+                        .get_by_name(name.as_str(), wanted.partition)
                         .ok_or_else(|| {
                             broker
                                 .replicas
-                                .offline_error(topic.topic.as_str(), wanted.partition)
+                                .offline_error(name.as_str(), wanted.partition)
                                 .unwrap_or_else(|| ResponseError::UnknownTopicOrPartition.into())
                         })
                         .and_then(|p| {

@@ -118,6 +118,21 @@ fn append_all(
         } else {
             ResponseError::UnknownTopicOrPartition
         };
+        // A view (`orders~json`) is read-only.
+        let view = match &name {
+            Some(n) => crate::view::by_name(&image, n),
+            None => crate::view::by_id(&image, &topic.topic_id),
+        }
+        .map(|v| {
+            ApiError::new(
+                ResponseError::InvalidTopicException,
+                format!(
+                    "{} is a read-only view of {}: produce to {1}",
+                    v.name(),
+                    v.topic.name
+                ),
+            )
+        });
         let denied = refused(broker, ctx, transactional_id.as_deref(), name.as_deref());
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
@@ -126,7 +141,7 @@ fn append_all(
                     ResponseError::InvalidRequiredAcks,
                     format!("acks must be -1, 0 or 1, not {acks}"),
                 ))
-            } else if let Some(e) = &denied {
+            } else if let Some(e) = view.as_ref().or(denied.as_ref()) {
                 Err(e.clone())
             } else {
                 match name
