@@ -299,6 +299,7 @@ def test_json_schema_and_protobuf_serializers_validate_too(make_broker):
         "_INVALID_DIFFERENT_RECORD", "INVALID_RECORD", "INVALID_RECORD"]
     counted = json.load(__import__("urllib.request").request.urlopen(node.admin_url + "/v1/plugins/protobuf"))["metrics"]
     assert counted["calls"] >= 2 and counted["failures"] == 0, counted
+    assert counted["refusals"] == 1, "the one batch its verdicts refused"
 
 
 def test_kafkajs_schema_registry_client(broker):

@@ -54,6 +54,8 @@ pub trait Serializer: Send + Sync {
         like: &[&[u8]],
         json: &[&[u8]],
     ) -> Result<Vec<Result<Vec<u8>, String>>, PluginFailure>;
+    /// Told when its verdicts refused a batch (counted in its metrics).
+    fn refused(&self) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +197,11 @@ fn check_batch(
             };
             match (answers, on_error) {
                 (Ok(answers), _) => {
+                    if answers.iter().any(Option::is_some) {
+                        if let Some(plugin) = plugin {
+                            plugin.refused();
+                        }
+                    }
                     for ((i, _), answer) in payloads.iter().zip(answers) {
                         if let Some(why) = answer {
                             errors.entry(*i as i32).or_insert_with(|| {

@@ -66,11 +66,17 @@ impl PluginMetrics {
     /// logged at most once a second with the plugin, topic and reason, as a
     /// librdkafka user sees only "Broker: Policy violation".
     pub fn record_rejection(&self, plugin: &str, topic: &str, reason: &str, records: usize) {
-        self.refusals.fetch_add(1, Ordering::Relaxed);
+        self.count_refusal();
         self.rejections_logged.log(|suppressed| {
             tracing::warn!(%plugin, %topic, %reason, records_named = records, suppressed,
                 "plugin rejected a batch");
         });
+    }
+
+    /// A batch the plugin refused, logged by its caller (schema validation
+    /// logs the batch's reasons itself).
+    pub fn count_refusal(&self) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A call counted as a success whose answer the broker then refused.

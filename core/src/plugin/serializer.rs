@@ -144,4 +144,8 @@ impl seam::Serializer for WasmSerializer {
         })?;
         self.check_len(answers, json.len())
     }
+
+    fn refused(&self) {
+        self.sandbox.metrics.count_refusal();
+    }
 }
