@@ -73,12 +73,16 @@ def test_a_json_view_of_an_avro_topic(vbroker):
     assert sorted(json.loads(m.value())["id"] for m in viewed.values()) == list(range(60))
 
 
-def test_a_group_subscribes_to_a_view_and_commits_its_own_offsets(vbroker):
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_a_group_subscribes_to_a_view_and_commits_its_own_offsets(vbroker, protocol):
     formats = Formats(SchemaRegistryClient({"url": vbroker.registry_url}))
     create(vbroker, "payments", **{"weir.value.serializer": "protobuf"})
     sent = orders(30)
     assert produce(vbroker, "payments", [formats.encode("protobuf", "payments", o) for o in sent]) == [None] * 30
+    # The classic protocol (the client assigns) and KIP-848's (the broker
+    # assigns the view's partitions).
     consumer = Consumer({"bootstrap.servers": vbroker.bootstrap, "group.id": "json-readers",
+                         "group.protocol": protocol,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe(["payments~json"])
     got = []

@@ -108,6 +108,15 @@ pub fn topic_of<'a>(image: &MetadataImage, name: &'a str) -> std::borrow::Cow<'a
     }
 }
 
+/// The topic id and partition count of a topic or view, by name: what a
+/// consumer group's assignor sees (a group may subscribe to a view).
+pub fn topic_shape(image: &MetadataImage, name: &str) -> Option<(Uuid, i32)> {
+    image.topic_shape(name).or_else(|| {
+        let view = by_name(image, name)?;
+        Some((view.id(), view.topic.partitions.len() as i32))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

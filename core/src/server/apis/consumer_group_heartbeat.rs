@@ -50,7 +50,7 @@ pub fn handle(
         version: ctx.version,
     };
     let image = broker.image();
-    let lookup = |name: &str| image.topic_shape(name);
+    let lookup = |name: &str| crate::view::topic_shape(&image, name);
     match broker
         .groups
         .consumer_heartbeat(&request.group_id, heartbeat, &lookup)

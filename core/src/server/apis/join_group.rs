@@ -42,7 +42,7 @@ pub async fn handle(
     // Before awaiting: a consumer group's classic members need the topics.
     let joined = {
         let image = broker.image();
-        let lookup = |name: &str| image.topic_shape(name);
+        let lookup = |name: &str| crate::view::topic_shape(&image, name);
         broker.groups.join(&request.group_id, join, &lookup)
     };
     let result = joined.await;
