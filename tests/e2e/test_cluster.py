@@ -475,11 +475,12 @@ def test_acls_follow_a_forwarded_request_to_the_controller(tmp_path):
 
 
 def test_the_schema_registry_and_validation_in_a_cluster(tmp_path):
-    """`_schemas` gets a replica on each of the three brokers: a client
-    given every broker's registry URL registers through whichever leads it
-    (the others answer 503 and confluent-kafka moves on), every broker
-    serves the committed schemas from its own replica, and a partition
-    led by another broker validates against them."""
+    """`_schemas` gets two replicas (schema.registry.topic.replication.factor)
+    on three brokers: a client given every broker's registry URL registers
+    through whichever leads it (the others answer 503 and confluent-kafka
+    moves on), the brokers with a replica serve the committed schemas from
+    it, the one without reads the leader's (at once), and partitions led
+    by each broker validate against them."""
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -490,6 +491,7 @@ def test_the_schema_registry_and_validation_in_a_cluster(tmp_path):
     c = Cluster(tmp_path)
     for node in c.nodes:
         node.plugins = [plugin("avro", "avro.wasm", kind="serializer")]
+        node.config["schema.registry.topic.replication.factor"] = 2
     c.start()
     try:
         urls = ",".join(n.registry_url for n in c.nodes)
@@ -497,14 +499,24 @@ def test_the_schema_registry_and_validation_in_a_cluster(tmp_path):
         schema = json.dumps({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"}]})
         schema_id = registry.register_schema("orders-value", Schema(schema, "AVRO"))
         topics, _ = topics_seen_by(c.nodes[0])
-        assert len(topics["_schemas"][0][1]) == 3, topics["_schemas"]
+        replicas = topics["_schemas"][0][1]
+        assert len(replicas) == 2, topics["_schemas"]
+        outside = next(n for i, n in enumerate(c.nodes) if i + 1 not in replicas)
+        # The broker without a replica reads the leader's, so what was just
+        # registered is there at once.
+        v2 = json.dumps({"type": "record", "name": "Order", "fields": [
+            {"name": "id", "type": "long"}, {"name": "note", "type": "string", "default": ""}]})
+        v2_id = registry.register_schema("orders-value", Schema(v2, "AVRO"))
+        alone = SchemaRegistryClient({"url": outside.registry_url})
+        assert alone.get_latest_version("orders-value").schema_id == v2_id
+        assert alone.get_schema(schema_id).schema_str == schema
 
         def everyone_serves_it():
             for node in c.nodes:
                 one = SchemaRegistryClient({"url": node.registry_url})
                 try:  # a follower learns the new high watermark on its next fetch
                     assert one.get_schema(schema_id).schema_str == schema
-                    assert one.get_latest_version("orders-value").schema_id == schema_id
+                    assert one.get_latest_version("orders-value").schema_id == v2_id
                 except SchemaRegistryError as e:
                     raise AssertionError(str(e))
 
@@ -528,5 +540,20 @@ def test_the_schema_registry_and_validation_in_a_cluster(tmp_path):
         # perhaps the valid one); none took an invalid record.
         assert len(refused) >= 3 and all(e.name() in ("INVALID_RECORD", "_INVALID_DIFFERENT_RECORD")
                                          for e in refused), results
+
+        # A schema registered through the leader alone (the broker without
+        # a replica is not asked), then at once named by a record produced
+        # to a partition that broker leads: validation reads the leader's.
+        leader = c.nodes[topics["_schemas"][0][0] - 1]
+        fresh = json.dumps({"type": "record", "name": "Payment", "fields": [{"name": "cents", "type": "long"}]})
+        through_leader = SchemaRegistryClient({"url": leader.registry_url})
+        admin.create_topics([NewTopic("payments", 1, replica_assignment=[[c.nodes.index(outside) + 1]],
+                                      config=config)])["payments"].result(timeout=30)
+        pay = AvroSerializer(through_leader, fresh)(
+            {"cents": 1250}, SerializationContext("payments", MessageField.VALUE))
+        results.clear()
+        producer.produce("payments", value=pay, partition=0, on_delivery=lambda e, m: results.append(e))
+        producer.flush(30)
+        assert results == [None], results
     finally:
         c.stop()

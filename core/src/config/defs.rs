@@ -575,6 +575,13 @@ pub static BROKER: &[BrokerDef] = &[
         "host:port (or http://host:port) of the built-in Confluent-compatible schema registry (REST API; state in the compacted _schemas topic); empty: none."
     ),
     broker!(
+        "schema.registry.topic.replication.factor",
+        Kind::Short(1, 32767),
+        Some("3"),
+        false,
+        "Replication factor of _schemas, the schema registry's topic (Confluent's kafkastore.topic.replication.factor), at most the live brokers when it is created; brokers without a replica read it from its leader."
+    ),
+    broker!(
         "weir.admin.authentication",
         Kind::Enum(&["token", "none"]),
         Some("token"),

@@ -78,13 +78,13 @@ pub static TOPIC: &[TopicDef] = &[
         "weir.value.serializer",
         Kind::String,
         [],
-        "The serializer plugin that checks values against their schema when weir.value.schema.validation is on; empty: framing and schema ids only."
+        "The serializer plugin that checks values against their schema when weir.value.schema.validation is on (empty: framing and schema ids only), decodes them for plugins' typed access (host.field) and converts them for the topic's JSON view (<topic>~json)."
     ),
     topic!(
         "weir.key.serializer",
         Kind::String,
         [],
-        "The serializer plugin that checks keys against their schema when weir.key.schema.validation is on."
+        "The serializer plugin that checks keys against their schema when weir.key.schema.validation is on, decodes them for typed access and converts them for the topic's JSON view."
     ),
     topic!(
         "weir.value.subject.name.strategy",

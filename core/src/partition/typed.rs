@@ -79,6 +79,12 @@ impl<S: Source> TypedBatch<S> {
 
     /// The JSON text of the field at `path` of record `index`'s key or value.
     pub fn field(&mut self, index: usize, field: Field, path: &str) -> Option<String> {
+        // The whole of a JSON value is its own text: checked, not parsed
+        // into a tree and printed again.
+        if path.is_empty() && self.codecs.serializer(field).is_none() {
+            let (text, _) = json_text(self.records.payload(index, field)?)?;
+            return std::str::from_utf8(text).ok().map(str::to_string);
+        }
         let decoded = match field {
             Field::Key => &mut self.keys,
             Field::Value => &mut self.values,
@@ -115,6 +121,23 @@ pub fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
         Value::Array(items) => items.get(part.parse::<usize>().ok()?),
         other => other.get(part),
     })
+}
+
+/// Whether `bytes` are one JSON document (checked without building it).
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// A JSON payload's text without its framing (if it has one), and the
+/// framing.
+fn json_text(payload: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    if is_json(payload) {
+        return Some((payload, None));
+    }
+    if payload.len() >= 5 && payload[0] == 0 && is_json(&payload[5..]) {
+        return Some((&payload[5..], Some(&payload[..5])));
+    }
+    None
 }
 
 /// A JSON payload without its framing (if it has one), and the framing.
@@ -161,13 +184,9 @@ pub fn to_json(codecs: &Codecs, records: &impl Source, field: Field) -> Vec<Opti
         }
         // Framed JSON loses its framing; anything else is sent as stored.
         _ => (0..records.len())
-            .map(|i| {
-                let payload = records.payload(i, field)?;
-                let body = payload.get(5..).filter(|_| payload[0] == 0)?;
-                serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
-                serde_json::from_slice::<serde::de::IgnoredAny>(payload)
-                    .is_err()
-                    .then(|| body.to_vec())
+            .map(|i| match json_text(records.payload(i, field)?)? {
+                (body, Some(_)) => Some(body.to_vec()),
+                (_, None) => None,
             })
             .collect(),
     }
@@ -271,8 +290,8 @@ fn encode_with(
 /// JSON text as the bytes of a topic without a serializer: framed as the
 /// record it replaces was, when that was framed JSON.
 fn encode_json(original: Option<&[u8]>, json: &str) -> Result<Vec<u8>, String> {
-    serde_json::from_str::<Value>(json).map_err(|e| format!("not JSON: {e}"))?;
-    let frame = original.and_then(json_payload).and_then(|(_, frame)| frame);
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| format!("not JSON: {e}"))?;
+    let frame = original.and_then(json_text).and_then(|(_, frame)| frame);
     let mut bytes = frame.map(<[u8]>::to_vec).unwrap_or_default();
     bytes.extend_from_slice(json.as_bytes());
     Ok(bytes)

@@ -259,8 +259,21 @@ pub fn framed(field: Field, payload: &[u8]) -> Result<i32, String> {
 }
 
 /// Schema `id`, checked against the subject the strategy names; or why
-/// not. Asked once per id per batch.
+/// not. Asked once per id per batch. A broker that holds no replica of
+/// `_schemas` asks its leader for what it may not have seen yet first.
 fn schema_for(
+    check: &Check,
+    registry: &SchemaRegistry,
+    topic: &str,
+    id: i32,
+) -> Result<Arc<SchemaInfo>, String> {
+    match registered(check, registry, topic, id) {
+        Err(_) if registry.catch_up_remote_blocking(id) => registered(check, registry, topic, id),
+        found => found,
+    }
+}
+
+fn registered(
     check: &Check,
     registry: &SchemaRegistry,
     topic: &str,

@@ -8,7 +8,8 @@
 //! Every change is a record appended to `_schemas` by the leader of its one
 //! partition and applied once committed; the state is only ever what the
 //! topic says (`state`). Reads catch up with the local replica first, so a
-//! broker holding a replica serves what was committed.
+//! broker holding a replica serves what was committed; a broker holding
+//! none reads the leader's (`remote`).
 
 pub mod api;
 pub mod avro;
@@ -17,6 +18,7 @@ pub mod json_schema;
 pub mod protobuf;
 pub mod records;
 pub mod registry;
+mod remote;
 pub mod state;
 
 pub use registry::{RegistryError, SchemaInfo, SchemaRegistry};
@@ -49,7 +51,18 @@ pub async fn start(broker: &Arc<Broker>) -> anyhow::Result<Arc<SchemaRegistry>> 
         .await
         .with_context(|| format!("schema.registry.listener {address}"))?;
     tracing::info!(address = %socket.local_addr()?, "schema registry listening");
-    let router = api::routes().with_state(registry.clone());
+    // A broker without a replica of `_schemas` reads its leader's first.
+    let router = api::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            |axum::extract::State(registry): axum::extract::State<Arc<SchemaRegistry>>,
+             request: axum::extract::Request,
+             next: axum::middleware::Next| async move {
+                registry.catch_up_remote().await;
+                next.run(request).await
+            },
+        ))
+        .with_state(registry.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(socket, router).await {
             tracing::warn!(error = %e, "schema registry stopped");

@@ -125,7 +125,9 @@ pub struct SchemaRegistry {
     broker: Weak<Broker>,
     state: RwLock<State>,
     /// The next `_schemas` offset to apply.
-    applied_to: Mutex<i64>,
+    pub(super) applied_to: Mutex<i64>,
+    /// When validation last read `_schemas` from its leader (remote.rs).
+    pub(super) last_remote: Mutex<HashMap<i32, std::time::Instant>>,
     /// Changes are checked and written one at a time.
     writing: tokio::sync::Mutex<()>,
     /// `SchemaInfo` by id, as of the `applied_to` offset it was made at.
@@ -141,6 +143,7 @@ impl SchemaRegistry {
             broker,
             state: RwLock::new(State::default()),
             applied_to: Mutex::new(0),
+            last_remote: Mutex::new(HashMap::new()),
             writing: tokio::sync::Mutex::new(()),
             infos: Mutex::new((-1, HashMap::new())),
         }
@@ -169,7 +172,7 @@ impl SchemaRegistry {
         registry
     }
 
-    fn broker(&self) -> Result<Arc<Broker>> {
+    pub(super) fn broker(&self) -> Result<Arc<Broker>> {
         self.broker
             .upgrade()
             .ok_or_else(|| RegistryError::new(50001, "the broker is shutting down"))
@@ -239,26 +242,31 @@ impl SchemaRegistry {
                 Ok(bytes) if !bytes.is_empty() => bytes,
                 _ => return,
             };
-            let mut state = self.state.write().expect("registry state");
-            for item in Batches::new(&bytes) {
-                let Ok((position, header)) = item else { break };
-                *next = header.next_offset();
-                if header.is_control() {
-                    continue;
-                }
-                let mut slice = bytes.slice(position..position + header.size);
-                let Ok(set) = kafka_protocol::records::RecordBatchDecoder::decode(&mut slice)
-                else {
-                    tracing::warn!(
-                        offset = header.base_offset,
-                        "_schemas: skipping a batch that does not decode"
-                    );
-                    continue;
-                };
-                for r in set.records {
-                    if let Some(key) = r.key {
-                        state.apply(&key, r.value.as_deref());
-                    }
+            self.apply(&bytes, &mut next);
+        }
+    }
+
+    /// Applies the whole batches of `bytes` (committed `_schemas` records),
+    /// moving `next` past each.
+    pub(super) fn apply(&self, bytes: &bytes::Bytes, next: &mut i64) {
+        let mut state = self.state.write().expect("registry state");
+        for item in Batches::new(bytes) {
+            let Ok((position, header)) = item else { break };
+            *next = header.next_offset();
+            if header.is_control() {
+                continue;
+            }
+            let mut slice = bytes.slice(position..position + header.size);
+            let Ok(set) = kafka_protocol::records::RecordBatchDecoder::decode(&mut slice) else {
+                tracing::warn!(
+                    offset = header.base_offset,
+                    "_schemas: skipping a batch that does not decode"
+                );
+                continue;
+            };
+            for r in set.records {
+                if let Some(key) = r.key {
+                    state.apply(&key, r.value.as_deref());
                 }
             }
         }
@@ -316,7 +324,11 @@ impl SchemaRegistry {
         let topic = NewTopic {
             name: TOPIC.to_string(),
             num_partitions: 1,
-            replication_factor: live.clamp(1, 3) as i16,
+            replication_factor: (live.max(1) as i64).min(
+                broker
+                    .config
+                    .number("schema.registry.topic.replication.factor"),
+            ) as i16,
             configs: vec![("cleanup.policy".to_string(), Some("compact".to_string()))],
             ..Default::default()
         };

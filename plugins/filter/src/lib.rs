@@ -17,6 +17,14 @@ use weir_plugin::host::{self, Part};
 
 struct Filter;
 
+/// `path`'s field of `json`, as `host::field` reads paths.
+fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(json, |v, part| match v {
+        serde_json::Value::Array(items) => items.get(part.parse::<usize>().ok()?),
+        other => other.get(part),
+    })
+}
+
 fn matches(record: &Record<'_>, header: Option<&str>, field: Option<&str>, equals: &str) -> bool {
     if let Some(name) = header {
         return record
@@ -26,10 +34,18 @@ fn matches(record: &Record<'_>, header: Option<&str>, field: Option<&str>, equal
     let Some(path) = field else {
         return true;
     };
-    let Some(found) = record
-        .field(Part::Value, path)
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-    else {
+    // A value stored as plain JSON is read here (the cheapest way);
+    // others (Avro, Protobuf, framed JSON) through typed access.
+    let found = match record
+        .value()
+        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+    {
+        Some(json) => lookup(&json, path).cloned(),
+        None => record
+            .field(Part::Value, path)
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok()),
+    };
+    let Some(found) = found else {
         return false;
     };
     match found {

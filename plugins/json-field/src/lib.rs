@@ -14,12 +14,34 @@ use weir_plugin::partitioner::{Batch, Partitioner};
 
 struct JsonField;
 
-/// The bytes a field's JSON text is hashed by.
-fn field_bytes(json: String) -> Vec<u8> {
-    match serde_json::from_str::<String>(&json) {
-        Ok(s) => s.into_bytes(),
-        Err(_) => json.into_bytes(),
+/// The bytes a field is hashed by.
+fn field_bytes(field: &serde_json::Value) -> Vec<u8> {
+    match field {
+        serde_json::Value::String(s) => s.as_bytes().to_vec(),
+        other => other.to_string().into_bytes(),
     }
+}
+
+/// `path`'s field of `json`, as `host::field` reads paths.
+fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(json, |v, part| match v {
+        serde_json::Value::Array(items) => items.get(part.parse::<usize>().ok()?),
+        other => other.get(part),
+    })
+}
+
+/// The key a record is placed by: a value stored as plain JSON is read
+/// here (the cheapest way); others (Avro, Protobuf, framed JSON) through
+/// typed access.
+fn key_of(record: &weir_plugin::Record<'_>, path: &str) -> Option<Vec<u8>> {
+    if let Some(json) = record
+        .value()
+        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+    {
+        return lookup(&json, path).map(field_bytes);
+    }
+    let text = record.field(Part::Value, path)?;
+    Some(field_bytes(&serde_json::from_str(&text).ok()?))
 }
 
 impl Partitioner for JsonField {
@@ -29,11 +51,7 @@ impl Partitioner for JsonField {
         let addressed = batch.partition().max(0) as u32;
         Ok(batch
             .records()
-            .map(|r| {
-                r.field(Part::Value, &path)
-                    .map(field_bytes)
-                    .map_or(addressed, |k| (murmur2(&k) & 0x7fff_ffff) % count)
-            })
+            .map(|r| key_of(&r, &path).map_or(addressed, |k| (murmur2(&k) & 0x7fff_ffff) % count))
             .collect())
     }
 }

@@ -45,20 +45,42 @@ impl ProduceInterceptor for Redact {
             .filter(|f| !f.is_empty())
             .collect();
         let mask = host::config("mask").unwrap_or_else(|| "***".into());
-        // The masked values, as JSON, of the records that had a field to mask.
-        let masked: Vec<(usize, String)> = batch
-            .records()
-            .filter_map(|record| {
-                let text = record.field(Part::Value, "")?;
-                let mut json: serde_json::Value = serde_json::from_str(&text).ok()?;
-                mask_fields(&mut json, &fields, &mask).then(|| (record.index(), json.to_string()))
-            })
-            .collect();
-        if masked.is_empty() {
+        // Values stored as plain JSON are masked here, as they are (the
+        // common case, and the cheapest); others (Avro, Protobuf, framed
+        // JSON) through typed access, and encoded back by the topic's
+        // serializer.
+        let mut plain: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut typed: Vec<(usize, String)> = Vec::new();
+        for record in batch.records() {
+            let i = record.index();
+            if let Some(mut json) = record
+                .value()
+                .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+            {
+                if mask_fields(&mut json, &fields, &mask) {
+                    plain.push((i, serde_json::to_vec(&json).expect("JSON encodes")));
+                }
+                continue;
+            }
+            let Some(text) = record.field(Part::Value, "") else {
+                continue;
+            };
+            let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if mask_fields(&mut json, &fields, &mask) {
+                typed.push((i, json.to_string()));
+            }
+        }
+        if plain.is_empty() && typed.is_empty() {
             return Verdict::Accept;
         }
-        let encoded = host::encode(Part::Value, &masked);
-        let refused: Vec<(usize, String)> = masked
+        let encoded = if typed.is_empty() {
+            Vec::new()
+        } else {
+            host::encode(Part::Value, &typed)
+        };
+        let refused: Vec<(usize, String)> = typed
             .iter()
             .zip(&encoded)
             .filter_map(|((i, _), e)| {
@@ -67,15 +89,24 @@ impl ProduceInterceptor for Redact {
                     .map(|why| (*i, format!("cannot mask: {why}")))
             })
             .collect();
+        if encoded.len() != typed.len() {
+            // Never store a value unmasked.
+            return Verdict::Reject("redact: the host encoded the wrong number of values".into());
+        }
         if !refused.is_empty() {
             let message = format!("redact: {} records cannot be masked", refused.len());
             return Verdict::RejectRecords(message, refused);
         }
-        let mut values = masked.iter().map(|(i, _)| *i).zip(encoded).peekable();
+        let mut values: Vec<(usize, Vec<u8>)> = plain;
+        for ((i, _), bytes) in typed.iter().zip(encoded) {
+            values.push((*i, bytes.expect("refused above")));
+        }
+        values.sort_by_key(|(i, _)| *i);
+        let mut values = values.into_iter().peekable();
         let mut out = Rewrite::new();
         for (i, record) in batch.records().enumerate() {
             match values.next_if(|(j, _)| *j == i) {
-                Some((_, Ok(value))) => {
+                Some((_, value)) => {
                     let headers: Vec<_> = record.headers().map(|h| (h.name(), h.value())).collect();
                     out.push(i, &record, record.key(), Some(&value), headers);
                 }
