@@ -180,7 +180,6 @@ def test_a_new_fetch_interceptor_builds_tests_and_deploys(tmp_path, make_broker,
 
 @pytest.mark.parametrize("args, message", [
     (["new", "--kind", "shredder", "x"], "unknown kind"),
-    (["new", "--kind", "serializer", "--lang", "assemblyscript", "x"], "no serializer template for assemblyscript yet"),
     (["new", "--kind", "partitioner", "--lang", "cobol", "x"], 'no template for "cobol"'),
     (["new", "--kind", "partitioner", "Bad Name"], "plugin name"),
     (["build"], "is not a plugin project"),

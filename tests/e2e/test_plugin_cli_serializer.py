@@ -1,5 +1,5 @@
 """A custom serializer from `weir plugin new --kind serializer`, in Rust,
-C, Zig, Python and JavaScript: the template (CSV lines whose columns a JSON schema
+C, Zig, Python, JavaScript and AssemblyScript: the template (CSV lines whose columns a JSON schema
 in the registry names) builds, `weir plugin test` shows its verdicts and
 `--expect` pins them, and deployed and bound to a topic with validation on
 it makes the broker refuse lines with the wrong number of fields; its
@@ -18,7 +18,7 @@ from test_plugin_cli import new_project, weir
 from test_plugins import PARTITIONS, java_partition, read_all
 
 
-@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript"])
+@pytest.mark.parametrize("lang", ["rust", "c", "zig", "python", "javascript", "assemblyscript"])
 def test_a_new_serializer_builds_tests_and_validates(tmp_path, make_broker, lang):
     project = new_project(tmp_path, "serializer", "csv", lang)
     tested = weir("test", cwd=project).stdout

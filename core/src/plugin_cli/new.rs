@@ -248,6 +248,14 @@ const AS_SDK: &[(&str, &str)] = &[
         "authorizer.ts",
         include_str!("../../../sdk/assemblyscript/authorizer.ts"),
     ),
+    (
+        "schema.ts",
+        include_str!("../../../sdk/assemblyscript/schema.ts"),
+    ),
+    (
+        "serializer.ts",
+        include_str!("../../../sdk/assemblyscript/serializer.ts"),
+    ),
 ];
 const AS_PACKAGE: &str = include_str!("../../templates/assemblyscript/package.json.tmpl");
 const AS_TSCONFIG: &str = include_str!("../../templates/assemblyscript/tsconfig.json");
@@ -265,6 +273,7 @@ fn assemblyscript_source(kind: &str) -> &'static str {
         }
         "authenticator" => include_str!("../../templates/assemblyscript/authenticator.ts"),
         "authorizer" => include_str!("../../templates/assemblyscript/authorizer.ts"),
+        "serializer" => include_str!("../../templates/assemblyscript/serializer.ts"),
         _ => include_str!("../../templates/assemblyscript/fetch-interceptor.ts"),
     }
 }
@@ -293,9 +302,6 @@ pub fn create(name: &str, lang: &str, kind: &str, dir: Option<PathBuf>) -> anyho
     }
     if !KINDS.contains(&kind) {
         bail!("unknown kind {kind:?}: one of {}", KINDS.join(", "));
-    }
-    if kind == "serializer" && lang == "assemblyscript" {
-        bail!("no serializer template for {lang} yet: rust, c, zig, python and javascript have one (docs/plugins.md, \"Serializers\")");
     }
     if !LANGS.contains(&lang) {
         bail!(
