@@ -108,10 +108,16 @@ pub fn apply(
             kept.push((t, p, range));
             continue;
         };
-        let codecs = image
-            .topics
-            .get(&name)
-            .and_then(|t| crate::server::plugin_bindings::codecs(broker, &t.configs));
+        // Checked first: the common case (no chain) stays a map lookup.
+        let configs = image.topics.get(&name).map(|t| &t.configs);
+        let intercepted = configs
+            .and_then(|c| c.get("weir.interceptors.fetch"))
+            .is_some_and(|names| !names.is_empty());
+        if !intercepted && !through_view {
+            kept.push((t, p, range));
+            continue;
+        }
+        let codecs = configs.and_then(|c| crate::server::plugin_bindings::codecs(broker, c));
         let view = through_view.then(|| codecs.clone().unwrap_or_default());
         let Some((chain, on_error, missing)) = chain(broker, &image, &name, view.as_ref()) else {
             kept.push((t, p, range));
