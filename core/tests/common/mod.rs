@@ -139,6 +139,11 @@ fn try_spawn(args: &[String], dir: &Path) -> Option<Child> {
     try_spawn_limited(args, dir, None)
 }
 
+/// The line a Kafka listener logs once bound (the schema registry and the
+/// admin endpoint log "listening" too, and the registry binds first: a
+/// bare "listening" let a test connect before the broker listened).
+const KAFKA_LISTENING: &str = "weir::server: listening";
+
 fn try_spawn_limited(args: &[String], dir: &Path, nofile: Option<u64>) -> Option<Child> {
     use std::os::unix::process::CommandExt;
     let log = std::fs::OpenOptions::new()
@@ -168,7 +173,7 @@ fn try_spawn_limited(args: &[String], dir: &Path, nofile: Option<u64>) -> Option
     let log_path = dir.join("weir.log");
     let starts_before = std::fs::read_to_string(&log_path)
         .unwrap_or_default()
-        .matches("listening")
+        .matches(KAFKA_LISTENING)
         .count();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -177,7 +182,7 @@ fn try_spawn_limited(args: &[String], dir: &Path, nofile: Option<u64>) -> Option
             return None;
         }
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if log.matches("listening").count() > starts_before {
+        if log.matches(KAFKA_LISTENING).count() > starts_before {
             return Some(child);
         }
         std::thread::sleep(Duration::from_millis(20));
