@@ -25,7 +25,7 @@ pub struct Codecs {
 }
 
 impl Codecs {
-    fn serializer(&self, field: Field) -> Option<&Arc<dyn Serializer>> {
+    pub fn serializer(&self, field: Field) -> Option<&Arc<dyn Serializer>> {
         match field {
             Field::Key => self.key.as_ref(),
             Field::Value => self.value.as_ref(),

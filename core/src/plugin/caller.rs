@@ -19,14 +19,29 @@ thread_local! {
 /// Runs `f` with `caller` as the client of the plugin calls it makes; the
 /// previous one is back afterwards (also if `f` panics).
 pub fn scope<R>(caller: Arc<Caller>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Arc<Caller>>);
-    impl Drop for Restore {
+    scoped(&CURRENT, Some(caller), f)
+}
+
+/// Runs `f` with `value` in the thread-local `slot`, and puts the previous
+/// value back afterwards, also if `f` panics (the plugin-call scopes here
+/// and in typed.rs).
+pub(super) fn scoped<T: 'static, R>(
+    slot: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    value: Option<T>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore<T: 'static>(
+        &'static std::thread::LocalKey<RefCell<Option<T>>>,
+        Option<T>,
+    );
+    impl<T: 'static> Drop for Restore<T> {
         fn drop(&mut self) {
-            let previous = self.0.take();
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            let previous = self.1.take();
+            self.0.with(|c| *c.borrow_mut() = previous);
         }
     }
-    let _restore = Restore(CURRENT.with(|c| c.borrow_mut().replace(caller)));
+    let previous = slot.with(|c| std::mem::replace(&mut *c.borrow_mut(), value));
+    let _restore = Restore(slot, previous);
     f()
 }
 

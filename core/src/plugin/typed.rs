@@ -44,33 +44,19 @@ impl Source for Shared {
     }
 }
 
-/// Sets the previous value back when dropped (also on a panic).
-struct Restore<T: 'static>(
-    &'static std::thread::LocalKey<RefCell<Option<T>>>,
-    Option<T>,
-);
-
-impl<T: 'static> Drop for Restore<T> {
-    fn drop(&mut self) {
-        let previous = self.1.take();
-        self.0.with(|c| *c.borrow_mut() = previous);
-    }
-}
-
 /// Runs `f` with `codecs` as how the plugins it calls decode records.
 pub fn scope<R>(codecs: Option<Arc<Codecs>>, f: impl FnOnce() -> R) -> R {
-    let previous = CODECS.with(|c| std::mem::replace(&mut *c.borrow_mut(), codecs));
-    let _restore = Restore(&CODECS, previous);
-    f()
+    super::caller::scoped(&CODECS, codecs, f)
 }
 
 /// Runs a plugin call over `batch`, whose fields `host.field` reads.
 pub(super) fn with_batch<R>(batch: Rc<RecordBatch>, f: impl FnOnce() -> R) -> R {
-    let codecs = CODECS.with(|c| c.borrow().clone()).unwrap_or_default();
-    let typed = TypedBatch::new(codecs, Shared(batch));
-    let previous = BATCH.with(|b| b.borrow_mut().replace(typed));
-    let _restore = Restore(&BATCH, previous);
-    f()
+    // Shared, not made per call: most calls are on topics without codecs.
+    static NONE: std::sync::LazyLock<Arc<Codecs>> = std::sync::LazyLock::new(Arc::default);
+    let codecs = CODECS
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| NONE.clone());
+    super::caller::scoped(&BATCH, Some(TypedBatch::new(codecs, Shared(batch))), f)
 }
 
 /// Runs `f` on the current batch, taken out while it runs: a plugin

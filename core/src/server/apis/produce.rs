@@ -353,6 +353,7 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
         return None;
     }
     let view = broker.config_view(image);
+    let codecs = crate::server::plugin_bindings::codecs(broker, &topic_image.configs);
     let value = |name: &str| {
         let def = topic_def(name).expect("a defined topic config");
         view.topic_value(def, &topic_image.configs).0
@@ -371,7 +372,6 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
         },
         produce_interceptors: crate::config::defs::split_list(&value("weir.interceptors.produce")),
         partition_count: topic_image.partitions.len() as u32,
-        codecs: crate::server::plugin_bindings::codecs(broker, &topic_image.configs),
         validations: [validation::Field::Key, validation::Field::Value]
             .into_iter()
             .filter_map(|field| {
@@ -382,11 +382,14 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
                 if value(&name("schema.validation")) != "true" {
                     return None;
                 }
+                // The plugin as the codecs found it (None: not loaded).
                 let serializer = Some(value(&name("serializer")))
                     .filter(|n| !n.is_empty())
                     .map(|n| {
-                        let plugin = broker.plugins.serializer(&n);
-                        (n, plugin)
+                        (
+                            n,
+                            codecs.as_ref().and_then(|c| c.serializer(field).cloned()),
+                        )
                     });
                 Some(validation::Check {
                     field,
@@ -397,6 +400,7 @@ fn bindings(broker: &Broker, image: &MetadataImage, topic: &str) -> Option<Bindi
                 })
             })
             .collect(),
+        codecs,
     })
 }
 
